@@ -1,0 +1,1 @@
+"""The `por` command: thin click wiring over `exchange` and `por`."""

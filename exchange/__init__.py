@@ -1,0 +1,1 @@
+"""Exchange ledger core: accounts, double-entry journal, matching, margin. Never imports `por`."""

@@ -1,0 +1,1 @@
+"""Proof of reserves: Merkle sum tree, proofs, verifier, snapshot, publication."""
