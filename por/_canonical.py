@@ -1,0 +1,42 @@
+"""Canonical JSON (RFC 8785 restricted to strings, integers, lists and objects).
+
+With only those types, RFC 8785 is: keys sorted, separators `,` `:`, no whitespace,
+UTF-8 with non-ASCII left unescaped. Floats and booleans are refused rather than guessed,
+because a verifier in another language must produce the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = ["CanonicalJSONError", "canonical_json"]
+
+
+class CanonicalJSONError(ValueError):
+    """A value outside the canonical subset (float, bool, None, non-string key)."""
+
+
+def _check(value: Any, where: str) -> None:
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        raise CanonicalJSONError(f"{where}: {type(value).__name__} is not allowed in canonical JSON")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise CanonicalJSONError(f"{where}: object key {key!r} is not a string")
+            _check(item, f"{where}.{key}")
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check(item, f"{where}[{i}]")
+    elif not isinstance(value, str | int):
+        raise CanonicalJSONError(f"{where}: {type(value).__name__} is not allowed in canonical JSON")
+
+
+def canonical_json(value: Any) -> bytes:
+    """The exact bytes that are signed (manifests, log heads) or logged (log entries)."""
+    _check(value, "$")
+    # RFC 8785 orders keys by UTF-16 code units; for the BMP this equals code-point order,
+    # which is what sort_keys gives. Our keys are ASCII.
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
