@@ -17,9 +17,13 @@ class CanonicalJSONError(ValueError):
     """A value outside the canonical subset (float, bool, None, non-string key)."""
 
 
+def _not_allowed(value: Any, where: str) -> str:
+    return f"{where}: {type(value).__name__} is not allowed in canonical JSON"
+
+
 def _check(value: Any, where: str) -> None:
     if isinstance(value, bool) or value is None or isinstance(value, float):
-        raise CanonicalJSONError(f"{where}: {type(value).__name__} is not allowed in canonical JSON")
+        raise CanonicalJSONError(_not_allowed(value, where))
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
@@ -29,7 +33,7 @@ def _check(value: Any, where: str) -> None:
         for i, item in enumerate(value):
             _check(item, f"{where}[{i}]")
     elif not isinstance(value, str | int):
-        raise CanonicalJSONError(f"{where}: {type(value).__name__} is not allowed in canonical JSON")
+        raise CanonicalJSONError(_not_allowed(value, where))
 
 
 def canonical_json(value: Any) -> bytes:
