@@ -1,0 +1,349 @@
+"""The engine: applies commands to the state, one balanced entry at a time, and records events.
+
+Handlers see a `Context` (see docs/ledger.md, "Extending the engine"): they read the state,
+`post` balanced entries, `emit` facts for replay, or `reject` with a reason code. A reject
+rolls back every posting of the command; the command is still recorded, as rejected.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any, NoReturn, Protocol
+
+from exchange import fields
+from exchange.errors import InvalidCommandError, LedgerBugError, Rejected
+from exchange.model import (
+    AMOUNT_LIMIT,
+    NEGATIVE,
+    POSITIVE,
+    SYSTEM_PREFIX,
+    Asset,
+    Event,
+    Posting,
+)
+from exchange.registry import CommandSpec, JobSpec, Registry, default_registry
+from exchange.state import BalanceKey, LedgerState
+
+__all__ = ["Context", "Exchange", "Journal", "MemoryJournal"]
+
+Leg = tuple[str, str, str, int]
+"""(account, asset, bucket, amount): one side of an entry, as handlers write it."""
+
+
+class Journal(Protocol):
+    """Where recorded events go. `write` is one transaction: all of `events` or none."""
+
+    def write(self, events: list[Event], state: LedgerState) -> None: ...
+
+
+class MemoryJournal:
+    """Keeps every event in a list (tests, benchmarks, `por demo` before persisting)."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def write(self, events: list[Event], state: LedgerState) -> None:
+        self.events.extend(events)
+
+
+class Context:
+    """What a handler or job sees while it runs. One per engine, reset for every command."""
+
+    __slots__ = (
+        "_buckets",
+        "_data",
+        "_entry",
+        "_postings",
+        "_rollbacks",
+        "_undo",
+        "registry",
+        "state",
+    )
+
+    def __init__(self, state: LedgerState, registry: Registry) -> None:
+        self.state = state
+        self.registry = registry
+        self._buckets = registry.buckets
+        self._reset()
+
+    def _reset(self) -> None:
+        self._undo: list[tuple[BalanceKey, int]] = []
+        self._postings: list[Posting] = []
+        self._data: dict[str, Any] | None = None
+        self._entry = 0
+        self._rollbacks: list[Callable[[], None]] | None = None
+
+    # -- reading -------------------------------------------------------------------------
+    @property
+    def time(self) -> int | None:
+        """Ledger time in ms since the epoch (None before the first clock)."""
+        return self.state.time
+
+    def balance(self, account: str, asset: str, bucket: str = "available") -> int:
+        return self.state.balances.get((account, asset, bucket), 0)
+
+    # -- checks that end in a reject ----------------------------------------------------
+    def reject(self, reason: str, detail: str = "") -> NoReturn:
+        """Stop the command: nothing it posted stays; it is recorded as rejected."""
+        raise Rejected(reason, detail)
+
+    def require_positive(self, amount: int, name: str = "amount") -> None:
+        if amount <= 0:
+            raise Rejected(f"{name}_must_be_positive", f"{name} is {amount}")
+        if amount >= AMOUNT_LIMIT:
+            raise Rejected(f"{name}_must_be_below_limit", f"{name} is {amount}")
+
+    def require_asset(self, symbol: str) -> Asset:
+        asset = self.state.assets.get(symbol)
+        if asset is None:
+            raise Rejected("unknown_asset", symbol)
+        return asset
+
+    def require_account(self, account: str) -> None:
+        if account not in self.state.accounts:
+            raise Rejected("unknown_account", account)
+
+    def require_user_account(self, account: str) -> None:
+        if account.startswith(SYSTEM_PREFIX):
+            raise Rejected("account_must_be_user_account", account)
+        if account not in self.state.accounts:
+            raise Rejected("unknown_account", account)
+
+    def require_available(self, account: str, asset: str, amount: int) -> None:
+        have = self.state.balances.get((account, asset, "available"), 0)
+        if have < amount:
+            raise Rejected(
+                "insufficient_available_balance", f"{account} has {have} {asset}, needs {amount}"
+            )
+
+    # -- changing --------------------------------------------------------------------------
+    def open_account(self, account: str, kind: str = "user") -> bool:
+        """Open `account` if new (undone on reject). Returns True when it was opened now."""
+        accounts = self.state.accounts
+        if account in accounts:
+            return False
+        accounts[account] = kind
+        self.on_rollback(lambda: accounts.pop(account, None))
+        return True
+
+    def post(self, *legs: Leg) -> None:
+        """Append one entry: `legs` must sum to zero per asset. Zero legs are dropped."""
+        sums: dict[str, int] = {}
+        for _, asset, _, amount in legs:
+            sums[asset] = sums.get(asset, 0) + amount
+        if any(sums.values()):
+            raise LedgerBugError(f"unbalanced entry {legs!r}: sums {sums}")
+        state = self.state
+        balances = state.balances
+        assets = state.assets
+        accounts = state.accounts
+        buckets = self._buckets
+        undo = self._undo
+        postings = self._postings
+        entry = self._entry
+        self._entry = entry + 1
+        for account, asset, bucket, amount in legs:
+            if not amount:
+                continue
+            if asset not in assets:
+                raise LedgerBugError(f"posting to unknown asset {asset!r}")
+            if account not in accounts:
+                raise LedgerBugError(f"posting to unknown account {account!r}")
+            if bucket not in buckets:
+                raise LedgerBugError(f"posting to unregistered bucket {bucket!r}")
+            key = (account, asset, bucket)
+            old = balances.get(key, 0)
+            undo.append((key, old))
+            balances[key] = old + amount
+            postings.append((entry, account, asset, bucket, amount))
+
+    def move(self, account: str, asset: str, src: str, dst: str, amount: int) -> None:
+        """Move `amount` between two buckets of one account (e.g. available -> locked_order)."""
+        self.post((account, asset, src, -amount), (account, asset, dst, amount))
+
+    def emit(self, **data: Any) -> None:
+        """Record JSON-serialisable facts on this command's event (what replay hooks read)."""
+        if self._data is None:
+            self._data = {}
+        self._data.update(data)
+
+    def on_rollback(self, undo: Callable[[], None]) -> None:
+        """Run `undo` if the command is rejected later (for module state changed early)."""
+        if self._rollbacks is None:
+            self._rollbacks = []
+        self._rollbacks.append(undo)
+
+    # -- engine side ---------------------------------------------------------------------
+    def _rollback(self) -> None:
+        balances = self.state.balances
+        for key, old in reversed(self._undo):
+            balances[key] = old
+        if self._rollbacks:
+            for undo in reversed(self._rollbacks):
+                undo()
+
+    def _check_touched(self) -> None:
+        """Sign and size of every touched bucket after the command."""
+        balances = self.state.balances
+        buckets = self._buckets
+        for key, _ in self._undo:
+            value = balances[key]
+            sign = buckets[key[2]]
+            if (sign == POSITIVE and value < 0) or (sign == NEGATIVE and value > 0):
+                raise LedgerBugError(
+                    f"bucket {key[2]!r} of {key[0]}/{key[1]} would be {value} (allowed sign {sign})"
+                )
+            if -AMOUNT_LIMIT >= value or value >= AMOUNT_LIMIT:
+                raise Rejected("balance_must_be_below_limit", f"{key} would be {value}")
+
+
+class Exchange:
+    """State + registry + the events not yet handed to the journal.
+
+    Call `apply_line`/`apply` for each command and `flush()` to write the pending events to
+    the journal in one transaction (group commit). If `flush` fails, discard this object:
+    its state is ahead of the journal.
+    """
+
+    def __init__(
+        self,
+        registry: Registry | None = None,
+        state: LedgerState | None = None,
+        journal: Journal | None = None,
+    ) -> None:
+        self.registry = registry or default_registry()
+        self.state = state or LedgerState(self.registry.states)
+        self.journal = journal
+        self.pending: list[Event] = []
+        self.after_event: list[Callable[[Event], None]] = []
+        self._ctx = Context(self.state, self.registry)
+        self._commands = self.registry.commands
+        self._jobs: list[JobSpec] = list(self.registry.jobs)
+
+    # -- input -------------------------------------------------------------------------
+    def parse(self, line: str) -> dict[str, Any]:
+        try:
+            raw = json.loads(line)
+        except ValueError as exc:
+            raise InvalidCommandError(f"not valid JSON: {exc}") from None
+        if not isinstance(raw, dict):
+            raise InvalidCommandError("a command must be a JSON object")
+        return raw
+
+    def apply_line(self, line: str) -> Event:
+        """Apply one command-log line. Raises InvalidCommandError (nothing applied) if invalid."""
+        return self.apply(self.parse(line), line.strip())
+
+    def apply(self, raw: dict[str, Any], text: str | None = None) -> Event:
+        """Apply one command object; returns its event (accepted or rejected)."""
+        name = raw.get("cmd")
+        spec = self._commands.get(name) if isinstance(name, str) else None
+        if spec is None:
+            if not isinstance(name, str):
+                raise InvalidCommandError("missing field 'cmd'" if name is None else "'cmd' must be a string")
+            raise InvalidCommandError(f"unknown cmd {name!r}")
+        at = fields.time(raw, spec.time_field) if spec.time_field in raw else None
+        if spec.time_field != "ts" and at is None:
+            raise InvalidCommandError(f"missing field {spec.time_field!r}")
+        params = spec.parse(raw)
+        if text is None:
+            text = json.dumps(raw, separators=(",", ":"), sort_keys=True)
+        if at is not None:
+            now = self.state.time
+            if now is not None and at < now:
+                return self._record(
+                    "command", name, text, "rejected", "time_must_not_decrease",
+                    f"{at} < {now}", None, (),
+                )
+            self._advance(at)
+        return self._run(spec, params, text)
+
+    # -- execution ---------------------------------------------------------------------
+    def _run(self, spec: CommandSpec, params: Any, text: str) -> Event:
+        ctx = self._ctx
+        ctx._reset()
+        try:
+            spec.handle(ctx, params)
+            ctx._check_touched()
+        except Rejected as rej:
+            ctx._rollback()
+            return self._record(
+                "command", spec.name, text, "rejected", rej.reason, rej.detail or None, None, ()
+            )
+        except BaseException:
+            ctx._rollback()
+            raise
+        return self._record(
+            "command", spec.name, text, "accepted", None, None, ctx._data, tuple(ctx._postings)
+        )
+
+    def _advance(self, to: int) -> None:
+        """Move the clock to `to`, running every job instant in (now, to] in time order."""
+        state = self.state
+        now = state.time
+        if now is not None and self._jobs and to > now:
+            due: list[tuple[int, int, JobSpec]] = []
+            for order, job in enumerate(self._jobs):
+                p = job.period_ms
+                instant = (now // p + 1) * p
+                while instant <= to:
+                    due.append((instant, order, job))
+                    instant += p
+            due.sort(key=lambda d: (d[0], d[1]))
+            for instant, _, job in due:
+                state.time = instant
+                self._run_job(job, instant)
+        state.time = to
+
+    def _run_job(self, job: JobSpec, instant: int) -> None:
+        ctx = self._ctx
+        ctx._reset()
+        text = json.dumps({"job": job.name, "at": instant}, separators=(",", ":"))
+        try:
+            job.run(ctx, instant)
+            ctx._check_touched()
+        except Rejected as rej:
+            ctx._rollback()
+            self._record("job", job.name, text, "rejected", rej.reason, rej.detail or None, None, ())
+            return
+        except BaseException:
+            ctx._rollback()
+            raise
+        if ctx._postings or ctx._data:
+            self._record(
+                "job", job.name, text, "accepted", None, None, ctx._data, tuple(ctx._postings)
+            )
+
+    def _record(
+        self,
+        kind: str,
+        cmd: str,
+        text: str,
+        status: str,
+        reason: str | None,
+        detail: str | None,
+        data: dict[str, Any] | None,
+        postings: tuple[Posting, ...],
+    ) -> Event:
+        state = self.state
+        state.seq += 1
+        event = Event(state.seq, state.time, kind, cmd, status, reason, detail, text, data, postings)
+        self.pending.append(event)
+        for hook in self.after_event:
+            hook(event)
+        return event
+
+    # -- persistence -------------------------------------------------------------------
+    def flush(self) -> int:
+        """Write pending events to the journal (one transaction). Returns how many."""
+        pending = self.pending
+        n = len(pending)
+        if n:
+            if self.journal is not None:
+                self.journal.write(pending, self.state)
+            self.pending = []
+        return n
+
+    def apply_lines(self, lines: Iterable[str]) -> list[Event]:
+        return [self.apply_line(line) for line in lines]

@@ -1,0 +1,139 @@
+"""Market definitions: what is traded, on which price and size grid, at which fees.
+
+Units. Every number is an `int` in a smallest unit:
+- quantities are in the base asset's smallest unit (satoshi for BTC) and must be a multiple
+  of `step_size`;
+- prices are quote smallest units per ONE WHOLE base unit (micro-USDC per BTC) and must be a
+  multiple of `tick_size`;
+- notional(quantity, price) = quantity * price // 10**base_decimals.
+
+A market is only accepted when `tick_size * step_size` is a multiple of `10**base_decimals`:
+then every notional on the grid is an exact integer and fees are the only rounding there is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from ._errors import MarketConfigError
+
+__all__ = [
+    "FEE_PPM_MAX",
+    "MAX_PRICE",
+    "MAX_QUANTITY",
+    "PPM",
+    "Market",
+    "MarketKind",
+    "MarketState",
+]
+
+PPM = 1_000_000  # fee rates are integers in parts per million of the notional
+FEE_PPM_MAX = 100_000  # 10 %: a larger fee rate is a configuration mistake
+MAX_QUANTITY = 10**24  # upper bound of an order quantity, in base smallest units
+MAX_PRICE = 10**24  # upper bound of a price, in quote smallest units per whole base unit
+
+
+class MarketKind(IntEnum):
+    SPOT = 0  # base and quote change hands
+    PERP = 1  # USDC-settled perpetual: fills change positions, PnL is paid in the quote asset
+
+    @property
+    def wire(self) -> str:
+        return "spot" if self is MarketKind.SPOT else "perp"
+
+
+class MarketState(IntEnum):
+    """Backpack's market states; each allows a subset of order commands."""
+
+    OPEN = 0  # everything
+    CANCEL_ONLY = 1  # cancels only
+    POST_ONLY = 2  # post-only limit orders and cancels
+    LIMIT_ONLY = 3  # limit orders (no market orders) and cancels
+    CLOSED = 4  # nothing rests: entering Closed cancels every resting order
+
+    @property
+    def wire(self) -> str:
+        return _STATE_WIRE[self]
+
+    @classmethod
+    def parse(cls, text: str) -> MarketState:
+        return _STATE_PARSE[text]
+
+
+_STATE_WIRE = {
+    MarketState.OPEN: "Open",
+    MarketState.CANCEL_ONLY: "CancelOnly",
+    MarketState.POST_ONLY: "PostOnly",
+    MarketState.LIMIT_ONLY: "LimitOnly",
+    MarketState.CLOSED: "Closed",
+}
+_STATE_PARSE = {text: state for state, text in _STATE_WIRE.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Market:
+    """One tradable instrument.
+
+    Fields: `symbol` (e.g. "BTC/USDC", "BTC-PERP"), `kind`, `base`/`quote` asset symbols,
+    `base_decimals` (the base asset's scale), `tick_size`, `step_size`, `min_notional`
+    (quote units), `maker_fee_ppm` (negative = rebate), `taker_fee_ppm`, `state`.
+    Guarantees: validated by `__post_init__`; a maker rebate never exceeds the taker fee, so
+    the fee account never pays out more on a fill than it takes in.
+    Updates: never in place; a `market` command for an existing symbol may only change
+    `state` and fees (a new record replaces the old one).
+    """
+
+    symbol: str
+    kind: MarketKind
+    base: str
+    quote: str
+    base_decimals: int
+    tick_size: int
+    step_size: int
+    min_notional: int
+    maker_fee_ppm: int
+    taker_fee_ppm: int
+    state: MarketState = MarketState.OPEN
+
+    def __post_init__(self) -> None:
+        def fail(rule: str) -> None:
+            raise MarketConfigError(f"market {self.symbol!r}: {rule}")
+
+        if not self.symbol:
+            fail("symbol must not be empty")
+        if self.base == self.quote:
+            fail(f"base and quote must differ, both are {self.base!r}")
+        if not 0 <= self.base_decimals <= 30:
+            fail(f"base_decimals must be in 0..30, got {self.base_decimals}")
+        if not 0 < self.tick_size <= MAX_PRICE:
+            fail(f"tick_size must be in 1..{MAX_PRICE}, got {self.tick_size}")
+        if not 0 < self.step_size <= MAX_QUANTITY:
+            fail(f"step_size must be in 1..{MAX_QUANTITY}, got {self.step_size}")
+        if (self.tick_size * self.step_size) % self.scale:
+            fail(
+                "tick_size * step_size must be a multiple of 10**base_decimals so every "
+                f"notional is a whole quote unit: got {self.tick_size} * {self.step_size}"
+            )
+        if self.min_notional < 0:
+            fail(f"min_notional must not be negative, got {self.min_notional}")
+        if not 0 <= self.taker_fee_ppm <= FEE_PPM_MAX:
+            fail(f"taker_fee_ppm must be in 0..{FEE_PPM_MAX}, got {self.taker_fee_ppm}")
+        if not -self.taker_fee_ppm <= self.maker_fee_ppm <= FEE_PPM_MAX:
+            fail(
+                f"maker_fee_ppm must be in -taker_fee_ppm..{FEE_PPM_MAX} (a rebate may not "
+                f"exceed the taker fee), got {self.maker_fee_ppm}"
+            )
+
+    @property
+    def scale(self) -> int:
+        """10**base_decimals: divides quantity * price into a quote amount."""
+        return 10**self.base_decimals
+
+    @property
+    def is_perp(self) -> bool:
+        return self.kind is MarketKind.PERP
+
+    def notional(self, quantity: int, price: int) -> int:
+        """Quote amount of `quantity` at `price`; exact on the grid."""
+        return quantity * price // self.scale
