@@ -1,0 +1,133 @@
+"""Bytes from disk to JSON values, with bounded memory and one reading of the text.
+
+The edge between files and the pure verifier. Sizes are capped by reading at most
+`limit + 1` bytes, so a gigabyte "proof" costs 16 MiB, not a gigabyte. Values that JSON
+allows but a proof never contains (fractions, integers of hundreds of digits, objects with
+a key twice, absurd nesting) are replaced by `Rejected` markers; the typed parsers then
+refuse them with a message, so "valid JSON, not a valid proof" stays distinct from
+"not JSON at all".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from typing import IO, Any
+
+from por.errors import InputError, NotJSONError
+
+__all__ = [
+    "MAX_JSON_BYTES",
+    "MAX_LINE_BYTES",
+    "Rejected",
+    "iter_json_lines",
+    "load_json",
+    "read_bounded",
+]
+
+MAX_JSON_BYTES = 16 * 1024 * 1024  # a proof is a few KiB; a manifest too
+MAX_LINE_BYTES = 1024 * 1024  # one leaf of a published leaf list (JSON Lines)
+_INT_DIGITS_MAX = 40  # longer JSON integers are never meaningful here
+
+
+class Rejected:
+    """Stands for a JSON value no `por` record accepts; `why` describes what it was."""
+
+    __slots__ = ("why",)
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+    def __repr__(self) -> str:
+        return self.why
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any] | Rejected:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            return Rejected(f"object with duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _integer(text: str) -> int | Rejected:
+    if len(text) > _INT_DIGITS_MAX:
+        return Rejected(f"JSON integer of {len(text)} digits")
+    return int(text)
+
+
+def _fraction(text: str) -> Rejected:
+    shown = text if len(text) <= 40 else text[:37] + "..."
+    return Rejected(f"JSON number {shown}")
+
+
+def _constant(text: str) -> Any:
+    raise NotJSONError(f"not JSON: {text} is not a JSON value")
+
+
+def load_json(raw: bytes, what: str = "input") -> Any:
+    """Parse UTF-8 JSON text; raises `NotJSONError` naming `what` when it is not JSON."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotJSONError(f"{what}: not JSON: invalid UTF-8 at byte {exc.start}") from None
+    try:
+        return json.loads(
+            text,
+            object_pairs_hook=_pairs,
+            parse_int=_integer,
+            parse_float=_fraction,
+            parse_constant=_constant,
+        )
+    except json.JSONDecodeError as exc:
+        raise NotJSONError(
+            f"{what}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except NotJSONError as exc:
+        raise NotJSONError(f"{what}: {exc}") from None
+    except RecursionError:
+        return Rejected("JSON nested too deeply")
+
+
+def read_bounded(path: str | os.PathLike[str], limit: int = MAX_JSON_BYTES) -> bytes:
+    """The file's bytes, reading at most `limit + 1`; `InputError` if larger or unreadable."""
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read(limit + 1)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InputError(f"{os.fspath(path)}: cannot read: {reason}") from None
+    if len(data) > limit:
+        raise InputError(f"{os.fspath(path)}: too large: expected at most {limit} bytes, got more")
+    return data
+
+
+def iter_json_lines(
+    stream: IO[bytes], what: str = "input", limit: int = MAX_LINE_BYTES
+) -> Iterator[tuple[int, Any]]:
+    """(line number, value) for each line of a JSON Lines stream, one line in memory at a time.
+
+    A final newline is optional; an empty line elsewhere, a line over `limit` bytes or a
+    line that is not JSON raises (`InputError` / `NotJSONError`) naming the line.
+    """
+    number = 0
+    while True:
+        try:
+            line = stream.readline(limit + 2)
+        except OSError as exc:
+            raise InputError(f"{what}: cannot read: {exc.strerror or exc}") from None
+        if not line:
+            return
+        number += 1
+        body = line[:-1] if line.endswith(b"\n") else line
+        if body.endswith(b"\r"):
+            body = body[:-1]
+        if len(body) > limit:
+            raise InputError(
+                f"{what}: line {number} too long: expected at most {limit} bytes, got more"
+            )
+        if not body.strip():
+            raise NotJSONError(f"{what}: not JSON: line {number} is empty")
+        yield number, load_json(body, f"{what} line {number}")
