@@ -16,11 +16,13 @@ import hashlib
 import hmac
 from collections.abc import Callable, Sequence
 
+from por.log.errors import LogProofError
+
 __all__ = [
     "EMPTY_ROOT",
     "HASH_BYTES",
     "MAX_LOG_SIZE",
-    "ProofError",
+    "LogProofError",
     "consistency_path_length",
     "consistency_proof",
     "consistency_proof_reference",
@@ -44,9 +46,6 @@ EMPTY_ROOT = hashlib.sha256(b"").digest()  # MTH({}) = HASH()
 
 Range = tuple[int, int]
 
-
-class ProofError(ValueError):
-    """A proof that does not verify, or a request for a proof that cannot exist."""
 
 
 def leaf_hash(entry: bytes) -> bytes:
@@ -82,7 +81,7 @@ def inclusion_proof_reference(leaves: Sequence[bytes], index: int) -> list[bytes
     """PATH(m, D[n]) of section 2.1.3.1."""
     n = len(leaves)
     if not 0 <= index < n:
-        raise ProofError(f"no inclusion proof: index {index} is outside a log of size {n}")
+        raise LogProofError(f"no inclusion proof: index {index} is outside a log of size {n}")
     if n == 1:
         return []
     k = _split(n)
@@ -112,9 +111,9 @@ def consistency_proof_reference(leaves: Sequence[bytes], first: int) -> list[byt
 
 def _check_sizes(first: int, second: int) -> None:
     if not 0 <= second <= MAX_LOG_SIZE:
-        raise ProofError(f"log size out of range [0, 2^62]: {second}")
+        raise LogProofError(f"log size out of range [0, 2^62]: {second}")
     if not 0 < first <= second:
-        raise ProofError(
+        raise LogProofError(
             f"no consistency proof from size {first} to size {second}: need 0 < first <= second"
         )
 
@@ -122,7 +121,7 @@ def _check_sizes(first: int, second: int) -> None:
 def inclusion_ranges(index: int, size: int) -> list[Range]:
     """The ranges whose MTHs make up PATH(index, D[size]), leaf first."""
     if not 0 <= index < size <= MAX_LOG_SIZE:
-        raise ProofError(f"no inclusion proof: index {index} is outside a log of size {size}")
+        raise LogProofError(f"no inclusion proof: index {index} is outside a log of size {size}")
     out: list[Range] = []
     start, end = 0, size
     while end - start > 1:
@@ -171,12 +170,12 @@ def perfect_subtrees(start: int, end: int) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     width = end - start
     if width <= 0:
-        raise ProofError(f"empty leaf range [{start}, {end})")
+        raise LogProofError(f"empty leaf range [{start}, {end})")
     pos = start
     for level in range(width.bit_length() - 1, -1, -1):
         if width >> level & 1:
             if pos % (1 << level):
-                raise ProofError(f"leaf range [{start}, {end}) is not a node of the tree")
+                raise LogProofError(f"leaf range [{start}, {end}) is not a node of the tree")
             out.append((level, pos >> level))
             pos += 1 << level
     return out
@@ -219,25 +218,25 @@ def consistency_proof(first: int, second: int, fetch: SubtreeHashes) -> list[byt
 
 def _check_hash(value: bytes, what: str) -> None:
     if not isinstance(value, bytes) or len(value) != HASH_BYTES:
-        raise ProofError(f"{what} must be {HASH_BYTES} bytes")
+        raise LogProofError(f"{what} must be {HASH_BYTES} bytes")
 
 
 def verify_inclusion(
     index: int, size: int, leaf: bytes, path: Sequence[bytes], root: bytes
 ) -> None:
-    """Section 2.1.3.2; returns None or raises ProofError."""
+    """Section 2.1.3.2; returns None or raises LogProofError."""
     if not 0 <= index < size <= MAX_LOG_SIZE:
-        raise ProofError(f"no inclusion proof: index {index} is outside a log of size {size}")
+        raise LogProofError(f"no inclusion proof: index {index} is outside a log of size {size}")
     expected = len(inclusion_ranges(index, size))
     if len(path) != expected:
-        raise ProofError(f"inclusion proof has wrong size: expected {expected}, got {len(path)}")
+        raise LogProofError(f"inclusion proof has wrong size: expected {expected}, got {len(path)}")
     _check_hash(leaf, "leaf hash")
     _check_hash(root, "root")
     fn, sn, r = index, size - 1, leaf
     for i, p in enumerate(path):
         _check_hash(p, f"inclusion path[{i}]")
         if sn == 0:
-            raise ProofError("inclusion proof is longer than the tree is high")
+            raise LogProofError("inclusion proof is longer than the tree is high")
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
             if not fn & 1:
@@ -249,15 +248,15 @@ def verify_inclusion(
         fn >>= 1
         sn >>= 1
     if sn != 0:
-        raise ProofError("inclusion proof is shorter than the tree is high")
+        raise LogProofError("inclusion proof is shorter than the tree is high")
     if not hmac.compare_digest(r, root):
-        raise ProofError("inclusion proof does not lead to the root")
+        raise LogProofError("inclusion proof does not lead to the root")
 
 
 def verify_consistency(
     first: int, second: int, first_root: bytes, second_root: bytes, path: Sequence[bytes]
 ) -> None:
-    """Section 2.1.4.2; returns None or raises ProofError.
+    """Section 2.1.4.2; returns None or raises LogProofError.
 
     `first == second` is accepted with an empty path when the roots are equal (the same
     log head); the RFC's algorithm covers `0 < first < second`.
@@ -269,12 +268,12 @@ def verify_consistency(
         _check_hash(p, f"consistency path[{i}]")
     expected = consistency_path_length(first, second)
     if len(path) != expected:
-        raise ProofError(
+        raise LogProofError(
             f"consistency proof has wrong size: expected {expected}, got {len(path)}"
         )
     if first == second:
         if not hmac.compare_digest(first_root, second_root):
-            raise ProofError(f"two different roots for the same log size {first}")
+            raise LogProofError(f"two different roots for the same log size {first}")
         return
     # 1. (path non-empty: checked by the length) 2. prepend first_root for a power of two
     hashes = list(path)
@@ -289,7 +288,7 @@ def verify_consistency(
     fr = sr = hashes[0]
     for c in hashes[1:]:
         if sn == 0:
-            raise ProofError("consistency proof is longer than the tree is high")
+            raise LogProofError("consistency proof is longer than the tree is high")
         if fn & 1 or fn == sn:
             fr = node_hash(c, fr)
             sr = node_hash(c, sr)
@@ -303,8 +302,8 @@ def verify_consistency(
         sn >>= 1
     # 7.
     if sn != 0:
-        raise ProofError("consistency proof is shorter than the tree is high")
+        raise LogProofError("consistency proof is shorter than the tree is high")
     if not hmac.compare_digest(fr, first_root):
-        raise ProofError(f"consistency proof does not reproduce the root of size {first}")
+        raise LogProofError(f"consistency proof does not reproduce the root of size {first}")
     if not hmac.compare_digest(sr, second_root):
-        raise ProofError(f"consistency proof does not reproduce the root of size {second}")
+        raise LogProofError(f"consistency proof does not reproduce the root of size {second}")

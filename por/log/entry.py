@@ -17,6 +17,7 @@ from typing import Any
 
 from por._canonical import CanonicalJSONError, canonical_json
 from por._hashing import AMOUNT_LIMIT
+from por.log.errors import EntryError
 
 __all__ = [
     "MAX_ENTRY_BYTES",
@@ -30,9 +31,6 @@ MAX_ENTRY_BYTES = 1 << 20  # an entry is a few hundred bytes per asset; 1 MiB is
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _AMOUNT = re.compile(r"0|[1-9][0-9]*")
 
-
-class EntryError(ValueError):
-    """A manifest or entry that does not have the shape the spec fixes."""
 
 
 @dataclass(frozen=True, slots=True)

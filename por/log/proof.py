@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from por.log._rfc9162 import ProofError, verify_consistency, verify_inclusion
+from por.log._rfc9162 import verify_consistency, verify_inclusion
+from por.log.errors import LogProofError
 
 __all__ = ["ConsistencyProof", "InclusionProof"]
 
@@ -24,20 +25,20 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 def _size(doc: Mapping[str, Any], key: str) -> int:
     value = doc.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ProofError(f"{key}: expected a non-negative integer")
+        raise LogProofError(f"{key}: expected a non-negative integer")
     return value
 
 
 def _hash(value: Any, where: str) -> bytes:
     if not isinstance(value, str) or not _HEX64.fullmatch(value):
-        raise ProofError(f"{where}: expected 64 lowercase hex characters")
+        raise LogProofError(f"{where}: expected 64 lowercase hex characters")
     return bytes.fromhex(value)
 
 
 def _path(doc: Mapping[str, Any]) -> tuple[bytes, ...]:
     path = doc.get("path")
     if not isinstance(path, list):
-        raise ProofError("path: expected a list of hashes")
+        raise LogProofError("path: expected a list of hashes")
     return tuple(_hash(h, f"path[{i}]") for i, h in enumerate(path))
 
 
@@ -55,11 +56,11 @@ class ConsistencyProof:
     @classmethod
     def from_json(cls, doc: Any) -> ConsistencyProof:
         if not isinstance(doc, dict):
-            raise ProofError("consistency proof: expected an object with first, second, path")
+            raise LogProofError("consistency proof: expected an object with first, second, path")
         return cls(_size(doc, "first"), _size(doc, "second"), _path(doc))
 
     def verify(self, first_root: bytes, second_root: bytes) -> None:
-        """Raises ProofError unless both roots belong to one append-only log."""
+        """Raises LogProofError unless both roots belong to one append-only log."""
         verify_consistency(self.first, self.second, first_root, second_root, self.path)
 
 
@@ -83,7 +84,7 @@ class InclusionProof:
     @classmethod
     def from_json(cls, doc: Any) -> InclusionProof:
         if not isinstance(doc, dict):
-            raise ProofError("inclusion proof: expected an object with index, size, path")
+            raise LogProofError("inclusion proof: expected an object with index, size, path")
         return cls(
             _size(doc, "index"),
             _size(doc, "size"),

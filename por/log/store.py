@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 from por.log._rfc9162 import (
     EMPTY_ROOT,
     MAX_LOG_SIZE,
-    ProofError,
+    LogProofError,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
@@ -45,6 +45,7 @@ from por.log._rfc9162 import (
     root_from_subtrees,
 )
 from por.log.entry import parse_entry
+from por.log.errors import LogStoreError
 from por.log.proof import ConsistencyProof, InclusionProof
 
 __all__ = [
@@ -93,9 +94,6 @@ nodes_table = sa.Table(
 
 _APPEND_ONLY = ("por_log_entries", "por_log_nodes")
 
-
-class LogStoreError(Exception):
-    """The log cannot do what was asked (bad index, duplicate snapshot, damaged store)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +227,7 @@ class _SqlMerkleTree(BaseMerkleTree):  # type: ignore[misc]  # pymerkle ships no
             return EMPTY_ROOT
         try:
             keys = perfect_subtrees(start, end)
-        except ProofError:  # not a node of the tree: let pymerkle hash it from the leaves
+        except LogProofError:  # not a node of the tree: let pymerkle hash it from the leaves
             result: bytes = super()._get_root(start, end)
             return result
         known = self._fetch(keys)
@@ -389,7 +387,7 @@ class TransparencyLog:
         try:
             engine = sa.create_engine(url, **engine_options)
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
-            raise LogStoreError(f"bad database URL {url!r}: {exc}") from None
+            raise LogStoreError(f"bad database URL: {exc}") from None
         log = cls(engine)
         try:
             with engine.begin() as conn:
@@ -397,7 +395,9 @@ class TransparencyLog:
                     install(conn)
         except sa.exc.OperationalError as exc:
             engine.dispose()
-            raise LogStoreError(f"cannot open log database {url!r}: {exc.orig}") from None
+            shown = engine.url.render_as_string(hide_password=True)
+            reason = str(exc.orig).strip().splitlines()[0]
+            raise LogStoreError(f"cannot open log database {shown}: {reason}") from None
         return log
 
     def close(self) -> None:
