@@ -118,7 +118,7 @@ def open_offline(browser: Any, url: str) -> OfflinePage:
     page.on("pageerror", lambda error: holder.errors.append(str(error)))
     page.on("console", lambda msg: holder.errors.append(msg.text) if msg.type == "error" else None)
     page.goto(url)
-    page.wait_for_function("window.por !== undefined")
+    page.wait_for_function("() => window.por !== undefined")
     holder.page = page
     return holder
 

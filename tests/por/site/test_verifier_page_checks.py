@@ -219,8 +219,10 @@ def test_proof_without_account_id_and_nonce_is_valid_with_the_tag_unchecked(
     proof = {k: v for k, v in vec["valid_proofs"][0].items() if k not in ("account_id", "nonce")}
     half = {k: v for k, v in vec["valid_proofs"][0].items() if k != "nonce"}
     anonymous, half_result = offline.verify_many(
-        [(proof, vec["manifest"], vec["manifest"]["public_key"]),
-         (half, vec["manifest"], vec["manifest"]["public_key"])]
+        [
+            (proof, vec["manifest"], vec["manifest"]["public_key"]),
+            (half, vec["manifest"], vec["manifest"]["public_key"]),
+        ]
     )
     assert anonymous["status"] == "valid", anonymous["reason"]
     assert anonymous["checks"][1]["state"] == "skip", "tag check should be skipped"
