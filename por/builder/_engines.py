@@ -1,0 +1,282 @@
+"""Where the two parallel phases run: serial, forked local processes, or Dask.
+
+Phase 1 computes tags for slices of the input; phase 2 runs `build_partition` on each
+contiguous slice of the sorted leaves. The orchestrator in `_build.py` sorts in between
+and folds the partition tops. Every engine calls the very same functions.
+"""
+
+from __future__ import annotations
+
+import mmap
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from por._hashing import HASH_BYTES
+from por.builder._batch import AccountBatch
+from por.builder._tags import account_tags, filler_tags
+from por.builder.partition import PartitionTop, build_partition, gather_partition
+
+__all__ = ["DaskEngine", "Engine", "Job", "LocalEngine", "SerialEngine", "chunks"]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """Everything both phases need; fixed before phase 1 starts."""
+
+    batch: AccountBatch
+    snapshot_id: str
+    filler_secret: bytes
+    leaf_count: int
+    partitions: int
+    out_dir: str
+
+    @property
+    def fillers(self) -> int:
+        return self.leaf_count - self.batch.count
+
+    @property
+    def partition_leaves(self) -> int:
+        return self.leaf_count // self.partitions
+
+
+class Engine(Protocol):
+    def __enter__(self) -> Engine: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def tags(self, job: Job) -> NDArray[np.uint8]:
+        """All leaf tags, (leaf_count, 32): accounts in input order, then fillers."""
+        ...
+
+    def partitions(self, job: Job, tags: NDArray[np.uint8], perm: NDArray[np.int64]) -> list[
+        PartitionTop
+    ]:
+        """Build every partition; tops in partition order."""
+        ...
+
+
+def chunks(total: int, pieces: int) -> Iterator[tuple[int, int]]:
+    """Split [0, total) into at most `pieces` near-equal non-empty ranges."""
+    pieces = max(1, min(pieces, total))
+    step, extra = divmod(total, pieces)
+    start = 0
+    for i in range(pieces):
+        stop = start + step + (1 if i < extra else 0)
+        if stop > start:
+            yield start, stop
+        start = stop
+
+
+class SerialEngine:
+    """Everything in this process: the reference for the parallel engines."""
+
+    def __enter__(self) -> SerialEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def tags(self, job: Job) -> NDArray[np.uint8]:
+        out = np.empty((job.leaf_count, HASH_BYTES), dtype=np.uint8)
+        n = job.batch.count
+        out[:n] = account_tags(job.batch, job.snapshot_id)
+        out[n:] = filler_tags(job.filler_secret, job.snapshot_id, 0, job.fillers)
+        return out
+
+    def partitions(
+        self, job: Job, tags: NDArray[np.uint8], perm: NDArray[np.int64]
+    ) -> list[PartitionTop]:
+        size, n = job.partition_leaves, job.batch.count
+        return [
+            build_partition(gather_partition(p, size, tags, perm, job.batch.amounts, n), job.out_dir)
+            for p in range(job.partitions)
+        ]
+
+
+# --- local processes -----------------------------------------------------------------
+# Workers are forked after the shared buffers exist, so they inherit the input batch
+# (copy-on-write) and two MAP_SHARED anonymous maps (tags written by workers, the sort
+# permutation written by the parent): nothing large is pickled.
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(state: dict[str, Any]) -> None:
+    _WORKER.clear()
+    _WORKER.update(state)
+
+
+def _tags_task(start: int, stop: int) -> None:
+    job: Job = _WORKER["job"]
+    tags: NDArray[np.uint8] = _WORKER["tags"]
+    tags[start:stop] = account_tags(job.batch.slice(start, stop), job.snapshot_id)
+
+
+def _fillers_task(start: int, stop: int) -> None:
+    job: Job = _WORKER["job"]
+    tags: NDArray[np.uint8] = _WORKER["tags"]
+    n = job.batch.count
+    tags[n + start : n + stop] = filler_tags(job.filler_secret, job.snapshot_id, start, stop)
+
+
+def _partition_task(index: int) -> PartitionTop:
+    job: Job = _WORKER["job"]
+    part = gather_partition(
+        index,
+        job.partition_leaves,
+        _WORKER["tags"],
+        _WORKER["perm"],
+        job.batch.amounts,
+        job.batch.count,
+    )
+    return build_partition(part, job.out_dir)
+
+
+class LocalEngine:
+    """A pool of forked processes (one per core by default) on this machine."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self._workers = workers or os.cpu_count() or 1
+        self._pool: ProcessPoolExecutor | None = None
+        self._maps: list[mmap.mmap] = []
+
+    def __enter__(self) -> LocalEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._maps.clear()  # buffers may still be referenced by returned arrays
+
+    def _shared(self, shape: tuple[int, ...], dtype: type[np.generic]) -> NDArray[Any]:
+        nbytes = max(1, int(np.prod(shape)) * np.dtype(dtype).itemsize)
+        buf = mmap.mmap(-1, nbytes)
+        self._maps.append(buf)
+        return np.frombuffer(buf, dtype=dtype, count=int(np.prod(shape))).reshape(shape)
+
+    def _start(self, job: Job) -> ProcessPoolExecutor:
+        if self._pool is None:
+            tags = self._shared((job.leaf_count, HASH_BYTES), np.uint8)
+            perm = self._shared((job.leaf_count,), np.int64)
+            self._state = {"job": job, "tags": tags, "perm": perm}
+            self._pool = ProcessPoolExecutor(
+                max_workers=self._workers,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=_init_worker,
+                initargs=(self._state,),
+            )
+        return self._pool
+
+    def tags(self, job: Job) -> NDArray[np.uint8]:
+        pool = self._start(job)
+        n = job.batch.count
+        pieces = 4 * self._workers
+        futures = [pool.submit(_tags_task, a, b) for a, b in chunks(n, pieces)]
+        futures += [pool.submit(_fillers_task, a, b) for a, b in chunks(job.fillers, pieces)]
+        for fut in futures:
+            fut.result()
+        tags: NDArray[np.uint8] = self._state["tags"]
+        return tags
+
+    def partitions(
+        self, job: Job, tags: NDArray[np.uint8], perm: NDArray[np.int64]
+    ) -> list[PartitionTop]:
+        pool = self._start(job)
+        shared_perm: NDArray[np.int64] = self._state["perm"]
+        if shared_perm is not perm:
+            shared_perm[:] = perm
+        if tags is not self._state["tags"]:
+            raise ValueError("LocalEngine.partitions needs the tags it computed")
+        return list(pool.map(_partition_task, range(job.partitions)))
+
+
+# --- Dask ----------------------------------------------------------------------------
+
+
+class DaskEngine:
+    """The same tasks on a Dask cluster: `scheduler` address, or a fresh LocalCluster.
+
+    Partition inputs are built on the client and scattered a few at a time (bounded
+    client memory); workers write their partition files to `out_dir`, which on a real
+    cluster must be a filesystem every worker and the client share.
+    """
+
+    def __init__(self, scheduler: str | None = None, workers: int | None = None) -> None:
+        self._scheduler = scheduler
+        self._workers = workers or os.cpu_count() or 1
+        self._client: Any = None
+        self._cluster: Any = None
+
+    def __enter__(self) -> DaskEngine:
+        from distributed import Client, LocalCluster
+
+        if self._scheduler is None:
+            self._cluster = LocalCluster(
+                n_workers=self._workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
+            self._client = Client(self._cluster)
+        else:
+            self._client = Client(self._scheduler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        self._client = self._cluster = None
+
+    def _in_flight(self) -> int:
+        info = self._client.scheduler_info()
+        return max(2, 2 * sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
+
+    def tags(self, job: Job) -> NDArray[np.uint8]:
+        client = self._client
+        n = job.batch.count
+        pieces = max(4, self._in_flight() * 2)
+        account_futs = [
+            client.submit(account_tags, job.batch.slice(a, b), job.snapshot_id, pure=False)
+            for a, b in chunks(n, pieces)
+        ]
+        filler_futs = [
+            client.submit(filler_tags, job.filler_secret, job.snapshot_id, a, b, pure=False)
+            for a, b in chunks(job.fillers, pieces)
+        ]
+        parts = client.gather(account_futs + filler_futs)
+        return np.concatenate(parts) if parts else np.empty((0, HASH_BYTES), dtype=np.uint8)
+
+    def partitions(
+        self, job: Job, tags: NDArray[np.uint8], perm: NDArray[np.int64]
+    ) -> list[PartitionTop]:
+        from distributed import as_completed
+
+        client = self._client
+        size, n = job.partition_leaves, job.batch.count
+        limit = self._in_flight()
+        tops: list[PartitionTop] = []
+        pending = as_completed()
+        for p in range(job.partitions):
+            part = gather_partition(p, size, tags, perm, job.batch.amounts, n)
+            [data] = client.scatter([part])
+            pending.add(client.submit(build_partition, data, job.out_dir, pure=False))
+            while pending.count() >= limit:
+                tops.append(next(pending).result())
+        tops.extend(fut.result() for fut in pending)
+        return sorted(tops, key=lambda t: t.index)

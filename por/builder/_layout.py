@@ -1,0 +1,56 @@
+"""On-disk layout of a built tree, shared by the builder (writes) and the proof store (reads).
+
+    <out_dir>/tree.json          metadata and root, written last (its presence = build done)
+    <out_dir>/part-NNNNN.bin     one per partition of L = 2^b leaves, in leaf order:
+                                 tags (L x 32) | order (L x u32 LE) | level 0 pairs | ... |
+                                 level b-1 pairs
+    <out_dir>/top.bin            levels b .. height-1 above the partitions, as pairs
+
+A pair record is `0x01 || left record || right record` (`pair_width` bytes), a node record
+is `hash || enc(equity) || enc(debt)`. `order[i]` is the input index of leaf i: < account
+count for an account, account count + j for filler j.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from por._hashing import HASH_BYTES
+
+__all__ = [
+    "META_FORMAT",
+    "META_NAME",
+    "ORDER_BYTES",
+    "TOP_NAME",
+    "level_offsets",
+    "part_name",
+]
+
+META_NAME = "tree.json"
+META_FORMAT = "por-tree-store/1"
+TOP_NAME = "top.bin"
+ORDER_BYTES = 4
+
+
+def part_name(index: int) -> str:
+    return f"part-{index:05d}.bin"
+
+
+def part_path(out_dir: Path, index: int) -> Path:
+    return out_dir / part_name(index)
+
+
+def level_offsets(nodes: int, levels: int, pair_bytes: int, start: int = 0) -> list[int]:
+    """Byte offset of each of `levels` pair levels, the lowest having `nodes` nodes."""
+    offsets = []
+    pos = start
+    for k in range(levels):
+        offsets.append(pos)
+        pos += (nodes >> (k + 1)) * pair_bytes
+    offsets.append(pos)  # end
+    return offsets
+
+
+def partition_header_bytes(leaves: int) -> int:
+    """Bytes before level 0 in a partition file: tags then order."""
+    return leaves * (HASH_BYTES + ORDER_BYTES)

@@ -1,0 +1,82 @@
+"""u128 amounts as numpy limbs: each amount is a `[hi, lo]` pair of native uint64.
+
+Arrays of amounts have shape `(..., 2)`. Addition carries from `lo` into `hi` and reports
+overflow instead of wrapping; big-endian bytes (the spec's `u128`) come from one
+`astype(">u8")`, so encoding a whole level is one numpy call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from por._hashing import AMOUNT_LIMIT
+
+__all__ = [
+    "U64",
+    "add_u128",
+    "be_bytes",
+    "ints_to_limbs",
+    "limbs_to_ints",
+    "totals",
+]
+
+U64 = NDArray[np.uint64]
+_MASK64 = (1 << 64) - 1
+
+
+def ints_to_limbs(values: Sequence[int]) -> U64:
+    """Python ints (already range-checked by the caller) -> array of shape (len, 2)."""
+    obj = np.array(values, dtype=object)
+    out = np.empty((len(values), 2), dtype=np.uint64)
+    if len(values):
+        out[:, 0] = (obj >> 64).astype(np.uint64)
+        out[:, 1] = (obj & _MASK64).astype(np.uint64)
+    return out
+
+
+def limbs_to_ints(limbs: U64) -> list[int]:
+    """Inverse of `ints_to_limbs` for a flat (k, 2) array (used for roots and tests)."""
+    flat = limbs.reshape(-1, 2)
+    return [(int(hi) << 64) | int(lo) for hi, lo in flat.tolist()]
+
+
+def add_u128(a: U64, b: U64) -> tuple[U64, bool]:
+    """Element-wise a + b on (..., 2) limb arrays; returns (sum, any_overflow)."""
+    lo = a[..., 1] + b[..., 1]
+    carry = (lo < a[..., 1]).astype(np.uint64)
+    hi_ab = a[..., 0] + b[..., 0]
+    hi = hi_ab + carry
+    overflow = bool(np.any(hi_ab < a[..., 0]) or np.any(hi < hi_ab))
+    out = np.empty(a.shape, dtype=np.uint64)
+    out[..., 0] = hi
+    out[..., 1] = lo
+    return out, overflow
+
+
+def be_bytes(limbs: U64) -> NDArray[np.uint8]:
+    """(m, k, 2) limbs -> (m, 16*k) uint8: each amount as 16 bytes big-endian."""
+    m = limbs.shape[0]
+    return np.ascontiguousarray(limbs, dtype=">u8").view(np.uint8).reshape(m, -1)
+
+
+def totals(limbs: U64) -> list[int]:
+    """Exact sum over axis 0 of an (m, k, 2) limb array, as k Python ints.
+
+    Sums 32-bit limbs in uint64 (no wrap for m < 2^32), then recombines exactly.
+    """
+    m = limbs.shape[0]
+    flat = limbs.reshape(m, -1, 2)
+    result = [0] * flat.shape[1]
+    for limb_index, shift in ((0, 64), (1, 0)):
+        part = flat[:, :, limb_index]
+        high = (part >> np.uint64(32)).sum(axis=0, dtype=np.uint64)
+        low = (part & np.uint64(0xFFFFFFFF)).sum(axis=0, dtype=np.uint64)
+        for i in range(flat.shape[1]):
+            result[i] += ((int(high[i]) << 32) + int(low[i])) << shift
+    return result
+
+
+assert AMOUNT_LIMIT == 1 << 128

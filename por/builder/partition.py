@@ -1,0 +1,96 @@
+"""The partition function: one contiguous, power-of-two slice of the sorted leaves in,
+its subtree's levels on disk and its top node out.
+
+Engines differ only in where this runs (in-process, a forked worker, a Dask worker); the
+function itself is pure apart from writing its own file (temp, then rename).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from numpy.typing import NDArray
+
+from por.builder._layout import part_path
+from por.builder._level import build_levels, hash_rows, leaf_preimages
+from por.builder._limbs import be_bytes
+
+__all__ = ["PartitionInput", "PartitionTop", "build_partition", "gather_partition"]
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionInput:
+    """Leaves [index*L, (index+1)*L) of the sorted, padded leaf list.
+
+    Fields: `tags` uint8 (L, 32), `order` uint32 (L,) input index of each leaf,
+    `amounts` uint64 (L, 2, A, 2). L is a power of two >= 2.
+    """
+
+    index: int
+    tags: NDArray[np.uint8]
+    order: NDArray[np.uint32]
+    amounts: NDArray[np.uint64]
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionTop:
+    """The subtree's top node: hash (32 bytes) and sums, uint64 (2A, 2) limbs."""
+
+    index: int
+    hash: bytes
+    sums: NDArray[np.uint64]
+
+
+def gather_partition(
+    index: int,
+    leaves: int,
+    tags: NDArray[np.uint8],
+    perm: NDArray[np.int64],
+    amounts: NDArray[np.uint64],
+    accounts: int,
+) -> PartitionInput:
+    """Pick partition `index` out of unsorted tags/amounts using the sort permutation.
+
+    perm[i] < accounts is an account (its amounts), otherwise a filler (zero vectors).
+    """
+    sel = perm[index * leaves : (index + 1) * leaves]
+    real = sel < accounts
+    shape = (leaves, *amounts.shape[1:])
+    if bool(real.all()):
+        part_amounts = amounts[sel]
+    else:
+        part_amounts = np.zeros(shape, dtype=np.uint64)
+        part_amounts[real] = amounts[sel[real]]
+    return PartitionInput(index, tags[sel], sel.astype(np.uint32), part_amounts)
+
+
+def build_partition(part: PartitionInput, out_dir: str) -> PartitionTop:
+    """Hash the leaves, fold the subtree, stream each level to `part-NNNNN.bin`."""
+    leaves = part.tags.shape[0]
+    if leaves < 2 or leaves & (leaves - 1):
+        raise ValueError(f"partition size must be a power of two >= 2, got {leaves}")
+    sums = part.amounts.reshape(leaves, -1, 2)
+    enc = be_bytes(sums)
+    leaf_hashes = hash_rows(leaf_preimages(part.tags, enc))
+    final = part_path(Path(out_dir), part.index)
+    tmp = final.with_name(final.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(memoryview(np.ascontiguousarray(part.tags)).cast("B"))
+        fh.write(memoryview(part.order.astype("<u4")).cast("B"))
+        top_hash, top_sums = build_levels(leaf_hashes, sums, _Sink(fh), enc=enc)
+    os.replace(tmp, final)
+    return PartitionTop(part.index, top_hash.tobytes(), top_sums)
+
+
+class _Sink:
+    """Appends each level's pair records to the partition file as they are made."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+
+    def __call__(self, level: int, pairs: NDArray[np.uint8]) -> None:
+        self._fh.write(memoryview(pairs).cast("B"))
