@@ -39,7 +39,9 @@ class Withdrawal:
 class CoreState:
     """Facts of the core commands that balances alone do not hold."""
 
-    deposits: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # tx -> (acct, asset, amt)
+    deposits: dict[str, tuple[str, str, int]] = field(
+        default_factory=dict
+    )  # tx -> (acct, asset, amt)
     withdrawals: dict[str, Withdrawal] = field(default_factory=dict)
     deposited: dict[str, int] = field(default_factory=dict)  # asset -> total deposited
     withdrawn: dict[str, int] = field(default_factory=dict)  # asset -> total withdrawn on chain
@@ -167,7 +169,10 @@ def _pending(ctx: Context, wid: str) -> Withdrawal:
 def _withdraw_complete(ctx: Context, p: tuple[str, str]) -> None:
     wid, tx = p
     w = _pending(ctx, wid)
-    ctx.post((w.account, w.asset, "locked_withdrawal", -w.amount), (CUSTODY, w.asset, "onchain", w.amount))
+    ctx.post(
+        (w.account, w.asset, "locked_withdrawal", -w.amount),
+        (CUSTODY, w.asset, "onchain", w.amount),
+    )
     core: CoreState = ctx.state.ext["core"]
     w.status, w.tx = "completed", tx
     core.withdrawn[w.asset] = core.withdrawn.get(w.asset, 0) + w.amount
@@ -257,7 +262,9 @@ def _digest(state: LedgerState) -> bytes:
         h.update(f"d|{tx}|{acct}|{asset}|{amount}\n".encode())
     for wid in sorted(core.withdrawals):
         w = core.withdrawals[wid]
-        h.update(f"w|{wid}|{w.account}|{w.asset}|{w.amount}|{w.address}|{w.status}|{w.tx}\n".encode())
+        h.update(
+            f"w|{wid}|{w.account}|{w.asset}|{w.amount}|{w.address}|{w.status}|{w.tx}\n".encode()
+        )
     for name, totals in (("in", core.deposited), ("out", core.withdrawn)):
         for asset in sorted(totals):
             h.update(f"{name}|{asset}|{totals[asset]}\n".encode())

@@ -194,7 +194,7 @@ class Context:
                 raise LedgerBugError(
                     f"bucket {key[2]!r} of {key[0]}/{key[1]} would be {value} (allowed sign {sign})"
                 )
-            if -AMOUNT_LIMIT >= value or value >= AMOUNT_LIMIT:
+            if value <= -AMOUNT_LIMIT or value >= AMOUNT_LIMIT:
                 raise Rejected("balance_must_be_below_limit", f"{key} would be {value}")
 
 
@@ -241,7 +241,9 @@ class Exchange:
         spec = self._commands.get(name) if isinstance(name, str) else None
         if spec is None:
             if not isinstance(name, str):
-                raise InvalidCommandError("missing field 'cmd'" if name is None else "'cmd' must be a string")
+                raise InvalidCommandError(
+                    "missing field 'cmd'" if name is None else "'cmd' must be a string"
+                )
             raise InvalidCommandError(f"unknown cmd {name!r}")
         at = fields.time(raw, spec.time_field) if spec.time_field in raw else None
         if spec.time_field != "ts" and at is None:
@@ -253,8 +255,14 @@ class Exchange:
             now = self.state.time
             if now is not None and at < now:
                 return self._record(
-                    "command", name, text, "rejected", "time_must_not_decrease",
-                    f"{at} < {now}", None, (),
+                    "command",
+                    name,
+                    text,
+                    "rejected",
+                    "time_must_not_decrease",
+                    f"{at} < {now}",
+                    None,
+                    (),
                 )
             self._advance(at)
         return self._run(spec, params, text)
@@ -305,7 +313,9 @@ class Exchange:
             ctx._check_touched()
         except Rejected as rej:
             ctx._rollback()
-            self._record("job", job.name, text, "rejected", rej.reason, rej.detail or None, None, ())
+            self._record(
+                "job", job.name, text, "rejected", rej.reason, rej.detail or None, None, ()
+            )
             return
         except BaseException:
             ctx._rollback()
@@ -328,7 +338,9 @@ class Exchange:
     ) -> Event:
         state = self.state
         state.seq += 1
-        event = Event(state.seq, state.time, kind, cmd, status, reason, detail, text, data, postings)
+        event = Event(
+            state.seq, state.time, kind, cmd, status, reason, detail, text, data, postings
+        )
         self.pending.append(event)
         for hook in self.after_event:
             hook(event)

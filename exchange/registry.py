@@ -56,7 +56,7 @@ class CommandSpec:
 
 @dataclass(frozen=True, slots=True)
 class JobSpec:
-    """A periodic job: runs once for every instant k*period_ms (since the epoch) the clock passes."""
+    """A periodic job: runs once per instant k*period_ms (ms since the epoch) the clock passes."""
 
     name: str
     period_ms: int
@@ -72,9 +72,7 @@ class Registry:
     states: dict[str, Callable[[], Any]] = field(default_factory=dict)
     buckets: dict[str, str] = field(default_factory=lambda: dict(CORE_BUCKETS))
 
-    def command(
-        self, name: str, parse: Parser, handle: Handler, *, time_field: str = "ts"
-    ) -> None:
+    def command(self, name: str, parse: Parser, handle: Handler, *, time_field: str = "ts") -> None:
         """Register command `name` (the `cmd` of a log line)."""
         if name in self.commands:
             raise ValueError(f"command {name!r} is already registered")
