@@ -1,0 +1,27 @@
+"""The one interface every reserve reader implements (Ethereum RPC, Solana RPC, LiteSVM)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from por.reserves.model import Chain, ReserveReading, Wallet
+
+__all__ = ["ReserveReader"]
+
+
+@runtime_checkable
+class ReserveReader(Protocol):
+    """Reads the balances of a chain's wallets at one pinned block or slot.
+
+    `at` is the snapshot time: Ethereum readers pin the latest finalized block at or before
+    it; Solana readers cannot read the past and pin the finalized slot they read, recording
+    its time beside `at`. Either all balances come from one pin or ReaderError is raised.
+    """
+
+    chain: Chain
+
+    def read(self, wallets: Sequence[Wallet], at: datetime | None = None) -> ReserveReading:
+        """All balances of `wallets` (which must all be on `chain`)."""
+        ...
