@@ -199,37 +199,26 @@ class OrderBook:
         """
         if self._state:
             self._check_state(order_type, post_only)
-        if quantity <= 0:
-            raise OrderRejected(Reject.QUANTITY_MUST_BE_POSITIVE, f"got {quantity}")
-        if quantity % self._step:
-            raise OrderRejected(Reject.QUANTITY_NOT_ON_STEP, f"{quantity} % {self._step}")
-        if quantity > MAX_QUANTITY:
-            raise OrderRejected(Reject.QUANTITY_ABOVE_MAXIMUM, f"{quantity} > {MAX_QUANTITY}")
-        if order_id in self.orders:
-            raise OrderRejected(Reject.DUPLICATE_ORDER_ID, str(order_id))
+        if quantity <= 0 or quantity % self._step or quantity > MAX_QUANTITY:
+            raise self._bad_quantity(quantity)
         if order_type == _LIMIT:
-            if price <= 0:
-                raise OrderRejected(Reject.PRICE_MUST_BE_POSITIVE, f"got {price}")
-            if price % self._tick:
-                raise OrderRejected(Reject.PRICE_NOT_ON_TICK, f"{price} % {self._tick}")
-            if price > MAX_PRICE:
-                raise OrderRejected(Reject.PRICE_ABOVE_MAXIMUM, f"{price} > {MAX_PRICE}")
-            if quantity * price < self._min_notional_scaled:
-                raise OrderRejected(Reject.NOTIONAL_BELOW_MINIMUM, "")
+            if (
+                price <= 0
+                or price % self._tick
+                or price > MAX_PRICE
+                or quantity * price < self._min_notional_scaled
+            ):
+                raise self._bad_price(quantity, price)
         else:
-            if post_only:
-                raise OrderRejected(Reject.POST_ONLY_REQUIRES_LIMIT, "")
-            if tif == _GTC:
-                raise OrderRejected(Reject.MARKET_ORDER_MUST_NOT_REST, "use IOC or FOK")
-            worst = self.band.worst_price(self.market, side)
-            price = (MAX_PRICE if side == _BUY else 0) if worst is None else worst
+            price = self._market_order_limit(side, tif, post_only)
 
-        if side == _BUY:
-            keys = self._ask_keys
-            crosses = bool(keys) and -keys[-1] <= price
-        else:
+        # Side.BUY is 0: `if side` is the sell branch (an int truth test, the cheapest check).
+        if side:
             keys = self._bid_keys
             crosses = bool(keys) and keys[-1] >= price
+        else:
+            keys = self._ask_keys
+            crosses = bool(keys) and -keys[-1] <= price
         if crosses:
             if post_only:
                 raise OrderRejected(Reject.POST_ONLY_WOULD_TAKE, "")
@@ -239,18 +228,18 @@ class OrderBook:
             raise OrderRejected(Reject.FOK_NOT_FILLABLE, "")
 
         order = RestingOrder(order_id, account, side, price, quantity, stp, client_id, reduce_only)
-        if crosses and self._match(order) or tif != _GTC or order_type != _LIMIT:
-            return order  # filled, stopped by self-trade prevention, or not to rest
-        if side == _BUY:
-            level = self.bids.get(price)
-            if level is None:
-                level = self.bids[price] = deque()
-                insort(self._bid_keys, price)
-        else:
+        if crosses and self._match(order) or tif or order_type:
+            return order  # filled, stopped by self-trade prevention, or not to rest (not GTC limit)
+        if side:
             level = self.asks.get(price)
             if level is None:
                 level = self.asks[price] = deque()
                 insort(self._ask_keys, -price)
+        else:
+            level = self.bids.get(price)
+            if level is None:
+                level = self.bids[price] = deque()
+                insort(self._bid_keys, price)
         level.append(order)
         self.orders[order_id] = order
         order.resting = True
@@ -263,20 +252,20 @@ class OrderBook:
             raise OrderRejected(Reject.UNKNOWN_ORDER, str(order_id))
         order.resting = False
         price = order.price
-        if order.side == _BUY:
-            level = self.bids[price]
-            level.remove(order)
-            if not level:
-                del self.bids[price]
-                keys = self._bid_keys
-                del keys[bisect_left(keys, price)]
-        else:
+        if order.side:
             level = self.asks[price]
             level.remove(order)
             if not level:
                 del self.asks[price]
                 keys = self._ask_keys
                 del keys[bisect_left(keys, -price)]
+        else:
+            level = self.bids[price]
+            level.remove(order)
+            if not level:
+                del self.bids[price]
+                keys = self._bid_keys
+                del keys[bisect_left(keys, price)]
         return order
 
     def cancel_all(self, account: str | None = None) -> list[RestingOrder]:
@@ -287,6 +276,37 @@ class OrderBook:
         return doomed
 
     # ------------------------------------------------------------------ internals
+
+    def _bad_quantity(self, quantity: int) -> OrderRejected:
+        if quantity <= 0:
+            return OrderRejected(Reject.QUANTITY_MUST_BE_POSITIVE, f"got {quantity}")
+        if quantity % self._step:
+            return OrderRejected(
+                Reject.QUANTITY_NOT_ON_STEP, f"{quantity} is not a multiple of {self._step}"
+            )
+        return OrderRejected(Reject.QUANTITY_ABOVE_MAXIMUM, f"{quantity} > {MAX_QUANTITY}")
+
+    def _bad_price(self, quantity: int, price: int) -> OrderRejected:
+        if price <= 0:
+            return OrderRejected(Reject.PRICE_MUST_BE_POSITIVE, f"got {price}")
+        if price % self._tick:
+            return OrderRejected(
+                Reject.PRICE_NOT_ON_TICK, f"{price} is not a multiple of {self._tick}"
+            )
+        if price > MAX_PRICE:
+            return OrderRejected(Reject.PRICE_ABOVE_MAXIMUM, f"{price} > {MAX_PRICE}")
+        notional = quantity * price // self.market.scale
+        return OrderRejected(
+            Reject.NOTIONAL_BELOW_MINIMUM, f"{notional} < {self.market.min_notional}"
+        )
+
+    def _market_order_limit(self, side: Side, tif: TimeInForce, post_only: bool) -> int:
+        """The worst price a market order may reach: the band's, else the end of the book."""
+        if post_only:
+            raise OrderRejected(Reject.POST_ONLY_REQUIRES_LIMIT, "")
+        if tif == _GTC:
+            raise OrderRejected(Reject.MARKET_ORDER_MUST_NOT_REST, "use IOC or FOK")
+        return self.market_limit(side)
 
     def _check_state(self, order_type: OrderType, post_only: bool) -> None:
         state = self._state
@@ -299,11 +319,17 @@ class OrderBook:
         if state == MarketState.LIMIT_ONLY and order_type != _LIMIT:
             raise OrderRejected(Reject.MARKET_LIMIT_ONLY, self.market.symbol)
 
-    def _fillable(
-        self, account: str, side: Side, limit: int, stp: SelfTradePrevention, wanted: int
-    ) -> int:
-        """How much a taker could fill up to `limit`, stopping where matching would stop."""
-        total = 0
+    def preview(
+        self, account: str, side: Side, limit: int, quantity: int, stp: SelfTradePrevention
+    ) -> list[tuple[int, int]]:
+        """The (quantity, price) fills a taker would get, without changing anything.
+
+        Stops where `_match` would stop: at `limit`, at `quantity`, or at a resting order of
+        `account` unless `stp` is RejectMaker (then that order would be cancelled, skipped).
+        Used for FOK and for the funds a spot market buy needs.
+        """
+        out: list[tuple[int, int]] = []
+        wanted = quantity
         if side == _BUY:
             book, prices = self.asks, [-k for k in reversed(self._ask_keys)]
             in_range = limit.__ge__
@@ -317,11 +343,25 @@ class OrderBook:
                 if maker.account == account:
                     if stp == _REJECT_MAKER:
                         continue
-                    return total
-                total += maker.remaining
-                if total >= wanted:
-                    return total
-        return total
+                    return out
+                q = maker.remaining if maker.remaining < wanted else wanted
+                out.append((q, price))
+                wanted -= q
+                if not wanted:
+                    return out
+        return out
+
+    def _fillable(
+        self, account: str, side: Side, limit: int, stp: SelfTradePrevention, wanted: int
+    ) -> int:
+        return sum(q for q, _ in self.preview(account, side, limit, wanted, stp))
+
+    def market_limit(self, side: Side) -> int:
+        """The limit a market order on `side` matches up to (band, else the book's end)."""
+        worst = self.band.worst_price(self.market, side)
+        if worst is None:
+            return MAX_PRICE if side == _BUY else 0
+        return worst
 
     def _match(self, taker: RestingOrder) -> bool:
         """Match `taker` against the opposite side. True if matching must stop for good
