@@ -30,6 +30,7 @@ __all__ = [
     "SnapshotFiles",
     "make_snapshot",
     "random_accounts",
+    "shared_vector_files",
     "write_snapshot",
 ]
 
@@ -39,6 +40,25 @@ DEFAULT_ASSETS = (
     AssetInfo("SOL", 9),
     AssetInfo("USDC", 6),
 )
+
+
+def shared_vector_files() -> list[Path]:
+    """Every `*.json` of the shared vectors: `$POR_SHARED_VECTORS`, else `<repo>/../shared/vectors`.
+
+    Raises `FileNotFoundError` when the directory or its files are missing: a suite that
+    cannot find the vectors must fail, not skip.
+    """
+    configured = os.environ.get("POR_SHARED_VECTORS")
+    if configured:
+        directory = Path(configured)
+    else:
+        directory = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
+    files = sorted(directory.glob("*.json"))
+    if not files:
+        raise FileNotFoundError(
+            f"no shared test vectors (*.json) in {directory}; set POR_SHARED_VECTORS"
+        )
+    return files
 
 
 def random_accounts(
