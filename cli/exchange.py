@@ -1,0 +1,290 @@
+"""`por exchange`: run command logs against the ledger, show balances, check and replay it."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def _reported(func: F) -> F:
+    """The library's refusals become one line on stderr and exit 2 (never a traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import sqlalchemy as sa
+
+        from exchange.errors import CommandLineError, ExchangeError
+
+        try:
+            return func(*args, **kwargs)
+        except CommandLineError as exc:
+            _fail(str(exc))
+        except ExchangeError as exc:
+            _fail(f"por exchange: {exc}")
+        except sa.exc.SQLAlchemyError as exc:
+            detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            _fail(f"por exchange: database error: {detail}")
+        except OSError as exc:
+            _fail(f"por exchange: {exc.filename or ''}: {exc.strerror}")
+
+    return wrapper  # type: ignore[return-value]
+
+
+db_option = click.option(
+    "--db",
+    "db_url",
+    metavar="URL",
+    envvar="POR_DATABASE_URL",
+    default="sqlite:///por.db",
+    show_default=True,
+    help="Ledger database (SQLAlchemy URL, SQLite or PostgreSQL; env POR_DATABASE_URL).",
+)
+
+
+@click.group()
+def exchange() -> None:
+    """The exchange ledger: a double-entry journal of every balance change.
+
+    Commands come from a JSON Lines log (docs/commands.md); balances are derived
+    from the append-only journal, which `check` and `replay --check` verify.
+
+    \b
+    Examples:
+      por exchange run sample_data/commands.jsonl --db sqlite:///por.db
+      por exchange state --account alice
+      por exchange check
+      por exchange replay --check
+    """
+
+
+@exchange.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@db_option
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Commands per transaction (group commit); 1 = one transaction per command.",
+)
+@_reported
+def run(file: str, db_url: str, batch: int) -> None:
+    """Apply a command log (JSON Lines) to the ledger.
+
+    Rejected commands are recorded with their reason and the run goes on. An invalid
+    line stops the run with FILE:LINE: reason and exit 2; the lines before it stay
+    committed and nothing of it is applied.
+
+    \b
+    Examples:
+      por exchange run sample_data/commands.jsonl
+      por exchange run day.jsonl --db postgresql://postgres@127.0.0.1:5432/test --batch 5000
+    """
+    from exchange.commandlog import run_file
+    from exchange.ledger import open_ledger
+
+    ledger = open_ledger(db_url, create=True)
+    summary = run_file(ledger.load(), file, batch)
+    click.echo(
+        f"applied {summary.commands} commands ({summary.accepted} accepted, "
+        f"{summary.rejected} rejected); journal at seq {summary.last_seq}"
+    )
+
+
+def _balances_json(balances: dict[tuple[str, str, str], int]) -> dict[str, Any]:
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    for (account, asset, bucket), amount in sorted(balances.items()):
+        if amount:
+            out.setdefault(account, {}).setdefault(asset, {})[bucket] = str(amount)
+    return out
+
+
+def _print_table(balances: dict[tuple[str, str, str], int], decimals: dict[str, int]) -> None:
+    from exchange.model import to_human
+
+    rows = [
+        (acc, asset, bucket, to_human(amount, decimals.get(asset, 0)))
+        for (acc, asset, bucket), amount in sorted(balances.items())
+        if amount
+    ]
+    if not rows:
+        click.echo("(no balances)")
+        return
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for acc, asset, bucket, human in rows:
+        click.echo(f"{acc:<{widths[0]}}  {asset:<{widths[1]}}  {bucket:<{widths[2]}}  {human:>24}")
+
+
+@exchange.command()
+@db_option
+@click.option("--account", "account", metavar="A", help="Only this account.")
+@click.option("--json", "as_json", is_flag=True, help="Machine output, smallest units.")
+@_reported
+def state(db_url: str, account: str | None, as_json: bool) -> None:
+    """Print balances per account, asset and bucket (human units; --json: smallest units).
+
+    \b
+    Examples:
+      por exchange state
+      por exchange state --account alice --json
+    """
+    from exchange.ledger import open_ledger
+    from exchange.model import format_time
+
+    ledger = open_ledger(db_url)
+    balances = ledger.journal.balances(account)
+    seq, ts = ledger.journal.head()
+    assets = ledger.journal.assets()
+    if as_json:
+        doc = {
+            "seq": seq,
+            "time": format_time(ts),
+            "assets": {s: a.decimals for s, a in sorted(assets.items())},
+            "balances": _balances_json(balances),
+        }
+        click.echo(json.dumps(doc, sort_keys=True))
+        return
+    click.echo(f"# journal seq {seq}, time {format_time(ts) or '-'}")
+    _print_table(balances, {s: a.decimals for s, a in assets.items()})
+
+
+@exchange.command()
+@click.argument("account_id", metavar="ACCOUNT")
+@db_option
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="How many of the account's latest events to list.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine output, smallest units.")
+@_reported
+def account(account_id: str, db_url: str, limit: int, as_json: bool) -> None:
+    """Show one account: its balances and the latest journal events that touched it.
+
+    \b
+    Examples:
+      por exchange account alice
+      por exchange account alice --limit 5 --json
+    """
+    from exchange.ledger import open_ledger
+    from exchange.model import format_time
+
+    ledger = open_ledger(db_url)
+    balances = ledger.journal.balances(account_id)
+    events = ledger.journal.account_events(account_id, limit)
+    if not balances and not events:
+        _fail(f"por exchange: unknown account {account_id!r}")
+    if as_json:
+        doc = {
+            "account": account_id,
+            "balances": _balances_json(balances).get(account_id, {}),
+            "events": [
+                {
+                    "seq": e.seq,
+                    "time": format_time(e.ts),
+                    "cmd": e.cmd,
+                    "postings": [
+                        {"asset": p[2], "bucket": p[3], "amount": str(p[4])}
+                        for p in e.postings
+                        if p[1] == account_id
+                    ],
+                }
+                for e in events
+            ],
+        }
+        click.echo(json.dumps(doc, sort_keys=True))
+        return
+    decimals = {s: a.decimals for s, a in ledger.journal.assets().items()}
+    _print_table(balances, decimals)
+    from exchange.model import to_human
+
+    for e in events:
+        moves = ", ".join(
+            f"{p[2]} {p[3]} {to_human(p[4], decimals.get(p[2], 0))}"
+            for p in e.postings
+            if p[1] == account_id
+        )
+        click.echo(f"#{e.seq} {format_time(e.ts) or '-'} {e.cmd}: {moves}")
+
+
+@exchange.command()
+@db_option
+@_reported
+def check(db_url: str) -> None:
+    """Check the ledger's invariants on the stored journal (exit 1 if any fails).
+
+    Per asset the postings sum to zero (every entry, and overall); user claims plus
+    system balances equal custody, which equals deposits minus withdrawals; no bucket is
+    outside its allowed sign; the journal sequence has no gap; the balances table equals
+    the sums of the postings.
+
+    \b
+    Examples:
+      por exchange check
+      por exchange check --db postgresql://postgres@127.0.0.1:5432/test
+    """
+    from exchange.ledger import open_ledger
+
+    report = open_ledger(db_url).check()
+    if not report.ok:
+        for problem in report.problems:
+            click.echo(f"violated: {problem}", err=True)
+        _fail(f"por exchange check: {len(report.problems)} invariant(s) violated", EXIT_FAILED)
+    click.echo(f"ok: {report.events} events, all invariants hold")
+
+
+@exchange.command()
+@db_option
+@click.option(
+    "--check",
+    "do_check",
+    is_flag=True,
+    help="Compare the replayed state digest with the stored state (exit 1 if not equal).",
+)
+@_reported
+def replay(db_url: str, do_check: bool) -> None:
+    """Replay the journal into an empty state and print its digest.
+
+    With --check, the stored state (balances table and head) is compared with the state
+    rebuilt from the journal's postings and with the state reached by re-executing every
+    recorded command; each re-executed event must equal the recorded one.
+
+    \b
+    Examples:
+      por exchange replay
+      por exchange replay --check
+    """
+    from exchange.ledger import open_ledger
+
+    ledger = open_ledger(db_url)
+    if not do_check:
+        from exchange.replay import rebuild, state_digest
+
+        click.echo(state_digest(rebuild(ledger.journal.events())))
+        return
+    report = ledger.replay_check()
+    if not report.ok:
+        click.echo(f"stored:      {report.live}", err=True)
+        click.echo(f"rebuilt:     {report.rebuilt}", err=True)
+        click.echo(f"re-executed: {report.reexecuted}", err=True)
+        if report.first_mismatch is not None:
+            click.echo(f"first differing event: seq {report.first_mismatch}", err=True)
+        _fail("por exchange replay: replayed state differs from the stored state", EXIT_FAILED)
+    click.echo(f"ok: replayed state digest {report.live} matches")
