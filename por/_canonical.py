@@ -1,8 +1,8 @@
 """Canonical JSON (RFC 8785 restricted to strings, integers, lists and objects).
 
-With only those types, RFC 8785 is: keys sorted, separators `,` `:`, no whitespace,
-UTF-8 with non-ASCII left unescaped. Floats and booleans are refused rather than guessed,
-because a verifier in another language must produce the same bytes.
+With only those types, RFC 8785 is: keys sorted by UTF-16 code units, separators `,` `:`,
+no whitespace, UTF-8 with non-ASCII left unescaped. Floats and booleans are refused rather
+than guessed, because a verifier in another language must produce the same bytes.
 """
 
 from __future__ import annotations
@@ -39,8 +39,14 @@ def _check(value: Any, where: str) -> None:
 def canonical_json(value: Any) -> bytes:
     """The exact bytes that are signed (manifests, log heads) or logged (log entries)."""
     _check(value, "$")
-    # RFC 8785 orders keys by UTF-16 code units; for the BMP this equals code-point order,
-    # which is what sort_keys gives. Our keys are ASCII.
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
+    return json.dumps(_ordered(value), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _ordered(value: Any) -> Any:
+    """Rebuild objects with keys in RFC 8785 order: by UTF-16 code units, not code points."""
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda k: k.encode("utf-16-be"))
+        return {k: _ordered(value[k]) for k in keys}
+    if isinstance(value, list | tuple):
+        return [_ordered(v) for v in value]
+    return value
