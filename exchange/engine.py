@@ -178,7 +178,10 @@ class Context:
     def _rollback(self) -> None:
         balances = self.state.balances
         for key, old in reversed(self._undo):
-            balances[key] = old
+            if old:
+                balances[key] = old
+            else:
+                balances.pop(key, None)
         if self._rollbacks:
             for undo in reversed(self._rollbacks):
                 undo()
