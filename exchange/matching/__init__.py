@@ -5,6 +5,7 @@ order ids, pre-trade risk, and books every fill on the ledger. See docs/matching
 """
 
 from ._book import NO_BAND, OrderBook, PriceBand, RestingOrder
+from ._commands import MAX_PERP_NOTIONAL, clearing_account, matching_state, register
 from ._errors import MarketConfigError, MatchingError, OrderRejected, Reject
 from ._market import (
     FEE_PPM_MAX,
@@ -14,27 +15,41 @@ from ._market import (
     Market,
     MarketKind,
     MarketState,
+    fee,
 )
+from ._position import Position
+from ._risk import DefaultRisk, PreTradeRisk, spot_need
+from ._state import MatchingState
 from ._types import OrderType, SelfTradePrevention, Side, TimeInForce
 
 __all__ = [
     "FEE_PPM_MAX",
+    "MAX_PERP_NOTIONAL",
     "MAX_PRICE",
     "MAX_QUANTITY",
     "NO_BAND",
     "PPM",
+    "DefaultRisk",
     "Market",
     "MarketConfigError",
     "MarketKind",
     "MarketState",
     "MatchingError",
+    "MatchingState",
     "OrderBook",
     "OrderRejected",
     "OrderType",
+    "Position",
+    "PreTradeRisk",
     "PriceBand",
     "Reject",
     "RestingOrder",
     "SelfTradePrevention",
     "Side",
     "TimeInForce",
+    "clearing_account",
+    "fee",
+    "matching_state",
+    "register",
+    "spot_need",
 ]

@@ -245,6 +245,35 @@ class OrderBook:
         order.resting = True
         return order
 
+    def validate(
+        self,
+        side: Side,
+        price: int,
+        quantity: int,
+        order_type: OrderType,
+        tif: TimeInForce,
+        post_only: bool,
+    ) -> int:
+        """The checks of `place` that need no matching (state, grid, minimum notional).
+
+        Returns the limit the order would match up to (for a market order: the band's worst
+        price or the end of the book). Raises `OrderRejected`; changes nothing.
+        """
+        if self._state:
+            self._check_state(order_type, post_only)
+        if quantity <= 0 or quantity % self._step or quantity > MAX_QUANTITY:
+            raise self._bad_quantity(quantity)
+        if order_type == _LIMIT:
+            if (
+                price <= 0
+                or price % self._tick
+                or price > MAX_PRICE
+                or quantity * price < self._min_notional_scaled
+            ):
+                raise self._bad_price(quantity, price)
+            return price
+        return self._market_order_limit(side, tif, post_only)
+
     def cancel(self, order_id: int) -> RestingOrder:
         """Remove a resting order; raises `OrderRejected(unknown_order)` if none rests."""
         order = self.orders.pop(order_id, None)

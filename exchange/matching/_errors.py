@@ -35,7 +35,11 @@ class Reject:
     REDUCE_ONLY_REQUIRES_PERP = "reduce_only_requires_perp"
     REDUCE_ONLY_WOULD_INCREASE = "reduce_only_would_increase"
     REDUCE_ONLY_EXCEEDS_POSITION = "reduce_only_exceeds_position"
-    INSUFFICIENT_BALANCE = "insufficient_balance"
+    INSUFFICIENT_AVAILABLE_BALANCE = "insufficient_available_balance"  # the ledger's code
+    MARKET_DEFINITION_MUST_NOT_CHANGE = "market_definition_must_not_change"
+    MARKET_CONFIG_INVALID = "market_config_invalid"
+    NOTIONAL_ABOVE_MAXIMUM = "notional_above_maximum"
+    UNKNOWN_ASSET = "unknown_asset"
     NO_LIQUIDITY = "no_liquidity"
     UNKNOWN_ACCOUNT = "unknown_account"
 

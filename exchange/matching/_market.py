@@ -24,6 +24,7 @@ __all__ = [
     "MAX_QUANTITY",
     "PPM",
     "Market",
+    "fee",
     "MarketKind",
     "MarketState",
 ]
@@ -137,3 +138,27 @@ class Market:
     def notional(self, quantity: int, price: int) -> int:
         """Quote amount of `quantity` at `price`; exact on the grid."""
         return quantity * price // self.scale
+
+    @property
+    def lock_fee_ppm(self) -> int:
+        """The fee rate a resting buy reserves for: the higher of maker and taker (>= 0)."""
+        return max(self.maker_fee_ppm, self.taker_fee_ppm, 0)
+
+    def buy_lock(self, quantity: int, price: int) -> int:
+        """Quote a spot buy of `quantity` at limit `price` reserves (available -> locked).
+
+        Linear in steps: (quantity / step) * (notional of one step + that notional's fee at
+        `lock_fee_ppm`, rounded up). Because it is linear, a fill of q releases exactly
+        lock(q), which always covers the fill's notional plus its fee (ceil is subadditive).
+        """
+        per_step = self.step_size * price // self.scale
+        return quantity // self.step_size * (per_step + fee(per_step, self.lock_fee_ppm))
+
+
+def fee(notional: int, ppm: int) -> int:
+    """Fee on `notional` at `ppm`, rounded in the exchange's favour.
+
+    A charge (ppm > 0) rounds up; a rebate (ppm < 0, the result is negative) rounds toward
+    zero, i.e. the rebate paid is rounded down. Both are ceil(notional * ppm / 10^6).
+    """
+    return -(-notional * ppm // PPM)

@@ -1,0 +1,37 @@
+"""The matching module's state inside the ledger state (`state.ext["matching"]`)."""
+
+from __future__ import annotations
+
+from ._book import NO_BAND, OrderBook, PriceBand, RestingOrder
+from ._position import Position
+from ._risk import DefaultRisk, PreTradeRisk
+
+__all__ = ["MatchingState"]
+
+
+class MatchingState:
+    """Books, positions and order indexes. Rebuilt from the journal by the replay hooks.
+
+    `next_id` is the next engine order id (gapless over accepted orders, from 1);
+    `client_ids` maps (account, client id) to the OPEN order carrying it; `reduce_only`
+    lists, per (account, market), the resting reduce-only orders in time order.
+    `risk` and `band` are the hooks later issues fill in (pre-trade risk, price band).
+    """
+
+    __slots__ = ("band", "books", "client_ids", "next_id", "positions", "reduce_only", "risk")
+
+    def __init__(self) -> None:
+        self.books: dict[str, OrderBook] = {}
+        self.next_id = 1
+        self.client_ids: dict[tuple[str, str], RestingOrder] = {}
+        self.positions: dict[tuple[str, str], Position] = {}
+        self.reduce_only: dict[tuple[str, str], list[RestingOrder]] = {}
+        self.risk: PreTradeRisk = DefaultRisk()
+        self.band: PriceBand = NO_BAND
+
+    def position(self, account: str, market: str) -> Position:
+        """The account's position in a perp market (a flat one if it never traded)."""
+        pos = self.positions.get((account, market))
+        if pos is None:
+            pos = self.positions[(account, market)] = Position()
+        return pos
