@@ -217,7 +217,7 @@ def append(db_url: str, manifests: tuple[Path, ...], entries_file: Path | None) 
       por log append out/2026-11-24T16/manifest.json
       por log append --entries site/log/entries.jsonl --db sqlite:///mirror.db
     """
-    from por.log.entry import entry_from_manifest
+    from por.log.entry import entry_from_manifest, parse_entry
     from por.log.errors import LogError
     from por.log.store import LogState, extend
 
@@ -229,7 +229,12 @@ def append(db_url: str, manifests: tuple[Path, ...], entries_file: Path | None) 
             _fail(f"{entries_file}: {exc.strerror}")
         if lines and lines[-1] == b"":
             lines.pop()
-        batch += [(f"{entries_file}:{i + 1}", line, None) for i, line in enumerate(lines)]
+        for i, line in enumerate(lines):
+            try:
+                parse_entry(line)
+            except LogError as exc:
+                _fail(f"{entries_file}:{i + 1}: {exc}")
+            batch.append((f"{entries_file}:{i + 1}", line, None))
     for path in manifests:
         manifest = _read_json(path)
         if not isinstance(manifest, dict):
