@@ -207,7 +207,7 @@ class EthereumReader:
                 if attempt <= self.retries:
                     self._sleep(self.backoff_s * 2 ** (attempt - 1))
         raise ReaderError(
-            f"ethereum: no consistent reading after {self.retries + 1} attempts: {last}"
+            f"ethereum: no consistent reading after {_attempts(self.retries + 1)}: {last}"
         )
 
     def _items(self, wallets: Sequence[Wallet]) -> list[_Item]:
@@ -365,3 +365,7 @@ class EthereumReader:
 
 class _OverrideUnsupported(Exception):
     """The node rejected eth_call's state-override parameter."""
+
+
+def _attempts(n: int) -> str:
+    return f"{n} attempt" if n == 1 else f"{n} attempts"

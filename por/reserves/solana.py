@@ -184,7 +184,7 @@ class SolanaRpcReader:
                 if attempt <= self.retries:
                     self._sleep(self.backoff_s * 2 ** (attempt - 1))
         raise ReaderError(
-            f"solana: no consistent reading after {self.retries + 1} attempts: {last}"
+            f"solana: no consistent reading after {_attempts(self.retries + 1)}: {last}"
         )
 
     def _read_once(self, keys: Sequence[_Key], at_unix: int | None, attempt: int) -> ReserveReading:
@@ -282,3 +282,7 @@ class LiteSvmReader:
         return ReserveReading(
             "solana", pin, balances_from_accounts(keys, accounts, clock.slot), "litesvm"
         )
+
+
+def _attempts(n: int) -> str:
+    return f"{n} attempt" if n == 1 else f"{n} attempts"

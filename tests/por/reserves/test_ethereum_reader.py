@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import RpcProxy, rpc
+from reserves_helpers import RpcProxy, rpc
 
 from por.chain.anvil import Anvil
 from por.chain.ethereum_world import (
     EthereumWorld,
     connect,
-    deploy_world,
     demo_addresses,
+    deploy_world,
     mine,
     mint_tokens,
     set_eth_balances,
@@ -27,7 +27,9 @@ ASSETS = ("ETH", "USDC", "BTC")
 NO_SLEEP: Callable[[float], None] = lambda _s: None  # noqa: E731
 
 
-def _fund(world: EthereumWorld, seed: str, count: int) -> tuple[list[Wallet], dict[tuple[str, str], int]]:
+def _fund(
+    world: EthereumWorld, seed: str, count: int
+) -> tuple[list[Wallet], dict[tuple[str, str], int]]:
     """`count` wallets with distinct ETH/USDC/BTC balances (some zero); finalized after."""
     w3 = connect(world.url)
     addresses = demo_addresses(count, seed)
@@ -38,7 +40,9 @@ def _fund(world: EthereumWorld, seed: str, count: int) -> tuple[list[Wallet], di
     mint_tokens(w3, world.usdc, usdc, world.deployer)
     mint_tokens(w3, world.wbtc, btc, world.deployer)
     mine(w3, 3)  # finalized lags the head by 2 blocks on our Anvil
-    wallets = [Wallet("ethereum", a, ASSETS, "hot" if i % 2 else "cold") for i, a in enumerate(addresses)]
+    wallets = [
+        Wallet("ethereum", a, ASSETS, "hot" if i % 2 else "cold") for i, a in enumerate(addresses)
+    ]
     expected = {}
     for a in addresses:
         expected[(a, "ETH")] = eth[a]
@@ -51,7 +55,9 @@ def _utc(unix: int) -> datetime:
     return datetime.fromtimestamp(unix, UTC)
 
 
-def test_balances_are_read_at_the_pinned_block_and_ignore_later_changes(world: EthereumWorld) -> None:
+def test_balances_are_read_at_the_pinned_block_and_ignore_later_changes(
+    world: EthereumWorld,
+) -> None:
     wallets, expected = _fund(world, "pinned", 12)
     reader = EthereumReader(world.url, world.asset_specs())
     before = reader.read(wallets)
@@ -72,12 +78,12 @@ def test_balances_are_read_at_the_pinned_block_and_ignore_later_changes(world: E
     now = reader.read(wallets)
     assert now.pin.number > at_old_hour.pin.number
     assert all(now.amount(w.address, "ETH") == 1 for w in wallets)
-    assert all(
-        now.amount(w.address, "USDC") == expected[(w.address, "USDC")] + 5 for w in wallets
-    )
+    assert all(now.amount(w.address, "USDC") == expected[(w.address, "USDC")] + 5 for w in wallets)
 
 
-def test_pinned_block_is_the_latest_finalized_block_at_or_before_the_time(world: EthereumWorld) -> None:
+def test_pinned_block_is_the_latest_finalized_block_at_or_before_the_time(
+    world: EthereumWorld,
+) -> None:
     reader = EthereumReader(world.url, world.asset_specs())
     w3 = connect(world.url)
     head = w3.eth.get_block("latest")
@@ -102,10 +108,18 @@ def test_multicall_state_override_batch_and_naive_reads_agree(world: EthereumWor
     readings = {}
     for method in ("multicall3", "state-override", "batch", "naive"):
         # the override path places Multicall3's code where none is deployed
-        address = "0x000000000000000000000000000000000000bEEF" if method == "state-override" else world.multicall
+        address = (
+            "0x000000000000000000000000000000000000bEEF"
+            if method == "state-override"
+            else world.multicall
+        )
         assert address is not None
         reader = EthereumReader(
-            world.url, world.asset_specs(), method=method, multicall_address=address, calls_per_chunk=7
+            world.url,
+            world.asset_specs(),
+            method=method,
+            multicall_address=address,
+            calls_per_chunk=7,
         )  # type: ignore[arg-type]
         readings[method] = reader.read(wallets, at=at)
     pins = {r.pin for r in readings.values()}
@@ -120,7 +134,9 @@ def test_multicall_state_override_batch_and_naive_reads_agree(world: EthereumWor
 def test_auto_uses_a_state_override_where_multicall3_is_not_deployed(world: EthereumWorld) -> None:
     wallets, expected = _fund(world, "override", 5)
     reader = EthereumReader(
-        world.url, world.asset_specs(), multicall_address="0x000000000000000000000000000000000000bEEF"
+        world.url,
+        world.asset_specs(),
+        multicall_address="0x000000000000000000000000000000000000bEEF",
     )
     reading = reader.read(wallets)
     assert reading.method == "state-override"
@@ -134,12 +150,18 @@ def test_auto_falls_back_to_batches_where_state_overrides_are_refused(
 
     def refuse_overrides(request: dict[str, Any]) -> dict[str, Any]:
         if request["method"] == "eth_call" and len(request["params"]) > 2:
-            return {"jsonrpc": "2.0", "id": request["id"], "error": {"code": -32602, "message": "too many params"}}
+            return {
+                "jsonrpc": "2.0",
+                "id": request["id"],
+                "error": {"code": -32602, "message": "too many params"},
+            }
         return request
 
     proxy = rpc_proxy(world.url, on_request=refuse_overrides)
     reader = EthereumReader(
-        proxy.url, world.asset_specs(), multicall_address="0x000000000000000000000000000000000000bEEF"
+        proxy.url,
+        world.asset_specs(),
+        multicall_address="0x000000000000000000000000000000000000bEEF",
     )
     reading = reader.read(wallets)
     assert reading.method == "batch"
@@ -153,7 +175,10 @@ def test_a_node_answering_for_another_block_is_caught(
 
     def answer_for_latest(request: dict[str, Any]) -> dict[str, Any]:
         if request["method"] == "eth_call":
-            request = {**request, "params": [request["params"][0], "latest", *request["params"][2:]]}
+            request = {
+                **request,
+                "params": [request["params"][0], "latest", *request["params"][2:]],
+            }
         return request
 
     proxy = rpc_proxy(world.url, on_request=answer_for_latest)
@@ -197,7 +222,11 @@ def test_a_transient_failure_is_retried_and_then_succeeds(
     def fail_once(request: dict[str, Any]) -> dict[str, Any]:
         if request["method"] == "eth_call" and failures["left"]:
             failures["left"] -= 1
-            return {"jsonrpc": "2.0", "id": request["id"], "error": {"code": -32000, "message": "busy"}}
+            return {
+                "jsonrpc": "2.0",
+                "id": request["id"],
+                "error": {"code": -32000, "message": "busy"},
+            }
         return request
 
     proxy = rpc_proxy(world.url, on_request=fail_once)
@@ -209,7 +238,9 @@ def test_a_transient_failure_is_retried_and_then_succeeds(
 def test_an_unreachable_node_fails_with_a_clear_reason(world: EthereumWorld) -> None:
     reader = EthereumReader("http://127.0.0.1:9", world.asset_specs(), retries=1, sleep=NO_SLEEP)
     wallets = [Wallet("ethereum", demo_addresses(1, "x")[0], ("ETH",), "hot")]
-    with pytest.raises(ReaderError, match=r"ethereum: no consistent reading after 2 attempts: .*Connection"):
+    with pytest.raises(
+        ReaderError, match=r"ethereum: no consistent reading after 2 attempts: .*Connection"
+    ):
         reader.read(wallets)
 
 
@@ -242,7 +273,11 @@ def test_a_real_reorg_of_the_pinned_block_is_detected(rpc_proxy: Callable[..., R
             if request["method"] == "eth_call" and not reorged:
                 reorged.append(True)
                 rpc(node.url, "evm_revert", snapshot)
-                rpc(node.url, "evm_setNextBlockTimestamp", hex(int(w3.eth.get_block("latest")["timestamp"]) + 7))
+                rpc(
+                    node.url,
+                    "evm_setNextBlockTimestamp",
+                    hex(int(w3.eth.get_block("latest")["timestamp"]) + 7),
+                )
                 mine(w3, 3)
             return response
 
