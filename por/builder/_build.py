@@ -33,6 +33,7 @@ from por.builder._limbs import limbs_to_ints, totals
 from por.builder._order import check_sorted_unique, sort_by_tag
 from por.builder.partition import PartitionTop
 from por.model import MAX_LEAVES, AccountInput, Node, padded_size
+from por.tree import FILLER_SECRET_MIN_BYTES
 
 if TYPE_CHECKING:
     from por.proofstore import ProofStore
@@ -99,6 +100,11 @@ def build_tree(
     if batch.n_assets != len(assets):
         raise TreeInputError(f"amount vectors have {batch.n_assets} assets, expected {len(assets)}")
     _check_snapshot_id(snapshot_id)
+    if len(filler_secret) < FILLER_SECRET_MIN_BYTES:
+        raise TreeInputError(
+            f"filler_secret: expected at least {FILLER_SECRET_MIN_BYTES} bytes, "
+            f"got {len(filler_secret)}"
+        )
     try:
         leaf_count = padded_size(batch.count, min_leaves)
     except ValueError as exc:
@@ -116,8 +122,8 @@ def build_tree(
 
     try:
         with _engine(engine, scheduler, n_workers) as runner:
-            tags = runner.tags(job)
-            perm = sort_by_tag(tags, describe)
+            tags, runs = runner.tags(job)
+            perm = sort_by_tag(tags, describe, runs)
             tops = runner.partitions(job, tags, perm)
         return _finish(job, tops, assets, batch.count, owned)
     except BaseException:

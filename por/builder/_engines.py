@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from por._hashing import HASH_BYTES
 from por.builder._batch import AccountBatch
+from por.builder._order import sorted_run
 from por.builder._tags import account_tags, filler_tags
 from por.builder.partition import PartitionTop, build_partition, gather_partition
 
@@ -57,8 +58,9 @@ class Engine(Protocol):
         tb: TracebackType | None,
     ) -> None: ...
 
-    def tags(self, job: Job) -> NDArray[np.uint8]:
-        """All leaf tags, (leaf_count, 32): accounts in input order, then fillers."""
+    def tags(self, job: Job) -> tuple[NDArray[np.uint8], NDArray[np.int64] | None]:
+        """All leaf tags, (leaf_count, 32): accounts in input order, then fillers; and
+        optionally a permutation of sorted runs (see `sort_by_tag`)."""
         ...
 
     def partitions(self, job: Job, tags: NDArray[np.uint8], perm: NDArray[np.int64]) -> list[
@@ -89,12 +91,12 @@ class SerialEngine:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def tags(self, job: Job) -> NDArray[np.uint8]:
+    def tags(self, job: Job) -> tuple[NDArray[np.uint8], NDArray[np.int64] | None]:
         out = np.empty((job.leaf_count, HASH_BYTES), dtype=np.uint8)
         n = job.batch.count
         out[:n] = account_tags(job.batch, job.snapshot_id)
         out[n:] = filler_tags(job.filler_secret, job.snapshot_id, 0, job.fillers)
-        return out
+        return out, None
 
     def partitions(
         self, job: Job, tags: NDArray[np.uint8], perm: NDArray[np.int64]
@@ -121,15 +123,17 @@ def _init_worker(state: dict[str, Any]) -> None:
 
 def _tags_task(start: int, stop: int) -> None:
     job: Job = _WORKER["job"]
-    tags: NDArray[np.uint8] = _WORKER["tags"]
-    tags[start:stop] = account_tags(job.batch.slice(start, stop), job.snapshot_id)
+    chunk = account_tags(job.batch.slice(start, stop), job.snapshot_id)
+    _WORKER["tags"][start:stop] = chunk
+    _WORKER["runs"][start:stop] = sorted_run(chunk, start)
 
 
 def _fillers_task(start: int, stop: int) -> None:
     job: Job = _WORKER["job"]
-    tags: NDArray[np.uint8] = _WORKER["tags"]
     n = job.batch.count
-    tags[n + start : n + stop] = filler_tags(job.filler_secret, job.snapshot_id, start, stop)
+    chunk = filler_tags(job.filler_secret, job.snapshot_id, start, stop)
+    _WORKER["tags"][n + start : n + stop] = chunk
+    _WORKER["runs"][n + start : n + stop] = sorted_run(chunk, n + start)
 
 
 def _partition_task(index: int) -> PartitionTop:
@@ -172,7 +176,8 @@ class LocalEngine:
         if self._pool is None:
             tags = self._shared((job.leaf_count, HASH_BYTES), np.uint8)
             perm = self._shared((job.leaf_count,), np.int64)
-            self._state = {"job": job, "tags": tags, "perm": perm}
+            runs = self._shared((job.leaf_count,), np.int64)
+            self._state = {"job": job, "tags": tags, "perm": perm, "runs": runs}
             self._pool = ProcessPoolExecutor(
                 max_workers=self._workers,
                 mp_context=multiprocessing.get_context("fork"),
@@ -181,7 +186,7 @@ class LocalEngine:
             )
         return self._pool
 
-    def tags(self, job: Job) -> NDArray[np.uint8]:
+    def tags(self, job: Job) -> tuple[NDArray[np.uint8], NDArray[np.int64] | None]:
         pool = self._start(job)
         n = job.batch.count
         pieces = 4 * self._workers
@@ -189,8 +194,7 @@ class LocalEngine:
         futures += [pool.submit(_fillers_task, a, b) for a, b in chunks(job.fillers, pieces)]
         for fut in futures:
             fut.result()
-        tags: NDArray[np.uint8] = self._state["tags"]
-        return tags
+        return self._state["tags"], self._state["runs"]
 
     def partitions(
         self, job: Job, tags: NDArray[np.uint8], perm: NDArray[np.int64]
@@ -247,7 +251,7 @@ class DaskEngine:
         info = self._client.scheduler_info()
         return max(2, 2 * sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
 
-    def tags(self, job: Job) -> NDArray[np.uint8]:
+    def tags(self, job: Job) -> tuple[NDArray[np.uint8], NDArray[np.int64] | None]:
         client = self._client
         n = job.batch.count
         pieces = max(4, self._in_flight() * 2)
@@ -260,7 +264,8 @@ class DaskEngine:
             for a, b in chunks(job.fillers, pieces)
         ]
         parts = client.gather(account_futs + filler_futs)
-        return np.concatenate(parts) if parts else np.empty((0, HASH_BYTES), dtype=np.uint8)
+        tags = np.concatenate(parts) if parts else np.empty((0, HASH_BYTES), dtype=np.uint8)
+        return tags, None
 
     def partitions(
         self, job: Job, tags: NDArray[np.uint8], perm: NDArray[np.int64]

@@ -1,15 +1,13 @@
-"""The builder's error root.
-
-`por/errors.py` did not exist when the builder was written, so the builder defines its own
-`ValueError` subclass; callers that catch `ValueError` catch it too.
-"""
+"""The builder's input error: a `por.errors.InputError` (so also a `ValueError`)."""
 
 from __future__ import annotations
+
+from por.errors import InputError
 
 __all__ = ["TreeInputError"]
 
 
-class TreeInputError(ValueError):
+class TreeInputError(InputError):
     """The accounts (or leaves) cannot form a valid tree; raised before anything is written.
 
     Covers duplicate tags, amounts outside [0, 2^128), vectors of the wrong length,

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from por._hashing import HASH_BYTES, LEAF_PREFIX, NODE_PREFIX
 from por.builder._errors import TreeInputError
-from por.builder._limbs import add_u128, be_bytes
+from por.builder._limbs import add_u128
 
 __all__ = [
     "PairSink",
@@ -52,26 +52,32 @@ def hash_rows(rows: NDArray[np.uint8]) -> NDArray[np.uint8]:
     return np.frombuffer(joined, dtype=np.uint8).reshape(m, HASH_BYTES)
 
 
-def leaf_preimages(tags: NDArray[np.uint8], enc: NDArray[np.uint8]) -> NDArray[np.uint8]:
-    """(m, 1 + 32 + 32A): 0x00 || tag || enc(equity) || enc(debt) per leaf."""
+def leaf_preimages(tags: NDArray[np.uint8], sums: NDArray[np.uint64]) -> NDArray[np.uint8]:
+    """(m, 1 + 32 + 32A): 0x00 || tag || enc(equity) || enc(debt) per leaf.
+
+    `sums` is (m, 2A, 2) limbs; they are byte-swapped straight into the row buffer.
+    """
     m = tags.shape[0]
-    rows = np.empty((m, 1 + HASH_BYTES + enc.shape[1]), dtype=np.uint8)
+    width = sums.shape[1] * 16
+    rows = np.empty((m, 1 + HASH_BYTES + width), dtype=np.uint8)
     rows[:, 0] = _LEAF
     rows[:, 1 : 1 + HASH_BYTES] = tags
-    rows[:, 1 + HASH_BYTES :] = enc
+    np.copyto(rows[:, 1 + HASH_BYTES :].view(">u8"), sums.reshape(m, -1))
     return rows
 
 
-def pair_records(hashes: NDArray[np.uint8], enc: NDArray[np.uint8]) -> NDArray[np.uint8]:
-    """Pair records of one level from its node hashes (m, 32) and encoded sums (m, 32A)."""
+def pair_records(hashes: NDArray[np.uint8], sums: NDArray[np.uint64]) -> NDArray[np.uint8]:
+    """Pair records of one level from its node hashes (m, 32) and sums (m, 2A, 2)."""
     m = hashes.shape[0]
-    rec = HASH_BYTES + enc.shape[1]
-    pairs = np.empty((m // 2, 1 + 2 * rec), dtype=np.uint8)
+    half = m // 2
+    rec = HASH_BYTES + sums.shape[1] * 16
+    flat = sums.reshape(m, -1)
+    pairs = np.empty((half, 1 + 2 * rec), dtype=np.uint8)
     pairs[:, 0] = _NODE
     pairs[:, 1 : 1 + HASH_BYTES] = hashes[0::2]
-    pairs[:, 1 + HASH_BYTES : 1 + rec] = enc[0::2]
+    np.copyto(pairs[:, 1 + HASH_BYTES : 1 + rec].view(">u8"), flat[0::2])
     pairs[:, 1 + rec : 1 + rec + HASH_BYTES] = hashes[1::2]
-    pairs[:, 1 + rec + HASH_BYTES :] = enc[1::2]
+    np.copyto(pairs[:, 1 + rec + HASH_BYTES :].view(">u8"), flat[1::2])
     return pairs
 
 
@@ -80,7 +86,6 @@ def build_levels(
     sums: NDArray[np.uint64],
     sink: PairSink,
     first_level: int = 0,
-    enc: NDArray[np.uint8] | None = None,
 ) -> tuple[NDArray[np.uint8], NDArray[np.uint64]]:
     """Fold m = 2^j nodes up to one; returns (hash (32,), sums (2A, 2)).
 
@@ -90,15 +95,12 @@ def build_levels(
     """
     level = first_level
     while hashes.shape[0] > 1:
-        if enc is None:
-            enc = be_bytes(sums)
-        pairs = pair_records(hashes, enc)
+        pairs = pair_records(hashes, sums)
         sink(level, pairs)
         hashes = hash_rows(pairs)
         del pairs
         sums, overflow = add_u128(sums[0::2], sums[1::2])
         if overflow:
             raise TreeInputError(f"a sum at tree level {level + 1} reaches 2^128 (u128 overflow)")
-        enc = None
         level += 1
     return hashes[0], sums[0]

@@ -14,21 +14,41 @@ from numpy.typing import NDArray
 
 from por.builder._errors import TreeInputError
 
-__all__ = ["check_sorted_unique", "sort_by_tag"]
+__all__ = ["check_sorted_unique", "prefix_keys", "sort_by_tag", "sorted_run"]
 
 
 def _columns(tags: NDArray[np.uint8]) -> NDArray[np.uint64]:
     return np.ascontiguousarray(tags).view(">u8").astype(np.uint64)
 
 
-def sort_by_tag(tags: NDArray[np.uint8], describe: Callable[[int], str]) -> NDArray[np.int64]:
+def prefix_keys(tags: NDArray[np.uint8]) -> NDArray[np.uint64]:
+    """First 8 bytes of each tag as a native uint64: same order as the bytes."""
+    return np.ascontiguousarray(tags).view(">u8")[:, 0].astype(np.uint64)
+
+
+def sorted_run(tags: NDArray[np.uint8], first: int) -> NDArray[np.int64]:
+    """Indices first.. of a chunk of tags, ordered by prefix key (a run for the merge)."""
+    return np.argsort(prefix_keys(tags)).astype(np.int64) + first
+
+
+def sort_by_tag(
+    tags: NDArray[np.uint8],
+    describe: Callable[[int], str],
+    runs: NDArray[np.int64] | None = None,
+) -> NDArray[np.int64]:
     """Permutation putting `tags` in bytewise ascending order; raises on a duplicate tag.
 
+    `runs`, if given, is a permutation made of sorted runs (each worker sorted its own
+    chunk with `sorted_run`); merging them with a stable sort (timsort finds the runs) is
+    several times cheaper than sorting from scratch in this serial step.
     `describe(i)` names input i in the error ("account 3 ('alice')", "filler 7").
     """
-    keys = np.ascontiguousarray(tags[:, :8]).view(">u8").reshape(-1).astype(np.uint64)
-    perm = np.argsort(keys).astype(np.int64, copy=False)
-    sorted_keys = keys[perm]
+    keys = prefix_keys(tags)
+    if runs is None:
+        perm = np.argsort(keys).astype(np.int64, copy=False)
+    else:
+        perm = np.take(runs, np.argsort(np.take(keys, runs), kind="stable"))
+    sorted_keys = np.take(keys, perm)
     ties = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1])
     if ties.size == 0:
         return perm

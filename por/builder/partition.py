@@ -17,7 +17,6 @@ from numpy.typing import NDArray
 
 from por.builder._layout import part_path
 from por.builder._level import build_levels, hash_rows, leaf_preimages
-from por.builder._limbs import be_bytes
 
 __all__ = ["PartitionInput", "PartitionTop", "build_partition", "gather_partition"]
 
@@ -59,13 +58,16 @@ def gather_partition(
     """
     sel = perm[index * leaves : (index + 1) * leaves]
     real = sel < accounts
-    shape = (leaves, *amounts.shape[1:])
     if bool(real.all()):
-        part_amounts = amounts[sel]
+        part_amounts = np.take(amounts, sel, axis=0)
+    elif accounts == 0:
+        part_amounts = np.zeros((leaves, *amounts.shape[1:]), dtype=np.uint64)
     else:
-        part_amounts = np.zeros(shape, dtype=np.uint64)
-        part_amounts[real] = amounts[sel[real]]
-    return PartitionInput(index, tags[sel], sel.astype(np.uint32), part_amounts)
+        # Fillers: clip their index to a real row, then zero them (np.take beats masks).
+        part_amounts = np.take(amounts, np.minimum(sel, max(accounts - 1, 0)), axis=0)
+        part_amounts[~real] = 0
+    part_tags = np.take(tags, sel, axis=0)
+    return PartitionInput(index, part_tags, sel.astype(np.uint32), part_amounts)
 
 
 def build_partition(part: PartitionInput, out_dir: str) -> PartitionTop:
@@ -74,14 +76,13 @@ def build_partition(part: PartitionInput, out_dir: str) -> PartitionTop:
     if leaves < 2 or leaves & (leaves - 1):
         raise ValueError(f"partition size must be a power of two >= 2, got {leaves}")
     sums = part.amounts.reshape(leaves, -1, 2)
-    enc = be_bytes(sums)
-    leaf_hashes = hash_rows(leaf_preimages(part.tags, enc))
+    leaf_hashes = hash_rows(leaf_preimages(part.tags, sums))
     final = part_path(Path(out_dir), part.index)
     tmp = final.with_name(final.name + ".tmp")
     with open(tmp, "wb") as fh:
         fh.write(memoryview(np.ascontiguousarray(part.tags)).cast("B"))
         fh.write(memoryview(part.order.astype("<u4")).cast("B"))
-        top_hash, top_sums = build_levels(leaf_hashes, sums, _Sink(fh), enc=enc)
+        top_hash, top_sums = build_levels(leaf_hashes, sums, _Sink(fh))
     os.replace(tmp, final)
     return PartitionTop(part.index, top_hash.tobytes(), top_sums)
 

@@ -1,0 +1,297 @@
+"""Serve inclusion proofs from a built tree on disk, without loading the tree.
+
+The builder leaves every level as pair records in memory-mappable files (see
+`por.builder._layout`). A proof is `height` reads of 160-byte records at computed offsets
+plus a bisection over the sorted tags: microseconds of work, whatever the tree's size, and
+only the touched pages are ever resident. `export_jsonl` writes every account's proof,
+one per line, partition by partition, formatting each node's JSON once.
+
+Fields of a store (`tree.json`): snapshot_id, assets, height, leaf_count, account_count,
+partitions, partition_height, root. Guarantees: files are complete (the builder writes
+`tree.json` last). Updates: none; a new snapshot is a new directory. Deletion: remove
+the directory.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import mmap
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from por._hashing import HASH_BYTES, tag_hash
+from por.builder._batch import AccountBatch
+from por.builder._layout import (
+    META_FORMAT,
+    META_NAME,
+    ORDER_BYTES,
+    TOP_NAME,
+    level_offsets,
+    part_name,
+    partition_header_bytes,
+)
+from por.errors import InputError
+from por.model import Node
+
+__all__ = ["PROOF_FORMAT", "ProofNotFoundError", "ProofStore"]
+
+PROOF_FORMAT = "por-proof/1"
+_ZERO16 = bytes(16)
+
+
+class ProofNotFoundError(InputError, LookupError):
+    """No leaf with that tag (or index) in this tree."""
+
+
+class _Tags(Sequence[bytes]):
+    """The sorted tags of all partitions as one read-only sequence (for `bisect`)."""
+
+    def __init__(self, store: ProofStore) -> None:
+        self._store = store
+
+    def __len__(self) -> int:
+        return self._store.leaf_count
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._store.tag_at(index)
+
+
+class ProofStore:
+    """Read-only view of one built tree directory."""
+
+    def __init__(self, out_dir: Path, meta: dict[str, Any]) -> None:
+        if meta.get("format") != META_FORMAT:
+            raise InputError(f"{out_dir}: not a tree store (format {meta.get('format')!r})")
+        self.out_dir = out_dir
+        self.snapshot_id: str = meta["snapshot_id"]
+        self.assets: tuple[str, ...] = tuple(meta["assets"])
+        self.height: int = meta["height"]
+        self.leaf_count: int = meta["leaf_count"]
+        self.account_count: int = meta["account_count"]
+        self.partitions: int = meta["partitions"]
+        self.partition_height: int = meta["partition_height"]
+        root = meta["root"]
+        self.root = Node(
+            bytes.fromhex(root["hash"]),
+            tuple(int(v) for v in root["equity"]),
+            tuple(int(v) for v in root["debt"]),
+        )
+        self._root_json: dict[str, Any] = {
+            "hash": root["hash"],
+            "equity": list(root["equity"]),
+            "debt": list(root["debt"]),
+        }
+        n = len(self.assets)
+        self.record_bytes = HASH_BYTES + 32 * n
+        self.pair_bytes = 1 + 2 * self.record_bytes
+        self._part_leaves = self.leaf_count // self.partitions
+        self._part_offsets = level_offsets(
+            self._part_leaves,
+            self.partition_height,
+            self.pair_bytes,
+            partition_header_bytes(self._part_leaves),
+        )
+        self._top_offsets = level_offsets(
+            self.partitions, self.height - self.partition_height, self.pair_bytes
+        )
+        self._parts: dict[int, mmap.mmap] = {}
+        self._top = self._map(out_dir / TOP_NAME)
+        self._tags = _Tags(self)
+
+    @classmethod
+    def open(cls, out_dir: str | Path) -> ProofStore:
+        path = Path(out_dir)
+        try:
+            meta = json.loads((path / META_NAME).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: no finished tree here ({exc})") from None
+        return cls(path, meta)
+
+    def __enter__(self) -> ProofStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for mm in self._parts.values():
+            mm.close()
+        self._parts.clear()
+        if self._top is not None:
+            self._top.close()
+            self._top = None
+
+    # --- raw access -------------------------------------------------------------------
+
+    @staticmethod
+    def _map(path: Path) -> mmap.mmap | None:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, 2)
+            if size == 0:
+                return None
+            return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+
+    def _part(self, index: int) -> mmap.mmap:
+        mm = self._parts.get(index)
+        if mm is None:
+            mapped = self._map(self.out_dir / part_name(index))
+            if mapped is None:
+                raise InputError(f"{self.out_dir}: partition {index} is empty")
+            self._parts[index] = mm = mapped
+        return mm
+
+    def tag_at(self, index: int) -> bytes:
+        part, local = divmod(index, self._part_leaves)
+        off = local * HASH_BYTES
+        return self._part(part)[off : off + HASH_BYTES]
+
+    def input_index(self, index: int) -> int:
+        """The builder's input index of leaf `index` (>= account_count: a filler)."""
+        part, local = divmod(index, self._part_leaves)
+        off = self._part_leaves * HASH_BYTES + local * ORDER_BYTES
+        return int.from_bytes(self._part(part)[off : off + ORDER_BYTES], "little")
+
+    def record(self, level: int, index: int) -> bytes:
+        """Node record `hash || enc(equity) || enc(debt)` of node `index` at `level`."""
+        pair, side = divmod(index, 2)
+        start = 1 + side * self.record_bytes
+        if level < self.partition_height:
+            span = self._part_leaves >> level
+            part, local = divmod(index, span)
+            off = self._part_offsets[level] + (local >> 1) * self.pair_bytes + start
+            return self._part(part)[off : off + self.record_bytes]
+        if level < self.height and self._top is not None:
+            off = self._top_offsets[level - self.partition_height] + pair * self.pair_bytes + start
+            return self._top[off : off + self.record_bytes]
+        raise ProofNotFoundError(f"no node {index} at level {level} (height {self.height})")
+
+    # --- lookups ----------------------------------------------------------------------
+
+    def index_of_tag(self, tag: bytes) -> int:
+        i = bisect.bisect_left(self._tags, tag)
+        if i < self.leaf_count and self.tag_at(i) == tag:
+            return i
+        raise ProofNotFoundError(f"no leaf with tag {tag.hex()} in this tree")
+
+    def index_of_account(self, account_id: str, nonce: bytes) -> int:
+        return self.index_of_tag(tag_hash(self.snapshot_id, nonce, account_id))
+
+    # --- proofs -----------------------------------------------------------------------
+
+    def _node_json(self, rec: bytes) -> dict[str, Any]:
+        n = len(self.assets)
+        amounts = [_amount(rec, HASH_BYTES + 16 * k) for k in range(2 * n)]
+        return {"hash": rec[:HASH_BYTES].hex(), "equity": amounts[:n], "debt": amounts[n:]}
+
+    def proof(
+        self, index: int, account_id: str | None = None, nonce: bytes | None = None
+    ) -> dict[str, Any]:
+        """The spec's proof object for leaf `index` (with the account's id and nonce if given)."""
+        if not 0 <= index < self.leaf_count:
+            raise ProofNotFoundError(f"leaf index must be in [0, {self.leaf_count}), got {index}")
+        result: dict[str, Any] = {
+            "format": PROOF_FORMAT,
+            "snapshot_id": self.snapshot_id,
+            "assets": list(self.assets),
+        }
+        if account_id is not None and nonce is not None:
+            result["account_id"] = account_id
+            result["nonce"] = nonce.hex()
+        leaf = self._node_json(self.record(0, index))
+        result["leaf"] = {
+            "tag": self.tag_at(index).hex(),
+            "index": index,
+            "equity": leaf["equity"],
+            "debt": leaf["debt"],
+        }
+        result["path"] = [
+            self._node_json(self.record(k, (index >> k) ^ 1)) for k in range(self.height)
+        ]
+        result["root"] = {
+            "hash": self._root_json["hash"],
+            "equity": list(self._root_json["equity"]),
+            "debt": list(self._root_json["debt"]),
+        }
+        return result
+
+    def account_proof(self, account_id: str, nonce: bytes) -> dict[str, Any]:
+        """The account's own copy: looked up by recomputing its tag from id and nonce."""
+        return self.proof(self.index_of_account(account_id, nonce), account_id, nonce)
+
+    # --- bulk export ------------------------------------------------------------------
+
+    def export_jsonl(self, out: IO[str], batch: AccountBatch | None = None) -> int:
+        """Write every account's proof, one JSON object per line, in leaf order.
+
+        With the build's `batch`, each line is the account's own copy (id and nonce);
+        without, the public form. Fillers are skipped. Returns the number of lines.
+        Memory: one partition's node fragments at a time.
+        """
+        head = (
+            '{"format":"' + PROOF_FORMAT + '","snapshot_id":'
+            + json.dumps(self.snapshot_id, ensure_ascii=False)
+            + ',"assets":' + json.dumps(list(self.assets), ensure_ascii=False)
+        )
+        root = json.dumps(self._root_json, separators=(",", ":"))
+        b = self.partition_height
+        span = self._part_leaves
+        written = 0
+        for p in range(self.partitions):
+            upper = [
+                self._fragment(self.record(k, (p >> (k - b)) ^ 1)) for k in range(b, self.height)
+            ]
+            tail = ("," + ",".join(upper) if upper else "") + '],"root":' + root + "}\n"
+            levels = [self._partition_fragments(p, k) for k in range(b)]
+            leaf_amounts = [self._amount_lists(p, j) for j in range(span)]
+            lines = []
+            for j in range(span):
+                index = p * span + j
+                order = self.input_index(index)
+                if order >= self.account_count:
+                    continue
+                ident = ""
+                if batch is not None:
+                    ident = (
+                        ',"account_id":' + json.dumps(batch.account_id(order), ensure_ascii=False)
+                        + ',"nonce":"' + batch.nonce(order).hex() + '"'
+                    )
+                path = ",".join(levels[k][(j >> k) ^ 1] for k in range(b))
+                lines.append(
+                    head + ident + ',"leaf":{"tag":"' + self.tag_at(index).hex()
+                    + '","index":' + str(index) + "," + leaf_amounts[j]
+                    + '},"path":[' + path + tail
+                )
+            out.write("".join(lines))
+            written += len(lines)
+        return written
+
+    def _amounts_text(self, rec: bytes) -> str:
+        n = len(self.assets)
+        values = ['"' + _amount(rec, HASH_BYTES + 16 * k) + '"' for k in range(2 * n)]
+        return '"equity":[' + ",".join(values[:n]) + '],"debt":[' + ",".join(values[n:]) + "]"
+
+    def _fragment(self, rec: bytes) -> str:
+        return '{"hash":"' + rec[:HASH_BYTES].hex() + '",' + self._amounts_text(rec) + "}"
+
+    def _partition_fragments(self, part: int, level: int) -> list[str]:
+        span = self._part_leaves >> level
+        first = part * span
+        return [self._fragment(self.record(level, first + j)) for j in range(span)]
+
+    def _amount_lists(self, part: int, local: int) -> str:
+        return self._amounts_text(self.record(0, part * self._part_leaves + local))
+
+
+def _amount(rec: bytes, offset: int) -> str:
+    raw = rec[offset : offset + 16]
+    if raw == _ZERO16:
+        return "0"
+    return str(int.from_bytes(raw, "big"))
