@@ -7,6 +7,7 @@ order ids, pre-trade risk, and books every fill on the ledger. See docs/matching
 from ._book import NO_BAND, OrderBook, PriceBand, RestingOrder
 from ._commands import MAX_PERP_NOTIONAL, clearing_account, matching_state, register
 from ._errors import MarketConfigError, MatchingError, OrderRejected, Reject
+from ._invariants import check_matching
 from ._market import (
     FEE_PPM_MAX,
     MAX_PRICE,
@@ -47,6 +48,7 @@ __all__ = [
     "SelfTradePrevention",
     "Side",
     "TimeInForce",
+    "check_matching",
     "clearing_account",
     "fee",
     "matching_state",
