@@ -134,21 +134,33 @@ def _print_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _examples(*lines: str) -> str:
+    """An epilog, so that every `--help` ends with its Examples (after options/commands)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=_examples(
+        "por verify proof alice.json --manifest manifest.json --public-key HEX",
+        "por verify tree leaves.jsonl --manifest manifest.json --json",
+    ),
+)
 def verify() -> None:
     """Verify what the exchange published: an account's proof, or the whole leaf list.
 
     Exit status: 0 valid, 1 invalid (one line naming the failed check), 2 usage error or
     unreadable input.
-
-    \b
-    Examples:
-      por verify proof alice.json --manifest manifest.json --public-key HEX
-      por verify tree leaves.jsonl --manifest manifest.json --json
     """
 
 
-@verify.command("proof")
+@verify.command(
+    "proof",
+    epilog=_examples(
+        "por verify proof alice.json --manifest manifest.json",
+        "por verify proof alice.json --manifest manifest.json --public-key a558...6f26 --json",
+    ),
+)
 @click.argument("proof_path", metavar="PROOF.json")
 @manifest_option
 @public_key_option
@@ -161,11 +173,6 @@ def proof_command(
 
     Prints the account's equity and debt per asset in human units (decimals from the
     manifest), the snapshot, and the exchange's totals.
-
-    \b
-    Examples:
-      por verify proof alice.json --manifest manifest.json
-      por verify proof alice.json --manifest manifest.json --public-key a558...6f26 --json
     """
     from por._input import read_bounded
     from por.errors import ManifestError, ProofError
@@ -227,7 +234,13 @@ def proof_command(
     click.echo("\n".join(lines))
 
 
-@verify.command("tree")
+@verify.command(
+    "tree",
+    epilog=_examples(
+        "por verify tree leaves.jsonl --manifest manifest.json --public-key HEX",
+        "gunzip -c leaves.jsonl.gz | por verify tree - --manifest manifest.json",
+    ),
+)
 @click.argument("leaves_path", metavar="LEAVES.jsonl")
 @manifest_option
 @public_key_option
@@ -242,11 +255,6 @@ def tree_command(
     stdin): tags strictly ascending, a power of two >= 2 lines. It is streamed: memory
     stays small for any number of leaves. Checks the manifest's signature, every leaf,
     the height and the root (hash and totals); no account id is needed.
-
-    \b
-    Examples:
-      por verify tree leaves.jsonl --manifest manifest.json --public-key HEX
-      gunzip -c leaves.jsonl.gz | por verify tree - --manifest manifest.json
     """
     from por._input import read_bounded
     from por.errors import ManifestError, TreeError
