@@ -35,6 +35,7 @@ __all__ = [
     "mth_reference",
     "node_hash",
     "perfect_subtrees",
+    "SubtreeHashes",
     "root_from_subtrees",
     "verify_consistency",
     "verify_inclusion",
