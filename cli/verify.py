@@ -130,6 +130,11 @@ def _key_line(manifest: Manifest, pinned: bytes | None) -> str:
     return f"signed by: {manifest.public_key.hex()} (not pinned; pass --public-key to pin)"
 
 
+def _shown(text: str) -> str:
+    """Text from the files, quoted when it could forge or break output lines."""
+    return text if text.isprintable() else repr(text)
+
+
 def _print_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False))
 
@@ -209,10 +214,10 @@ def proof_command(
             }
         )
         return
-    who = proof.account_id if proof.account_id is not None else "(not named in this proof)"
+    who = "(not named in this proof)" if proof.account_id is None else _shown(proof.account_id)
     lines = [
         "valid: the proof holds against the signed manifest (all 5 checks)",
-        f"snapshot: {proof.snapshot_id}",
+        f"snapshot: {_shown(proof.snapshot_id)}",
         f"account: {who}",
         f"leaf: {proof.leaf.index} of {1 << manifest.height}, tag {proof.leaf.tag.hex()}",
         _key_line(manifest, pinned),
@@ -221,7 +226,7 @@ def proof_command(
             ["asset", "equity", "debt", "total equity", "total debt"],
             [
                 [
-                    r["symbol"],
+                    _shown(r["symbol"]),
                     r["equity_units"],
                     r["debt_units"],
                     r["total_equity_units"],
@@ -304,13 +309,13 @@ def tree_command(
         return
     lines = [
         f"valid: {summary.leaf_count} leaves rebuild the manifest's root",
-        f"snapshot: {manifest.snapshot_id}",
+        f"snapshot: {_shown(manifest.snapshot_id)}",
         f"height: {summary.height}, root: {summary.root.hash.hex()}",
         _key_line(manifest, pinned),
         "",
         *_table(
             ["asset", "total equity", "total debt"],
-            [[r["symbol"], r["total_equity_units"], r["total_debt_units"]] for r in rows],
+            [[_shown(r["symbol"]), r["total_equity_units"], r["total_debt_units"]] for r in rows],
         ),
     ]
     click.echo("\n".join(lines))

@@ -116,7 +116,7 @@ def _read_assets(value: Any) -> tuple[AssetInfo, ...]:
     for i, item in enumerate(items):
         where = f"assets[{i}]"
         obj = read_object(item, where)
-        read_keys(obj, where, frozenset({"symbol", "decimals"}))
+        read_keys(obj, where, frozenset({"symbol", "decimals"}), extra_allowed=True)
         result.append(
             AssetInfo(
                 symbol=read_text(obj["symbol"], f"{where}.symbol", SYMBOL_BYTES_MAX),

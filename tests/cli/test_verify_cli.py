@@ -426,3 +426,32 @@ def test_verify_proof_imports_no_chain_database_or_numeric_libraries(
     )
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report == {"code": 0, "heavy": []}, done.stderr
+
+
+def test_an_account_id_with_a_newline_is_quoted_so_it_cannot_forge_output_lines(
+    tmp_path: Path,
+) -> None:
+    from por.model import AccountInput
+
+    eve = AccountInput("eve\nvalid: everything", b"e" * 32, (1, 0, 0, 0), (0, 0, 0, 0))
+    vector, _ = make_snapshot("2026-12-01T01:00:00Z", [eve])
+    files = write_snapshot(tmp_path, vector)
+    result = run("proof", str(files.proofs[0]), "--manifest", str(files.manifest))
+    assert result.exit_code == 0, result.stderr
+    assert "account: 'eve\\nvalid: everything'" in result.stdout
+    assert sum(line.startswith("valid:") for line in result.stdout.splitlines()) == 1
+
+
+def test_a_proof_without_account_id_says_so(
+    fresh: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    directory, vector = fresh
+    proof = {k: v for k, v in vector["valid_proofs"][0].items() if k not in ("account_id", "nonce")}
+    result = run(
+        "proof",
+        str(write(tmp_path / "p.json", proof)),
+        "--manifest",
+        str(directory / "manifest.json"),
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "account: (not named in this proof)" in result.stdout
