@@ -64,7 +64,7 @@ class EthereumWorld:
         }
 
 
-def connect(url: str, timeout_s: float = 60.0) -> Web3:
+def connect(url: str, timeout_s: float = 60.0) -> Web3:  # float-ok: seconds
     """A web3 client over HTTP."""
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout_s}))
     return w3

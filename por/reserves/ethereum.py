@@ -82,8 +82,8 @@ class EthereumReader:
         multicall_address: str = MULTICALL3_ADDRESS,
         calls_per_chunk: int = CALLS_PER_CHUNK,
         retries: int = 3,
-        backoff_s: float = 0.25,
-        timeout_s: float = 60.0,
+        backoff_s: float = 0.25,  # float-ok: seconds of delay, not money
+        timeout_s: float = 60.0,  # float-ok: HTTP timeout in seconds
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if method not in READ_METHODS:

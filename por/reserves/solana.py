@@ -139,8 +139,8 @@ class SolanaRpcReader:
         assets: Mapping[str, AssetSpec],
         *,
         retries: int = 3,
-        backoff_s: float = 0.2,
-        timeout_s: float = 30.0,
+        backoff_s: float = 0.2,  # float-ok: seconds of delay, not money
+        timeout_s: float = 30.0,  # float-ok: HTTP timeout in seconds
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.url = url
