@@ -1,0 +1,485 @@
+"""Taking a snapshot: cut -> leaves -> tree -> proof store -> reserves -> reconciliation.
+
+Files are written crash-safely: everything goes into a hidden temporary directory next to
+the destination, every file and directory is fsynced, and only then is it renamed into
+place. On any error the temporary directory is removed: a snapshot directory is complete
+or absent, never half-written.
+
+Layout of `<out>/<name>/` (name = snapshot id with ':' -> '-', e.g. 2026-11-24T16-00-00Z):
+
+    public/                 the bundle-to-be: no account id, no nonce anywhere
+      snapshot.json         id, assets, cut (seq, time), tree (height, leaf count, root),
+                            reserve pins, verdict -- the fields a manifest is built from
+      leaves.jsonl          the published leaf list, tree order (tag, equity, debt)
+      reserves.json         balances per chain at its pin, ownership signatures
+      reconciliation.json   the report (see reconcile.py)
+    private/                stays with the exchange
+      tree/                 the proof store (levels of the tree, por.proofstore)
+      index/                the proof store's private index: account ids and nonces
+      summary.json          account count, system account balances, timings
+      secret                the snapshot secret, only when it was generated here
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from por.builder import AccountBatch, BuiltTree, EngineName, build_tree
+from por.model import Node
+from por.proof import parse_proof
+from por.proofstore import ProofStore
+from por.snapshot.errors import SnapshotConfigError, SnapshotError
+from por.snapshot.leaves import CustomerLeaves, check_root_totals, collect_leaves
+from por.snapshot.reconcile import Reconciliation, reconcile
+from por.snapshot.reserves import ReserveSetup, SnapshotReserves, read_reserves
+from por.snapshot.source import LedgerCut, LedgerSource
+from por.verify import verify_inclusion
+
+__all__ = [
+    "SECRET_BYTES_MIN",
+    "CutData",
+    "SnapshotIndex",
+    "SnapshotResult",
+    "directory_name",
+    "parse_snapshot_time",
+    "read_cut",
+    "read_secret",
+    "take_snapshot",
+    "write_leaf_list",
+    "write_private_index",
+]
+
+SECRET_BYTES_MIN = 32
+SELF_CHECK_PROOFS = 32  # proofs served from the finished store and verified before renaming
+
+
+def parse_snapshot_time(text: str) -> tuple[str, datetime]:
+    """`2026-11-24T16:00:00Z` -> (snapshot id, aware datetime). Whole seconds, UTC, 'Z'."""
+    try:
+        if len(text) != 20 or not text.endswith("Z"):
+            raise ValueError
+        at = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise SnapshotConfigError(
+            f"snapshot time must look like 2026-11-24T16:00:00Z (UTC, whole seconds), got {text!r}"
+        ) from None
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ"), at
+
+
+def directory_name(snapshot_id: str) -> str:
+    return snapshot_id.replace(":", "-")
+
+
+def read_secret(path: str | os.PathLike[str]) -> bytes:
+    """A snapshot secret file: hex text of at least 32 bytes (`openssl rand -hex 32`)."""
+    try:
+        raw = Path(path).read_text(encoding="ascii").strip()
+        secret = bytes.fromhex(raw)
+    except OSError as exc:
+        raise SnapshotConfigError(f"{path}: cannot read secret: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, ValueError):
+        raise SnapshotConfigError(f"{path}: secret must be hex text") from None
+    if len(secret) < SECRET_BYTES_MIN:
+        raise SnapshotConfigError(
+            f"{path}: secret too short: expected at least {SECRET_BYTES_MIN} bytes, "
+            f"got {len(secret)}"
+        )
+    return secret
+
+
+# -- the cut ------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CutData:
+    """Everything read from the ledger at the cut (the cut's transaction is closed)."""
+
+    seq: int
+    time_ms: int | None
+    assets: tuple[tuple[str, int], ...]
+    leaves: CustomerLeaves
+    totals: dict[str, tuple[int, int]]
+    system: dict[tuple[str, str], int]
+    custody: dict[str, int]
+    in_flight: dict[str, int]
+    prices: dict[str, int] | None
+    haircuts: dict[str, int] | None
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(s for s, _ in self.assets)
+
+
+def read_cut(source: LedgerSource, boundary_ms: int, snapshot_id: str, secret: bytes) -> CutData:
+    """One consistent read of everything the snapshot needs from the ledger."""
+    try:
+        with source.cut(boundary_ms) as cut:
+            return _read(cut, snapshot_id, secret)
+    except SnapshotError:
+        raise
+    except Exception as exc:  # the source is another party's code: name it, keep one line
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SnapshotError(f"ledger source: {detail}") from exc
+
+
+def _read(cut: LedgerCut, snapshot_id: str, secret: bytes) -> CutData:
+    assets = tuple((str(s), int(d)) for s, d in cut.assets())
+    if not assets:
+        raise SnapshotError(f"the ledger has no assets at seq {cut.seq}")
+    symbols = tuple(s for s, _ in assets)
+    leaves = collect_leaves(cut.claims(), symbols, snapshot_id, secret)
+    prices = cut.index_prices()
+    haircuts = cut.haircuts_ppm()
+    return CutData(
+        seq=cut.seq,
+        time_ms=cut.time_ms,
+        assets=assets,
+        leaves=leaves,
+        totals=dict(cut.customer_totals()),
+        system=dict(cut.system_balances()),
+        custody=dict(cut.custody()),
+        in_flight=dict(cut.in_flight()),
+        prices=None if prices is None else dict(prices),
+        haircuts=None if haircuts is None else dict(haircuts),
+    )
+
+
+# -- files ----------------------------------------------------------------------------------
+def write_leaf_list(store: ProofStore, path: Path) -> int:
+    """The public leaf list from the store, canonical JSON per line (keys sorted)."""
+    n = len(store.assets)
+    hash_bytes = 32
+    with open(path, "w", encoding="utf-8") as out:
+        lines: list[str] = []
+        for i in range(store.leaf_count):
+            rec = store.record(0, i)
+            values = [
+                str(int.from_bytes(rec[hash_bytes + 16 * k : hash_bytes + 16 * (k + 1)], "big"))
+                for k in range(2 * n)
+            ]
+            lines.append(
+                '{"debt":["'
+                + '","'.join(values[n:])
+                + '"],"equity":["'
+                + '","'.join(values[:n])
+                + '"],"tag":"'
+                + store.tag_at(i).hex()
+                + '"}\n'
+            )
+            if len(lines) >= 65_536:
+                out.write("".join(lines))
+                lines.clear()
+        out.write("".join(lines))
+    return store.leaf_count
+
+
+def write_private_index(batch: AccountBatch, directory: Path) -> None:
+    """ids.bin (UTF-8 ids back to back), id_offsets.npy (int64, n+1), nonces.bin (n x 32)."""
+    directory.mkdir(parents=True)
+    (directory / "ids.bin").write_bytes(batch.ids)
+    np.save(directory / "id_offsets.npy", batch.id_offsets, allow_pickle=False)
+    (directory / "nonces.bin").write_bytes(batch.nonces.tobytes())
+
+
+class SnapshotIndex:
+    """The private index of a finished snapshot: an account's nonce, hence its proof."""
+
+    def __init__(self, snapshot_dir: str | os.PathLike[str]) -> None:
+        base = Path(snapshot_dir) / "private"
+        ids = (base / "index" / "ids.bin").read_bytes()
+        offsets = np.load(base / "index" / "id_offsets.npy", allow_pickle=False)
+        nonces = (base / "index" / "nonces.bin").read_bytes()
+        self._ids = ids
+        self._offsets = offsets
+        self._nonces = nonces
+        self._rows: dict[str, int] | None = None
+        self.store_dir = base / "tree"
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def account_ids(self) -> Iterator[str]:
+        bounds = self._offsets.tolist()
+        for i in range(len(bounds) - 1):
+            yield self._ids[bounds[i] : bounds[i + 1]].decode("utf-8")
+
+    def nonce(self, account_id: str) -> bytes:
+        if self._rows is None:
+            self._rows = {a: i for i, a in enumerate(self.account_ids())}
+        row = self._rows.get(account_id)
+        if row is None:
+            raise KeyError(f"no account {account_id!r} in this snapshot")
+        return self._nonces[32 * row : 32 * row + 32]
+
+    def proof(self, account_id: str) -> dict[str, Any]:
+        """The account's own proof (with its id and nonce), served from the proof store."""
+        with ProofStore.open(self.store_dir) as store:
+            return store.account_proof(account_id, self.nonce(account_id))
+
+
+def _write_json(path: Path, value: Any) -> None:
+    path.write_text(json.dumps(value, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _fsync_tree(root: Path) -> None:
+    for dirpath, _dirs, files in os.walk(root, topdown=False):
+        for name in files:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(dirpath))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _node_json(node: Node) -> dict[str, Any]:
+    return {
+        "hash": node.hash.hex(),
+        "equity": [str(v) for v in node.equity],
+        "debt": [str(v) for v in node.debt],
+    }
+
+
+def _iso_ms(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    dt = datetime.fromtimestamp(ms // 1000, UTC)
+    frac = ms % 1000
+    base = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{base}.{frac:03d}Z" if frac else f"{base}Z"
+
+
+def _self_check(store: ProofStore, batch: AccountBatch, count: int) -> None:
+    """Serve a spread of accounts' proofs from the finished store and verify each."""
+    n = batch.count
+    if n == 0:
+        return
+    step = max(1, n // count)
+    for row in range(0, n, step):
+        proof = parse_proof(store.account_proof(batch.account_id(row), batch.nonce(row)))
+        verify_inclusion(proof)
+        if proof.root.hash != store.root.hash:
+            raise SnapshotError("self-check: a served proof names another root")
+
+
+# -- the whole run ----------------------------------------------------------------------------
+@dataclass(slots=True)
+class SnapshotResult:
+    snapshot_id: str
+    directory: Path
+    cut_seq: int
+    cut_time_ms: int | None
+    accounts: int
+    leaf_count: int
+    height: int
+    root: Node
+    reconciliation: Reconciliation
+    reserves: SnapshotReserves | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def take_snapshot(
+    source: LedgerSource,
+    at: str,
+    out: str | os.PathLike[str],
+    *,
+    secret: bytes | None = None,
+    reserves: ReserveSetup | None = None,
+    engine: EngineName = "local",
+    min_leaves: int = 0,
+    publish_leaves: bool = True,
+    after_step: Callable[[str], None] | None = None,
+) -> SnapshotResult:
+    """Take the snapshot at `at` and write `<out>/<name>/` (see the module docstring).
+
+    `secret` derives nonces and filler tags; when None a fresh one is generated and kept
+    in `private/secret`. `after_step(name)` is called after each step (tests use it to
+    fail midway). Raises SnapshotError (or a reserves error); nothing is left behind.
+    """
+    snapshot_id, at_dt = parse_snapshot_time(at)
+    if secret is not None and len(secret) < SECRET_BYTES_MIN:
+        raise SnapshotConfigError(f"secret must be at least {SECRET_BYTES_MIN} bytes")
+    generated = secret is None
+    key = secrets.token_bytes(SECRET_BYTES_MIN) if secret is None else secret
+    out_dir = Path(out)
+    final = out_dir / directory_name(snapshot_id)
+    if final.exists():
+        raise SnapshotConfigError(f"{final} already exists: snapshot {snapshot_id} was taken")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / f".{final.name}.tmp-{secrets.token_hex(4)}"
+    tmp.mkdir()
+    try:
+        result = _run(
+            source,
+            snapshot_id,
+            at_dt,
+            key,
+            generated,
+            tmp,
+            reserves,
+            engine,
+            min_leaves,
+            publish_leaves,
+            after_step or (lambda _step: None),
+        )
+        _fsync_tree(tmp)
+        if final.exists():
+            raise SnapshotConfigError(f"{final} appeared meanwhile: snapshot {snapshot_id}")
+        os.rename(tmp, final)
+        _fsync_dir(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    result.directory = final
+    return result
+
+
+def _run(
+    source: LedgerSource,
+    snapshot_id: str,
+    at: datetime,
+    secret: bytes,
+    generated: bool,
+    tmp: Path,
+    reserve_setup: ReserveSetup | None,
+    engine: EngineName,
+    min_leaves: int,
+    publish_leaves: bool,
+    after_step: Callable[[str], None],
+) -> SnapshotResult:
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = now - clock
+        clock = now
+        after_step(name)
+
+    boundary_ms = int(at.timestamp()) * 1000
+    cut = read_cut(source, boundary_ms, snapshot_id, secret)
+    lap("cut")
+    ledger_assets = dict(cut.assets)
+    found: SnapshotReserves | None = None
+    if reserve_setup is not None:
+        found = read_reserves(reserve_setup, ledger_assets, snapshot_id, at)
+    lap("reserves")
+    public, private = tmp / "public", tmp / "private"
+    public.mkdir()
+    private.mkdir()
+    built: BuiltTree = build_tree(
+        cut.leaves.batch,
+        cut.symbols,
+        snapshot_id,
+        secret,
+        min_leaves=min_leaves,
+        engine=engine,
+        out_dir=private / "tree",
+    )
+    lap("tree")
+    check_root_totals(built.root, cut.symbols, cut.totals)
+    lap("check")
+    write_private_index(cut.leaves.batch, private / "index")
+    with ProofStore.open(private / "tree") as store:
+        _self_check(store, cut.leaves.batch, SELF_CHECK_PROOFS)
+        if publish_leaves:
+            write_leaf_list(store, public / "leaves.jsonl")
+    lap("store")
+    system_per_asset: dict[str, int] = {}
+    for (account, asset), amount in cut.system.items():
+        if account != "@custody":
+            system_per_asset[asset] = system_per_asset.get(asset, 0) + amount
+    notes = []
+    if found is None:
+        notes.append("no wallet registry given: reserves were not read (all zero)")
+    notes.append(
+        "perpetual PnL is included as recorded at the cut (bucket pnl_unsettled, at the "
+        "last mark the ledger applied)"
+    )
+    report = reconcile(
+        snapshot_id,
+        cut.assets,
+        built.root,
+        {} if found is None else found.totals,
+        cut.custody,
+        cut.in_flight,
+        system_per_asset,
+        borrowers=cut.leaves.borrowers,
+        borrower_collateral=cut.leaves.borrower_collateral,
+        prices=cut.prices,
+        haircuts_ppm=cut.haircuts,
+        notes=notes,
+    )
+    _write_json(public / "reconciliation.json", report.to_dict())
+    if found is not None:
+        _write_json(public / "reserves.json", found.to_dict())
+    _write_json(
+        public / "snapshot.json",
+        {
+            "format": "por-snapshot/1",
+            "snapshot_id": snapshot_id,
+            "assets": [{"symbol": s, "decimals": d} for s, d in cut.assets],
+            "cut": {"seq": cut.seq, "time": _iso_ms(cut.time_ms)},
+            "tree": {
+                "height": built.height,
+                "leaf_count": built.leaf_count,
+                "root": _node_json(built.root),
+            },
+            "reserves": (None if found is None else [r.pin.to_dict() for r in found.readings]),
+            "status": "PASS" if report.passed else "FAIL",
+            "files": {
+                "leaves": "leaves.jsonl" if publish_leaves else None,
+                "reserves": None if found is None else "reserves.json",
+                "reconciliation": "reconciliation.json",
+            },
+        },
+    )
+    if generated:
+        fd = os.open(private / "secret", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(secret.hex() + "\n")
+    lap("write")
+    _write_json(
+        private / "summary.json",
+        {
+            "snapshot_id": snapshot_id,
+            "accounts": cut.leaves.count,
+            "borrowing_accounts": cut.leaves.borrowers,
+            "system_balances": [
+                {"account": a, "asset": s, "amount": str(v)}
+                for (a, s), v in sorted(cut.system.items())
+            ],
+            "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        },
+    )
+    return SnapshotResult(
+        snapshot_id,
+        tmp,
+        cut.seq,
+        cut.time_ms,
+        cut.leaves.count,
+        built.leaf_count,
+        built.height,
+        built.root,
+        report,
+        found,
+        timings,
+    )

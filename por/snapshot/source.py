@@ -1,0 +1,91 @@
+"""The one narrow interface through which a snapshot reads a ledger.
+
+`por/` never imports an exchange. Any exchange feeds the toolkit by implementing these two
+protocols over its own database (this repository's `exchange.export` is one); they speak
+only builtin types (str, int, tuples, dicts, iterators), so an implementation needs no
+import of `por` and matches structurally.
+
+A `LedgerSource` opens a *cut*: the ledger state at the last journal sequence whose time
+is strictly before the snapshot boundary. Every query of the returned `LedgerCut` answers
+for that one state, however many events the exchange writes meanwhile (trading goes on).
+
+Sign convention (as in docs/ledger.md): a positive amount is what the exchange owes the
+account. An account's *claim* in an asset is the sum of all its buckets in that asset
+(available, locked by orders or withdrawals, lent with interest, unsettled PnL, minus
+borrowed with interest): `equity = max(claim, 0)`, `debt = max(-claim, 0)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Protocol, runtime_checkable
+
+__all__ = ["LedgerCut", "LedgerSource"]
+
+
+@runtime_checkable
+class LedgerCut(Protocol):
+    """The ledger at one journal sequence; read-only, valid inside the `cut(...)` block.
+
+    Fields: `seq` is the last journal sequence included (0: nothing), `time_ms` its ledger
+    time in ms since the epoch (None if it precedes the first clock).
+    """
+
+    seq: int
+    time_ms: int | None
+
+    def assets(self) -> Sequence[tuple[str, int]]:
+        """(symbol, decimals) of every asset that exists at the cut."""
+        ...
+
+    def claims(self) -> Iterator[tuple[str, str, int]]:
+        """(account, asset, claim) of every customer account with a non-zero claim.
+
+        Customer accounts only (never a system account); any order; streamed, so a
+        million accounts never sit in memory twice. Each (account, asset) at most once.
+        """
+        ...
+
+    def customer_totals(self) -> Mapping[str, tuple[int, int]]:
+        """asset -> (sum of positive claims, sum of negated negative claims), computed by
+        the ledger itself. The snapshot checks its tree root against these, to the unit."""
+        ...
+
+    def system_balances(self) -> Mapping[tuple[str, str], int]:
+        """(system account, asset) -> the sum of its buckets (any sign), non-zero only.
+
+        Includes the custody account (whose balance is minus what is held on chain)."""
+        ...
+
+    def custody(self) -> Mapping[str, int]:
+        """asset -> what the ledger says the exchange holds on chain (>= 0)."""
+        ...
+
+    def in_flight(self) -> Mapping[str, int]:
+        """asset -> withdrawals requested and not yet completed (funds still in custody,
+        already reserved for leaving): the ledger's explanation of an on-chain shortfall."""
+        ...
+
+    def index_prices(self) -> Mapping[str, int] | None:
+        """asset -> USD per whole unit, scaled by 10^8 (PRICE_DECIMALS), at the cut;
+        None when the ledger keeps no index prices."""
+        ...
+
+    def haircuts_ppm(self) -> Mapping[str, int] | None:
+        """asset -> haircut applied to it as collateral, in parts per million (0..10^6);
+        None when the ledger has no margin/haircut configuration."""
+        ...
+
+
+@runtime_checkable
+class LedgerSource(Protocol):
+    """Opens consistent, read-only cuts of a ledger without stopping it."""
+
+    def cut(self, boundary_ms: int) -> AbstractContextManager[LedgerCut]:
+        """The cut for snapshot time `boundary_ms` (events with time < boundary).
+
+        Must raise (any exception with a clear message) when the cut is not final yet:
+        the ledger clock has not reached the boundary, so events before it may still come.
+        """
+        ...
