@@ -25,7 +25,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from por._canonical import CanonicalJSONError, canonical_json
 from por._fields import (
@@ -191,7 +190,7 @@ def parse_public_key(text: str) -> bytes:
 
 
 def public_key_bytes(private_key: Ed25519PrivateKey) -> bytes:
-    return private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return private_key.public_key().public_bytes_raw()
 
 
 def verify_manifest(manifest: Manifest, public_key: bytes | None = None) -> None:
