@@ -1,0 +1,233 @@
+"""`por snapshot`: take the hourly snapshot (liabilities tree + reserves + reconciliation).
+
+Thin: parse options, build the ledger source (exchange.export), the reserve readers and
+the key store, call `por.snapshot.take_snapshot`, print the table. Exit codes: 0 PASS,
+1 a check failed (the tree does not match the ledger, a node lied, an ownership signature
+did not verify, or the reconciliation FAILs -- in that last case the files are written),
+2 unusable input (time, database, wallet file, keys, secret). On any error no snapshot
+files are left behind.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from por.snapshot import ReserveSetup
+
+__all__ = ["snapshot"]
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+KEYSTORE_NAME = "ownership-keys.json"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    text = message.replace("\r", "\\r").replace("\n", "\\n")
+    click.echo(f"por snapshot: {text}", err=True)
+    sys.exit(code)
+
+
+def _reported(func: F) -> F:
+    """Every expected error -> one line on stderr and its exit code; never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import sqlalchemy as sa
+
+        from exchange.errors import ExchangeError
+        from por.errors import PorError
+        from por.reserves.errors import (
+            KeyStoreError,
+            OwnershipError,
+            ReaderError,
+            WalletFileError,
+        )
+        from por.snapshot.errors import SnapshotConfigError, SnapshotError
+
+        try:
+            return func(*args, **kwargs)
+        except (SnapshotConfigError, WalletFileError, KeyStoreError, ExchangeError) as exc:
+            _fail(str(exc), EXIT_USAGE)
+        except (ReaderError, OwnershipError) as exc:
+            _fail(f"reserves: {exc}", EXIT_FAILED)
+        except SnapshotError as exc:
+            cause = exc.__cause__
+            if cause is not None and type(cause).__name__ == "CutNotFinalError":
+                _fail(str(exc), EXIT_USAGE)
+            _fail(str(exc), EXIT_FAILED)
+        except PorError as exc:
+            _fail(str(exc), EXIT_FAILED)
+        except sa.exc.SQLAlchemyError as exc:
+            detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            _fail(f"database error: {detail}", EXIT_USAGE)
+        except OSError as exc:
+            _fail(f"{exc.filename or ''}: {exc.strerror or exc}", EXIT_USAGE)
+        except (KeyboardInterrupt, SystemExit, click.exceptions.Exit, click.ClickException):
+            raise
+        except Exception as exc:  # a bug: still one line, but say so
+            _fail(f"internal error (please report): {type(exc).__name__}: {exc}", EXIT_USAGE)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _reserve_setup(
+    wallets: str, keys: str | None, eth_rpc: str | None, sol_rpc: str | None
+) -> ReserveSetup:
+    from por.reserves import ReserveReader, load_wallets
+    from por.reserves.ethereum import EthereumReader
+    from por.reserves.keystore import FileKeyStore
+    from por.reserves.solana import SolanaRpcReader
+    from por.snapshot import ReserveSetup
+    from por.snapshot.errors import SnapshotConfigError
+
+    registry = load_wallets(wallets)
+    if keys is None:
+        raise SnapshotConfigError("--keys is required with --wallets (ownership signatures)")
+    key_path = Path(keys)
+    if key_path.is_dir():
+        key_path = key_path / KEYSTORE_NAME
+    keystore = FileKeyStore(key_path)
+    readers: dict[str, ReserveReader] = {}
+    chains = {w.chain for w in registry.wallets}
+    if "ethereum" in chains:
+        if not eth_rpc:
+            raise SnapshotConfigError("the wallet file has ethereum wallets: give --eth-rpc URL")
+        readers["ethereum"] = EthereumReader(eth_rpc, registry.assets_on("ethereum"))
+    if "solana" in chains:
+        if not sol_rpc:
+            raise SnapshotConfigError("the wallet file has solana wallets: give --sol-rpc URL")
+        readers["solana"] = SolanaRpcReader(sol_rpc, registry.assets_on("solana"))
+    return ReserveSetup(registry, readers, keystore)
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  por snapshot --at 2026-11-24T16:00:00Z --db sqlite:///por.db --out snapshots
+  por snapshot --at 2026-11-24T16:00:00Z --db postgresql://postgres@127.0.0.1:5432/test \\
+      --wallets wallets.toml --keys keys/ --eth-rpc http://127.0.0.1:8545 \\
+      --sol-rpc http://127.0.0.1:8899 --secret-file snapshot.secret --out snapshots
+"""
+)
+@click.option(
+    "--at", "at", required=True, metavar="TIME", help="Snapshot time, e.g. 2026-11-24T16:00:00Z."
+)
+@click.option(
+    "--db",
+    "db_url",
+    metavar="URL",
+    default=None,
+    help="Ledger database (default: env POR_DATABASE_URL, else sqlite:///por.db).",
+)
+@click.option(
+    "--wallets",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Wallet registry (.toml/.json). Without it reserves are not read (all zero).",
+)
+@click.option(
+    "--keys",
+    type=click.Path(),
+    default=None,
+    help=f"Ownership key store: a JSON file, or a directory holding {KEYSTORE_NAME}.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="snapshots",
+    show_default=True,
+    help="Parent directory; the snapshot goes to OUT/<time with ':' as '-'>/.",
+)
+@click.option(
+    "--secret-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Snapshot secret (hex, >= 32 bytes) for nonces and fillers; default: a fresh one,"
+    " kept in the snapshot's private/secret.",
+)
+@click.option("--eth-rpc", envvar="POR_ETH_RPC", metavar="URL", help="Ethereum JSON-RPC URL.")
+@click.option("--sol-rpc", envvar="POR_SOL_RPC", metavar="URL", help="Solana JSON-RPC URL.")
+@click.option(
+    "--engine",
+    type=click.Choice(["serial", "local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Where the tree builder runs its partitions.",
+)
+@click.option(
+    "--min-leaves",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Pad the tree to at least this many leaves (hides the account count).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the reconciliation as JSON.")
+@_reported
+def snapshot(
+    at: str,
+    db_url: str | None,
+    wallets: str | None,
+    keys: str | None,
+    out: str,
+    secret_file: str | None,
+    eth_rpc: str | None,
+    sol_rpc: str | None,
+    engine: str,
+    min_leaves: int,
+    as_json: bool,
+) -> None:
+    """Take the snapshot at TIME: cut the ledger, build the liabilities tree and its proof
+    store, read reserves at a pinned block/slot with ownership signatures, reconcile.
+
+    Writes OUT/<name>/public (snapshot.json, leaves.jsonl, reserves.json,
+    reconciliation.json: no account ids, no nonces) and OUT/<name>/private (proof store,
+    its account index, secret). Prints the reconciliation; exits 1 if it FAILs.
+    """
+    from exchange.db import open_database
+    from exchange.export import SqlLedgerExport
+    from por.snapshot import parse_snapshot_time, read_secret, render_table, take_snapshot
+
+    parse_snapshot_time(at)  # bad time: fail before touching anything
+    secret = None if secret_file is None else read_secret(secret_file)
+    setup = None if wallets is None else _reserve_setup(wallets, keys, eth_rpc, sol_rpc)
+    engine_db = open_database(db_url, create=False)
+    try:
+        result = take_snapshot(
+            SqlLedgerExport(engine_db),
+            at,
+            out,
+            secret=secret,
+            reserves=setup,
+            engine=engine,  # type: ignore[arg-type]
+            min_leaves=min_leaves,
+        )
+    finally:
+        engine_db.dispose()
+    report = result.reconciliation
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=1))
+    else:
+        from rich.console import Console
+
+        console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
+        console.print(render_table(report))
+        for note in report.to_dict()["notes"]:
+            console.print(f"note: {note}")
+    click.echo(
+        f"snapshot {result.snapshot_id} written to {result.directory}: cut seq {result.cut_seq},"
+        f" {result.accounts} accounts, {result.leaf_count} leaves (height {result.height}),"
+        f" root {result.root.hash.hex()}",
+        err=True,
+    )
+    if not report.passed:
+        failed = [ln.symbol for ln in report.lines if not ln.passed]
+        _fail(f"reconciliation FAIL: reserves below net liabilities for {failed}", EXIT_FAILED)
