@@ -129,11 +129,16 @@ class Context:
 
     def post(self, *legs: Leg) -> None:
         """Append one entry: `legs` must sum to zero per asset. Zero legs are dropped."""
-        sums: dict[str, int] = {}
-        for _, asset, _, amount in legs:
-            sums[asset] = sums.get(asset, 0) + amount
-        if any(sums.values()):
-            raise LedgerBugError(f"unbalanced entry {legs!r}: sums {sums}")
+        if len(legs) == 2:  # the common case, checked without a dict
+            a, b = legs
+            if a[1] != b[1] or a[3] + b[3]:
+                raise LedgerBugError(f"unbalanced entry {legs!r}")
+        else:
+            sums: dict[str, int] = {}
+            for _, asset, _, amount in legs:
+                sums[asset] = sums.get(asset, 0) + amount
+            if any(sums.values()):
+                raise LedgerBugError(f"unbalanced entry {legs!r}: sums {sums}")
         state = self.state
         balances = state.balances
         assets = state.assets
@@ -143,15 +148,12 @@ class Context:
         postings = self._postings
         entry = self._entry
         self._entry = entry + 1
-        for account, asset, bucket, amount in legs:
+        for leg in legs:
+            account, asset, bucket, amount = leg
             if not amount:
                 continue
-            if asset not in assets:
-                raise LedgerBugError(f"posting to unknown asset {asset!r}")
-            if account not in accounts:
-                raise LedgerBugError(f"posting to unknown account {account!r}")
-            if bucket not in buckets:
-                raise LedgerBugError(f"posting to unregistered bucket {bucket!r}")
+            if asset not in assets or account not in accounts or bucket not in buckets:
+                raise LedgerBugError(f"posting to an unknown asset, account or bucket: {leg!r}")
             key = (account, asset, bucket)
             old = balances.get(key, 0)
             undo.append((key, old))

@@ -25,6 +25,7 @@ __all__ = [
 
 MAX_ID_LENGTH = 128
 _AMOUNT_RE = re.compile(r"-?(0|[1-9][0-9]{0,39})")
+_AMOUNT_MATCH = _AMOUNT_RE.fullmatch
 _SYMBOL_RE = re.compile(r"[A-Z0-9]{1,16}")
 
 
@@ -40,6 +41,9 @@ def amount(raw: dict[str, Any], name: str = "amount") -> int:
 
     Sign and size are left to the handler (amount_must_be_positive is a reject, not a typo).
     """
+    value = raw.get(name)
+    if type(value) is str and _AMOUNT_MATCH(value):
+        return int(value)
     value = _get(raw, name)
     if not isinstance(value, str):
         kind = "number" if isinstance(value, int | float) else type(value).__name__
@@ -55,6 +59,9 @@ def amount(raw: dict[str, Any], name: str = "amount") -> int:
 
 
 def string(raw: dict[str, Any], name: str) -> str:
+    value = raw.get(name)
+    if type(value) is str and 0 < len(value) <= MAX_ID_LENGTH:
+        return value
     value = _get(raw, name)
     if not isinstance(value, str) or not value:
         raise InvalidCommandError(f"field {name!r} must be a non-empty string")
