@@ -202,3 +202,14 @@ def test_a_second_writer_taking_the_same_position_makes_the_append_fail_cleanly(
             append(conn, hourly_entry(2))
     assert raced and raced[0].size == 3
     assert log.state() == raced[0], "the log holds the other writer's entry, and only it"
+
+
+def test_pymerkles_sqlitetree_root_equals_rfc_9162_for_100000_leaves(tmp_path: Path) -> None:
+    entries = [b"hour %d" % i for i in range(100_000)]
+    with SqliteTree(str(tmp_path / "pymerkle.db")) as tree:  # default security on
+        tree.append_entries(entries)
+        pymerkle_root = tree.get_root()
+        pymerkle_older = tree.get_root(65_537)
+    leaves = [leaf_hash(e) for e in entries]
+    assert pymerkle_root == mth_reference(leaves)
+    assert pymerkle_older == mth_reference(leaves[:65_537])
