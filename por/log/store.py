@@ -95,7 +95,6 @@ nodes_table = sa.Table(
 _APPEND_ONLY = ("por_log_entries", "por_log_nodes")
 
 
-
 @dataclass(frozen=True, slots=True)
 class LogState:
     """The log's size and RFC 9162 root: what a log head signs."""

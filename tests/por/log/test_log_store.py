@@ -213,3 +213,16 @@ def test_pymerkles_sqlitetree_root_equals_rfc_9162_for_100000_leaves(tmp_path: P
     leaves = [leaf_hash(e) for e in entries]
     assert pymerkle_root == mth_reference(leaves)
     assert pymerkle_older == mth_reference(leaves[:65_537])
+
+
+def test_the_stored_subtree_fast_paths_equal_pymerkles_naive_recursion(
+    log: TransparencyLog,
+) -> None:
+    from por.log.store import _SqlMerkleTree
+
+    log.extend([hourly_entry(h) for h in range(45)])
+    with log.engine.connect() as conn:
+        tree = _SqlMerkleTree(conn)
+        for start, end in [(0, 45), (0, 32), (32, 45), (40, 44), (3, 11), (5, 6), (17, 45)]:
+            assert tree._get_root(start, end) == tree._get_root_naive(start, end), (start, end)
+        assert tree.get_leaf(45) == leaf_hash(hourly_entry(44))
