@@ -32,6 +32,7 @@ from exchange.model import CUSTODY, SYSTEM_PREFIX, format_time
 __all__ = ["CutNotFinalError", "SqlLedgerCut", "SqlLedgerExport"]
 
 _STREAM_ROWS = 50_000
+_STREAM = {"stream_results": True, "yield_per": _STREAM_ROWS}  # per query, never sticky
 _USER = "account NOT LIKE '@%'"
 _SYSTEM = "account LIKE '@%'"
 assert SYSTEM_PREFIX == "@"
@@ -112,15 +113,14 @@ class SqlLedgerCut:
     def claims(self) -> Iterator[tuple[str, str, int]]:
         """(account, asset, claim) of customers, non-zero claims only, streamed."""
         if self._pg:
-            result = self.conn.execution_options(
-                stream_results=True, yield_per=_STREAM_ROWS
-            ).execute(
+            result = self.conn.execute(
                 text(
                     "SELECT account, asset, sum(amount)::text FROM postings "
                     f"WHERE seq <= :s AND {_USER} GROUP BY account, asset "
                     "HAVING sum(amount) <> 0"
                 ),
                 {"s": self.seq},
+                execution_options=_STREAM,
             )
             for account, asset, total in result:
                 yield account, asset, int(total)
@@ -204,11 +204,10 @@ class SqlLedgerCut:
         """Exact sums of decimal-text amounts per (account, asset), up to the cut."""
         sums: dict[tuple[str, str], int] = {}
         get = sums.get
-        result: Any = self.conn.execution_options(
-            stream_results=True, yield_per=_STREAM_ROWS
-        ).execute(
+        result: Any = self.conn.execute(
             text(f"SELECT account, asset, amount FROM postings WHERE seq <= :s AND {who}"),
             {"s": self.seq},
+            execution_options=_STREAM,
         )
         for account, asset, amount in result:
             key = (account, asset)
