@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
+from por.errors import PorError
+
 __all__ = [
     "ENV_VAR",
     "KEY_FILE_MODE",
@@ -52,7 +54,7 @@ SIGNATURE_BYTES = 64
 _MAX_KEY_FILE_BYTES = 1024  # a seed line is 65 bytes; anything much larger is not a key
 
 
-class SigningKeyError(Exception):
+class SigningKeyError(PorError):
     """Root of this module's errors: a key that cannot be loaded, written or used."""
 
 

@@ -6,11 +6,13 @@
 
 from __future__ import annotations
 
+from por.errors import PorError
+
 __all__ = ["EntryError", "HeadError", "LogError", "LogProofError", "LogStoreError"]
 
 
-class LogError(ValueError):
-    """Root of every error `por.log` raises on purpose."""
+class LogError(PorError, ValueError):
+    """Root of every error `por.log` raises on purpose (a `PorError`, like the rest of por)."""
 
 
 class LogProofError(LogError):
