@@ -236,9 +236,12 @@ class ProofStore:
         Memory: one partition's node fragments at a time.
         """
         head = (
-            '{"format":"' + PROOF_FORMAT + '","snapshot_id":'
+            '{"format":"'
+            + PROOF_FORMAT
+            + '","snapshot_id":'
             + json.dumps(self.snapshot_id, ensure_ascii=False)
-            + ',"assets":' + json.dumps(list(self.assets), ensure_ascii=False)
+            + ',"assets":'
+            + json.dumps(list(self.assets), ensure_ascii=False)
         )
         root = json.dumps(self._root_json, separators=(",", ":"))
         b = self.partition_height
@@ -260,14 +263,25 @@ class ProofStore:
                 ident = ""
                 if batch is not None:
                     ident = (
-                        ',"account_id":' + json.dumps(batch.account_id(order), ensure_ascii=False)
-                        + ',"nonce":"' + batch.nonce(order).hex() + '"'
+                        ',"account_id":'
+                        + json.dumps(batch.account_id(order), ensure_ascii=False)
+                        + ',"nonce":"'
+                        + batch.nonce(order).hex()
+                        + '"'
                     )
                 path = ",".join(levels[k][(j >> k) ^ 1] for k in range(b))
                 lines.append(
-                    head + ident + ',"leaf":{"tag":"' + self.tag_at(index).hex()
-                    + '","index":' + str(index) + "," + leaf_amounts[j]
-                    + '},"path":[' + path + tail
+                    head
+                    + ident
+                    + ',"leaf":{"tag":"'
+                    + self.tag_at(index).hex()
+                    + '","index":'
+                    + str(index)
+                    + ","
+                    + leaf_amounts[j]
+                    + '},"path":['
+                    + path
+                    + tail
                 )
             out.write("".join(lines))
             written += len(lines)

@@ -53,7 +53,7 @@ class AccountBatch:
         return self.ids[lo:hi].decode("utf-8")
 
     def nonce(self, i: int) -> bytes:
-        return self.nonces[i].tobytes()
+        return bytes(self.nonces[i].data)
 
     def slice(self, start: int, stop: int) -> AccountBatch:
         """Accounts [start, stop), ids rebased so the slice ships alone (to a Dask worker)."""
@@ -84,9 +84,11 @@ class AccountBatch:
                 f"(one equity and one debt vector of {n_assets} assets per account), "
                 f"got {amounts.dtype} {amounts.shape}"
             )
-        if id_offsets.shape != (n + 1,) or int(id_offsets[0]) != 0 or int(
-            id_offsets[-1]
-        ) != len(ids):
+        if (
+            id_offsets.shape != (n + 1,)
+            or int(id_offsets[0]) != 0
+            or int(id_offsets[-1]) != len(ids)
+        ):
             raise TreeInputError("id_offsets must have n+1 entries from 0 to len(ids)")
         lengths = np.diff(id_offsets)
         if n and (int(lengths.min()) < 0 or int(lengths.max()) > MAX_ID_BYTES):

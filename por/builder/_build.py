@@ -12,9 +12,11 @@ Order of work (each step only once the previous one passed):
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["BuiltTree", "EngineName", "build_tree", "build_tree_from_leaves"]
 
 EngineName = Literal["serial", "local", "dask"]
+_LOG = logging.getLogger("por.builder")
 MAX_PARTITION_LEAVES = 1 << 18  # ~100 MB of working memory per partition at 4 assets
 
 
@@ -109,7 +112,7 @@ def build_tree(
         leaf_count = padded_size(batch.count, min_leaves)
     except ValueError as exc:
         raise TreeInputError(str(exc)) from None
-    _check_totals(batch.amounts.reshape(batch.count, -1, 2), len(assets))
+    _check_totals(batch.amounts.reshape(batch.count, 2 * len(assets), 2), len(assets))
     n_workers = workers or os.cpu_count() or 1
     parts = _resolve_partitions(partitions, leaf_count, n_workers)
     directory, owned = _prepare_dir(out_dir)
@@ -120,12 +123,18 @@ def build_tree(
             return f"account {i} ({batch.account_id(i)!r})"
         return f"filler {i - batch.count}"
 
+    clock = _Clock()
     try:
         with _engine(engine, scheduler, n_workers) as runner:
             tags, runs = runner.tags(job)
+            clock.lap("tags")
             perm = sort_by_tag(tags, describe, runs)
+            clock.lap("sort")
             tops = runner.partitions(job, tags, perm)
-        return _finish(job, tops, assets, batch.count, owned)
+            clock.lap("partitions")
+        built = _finish(job, tops, assets, batch.count, owned)
+        clock.lap("top")
+        return built
     except BaseException:
         if owned:
             shutil.rmtree(directory, ignore_errors=True)
@@ -153,7 +162,7 @@ def build_tree_from_leaves(
         raise TreeInputError(f"leaf vectors must have {len(assets)} amounts")
     _check_snapshot_id(snapshot_id)
     check_sorted_unique(leaves.tags)
-    _check_totals(leaves.amounts.reshape(m, -1, 2), len(assets))
+    _check_totals(leaves.amounts.reshape(m, 2 * len(assets), 2), len(assets))
     parts = _resolve_partitions(partitions, m, 1)
     directory, owned = _prepare_dir(out_dir)
     batch = AccountBatch(
@@ -167,6 +176,18 @@ def build_tree_from_leaves(
     with SerialEngine() as runner:
         tops = runner.partitions(job, leaves.tags, perm)
     return _finish(job, tops, assets, m, owned)
+
+
+class _Clock:
+    """Phase timings on the `por.builder` logger (debug), for benchmarks and docs."""
+
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        _LOG.debug("phase %s %.3f s", phase, now - self._last)
+        self._last = now
 
 
 def _engine(name: str, scheduler: str | None, workers: int) -> Engine:
@@ -227,7 +248,7 @@ def _finish(
     with open(tmp, "wb") as fh:
 
         def sink(level: int, pairs: NDArray[np.uint8]) -> None:
-            fh.write(memoryview(pairs).cast("B"))
+            fh.write(pairs.data)
 
         root_hash, root_sums = build_levels(hashes, sums, sink, first_level=part_height)
     os.replace(tmp, out / TOP_NAME)

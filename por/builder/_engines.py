@@ -7,6 +7,7 @@ and folds the partition tops. Every engine calls the very same functions.
 
 from __future__ import annotations
 
+import importlib
 import mmap
 import multiprocessing
 import os
@@ -63,9 +64,9 @@ class Engine(Protocol):
         optionally a permutation of sorted runs (see `sort_by_tag`)."""
         ...
 
-    def partitions(self, job: Job, tags: NDArray[np.uint8], perm: NDArray[np.int64]) -> list[
-        PartitionTop
-    ]:
+    def partitions(
+        self, job: Job, tags: NDArray[np.uint8], perm: NDArray[np.int64]
+    ) -> list[PartitionTop]:
         """Build every partition; tops in partition order."""
         ...
 
@@ -102,8 +103,9 @@ class SerialEngine:
         self, job: Job, tags: NDArray[np.uint8], perm: NDArray[np.int64]
     ) -> list[PartitionTop]:
         size, n = job.partition_leaves, job.batch.count
+        amounts = job.batch.amounts
         return [
-            build_partition(gather_partition(p, size, tags, perm, job.batch.amounts, n), job.out_dir)
+            build_partition(gather_partition(p, size, tags, perm, amounts, n), job.out_dir)
             for p in range(job.partitions)
         ]
 
@@ -156,6 +158,7 @@ class LocalEngine:
         self._workers = workers or os.cpu_count() or 1
         self._pool: ProcessPoolExecutor | None = None
         self._maps: list[mmap.mmap] = []
+        self._state: dict[str, Any] = {}
 
     def __enter__(self) -> LocalEngine:
         return self
@@ -226,18 +229,17 @@ class DaskEngine:
         self._cluster: Any = None
 
     def __enter__(self) -> DaskEngine:
-        from distributed import Client, LocalCluster
-
+        dist: Any = importlib.import_module("distributed")  # imported only for this engine
         if self._scheduler is None:
-            self._cluster = LocalCluster(
+            self._cluster = dist.LocalCluster(
                 n_workers=self._workers,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",
             )
-            self._client = Client(self._cluster)
+            self._client = dist.Client(self._cluster)
         else:
-            self._client = Client(self._scheduler)
+            self._client = dist.Client(self._scheduler)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -249,7 +251,8 @@ class DaskEngine:
 
     def _in_flight(self) -> int:
         info = self._client.scheduler_info()
-        return max(2, 2 * sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
+        threads = sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values())
+        return max(2, 2 * threads)
 
     def tags(self, job: Job) -> tuple[NDArray[np.uint8], NDArray[np.int64] | None]:
         client = self._client
@@ -270,13 +273,12 @@ class DaskEngine:
     def partitions(
         self, job: Job, tags: NDArray[np.uint8], perm: NDArray[np.int64]
     ) -> list[PartitionTop]:
-        from distributed import as_completed
-
+        dist: Any = importlib.import_module("distributed")
         client = self._client
         size, n = job.partition_leaves, job.batch.count
         limit = self._in_flight()
         tops: list[PartitionTop] = []
-        pending = as_completed()
+        pending = dist.as_completed()
         for p in range(job.partitions):
             part = gather_partition(p, size, tags, perm, job.batch.amounts, n)
             [data] = client.scatter([part])

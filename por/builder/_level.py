@@ -46,7 +46,7 @@ def pair_width(n_assets: int) -> int:
 def hash_rows(rows: NDArray[np.uint8]) -> NDArray[np.uint8]:
     """SHA-256 of every row of a C-contiguous (m, w) uint8 array -> (m, 32)."""
     m, width = rows.shape
-    mv = memoryview(rows.reshape(-1))
+    mv = rows.reshape(-1).data
     sha = hashlib.sha256
     joined = b"".join([sha(mv[a : a + width]).digest() for a in range(0, m * width, width)])
     return np.frombuffer(joined, dtype=np.uint8).reshape(m, HASH_BYTES)

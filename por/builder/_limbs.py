@@ -67,8 +67,7 @@ def totals(limbs: U64) -> list[int]:
 
     Sums 32-bit limbs in uint64 (no wrap for m < 2^32), then recombines exactly.
     """
-    m = limbs.shape[0]
-    flat = limbs.reshape(m, -1, 2)
+    flat = limbs.reshape(limbs.shape[0], limbs.shape[1], 2)
     result = [0] * flat.shape[1]
     for limb_index, shift in ((0, 64), (1, 0)):
         part = flat[:, :, limb_index]

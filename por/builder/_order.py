@@ -80,5 +80,6 @@ def check_sorted_unique(tags: NDArray[np.uint8]) -> None:
     if bad.size:
         i = int(bad[0])
         what = "duplicate tag" if bool(equal[i]) else "tags out of order"
-        raise TreeInputError(f"{what} at leaves {i} and {i + 1}: leaves must be strictly "
-                             "ascending by tag")
+        raise TreeInputError(
+            f"{what} at leaves {i} and {i + 1}: leaves must be strictly ascending by tag"
+        )

@@ -75,7 +75,7 @@ def account_tags(batch: AccountBatch, snapshot_id: str) -> NDArray[np.uint8]:
     n = batch.count
     if n and int(offsets[-1]) == n * int(offsets[1]):  # fixed-width records
         return hash_rows(buf.reshape(n, -1))
-    mv = memoryview(buf)
+    mv = buf.data
     sha = hashlib.sha256
     bounds = offsets.tolist()
     digests = b"".join([sha(mv[a:b]).digest() for a, b in zip(bounds, bounds[1:], strict=False)])
@@ -110,8 +110,8 @@ def filler_tags(secret: bytes, snapshot_id: str, start: int, stop: int) -> NDArr
     inner0 = hashlib.sha256(ipad)
     outer0 = hashlib.sha256(opad)
     width = rows.shape[1]
-    mv = memoryview(rows.reshape(-1))
-    out = []
+    mv = rows.reshape(-1).data
+    out: list[bytes] = []
     append = out.append
     for a in range(0, rows.size, width):
         inner = inner0.copy()

@@ -80,8 +80,8 @@ def build_partition(part: PartitionInput, out_dir: str) -> PartitionTop:
     final = part_path(Path(out_dir), part.index)
     tmp = final.with_name(final.name + ".tmp")
     with open(tmp, "wb") as fh:
-        fh.write(memoryview(np.ascontiguousarray(part.tags)).cast("B"))
-        fh.write(memoryview(part.order.astype("<u4")).cast("B"))
+        fh.write(np.ascontiguousarray(part.tags).data)
+        fh.write(part.order.astype("<u4").data)
         top_hash, top_sums = build_levels(leaf_hashes, sums, _Sink(fh))
     os.replace(tmp, final)
     return PartitionTop(part.index, top_hash.tobytes(), top_sums)
@@ -94,4 +94,4 @@ class _Sink:
         self._fh = fh
 
     def __call__(self, level: int, pairs: NDArray[np.uint8]) -> None:
-        self._fh.write(memoryview(pairs).cast("B"))
+        self._fh.write(pairs.data)

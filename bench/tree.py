@@ -1,0 +1,250 @@
+"""Benchmark of the fast tree builder against the bare hashing floor, in one run.
+
+    python bench/tree.py --accounts 1000000 --assets 4 [--engine local|dask|serial]
+                         [--partitions P] [--workers W] [--export]
+
+Prints ONE line on stdout:
+    accounts=N build_s=... proof_s=... peak_rss_mb=... hash_floor_s=... ratio=...
+(plus export_s=... with --export); context (leaves, partitions, load) goes to stderr.
+
+- Inputs (ids "acct0000000042", random 32-byte nonces, random u128 limbs with some ETH
+  amounts above 2^64) are generated as arrays before the clock starts.
+- build_s: `build_tree(batch, ...)` wall time: validation, account tags, filler tags
+  (HMAC), sort by tag, duplicate check, leaf and node hashing, u128 sums, writing every
+  level to disk, tree.json. Not included: turning `AccountInput` objects into columns
+  (`AccountBatch.from_accounts`), which callers with columnar data skip.
+- proof_s: mean wall time of one account's proof from the store on disk (tag recomputed
+  from id + nonce, bisection, path reads, `json.dumps`), over 1000 random accounts.
+- peak_rss_mb: ru_maxrss of this process + ru_maxrss of children (the largest child),
+  taken right after the build (before the floor's buffers exist). Forked workers share
+  pages with the parent, which both figures count.
+- hash_floor_s: the same byte strings the build hashes (tag preimages, HMAC inner and
+  outer blocks of the fillers, leaf preimages, node preimages = the pair records on disk),
+  prepared in memory beforehand, hashed by a bare `[sha256(mv[a:a+w]).digest() for a in
+  range(...)]` loop split evenly over the same number of forked worker processes as the
+  build; the workers are started and warmed up before the clock starts.
+- ratio = build_s / hash_floor_s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import random
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from por.builder import AccountBatch, build_tree  # noqa: E402
+from por.builder._layout import TOP_NAME, part_name, partition_header_bytes  # noqa: E402
+from por.builder._tags import filler_messages, hmac_pads, tag_preimages  # noqa: E402
+from por.proofstore import ProofStore  # noqa: E402
+
+SNAPSHOT = "2026-11-24T16:00:00Z"
+SECRET = b"bench-filler-secret-0123456789ab"
+ASSETS = ["BTC", "ETH", "SOL", "USDC", "USDT", "XRP", "DOGE", "ADA"]
+
+
+def generate(n: int, n_assets: int, seed: int) -> AccountBatch:
+    rng = np.random.default_rng(seed)
+    width = 14
+    ids = np.empty((n, width), dtype=np.uint8)
+    ids[:, :4] = np.frombuffer(b"acct", dtype=np.uint8)
+    k = np.arange(n, dtype=np.int64)
+    for j in range(width - 1, 3, -1):
+        ids[:, j] = 48 + (k % 10)
+        k //= 10
+    offsets = np.arange(n + 1, dtype=np.int64) * width
+    nonces = rng.integers(0, 256, (n, 32), dtype=np.uint8)
+    amounts = np.zeros((n, 2, n_assets, 2), dtype=np.uint64)
+    amounts[:, 0, :, 1] = rng.integers(0, 1 << 62, (n, n_assets), dtype=np.uint64)
+    if n_assets > 1:  # wei balances above 2^64 for some accounts
+        amounts[:, 0, 1, 0] = rng.integers(0, 1 << 8, n, dtype=np.uint64)
+    borrow = rng.random(n) < 0.05
+    amounts[borrow, 1, 0, 1] = rng.integers(0, 1 << 40, int(borrow.sum()), dtype=np.uint64)
+    amounts[borrow, 0, 0, 1] = 0
+    return AccountBatch.from_arrays(ids.tobytes(), offsets, nonces, amounts, n_assets)
+
+
+# --- hash floor ----------------------------------------------------------------------
+
+_FLOOR: list[NDArray[np.uint8]] = []
+
+
+def _floor_work(item: int, lo: int, hi: int) -> int:
+    rows = _FLOOR[item]
+    width = rows.shape[1]
+    mv = memoryview(rows.reshape(-1))
+    sha = hashlib.sha256
+    digests = [sha(mv[a : a + width]).digest() for a in range(lo * width, hi * width, width)]
+    return len(digests)
+
+
+def _noop(_: int) -> int:
+    return os.getpid()
+
+
+def floor_inputs(batch: AccountBatch, store: ProofStore) -> list[NDArray[np.uint8]]:
+    """Every byte string the build hashed, as (count, width) arrays (fixed widths)."""
+    buf, offsets = tag_preimages(batch, SNAPSHOT)
+    widths = np.diff(offsets)
+    if batch.count and not bool(np.all(widths == widths[0])):
+        raise SystemExit("bench ids must have one length")
+    items = [buf.reshape(batch.count, -1)] if batch.count else []
+    fillers = store.leaf_count - batch.count
+    if fillers:
+        msgs = filler_messages(SNAPSHOT, 0, fillers)
+        ipad, opad = hmac_pads(SECRET)
+        inner = np.empty((fillers, 64 + msgs.shape[1]), dtype=np.uint8)
+        inner[:, :64] = np.frombuffer(ipad, dtype=np.uint8)
+        inner[:, 64:] = msgs
+        mv = memoryview(inner.reshape(-1))
+        w = inner.shape[1]
+        digests = b"".join(hashlib.sha256(mv[a : a + w]).digest() for a in range(0, inner.size, w))
+        outer = np.empty((fillers, 96), dtype=np.uint8)
+        outer[:, :64] = np.frombuffer(opad, dtype=np.uint8)
+        outer[:, 64:] = np.frombuffer(digests, dtype=np.uint8).reshape(-1, 32)
+        items += [inner, outer]
+    leaves = store.leaf_count // store.partitions
+    rec = store.record_bytes
+    pair = store.pair_bytes
+    header = partition_header_bytes(leaves)
+    for p in range(store.partitions):
+        raw = np.fromfile(store.out_dir / part_name(p), dtype=np.uint8)
+        tags = raw[: leaves * 32].reshape(leaves, 32)
+        pairs = raw[header:].reshape(-1, pair)  # every level's pairs: node preimages
+        level0 = pairs[: leaves // 2, 1:].reshape(leaves, rec)
+        leaf_rows = np.empty((leaves, 1 + 32 + rec - 32), dtype=np.uint8)
+        leaf_rows[:, 0] = 0
+        leaf_rows[:, 1:33] = tags
+        leaf_rows[:, 33:] = level0[:, 32:]
+        items += [leaf_rows, np.ascontiguousarray(pairs)]
+    top = np.fromfile(store.out_dir / TOP_NAME, dtype=np.uint8)
+    if top.size:
+        items.append(top.reshape(-1, pair))
+    return items
+
+
+def hash_floor(items: list[NDArray[np.uint8]], workers: int) -> float:
+    _FLOOR[:] = items
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        pids = set()
+        while len(pids) < workers:  # make sure every worker is forked and idle
+            pids.update(pool.map(_noop, range(workers * 4)))
+        start = time.perf_counter()
+        futures = []
+        for i, rows in enumerate(items):
+            count = rows.shape[0]
+            step = -(-count // workers)
+            for lo in range(0, count, step):
+                futures.append(pool.submit(_floor_work, i, lo, min(count, lo + step)))
+        total = sum(f.result() for f in futures)
+        elapsed = time.perf_counter() - start
+    _FLOOR.clear()
+    expected = sum(rows.shape[0] for rows in items)
+    assert total == expected, (total, expected)
+    return elapsed
+
+
+# --- main ----------------------------------------------------------------------------
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--accounts", type=int, required=True)
+    ap.add_argument("--assets", type=int, default=4)
+    ap.add_argument("--engine", choices=["local", "dask", "serial"], default="local")
+    ap.add_argument("--partitions", type=int, default=None)
+    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--out", default=None, help="tree directory (default: a temp dir, removed)")
+    ap.add_argument("--export", action="store_true", help="also time exporting every proof")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=1, help="best of R builds and R floors")
+    ap.add_argument("--verbose", action="store_true", help="builder phase timings on stderr")
+    args = ap.parse_args()
+    if not 1 <= args.assets <= len(ASSETS):
+        ap.error(f"--assets must be 1..{len(ASSETS)}")
+    workers = 1 if args.engine == "serial" else args.workers or os.cpu_count() or 1
+    if args.verbose:
+        logging.basicConfig(stream=sys.stderr, format="# %(message)s")
+        logging.getLogger("por.builder").setLevel(logging.DEBUG)
+    batch = generate(args.accounts, args.assets, args.seed)
+    root = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="por-bench-"))
+    try:
+        builds: list[float] = []
+        floors: list[float] = []
+        rss_kb = 0
+        for attempt in range(args.repeat):
+            out = root / f"tree-{attempt}"
+            start = time.perf_counter()
+            tree = build_tree(
+                batch,
+                ASSETS[: args.assets],
+                SNAPSHOT,
+                SECRET,
+                engine=args.engine,
+                partitions=args.partitions,
+                workers=workers,
+                out_dir=out,
+            )
+            builds.append(time.perf_counter() - start)
+            if attempt == 0:
+                rss_kb = (
+                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                    + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+                )
+            store = tree.open_store()
+            if attempt == 0:
+                rng = random.Random(args.seed)
+                sample = [rng.randrange(batch.count) for _ in range(min(1000, batch.count))]
+                start = time.perf_counter()
+                for i in sample:
+                    json.dumps(store.account_proof(batch.account_id(i), batch.nonce(i)))
+                proof_s = (time.perf_counter() - start) / len(sample)
+                extra = ""
+                if args.export:
+                    start = time.perf_counter()
+                    with open(root / "proofs.jsonl", "w", encoding="utf-8") as fh:
+                        lines = store.export_jsonl(fh, batch)
+                    extra = f" export_s={time.perf_counter() - start:.2f}"
+                    assert lines == batch.count
+                    (root / "proofs.jsonl").unlink()
+            items = floor_inputs(batch, store)
+            store.close()
+            floors.append(hash_floor(items, workers))
+            del items
+            shutil.rmtree(out, ignore_errors=True)
+        build_s, floor_s = min(builds), min(floors)
+        print(
+            f"accounts={args.accounts} build_s={build_s:.3f} proof_s={proof_s:.6f} "
+            f"peak_rss_mb={rss_kb // 1024} hash_floor_s={floor_s:.3f} "
+            f"ratio={build_s / floor_s:.3f}{extra}"
+        )
+        print(
+            f"# engine={args.engine} workers={workers} leaves={tree.leaf_count} "
+            f"partitions={tree.partitions} assets={args.assets} repeat={args.repeat} "
+            f"builds={[round(b, 3) for b in builds]} floors={[round(f, 3) for f in floors]} "
+            f"loadavg={os.getloadavg()[0]:.2f} root={tree.root.hash.hex()[:16]}",
+            file=sys.stderr,
+        )
+    finally:
+        if not args.out:
+            shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,122 @@
+"""Bad builder input: one clear `TreeInputError` (an `InputError`), nothing written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from por.builder import AccountBatch, LeafBatch, TreeInputError, build_tree, build_tree_from_leaves
+from por.builder._limbs import add_u128, ints_to_limbs, limbs_to_ints, totals
+from por.errors import InputError
+from por.model import AccountInput
+
+ASSETS = ("BTC", "ETH")
+SNAPSHOT = "2026-11-24T16:00:00Z"
+SECRET = b"input-test-filler-secret"
+MAX = 2**128 - 1
+
+
+def acc(
+    name: str, equity: tuple[int, ...] = (1, 2), debt: tuple[int, ...] = (0, 0)
+) -> AccountInput:
+    return AccountInput(name, name.encode().ljust(32, b"\0")[:32], equity, debt)
+
+
+def rejected(out: Path, accounts: list[AccountInput], match: str, **kwargs: object) -> None:
+    with pytest.raises(TreeInputError, match=match):
+        build_tree(accounts, ASSETS, SNAPSHOT, SECRET, out_dir=out, engine="serial", **kwargs)  # type: ignore[arg-type]
+    assert not out.exists() or not any(out.iterdir()), "files were written for rejected input"
+
+
+def test_input_error_is_a_value_error_and_the_package_input_error() -> None:
+    assert issubclass(TreeInputError, ValueError), "callers catching ValueError must catch it"
+    assert issubclass(TreeInputError, InputError), "por's InputError root"
+
+
+def test_duplicate_tags_from_a_repeated_account_are_rejected_naming_both(tmp_path: Path) -> None:
+    rejected(tmp_path / "t", [acc("a"), acc("b"), acc("a")], r"duplicate tag .*'a'.*'a'")
+
+
+def test_negative_amount_is_rejected_naming_the_account(tmp_path: Path) -> None:
+    rejected(tmp_path / "t", [acc("a"), acc("b", (1, -1))], r"account 1 \('b'\): equity\[1\]")
+
+
+def test_amount_of_2_pow_128_is_rejected(tmp_path: Path) -> None:
+    rejected(tmp_path / "t", [acc("a", debt=(0, 2**128))], r"debt\[1\] = .* \[0, 2\^128\)")
+
+
+def test_float_and_bool_amounts_are_rejected(tmp_path: Path) -> None:
+    rejected(tmp_path / "t", [acc("a", (1.0, 2))], r"equity\[0\] = 1.0 is not an integer")  # type: ignore[arg-type]
+    rejected(tmp_path / "u", [acc("a", (True, 2))], r"equity\[0\] = True is not an integer")
+
+
+def test_vector_of_wrong_length_is_rejected(tmp_path: Path) -> None:
+    rejected(tmp_path / "t", [acc("a", (1, 2, 3))], r"vectors must have 2 amounts")
+
+
+def test_nonce_of_wrong_length_is_rejected(tmp_path: Path) -> None:
+    bad = AccountInput("a", b"short", (1, 2), (0, 0))
+    rejected(tmp_path / "t", [bad], r"nonce must be 32 bytes, got 5")
+
+
+def test_more_than_2_pow_32_leaves_is_rejected(tmp_path: Path) -> None:
+    rejected(tmp_path / "t", [acc("a")], r"tree too large", min_leaves=2**32 + 1)
+
+
+def test_totals_reaching_2_pow_128_are_rejected_before_building(tmp_path: Path) -> None:
+    rejected(tmp_path / "t", [acc("a", (MAX, 0)), acc("b", (1, 0))], r"total equity of asset 0")
+
+
+def test_short_filler_secret_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(TreeInputError, match="filler_secret"):
+        build_tree([acc("a")], ASSETS, SNAPSHOT, b"short", out_dir=tmp_path / "t")
+
+
+def test_partition_count_that_is_not_a_power_of_two_is_rejected(tmp_path: Path) -> None:
+    rejected(tmp_path / "t", [acc("a")], r"partitions must be a power of two", partitions=3)
+
+
+def test_unknown_engine_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(TreeInputError, match="unknown engine 'gpu'"):
+        build_tree([acc("a")], ASSETS, SNAPSHOT, SECRET, out_dir=tmp_path, engine="gpu")  # type: ignore[arg-type]
+
+
+def test_batch_with_wrong_amount_shape_is_rejected() -> None:
+    with pytest.raises(TreeInputError, match="amounts must be uint64 of shape"):
+        AccountBatch.from_arrays(
+            b"ab",
+            np.array([0, 1, 2], dtype=np.int64),
+            np.zeros((2, 32), dtype=np.uint8),
+            np.zeros((2, 2, 3, 2), dtype=np.uint64),
+            2,
+        )
+
+
+def test_leaf_list_out_of_order_or_with_duplicates_is_rejected(tmp_path: Path) -> None:
+    tags = [bytes([2]) * 32, bytes([1]) * 32]
+    leaves = LeafBatch.from_strings([(t, [0, 0], [0, 0]) for t in tags], 2)
+    with pytest.raises(TreeInputError, match="tags out of order at leaves 0 and 1"):
+        build_tree_from_leaves(leaves, ASSETS, SNAPSHOT, out_dir=tmp_path / "a")
+    same = LeafBatch.from_strings([(tags[0], [0, 0], [0, 0])] * 2, 2)
+    with pytest.raises(TreeInputError, match="duplicate tag at leaves 0 and 1"):
+        build_tree_from_leaves(same, ASSETS, SNAPSHOT, out_dir=tmp_path / "b")
+
+
+def test_u128_limb_addition_carries_and_reports_overflow() -> None:
+    a = ints_to_limbs([2**64 - 1, MAX, 5])
+    b = ints_to_limbs([1, 1, 7])
+    total, overflow = add_u128(a[:1], b[:1])
+    assert limbs_to_ints(total) == [2**64], "carry from the low limb"
+    assert not overflow, "no overflow below 2^128"
+    _, overflow = add_u128(a[1:2], b[1:2])
+    assert overflow, "2^128 - 1 + 1 must report overflow"
+    _, overflow = add_u128(ints_to_limbs([2**127]), ints_to_limbs([2**127]))
+    assert overflow, "overflow in the high limb must be reported"
+
+
+def test_exact_totals_of_limbs_beyond_2_pow_64() -> None:
+    values = [2**100 + 3, 2**64 - 1, 2**64 + 9, 17]
+    limbs = ints_to_limbs(values).reshape(2, 2, 2)
+    assert totals(limbs) == [values[0] + values[2], values[1] + values[3]], "exact sums"
