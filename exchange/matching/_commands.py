@@ -139,8 +139,42 @@ class MarketParams:
         self.taker_fee_ppm = fields.integer(raw, "taker_fee_ppm", -FEE_PPM_MAX, FEE_PPM_MAX)
 
 
+def _amount(raw: dict[str, Any], name: str) -> int:
+    """`fields.amount` with a fast path for the common case: plain ASCII digits."""
+    value = raw.get(name)
+    if (
+        type(value) is str
+        and value.isdigit()
+        and value.isascii()
+        and len(value) <= 40
+        and (value[0] != "0" or len(value) == 1)
+    ):
+        return int(value)
+    return fields.amount(raw, name)  # the slow path: signs, and the exact error message
+
+
+def _account(raw: dict[str, Any]) -> str:
+    value = raw.get("account")
+    if type(value) is str and 0 < len(value) <= fields.MAX_ID_LENGTH:
+        return value
+    return fields.string(raw, "account")  # raises the exact error
+
+
+_KNOWN_MARKETS: set[str] = set()  # market strings whose shape was checked (bounded below)
+
+
+def _market_fast(raw: dict[str, Any]) -> str:
+    value = raw.get("market")
+    if value in _KNOWN_MARKETS:
+        return value  # type: ignore[return-value]
+    value = _market_symbol(raw)
+    if len(_KNOWN_MARKETS) < 1024:
+        _KNOWN_MARKETS.add(value)
+    return value
+
+
 class OrderParams:
-    """A parsed `order` command."""
+    """A parsed `order` command (shape only; rules are the handler's)."""
 
     __slots__ = (
         "account",
@@ -157,25 +191,34 @@ class OrderParams:
     )
 
     def __init__(self, raw: dict[str, Any]) -> None:
-        self.account = fields.string(raw, "account")
-        self.market = _market_symbol(raw)
-        self.side: Side = _choice(raw, "side", _SIDES, None)
-        if self.side is None:
+        self.account = _account(raw)
+        self.market = _market_fast(raw)
+        side = raw.get("side")
+        if side == "buy":
+            self.side = _BUY
+        elif side == "sell":
+            self.side = _SELL
+        elif side is None and "side" not in raw:
             raise InvalidCommandError("missing field 'side'")
-        self.order_type: OrderType = _choice(raw, "type", _TYPES, _LIMIT)
-        if self.order_type == _LIMIT:
-            self.price = fields.amount(raw, "price")
-            self.tif: TimeInForce = _choice(raw, "tif", _TIFS, _GTC)
+        else:
+            self.side = _choice(raw, "side", _SIDES, None)
+        order_type = _choice(raw, "type", _TYPES, _LIMIT) if "type" in raw else _LIMIT
+        self.order_type: OrderType = order_type
+        if order_type == _LIMIT:
+            self.price = _amount(raw, "price")
+            self.tif: TimeInForce = _choice(raw, "tif", _TIFS, _GTC) if "tif" in raw else _GTC
         else:
             if "price" in raw:
                 raise InvalidCommandError("a market order has no 'price'")
             self.price = 0
             self.tif = _choice(raw, "tif", _TIFS, _IOC)
-        self.quantity = fields.amount(raw, "quantity")
-        self.post_only = _flag(raw, "post_only")
-        self.reduce_only = _flag(raw, "reduce_only")
-        self.stp: SelfTradePrevention = _choice(raw, "stp", _STPS, _REJECT_TAKER)
-        self.cid = fields.optional_string(raw, "cid")
+        self.quantity = _amount(raw, "quantity")
+        self.post_only = _flag(raw, "post_only") if "post_only" in raw else False
+        self.reduce_only = _flag(raw, "reduce_only") if "reduce_only" in raw else False
+        self.stp: SelfTradePrevention = (
+            _choice(raw, "stp", _STPS, _REJECT_TAKER) if "stp" in raw else _REJECT_TAKER
+        )
+        self.cid = fields.optional_string(raw, "cid") if "cid" in raw else None
 
 
 class CancelParams:
@@ -184,10 +227,10 @@ class CancelParams:
     __slots__ = ("account", "cid", "market", "order_id")
 
     def __init__(self, raw: dict[str, Any]) -> None:
-        self.account = fields.string(raw, "account")
-        self.market = _market_symbol(raw)
+        self.account = _account(raw)
+        self.market = _market_fast(raw)
         self.order_id = fields.integer(raw, "id", 1, 2**63 - 1) if "id" in raw else None
-        self.cid = fields.optional_string(raw, "cid")
+        self.cid = fields.optional_string(raw, "cid") if "cid" in raw else None
         if (self.order_id is None) == (self.cid is None):
             raise InvalidCommandError("a cancel names exactly one of 'id' and 'cid'")
 

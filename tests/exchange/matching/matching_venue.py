@@ -10,6 +10,9 @@ from exchange.engine import Exchange, MemoryJournal
 from exchange.invariants import check_events, check_state
 from exchange.matching import check_matching, matching_state
 from exchange.model import Event
+from exchange.registry import build_registry
+
+MODULES = ("exchange.core", "exchange.matching")  # the matching rules alone: no auto-lend
 
 TICK = 100_000  # 0.1 USDC per BTC
 STEP = 1_000  # 0.00001 BTC
@@ -37,7 +40,7 @@ class Venue(Exchange):
 
     def __init__(self) -> None:
         self.memory = MemoryJournal()
-        super().__init__(journal=self.memory)
+        super().__init__(build_registry(MODULES), journal=self.memory)
         self.after_event.append(self._check)
         for raw in MARKETS:
             self.ok(raw)

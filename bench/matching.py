@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""Matching throughput: (a) books alone, (b) books + ledger postings in memory, (c) persisted
+to SQLite with group commit; and the p99 latency of one command in (b).
+
+Flow (seeded, generated before timing): 1,000 accounts on BTC/USDC; about 60 % limit adds
+near the touch (offset from the mid ~ 1 + Exp(mean 25 ticks), capped at 100 ticks: ~100
+levels per side), 30 % cancels of a random live order (by its owner), 10 % marketable IOC
+orders (limit 50 ticks through the mid). The marketable size adapts to the book (x2 of a
+typical add while fewer than 5,000 orders rest, x10 above) so the book stays near 5,000
+resting orders instead of growing without bound. The flow is simulated once on an
+`OrderBook` to know which orders are live, so every cancel names a live order and every
+command is accepted in all three runs (the same order ids).
+
+(a) calls `OrderBook.place/cancel` with ints. (b) applies each command (a dict and its JSON
+text, built outside the timed region in chunks) through `Exchange.apply`: parse, checks,
+risk, matching, postings, event; events are dropped every `--batch` commands (in-memory
+ledger, nothing retained). (c) the same through the SQLite journal with `--batch` commands
+per transaction. Prints ONE line:
+
+    book_ops_s=... ledger_ops_s=... persisted_ops_s=... ledger_p99_us=... commands=...
+
+Examples:
+    .venv/bin/python bench/matching.py                    # 1,000,000 commands
+    .venv/bin/python bench/matching.py --commands 200000 --skip-persisted
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from exchange.engine import Exchange  # noqa: E402
+from exchange.matching import Market, MarketKind, OrderBook, OrderType, Side  # noqa: E402
+from exchange.model import Event  # noqa: E402
+from exchange.registry import build_registry  # noqa: E402
+from exchange.state import LedgerState  # noqa: E402
+
+ADD, CANCEL = 0, 1
+TICK = 100_000  # 0.1 USDC
+STEP = 1_000  # 0.00001 BTC
+MID = 60_000 * 10**6
+ACCOUNTS = 1_000
+TARGET_RESTING = 5_000
+CHUNK = 50_000
+MODULES = ("exchange.core", "exchange.matching")  # matching on the bare ledger (no auto-lend)
+
+# (kind, order id, account, side, price, quantity, tif, _) with tif 0 = GTC, 1 = IOC
+Cmd = tuple[int, int, str, int, int, int, int, int]
+
+
+def market() -> Market:
+    return Market("BTC/USDC", MarketKind.SPOT, "BTC", "USDC", 8, TICK, STEP, 10_000_000, -100, 500)
+
+
+def build_flow(n: int, seed: int) -> list[Cmd]:
+    rng = random.Random(seed)
+    book = OrderBook(market())
+    accounts = [f"u{i:04d}" for i in range(ACCOUNTS)]
+    live: list[int] = []
+    where: dict[int, int] = {}
+    owner: dict[int, str] = {}
+    flow: list[Cmd] = []
+    mid = MID
+    oid = 0
+    for _ in range(n):
+        bid, ask = book.best_bid(), book.best_ask()
+        if bid is not None and ask is not None:
+            mid = (bid + ask) // 2 // TICK * TICK
+        r = rng.random()
+        if r < 0.6 or not live:
+            side = rng.randrange(2)
+            offset = min(int(rng.expovariate(1 / 25)) + 1, 100)
+            price = mid - offset * TICK if side == 0 else mid + offset * TICK
+            oid += 1
+            cmd: Cmd = (ADD, oid, rng.choice(accounts), side, price,
+                        rng.randrange(20, 2000) * STEP, 0, 0)  # fmt: skip
+        elif r < 0.9:
+            victim = live[rng.randrange(len(live))]
+            cmd = (CANCEL, victim, owner[victim], 0, 0, 0, 0, 0)
+        else:
+            side = rng.randrange(2)
+            price = mid + 50 * TICK if side == 0 else mid - 50 * TICK
+            size = 2 if len(live) < TARGET_RESTING else 10
+            oid += 1
+            cmd = (ADD, oid, rng.choice(accounts), side, price,
+                   rng.randrange(20, 2000) * STEP * size, 1, 0)  # fmt: skip
+        flow.append(cmd)
+        gone: list[int] = []
+        if cmd[0] == ADD:
+            taker = book.place(cmd[1], cmd[2], Side(cmd[3]), cmd[4], cmd[5], OrderType.LIMIT,
+                               cmd[6])  # type: ignore[arg-type]  # fmt: skip
+            if taker.resting:
+                owner[taker.order_id] = taker.account
+                where[taker.order_id] = len(live)
+                live.append(taker.order_id)
+            gone = [m.order_id for m, _, _ in book.fills if not m.remaining]
+            gone += [m.order_id for m in book.cancelled]
+            book.fills.clear()
+            book.cancelled.clear()
+        else:
+            book.cancel(cmd[1])
+            gone = [cmd[1]]
+        for order_id in gone:
+            j = where.pop(order_id)
+            last = live.pop()
+            if last != order_id:
+                live[j] = last
+                where[last] = j
+            del owner[order_id]
+    return flow
+
+
+def bench_books(flow: list[Cmd]) -> float:
+    book = OrderBook(market())
+    place, cancel, fills, cancelled = book.place, book.cancel, book.fills, book.cancelled
+    gc.collect()
+    gc.disable()
+    start = time.perf_counter()
+    for kind, oid, account, side, price, quantity, tif, _ in flow:
+        if kind:
+            cancel(oid)
+        else:
+            place(oid, account, side, price, quantity, 0, tif)  # type: ignore[arg-type]
+            if fills:
+                fills.clear()
+                if cancelled:
+                    cancelled.clear()
+    elapsed = time.perf_counter() - start
+    gc.enable()
+    return len(flow) / elapsed
+
+
+def setup_lines() -> list[dict[str, Any]]:
+    lines: list[dict[str, Any]] = [
+        {"cmd": "asset", "symbol": "BTC", "decimals": 8},
+        {"cmd": "asset", "symbol": "USDC", "decimals": 6},
+        {"cmd": "market", "symbol": "BTC/USDC", "kind": "spot", "base": "BTC",
+         "quote": "USDC", "tick_size": str(TICK), "step_size": str(STEP),
+         "min_notional": "10000000", "maker_fee_ppm": -100, "taker_fee_ppm": 500},
+    ]  # fmt: skip
+    for i in range(ACCOUNTS):
+        for asset, amount in (("USDC", 10**14), ("BTC", 10**11)):
+            lines.append({"cmd": "deposit", "account": f"u{i:04d}", "asset": asset,
+                          "amount": str(amount), "tx": f"{asset}:{i}"})  # fmt: skip
+    return lines
+
+
+def to_command(cmd: Cmd) -> tuple[dict[str, Any], str]:
+    kind, oid, account, side, price, quantity, tif, _ = cmd
+    if kind == CANCEL:
+        raw: dict[str, Any] = {"cmd": "cancel", "account": account, "market": "BTC/USDC",
+                               "id": oid}  # fmt: skip
+    else:
+        raw = {"cmd": "order", "account": account, "market": "BTC/USDC",
+               "side": "sell" if side else "buy", "price": str(price),
+               "quantity": str(quantity)}  # fmt: skip
+        if tif:
+            raw["tif"] = "IOC"
+    return raw, json.dumps(raw, separators=(",", ":"))
+
+
+class _Discard:
+    """A journal that keeps nothing: (b) measures the in-memory ledger, not storage."""
+
+    def write(self, events: list[Event], state: LedgerState) -> None:
+        return None
+
+
+def _run_ledger(ex: Exchange, flow: list[Cmd], batch: int, latencies: list[int] | None) -> float:
+    for raw in setup_lines():
+        ex.apply(raw)
+    ex.flush()
+    apply = ex.apply
+    ns = time.perf_counter_ns
+    elapsed = 0
+    done = 0
+    for lo in range(0, len(flow), CHUNK):
+        chunk = [to_command(cmd) for cmd in flow[lo : lo + CHUNK]]
+        gc.collect()
+        gc.disable()
+        start = ns()
+        for raw, text in chunk:
+            if latencies is not None:
+                t0 = ns()
+                event = apply(raw, text)
+                latencies.append(ns() - t0)
+            else:
+                event = apply(raw, text)
+            if event.status != "accepted":
+                raise SystemExit(f"bench: command {raw} rejected: {event.reason} {event.detail}")
+            done += 1
+            if done % batch == 0:
+                ex.flush()
+        ex.flush()
+        elapsed += ns() - start
+        gc.enable()
+    return len(flow) / (elapsed / 1e9)
+
+
+def bench_ledger(flow: list[Cmd], batch: int) -> tuple[float, float]:
+    latencies: list[int] = []
+    ops = _run_ledger(Exchange(build_registry(MODULES), journal=_Discard()), flow, batch, latencies)
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99)] / 1000
+    return ops, p99
+
+
+def bench_persisted(flow: list[Cmd], batch: int) -> float:
+    from exchange.ledger import open_ledger
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ledger = open_ledger(f"sqlite:///{tmp}/bench.db", create=True)
+        ledger.registry = build_registry(MODULES)
+        ops = _run_ledger(ledger.load(), flow, batch, None)
+        ledger.engine.dispose()
+    return ops
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--commands", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=20261124)
+    parser.add_argument("--batch", type=int, default=1_000, help="commands per commit")
+    parser.add_argument("--repeat", type=int, default=3, help="book runs (best is kept)")
+    parser.add_argument("--skip-ledger", action="store_true")
+    parser.add_argument("--skip-persisted", action="store_true")
+    args = parser.parse_args()
+    flow = build_flow(args.commands, args.seed)
+    book_ops = max(bench_books(flow) for _ in range(args.repeat))
+    out = [f"book_ops_s={book_ops:.0f}"]
+    if args.skip_ledger:
+        out += ["ledger_ops_s=skipped", "ledger_p99_us=skipped"]
+    else:
+        ledger_ops, p99 = bench_ledger(flow, args.batch)
+        out += [f"ledger_ops_s={ledger_ops:.0f}"]
+    out.append(
+        "persisted_ops_s=skipped"
+        if args.skip_persisted
+        else f"persisted_ops_s={bench_persisted(flow, args.batch):.0f}"
+    )
+    if not args.skip_ledger:
+        out.append(f"ledger_p99_us={p99:.1f}")
+    out += [f"commands={len(flow)}", f"batch={args.batch}"]
+    print(" ".join(out))
+
+
+if __name__ == "__main__":
+    main()
