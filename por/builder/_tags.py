@@ -73,7 +73,7 @@ def account_tags(batch: AccountBatch, snapshot_id: str) -> NDArray[np.uint8]:
     """Tags of every account in the batch, shape (n, 32)."""
     buf, offsets = tag_preimages(batch, snapshot_id)
     n = batch.count
-    if n and int(offsets[-1]) == n * int(offsets[1]):  # fixed-width records
+    if n and bool(np.all(np.diff(offsets) == offsets[1])):  # fixed-width records
         return hash_rows(buf.reshape(n, -1))
     mv = buf.data
     sha = hashlib.sha256

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from por import tree as reference
-from por.builder import build_tree
-from por.builder._tags import filler_tags
+from por._hashing import tag_hash
+from por.builder import AccountBatch, build_tree
+from por.builder._tags import account_tags, filler_tags
 from por.model import AccountInput, filler_tag
 from por.proofstore import ProofStore
 from por.vectorgen import random_accounts
@@ -73,3 +74,20 @@ def test_fast_tree_of_many_accounts_with_large_amounts_equals_reference(tmp_path
     ref = reference.build_tree(SNAPSHOT, ASSETS, accs, filler_secret=SECRET)
     fast = build_tree(accs, ASSETS, SNAPSHOT, SECRET, engine="serial", out_dir=tmp_path)
     assert fast.root == ref.root, "root differs on 700 accounts (1024 leaves)"
+
+
+def test_tags_of_ids_of_varying_utf8_lengths_equal_the_spec_tag() -> None:
+    # Lengths 13, 7, 12, 18, 15 bytes: total 285 = 5 x 57, the first record's length.
+    ids = [
+        "0\U00010000\U00010000-100",
+        "00\x80-10",
+        "\U00010000\U00010000-100",
+        "0\x80\x80\x80\x80\U00010000-1000",
+        "0\x80\x80\U00010000-10000",
+        "",
+    ]
+    accs = [AccountInput(i, bytes([k]) * 32, (0,), (0,)) for k, i in enumerate(ids)]
+    tags = account_tags(AccountBatch.from_accounts(accs, 1), SNAPSHOT)
+    for k, a in enumerate(accs):
+        expected = tag_hash(SNAPSHOT, a.nonce, a.account_id)
+        assert tags[k].tobytes() == expected, f"tag of {a.account_id!r} differs"
