@@ -21,6 +21,7 @@ from exchange.model import (
     Asset,
     Event,
     Posting,
+    format_time,
 )
 from exchange.registry import CommandSpec, JobSpec, Registry, default_registry
 from exchange.state import BalanceKey, LedgerState
@@ -72,7 +73,7 @@ class Context:
         self._postings: list[Posting] = []
         self._data: dict[str, Any] | None = None
         self._entry = 0
-        self._rollbacks: list[Callable[[], None]] | None = None
+        self._rollbacks: list[Callable[[], object]] | None = None
 
     # -- reading -------------------------------------------------------------------------
     @property
@@ -170,7 +171,7 @@ class Context:
             self._data = {}
         self._data.update(data)
 
-    def on_rollback(self, undo: Callable[[], None]) -> None:
+    def on_rollback(self, undo: Callable[[], object]) -> None:
         """Run `undo` if the command is rejected later (for module state changed early)."""
         if self._rollbacks is None:
             self._rollbacks = []
@@ -261,11 +262,11 @@ class Exchange:
             if now is not None and at < now:
                 return self._record(
                     "command",
-                    name,
+                    spec.name,
                     text,
                     "rejected",
                     "time_must_not_decrease",
-                    f"{at} < {now}",
+                    f"{format_time(at)} is before {format_time(now)}",
                     None,
                     (),
                 )
