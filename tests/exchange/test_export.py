@@ -91,7 +91,7 @@ def test_a_cut_stays_the_same_while_trading_continues(db_url: str) -> None:
         writer = threading.Thread(target=append, args=(ledger, AFTER[1:]))
         writer.start()
         writer.join()
-        assert ledger.journal.head()[0] == len(BEFORE) + len(AFTER), "the writer committed"
+        assert ledger.journal.head()[0] > CUT_SEQ + len(AFTER), "the writer committed"
         assert sorted(cut.claims()) == first
         assert cut.customer_totals() == totals
         assert cut.custody() == {"BTC": ALICE_BTC, "ETH": BOB_ETH}

@@ -1,9 +1,6 @@
 """Ledgers for snapshot tests: a persisted ledger (SQLite or PostgreSQL, via `db_url`) built
-from a small command log, with a test-only `borrow` command so that customers can owe.
-
-`borrow` posts `available +a` and `borrowed -a` to one account (a recorded debt, as the
-lending module will): the borrower's claim stays 0 until the funds leave, e.g. by a
-transfer, after which it is negative and the leaf has debt.
+from a small command log with the default engine modules (core, lending, ...): deposits
+are auto-lent to the pools, `borrow` records a debt in the `borrowed` bucket.
 """
 
 from __future__ import annotations
@@ -11,12 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from exchange import fields
 from exchange.commandlog import run_lines
-from exchange.db import open_database
-from exchange.engine import Context
-from exchange.ledger import PersistedLedger
-from exchange.registry import Registry, build_registry
+from exchange.ledger import PersistedLedger, open_ledger
 
 HOUR_MS = 1_795_536_000_000  # 2026-11-24T16:00:00Z
 AT = "2026-11-24T16:00:00Z"
@@ -26,27 +19,9 @@ def cmd(name: str, **params: Any) -> str:
     return json.dumps({"cmd": name, **params})
 
 
-def _parse_borrow(raw: dict[str, Any]) -> tuple[str, str, int]:
-    return fields.string(raw, "account"), fields.string(raw, "asset"), fields.amount(raw)
-
-
-def _borrow(ctx: Context, p: tuple[str, str, int]) -> None:
-    account, asset, amount = p
-    ctx.require_positive(amount)
-    ctx.require_asset(asset)
-    ctx.require_user_account(account)
-    ctx.post((account, asset, "available", amount), (account, asset, "borrowed", -amount))
-
-
-def registry_with_borrow() -> Registry:
-    registry = build_registry()
-    registry.command("borrow", _parse_borrow, _borrow)
-    return registry
-
-
 def make_ledger(url: str, lines: list[str]) -> PersistedLedger:
     """A fresh persisted ledger holding `lines` (one transaction per command)."""
-    ledger = PersistedLedger(open_database(url, create=True), registry_with_borrow())
+    ledger = open_ledger(url, create=True)
     append(ledger, lines)
     return ledger
 
@@ -58,7 +33,7 @@ def append(ledger: PersistedLedger, lines: list[str]) -> None:
 
 
 # A small ledger around the 16:00 boundary. At the cut:
-#   alice: BTC 1.5 (1.0 available, 0.5 locked by a pending withdrawal)
+#   alice: BTC 1.5 (1.0 lent to the pool, 0.5 locked by a pending withdrawal)
 #   bob:   ETH 2, BTC -0.2 (borrowed 0.2 BTC and gave it to carol)
 #   carol: BTC 0.2
 #   @fees: none; @custody: BTC -1.5, ETH -2
@@ -66,6 +41,7 @@ def append(ledger: PersistedLedger, lines: list[str]) -> None:
 BEFORE = [
     cmd("asset", symbol="BTC", decimals=8),
     cmd("asset", symbol="ETH", decimals=18),
+    cmd("lending_pool", asset="BTC"),
     cmd("clock", time="2026-11-24T15:00:00Z"),
     cmd("deposit", account="alice", asset="BTC", amount="150000000", tx="btc:1"),
     cmd("deposit", account="bob", asset="ETH", amount="2000000000000000000", tx="eth:1"),

@@ -1,0 +1,128 @@
+"""por.snapshot.leaves: claims -> equity/debt vectors, nonces, and the totals check."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from por.builder import build_tree
+from por.model import AccountInput, Node
+from por.snapshot.errors import SnapshotError, TotalsMismatchError
+from por.snapshot.leaves import check_root_totals, collect_leaves, derive_nonce, split_claim
+from por.tree import build_tree as reference_tree
+
+SID = "2026-11-24T16:00:00Z"
+SECRET = bytes(range(32))
+ASSETS = ("BTC", "ETH")
+
+
+def test_a_claim_splits_into_equity_or_debt_never_both() -> None:
+    assert split_claim(5) == (5, 0)
+    assert split_claim(0) == (0, 0)
+    assert split_claim(-7) == (0, 7)
+
+
+def test_the_nonce_is_hmac_sha256_over_the_documented_byte_layout() -> None:
+    sid, aid = SID.encode(), b"alice"
+    msg = b"por/nonce" + len(sid).to_bytes(2, "big") + sid + len(aid).to_bytes(2, "big") + aid
+    expected = hmac.new(SECRET, msg, hashlib.sha256).digest()
+    assert derive_nonce(SECRET, SID, "alice") == expected
+    assert derive_nonce(SECRET, "2026-11-24T17:00:00Z", "alice") != expected, "per snapshot"
+    assert derive_nonce(bytes(32), SID, "alice") != expected, "depends on the secret"
+
+
+def test_leaves_put_debt_in_the_debt_vector_and_keep_locked_funds_as_equity() -> None:
+    claims = [("alice", "BTC", 150), ("bob", "ETH", 9), ("bob", "BTC", -20), ("carol", "BTC", 20)]
+    leaves = collect_leaves(iter(claims), ASSETS, SID, SECRET)
+    batch = leaves.batch
+    rows = {batch.account_id(i): i for i in range(batch.count)}
+    assert set(rows) == {"alice", "bob", "carol"}
+    bob = batch.amounts[rows["bob"]]
+    assert (int(bob[0, 0, 1]), int(bob[0, 1, 1])) == (0, 9), "bob's equity: BTC 0, ETH 9"
+    assert (int(bob[1, 0, 1]), int(bob[1, 1, 1])) == (20, 0), "bob's debt: BTC 20"
+    assert leaves.equity_totals == (170, 9)
+    assert leaves.debt_totals == (20, 0)
+    assert leaves.borrowers == 1
+    assert leaves.borrower_collateral == (0, 9), "bob's ETH backs his BTC debt"
+    assert batch.nonce(rows["carol"]) == derive_nonce(SECRET, SID, "carol")
+
+
+@pytest.mark.parametrize(
+    ("claims", "message"),
+    [
+        ([("@fees", "BTC", 1)], "system accounts start with '@'"),
+        ([("alice", "DOGE", 1)], "not one of the snapshot's assets"),
+        ([("alice", "BTC", 1), ("alice", "BTC", 2)], "twice"),
+        ([("alice", "BTC", 1 << 128)], "expected an int"),
+        ([("alice", "BTC", "12")], "expected an int"),
+        ([("", "BTC", 1)], "expected a customer account id"),
+        ([("x" * 70_000, "BTC", 1)], "expected at most 65535"),
+    ],
+)
+def test_bad_claims_from_a_source_are_refused_naming_the_problem(
+    claims: list[tuple[str, str, object]], message: str
+) -> None:
+    with pytest.raises(SnapshotError, match=message):
+        collect_leaves(iter(claims), ASSETS, SID, SECRET)  # type: ignore[arg-type]
+
+
+def test_amounts_above_64_bits_survive_into_the_tree() -> None:
+    big = (1 << 127) + 12345
+    leaves = collect_leaves(
+        iter([("whale", "ETH", big), ("minnow", "ETH", -5)]), ASSETS, SID, SECRET
+    )
+    built = build_tree(leaves.batch, ASSETS, SID, SECRET, engine="serial")
+    try:
+        assert built.root.equity == (0, big)
+        assert built.root.debt == (0, 5)
+    finally:
+        built.discard()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.dictionaries(
+        st.tuples(st.sampled_from(["a", "b", "c", "d", "é", "f"]), st.sampled_from(ASSETS)),
+        st.integers(-(1 << 100), 1 << 100).filter(bool),
+        max_size=12,
+    )
+)
+def test_the_fast_leaves_build_the_same_root_as_the_reference_tree(
+    claims: dict[tuple[str, str], int],
+) -> None:
+    rows = [(a, s, v) for (a, s), v in claims.items()]
+    leaves = collect_leaves(iter(rows), ASSETS, SID, SECRET)
+    accounts: dict[str, tuple[list[int], list[int]]] = {}
+    for account, asset, value in rows:
+        eq, de = accounts.setdefault(account, ([0, 0], [0, 0]))
+        k = ASSETS.index(asset)
+        eq[k], de[k] = split_claim(value)
+    inputs = [
+        AccountInput(a, derive_nonce(SECRET, SID, a), tuple(eq), tuple(de))
+        for a, (eq, de) in accounts.items()
+    ]
+    reference = reference_tree(SID, ASSETS, inputs, filler_secret=SECRET)
+    built = build_tree(leaves.batch, ASSETS, SID, SECRET, engine="serial")
+    try:
+        assert built.root == reference.root
+        assert built.root.equity == leaves.equity_totals
+        assert built.root.debt == leaves.debt_totals
+    finally:
+        built.discard()
+
+
+def test_the_totals_check_passes_only_when_every_unit_matches() -> None:
+    root = Node(bytes(32), (170, 9), (20, 0))
+    check_root_totals(root, ASSETS, {"BTC": (170, 20), "ETH": (9, 0)})
+    with pytest.raises(TotalsMismatchError, match=r"BTC: tree root equity is 170, ledger .* 171"):
+        check_root_totals(root, ASSETS, {"BTC": (171, 20), "ETH": (9, 0)})
+    with pytest.raises(
+        TotalsMismatchError, match=r"ETH: tree root debt is 0, ledger customer debts total 1"
+    ):
+        check_root_totals(root, ASSETS, {"BTC": (170, 20), "ETH": (9, 1)})
+    with pytest.raises(TotalsMismatchError, match="not snapshot assets"):
+        check_root_totals(root, ASSETS, {"BTC": (170, 20), "ETH": (9, 0), "SOL": (0, 0)})

@@ -1,0 +1,263 @@
+"""por.snapshot.run: a whole snapshot from a persisted ledger (SQLite and PostgreSQL),
+its files, their verification, and what happens when anything goes wrong."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from exchange.export import SqlLedgerCut, SqlLedgerExport
+from por.chain.solana_world import create_solana_world, fund_sol, fund_usdc
+from por.leaves import read_leaves
+from por.manifest import AssetInfo, LogHead, build_manifest, parse_manifest
+from por.model import Node
+from por.proof import parse_proof
+from por.reserves import Wallet, WalletRegistry
+from por.reserves.errors import KeyStoreError
+from por.reserves.keystore import generate_keystore
+from por.reserves.model import AssetSpec
+from por.reserves.solana import LiteSvmReader
+from por.snapshot import (
+    ReserveSetup,
+    SnapshotConfigError,
+    SnapshotError,
+    SnapshotIndex,
+    TotalsMismatchError,
+    take_snapshot,
+)
+from por.verify import verify_leaves, verify_proof
+from tests.por.snapshot.snapshot_ledger import AFTER, AT, BEFORE, CUT_SEQ, make_ledger
+
+SECRET = bytes(range(32))
+PRIVATE_KEY = Ed25519PrivateKey.from_private_bytes(bytes(32))
+
+
+def _manifest(snapshot_dir: Path) -> Any:
+    """Sign the snapshot's public summary as a manifest (publication is the next step)."""
+    summary = json.loads((snapshot_dir / "public" / "snapshot.json").read_text())
+    tree = summary["tree"]
+    r = tree["root"]
+    root = Node(bytes.fromhex(r["hash"]), tuple(map(int, r["equity"])), tuple(map(int, r["debt"])))
+    signed = build_manifest(
+        summary["snapshot_id"],
+        [AssetInfo(a["symbol"], a["decimals"]) for a in summary["assets"]],
+        tree["height"],
+        root,
+        LogHead(1, bytes(32)),
+        PRIVATE_KEY,
+        extra={"cut": summary["cut"]},
+    )
+    return parse_manifest(signed)
+
+
+def _only_snapshot(out: Path) -> Path:
+    entries = list(out.iterdir())
+    assert len(entries) == 1, f"expected exactly the snapshot directory, found {entries}"
+    return entries[0]
+
+
+def test_a_snapshot_of_a_ledger_gives_leaves_that_verify_for_every_customer(
+    db_url: str, tmp_path: Path
+) -> None:
+    ledger = make_ledger(db_url, BEFORE + AFTER)
+    result = take_snapshot(SqlLedgerExport(ledger.engine), AT, tmp_path / "out", secret=SECRET)
+    snap = _only_snapshot(tmp_path / "out")
+    assert snap.name == "2026-11-24T16-00-00Z" and result.directory == snap
+    assert result.cut_seq == CUT_SEQ
+    assert result.accounts == 3, "alice, bob, carol; dave came after the cut"
+    assert result.root.equity == (170_000_000, 2 * 10**18)
+    assert result.root.debt == (20_000_000, 0)
+    summary = json.loads((snap / "public" / "snapshot.json").read_text())
+    assert summary["cut"] == {"seq": CUT_SEQ, "time": "2026-11-24T15:59:59.999Z"}
+    manifest = _manifest(snap)
+    index = SnapshotIndex(snap)
+    assert sorted(index.account_ids()) == ["alice", "bob", "carol"], "no system account leaf"
+    proofs = {a: parse_proof(index.proof(a)) for a in index.account_ids()}
+    for proof in proofs.values():
+        verify_proof(proof, manifest, PRIVATE_KEY.public_key().public_bytes_raw())
+    assert proofs["alice"].leaf.equity == (150_000_000, 0), "funds locked by a withdrawal count"
+    assert (proofs["bob"].leaf.equity, proofs["bob"].leaf.debt) == (
+        (0, 2 * 10**18),
+        (20_000_000, 0),
+    ), "bob's borrowed BTC is debt, his ETH equity"
+    with open(snap / "public" / "leaves.jsonl", "rb") as fh:
+        verify_leaves(read_leaves(fh, 2), manifest)
+
+
+def test_the_public_files_hold_no_account_id_and_no_nonce(db_url: str, tmp_path: Path) -> None:
+    ledger = make_ledger(db_url, BEFORE + AFTER)
+    take_snapshot(SqlLedgerExport(ledger.engine), AT, tmp_path / "out", secret=SECRET)
+    snap = _only_snapshot(tmp_path / "out")
+    index = SnapshotIndex(snap)
+    secrets = [a.encode() for a in index.account_ids()]
+    secrets += [index.nonce(a).hex().encode() for a in index.account_ids()]
+    secrets.append(SECRET.hex().encode())
+    public = list((snap / "public").iterdir())
+    assert {p.name for p in public} == {"snapshot.json", "leaves.jsonl", "reconciliation.json"}
+    for path in public:
+        data = path.read_bytes()
+        for secret in secrets:
+            assert secret not in data, f"{path.name} leaks {secret[:16]!r}"
+
+
+def test_system_accounts_are_reported_separately_not_as_leaves(db_url: str, tmp_path: Path) -> None:
+    ledger = make_ledger(db_url, BEFORE + AFTER)
+    take_snapshot(SqlLedgerExport(ledger.engine), AT, tmp_path / "out", secret=SECRET)
+    snap = _only_snapshot(tmp_path / "out")
+    private = json.loads((snap / "private" / "summary.json").read_text())
+    assert {"account": "@custody", "asset": "BTC", "amount": "-150000000"} in private[
+        "system_balances"
+    ]
+    report = json.loads((snap / "public" / "reconciliation.json").read_text())
+    btc = report["assets"][0]
+    assert (btc["asset"], btc["ledger_custody"], btc["in_flight_withdrawals"]) == (
+        "BTC",
+        "150000000",
+        "50000000",
+    )
+    assert report["collateral"]["borrowing_accounts"] == 1
+    assert report["collateral"]["collateral_raw"] == {"BTC": "0", "ETH": str(2 * 10**18)}
+
+
+class _TamperedExport:
+    """A source that lies about one customer's claim (the ledger's own totals are true)."""
+
+    def __init__(self, inner: SqlLedgerExport, account: str, delta: int) -> None:
+        self.inner, self.account, self.delta = inner, account, delta
+
+    @contextmanager
+    def cut(self, boundary_ms: int) -> Iterator[SqlLedgerCut]:
+        with self.inner.cut(boundary_ms) as cut:
+            real = cut.claims
+
+            def claims() -> Iterator[tuple[str, str, int]]:
+                for account, asset, value in real():
+                    yield account, asset, value + (self.delta if account == self.account else 0)
+
+            cut.claims = claims  # type: ignore[method-assign]
+            yield cut
+
+
+@pytest.mark.parametrize(("account", "delta"), [("carol", -1), ("bob", 1)])
+def test_a_tampered_leaf_fails_the_totals_check_loudly_and_leaves_nothing(
+    db_url: str, tmp_path: Path, account: str, delta: int
+) -> None:
+    ledger = make_ledger(db_url, BEFORE + AFTER)
+    source = _TamperedExport(SqlLedgerExport(ledger.engine), account, delta)
+    with pytest.raises(TotalsMismatchError, match=r"BTC: tree root (equity|debt) is"):
+        take_snapshot(source, AT, tmp_path / "out", secret=SECRET)
+    assert list((tmp_path / "out").iterdir()) == [], "no snapshot files may be left behind"
+
+
+@pytest.mark.parametrize("step", ["cut", "tree", "store", "write"])
+def test_an_error_midway_leaves_no_output_directory(step: str, tmp_path: Path, db_url: str) -> None:
+    ledger = make_ledger(db_url, BEFORE + AFTER)
+
+    def crash(name: str) -> None:
+        if name == step:
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        take_snapshot(
+            SqlLedgerExport(ledger.engine), AT, tmp_path / "out", secret=SECRET, after_step=crash
+        )
+    assert list((tmp_path / "out").iterdir()) == [], f"crash after {step} left files"
+
+
+def test_a_snapshot_is_never_overwritten(tmp_path: Path) -> None:
+    ledger = make_ledger(f"sqlite:///{tmp_path / 'l.db'}", BEFORE + AFTER)
+    source = SqlLedgerExport(ledger.engine)
+    first = take_snapshot(source, AT, tmp_path / "out", secret=SECRET)
+    with pytest.raises(SnapshotConfigError, match="already exists"):
+        take_snapshot(source, AT, tmp_path / "out", secret=SECRET)
+    assert first.directory.exists()
+
+
+def test_a_generated_secret_is_kept_private_with_mode_0600(tmp_path: Path) -> None:
+    ledger = make_ledger(f"sqlite:///{tmp_path / 'l.db'}", BEFORE + AFTER)
+    result = take_snapshot(SqlLedgerExport(ledger.engine), AT, tmp_path / "out")
+    secret_file = result.directory / "private" / "secret"
+    assert secret_file.stat().st_mode & 0o777 == 0o600
+    assert len(bytes.fromhex(secret_file.read_text().strip())) == 32
+
+
+@pytest.mark.parametrize(
+    ("at", "message"),
+    [("2026-11-24 16:00", "must look like"), ("2026-11-24T16:00:00+01:00", "must look like")],
+)
+def test_a_bad_snapshot_time_is_refused_before_anything_is_written(
+    at: str, message: str, tmp_path: Path
+) -> None:
+    ledger = make_ledger(f"sqlite:///{tmp_path / 'l.db'}", BEFORE + AFTER)
+    with pytest.raises(SnapshotConfigError, match=message):
+        take_snapshot(SqlLedgerExport(ledger.engine), at, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_cut_that_is_not_final_is_refused(tmp_path: Path) -> None:
+    ledger = make_ledger(f"sqlite:///{tmp_path / 'l.db'}", BEFORE)
+    with pytest.raises(SnapshotError, match="has not reached"):
+        take_snapshot(SqlLedgerExport(ledger.engine), AT, tmp_path / "out", secret=SECRET)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+# -- reserves, with the embedded LiteSVM chain (Anvil runs in the CLI end-to-end test) -------
+def _solana_setup(tmp_path: Path, sol: int, *, decimals: int = 9) -> ReserveSetup:
+    world = create_solana_world(unix_timestamp=1_795_536_005)
+    store, _, (owner,) = generate_keystore(tmp_path / "keys.json", solana=1)
+    fund_sol(world.svm, {owner: sol})
+    fund_usdc(world, {owner: 1})
+    specs = {"SOL": AssetSpec("SOL", "solana", "native", decimals)}
+    registry = WalletRegistry(
+        "Test Exchange", {"solana": specs}, (Wallet("solana", owner, ("SOL",), "cold"),)
+    )
+    return ReserveSetup(registry, {"solana": LiteSvmReader(world.svm, specs)}, store)
+
+
+SOL_LEDGER = [
+    '{"cmd":"asset","symbol":"SOL","decimals":9}',
+    '{"cmd":"clock","time":"2026-11-24T15:00:00Z"}',
+    '{"cmd":"deposit","account":"ann","asset":"SOL","amount":"5000000000","tx":"s1"}',
+    '{"cmd":"clock","time":"2026-11-24T16:00:01Z"}',
+]
+
+
+@pytest.mark.parametrize(("held", "status"), [(5_000_000_000, "PASS"), (4_999_999_999, "FAIL")])
+def test_reserves_are_read_signed_and_reconciled(tmp_path: Path, held: int, status: str) -> None:
+    ledger = make_ledger(f"sqlite:///{tmp_path / 'l.db'}", SOL_LEDGER)
+    setup = _solana_setup(tmp_path, held)
+    result = take_snapshot(
+        SqlLedgerExport(ledger.engine), AT, tmp_path / "out", secret=SECRET, reserves=setup
+    )
+    assert result.reconciliation.to_dict()["status"] == status
+    reserves = json.loads((result.directory / "public" / "reserves.json").read_text())
+    assert reserves["totals"] == {"SOL": str(held)}
+    (proof,) = reserves["ownership"]
+    assert proof["scheme"] == "ed25519" and "snapshot: 2026-11-24T16:00:00Z" in proof["message"]
+    assert reserves["readings"][0]["pin"]["requested_at"] == AT
+
+
+def test_a_missing_signing_key_fails_the_snapshot_and_leaves_nothing(tmp_path: Path) -> None:
+    ledger = make_ledger(f"sqlite:///{tmp_path / 'l.db'}", SOL_LEDGER)
+    setup = _solana_setup(tmp_path, 1)
+    other, _, _ = generate_keystore(tmp_path / "other.json", solana=1)
+    setup = ReserveSetup(setup.registry, setup.readers, other)
+    with pytest.raises(KeyStoreError, match="no signing key for solana address"):
+        take_snapshot(SqlLedgerExport(ledger.engine), AT, tmp_path / "out", reserves=setup)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_reserve_assets_must_match_the_ledgers_decimals(tmp_path: Path) -> None:
+    ledger = make_ledger(f"sqlite:///{tmp_path / 'l.db'}", SOL_LEDGER)
+    setup = _solana_setup(tmp_path, 1, decimals=6)
+    with pytest.raises(
+        SnapshotConfigError, match="SOL on solana has 6 decimals, the ledger's SOL has 9"
+    ):
+        take_snapshot(SqlLedgerExport(ledger.engine), AT, tmp_path / "out", reserves=setup)
+    assert list((tmp_path / "out").iterdir()) == []
