@@ -289,17 +289,19 @@ def _place(ctx: Context | None, ms: MatchingState, p: OrderParams, oid: int) -> 
 
     Raises `OrderRejected` before anything changed.
     """
-    book = _book(ms, p.market)
+    book = ms.books.get(p.market)
+    if book is None:
+        raise OrderRejected(Reject.UNKNOWN_MARKET, p.market)
     market = book.market
     account = p.account
     side = p.side
     quantity = p.quantity
-    if ctx is not None:
-        ctx.require_user_account(account)
+    if ctx is not None and (account not in ctx.state.accounts or account[0] == "@"):
+        ctx.require_user_account(account)  # rejects unknown_account / ..._user_account
     if p.cid is not None and (account, p.cid) in ms.client_ids:
         raise OrderRejected(Reject.DUPLICATE_CLIENT_ORDER_ID, f"{account} {p.cid}")
     limit = book.validate(side, p.price, quantity, p.order_type, p.tif, p.post_only)
-    perp = market.kind == MarketKind.PERP
+    perp = market.kind  # MarketKind.PERP is the truthy one
     if p.reduce_only:
         _check_reduce_only(ms, market, account, side, quantity)
     if perp and p.order_type == _LIMIT and quantity * limit // market.scale > MAX_PERP_NOTIONAL:

@@ -13,7 +13,7 @@ then every notional on the grid is an exact integer and fees are the only roundi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 from ._errors import MarketConfigError
@@ -96,6 +96,9 @@ class Market:
     maker_fee_ppm: int
     taker_fee_ppm: int
     state: MarketState = MarketState.OPEN
+    # derived once (hot paths read them): 10**base_decimals and the lock fee rate
+    scale: int = field(init=False, repr=False, compare=False)
+    lock_fee_ppm: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         def fail(rule: str) -> None:
@@ -107,6 +110,9 @@ class Market:
             fail(f"base and quote must differ, both are {self.base!r}")
         if not 0 <= self.base_decimals <= 30:
             fail(f"base_decimals must be in 0..30, got {self.base_decimals}")
+        # the rate a resting buy reserves fees at: the higher of maker and taker (>= 0)
+        object.__setattr__(self, "scale", 10**self.base_decimals)
+        object.__setattr__(self, "lock_fee_ppm", max(self.maker_fee_ppm, self.taker_fee_ppm, 0))
         if not 0 < self.tick_size <= MAX_PRICE:
             fail(f"tick_size must be in 1..{MAX_PRICE}, got {self.tick_size}")
         if not 0 < self.step_size <= MAX_QUANTITY:
@@ -127,22 +133,12 @@ class Market:
             )
 
     @property
-    def scale(self) -> int:
-        """10**base_decimals: divides quantity * price into a quote amount."""
-        return 10**self.base_decimals
-
-    @property
     def is_perp(self) -> bool:
         return self.kind is MarketKind.PERP
 
     def notional(self, quantity: int, price: int) -> int:
         """Quote amount of `quantity` at `price`; exact on the grid."""
         return quantity * price // self.scale
-
-    @property
-    def lock_fee_ppm(self) -> int:
-        """The fee rate a resting buy reserves for: the higher of maker and taker (>= 0)."""
-        return max(self.maker_fee_ppm, self.taker_fee_ppm, 0)
 
     def buy_lock(self, quantity: int, price: int) -> int:
         """Quote a spot buy of `quantity` at limit `price` reserves (available -> locked).
@@ -151,8 +147,9 @@ class Market:
         `lock_fee_ppm`, rounded up). Because it is linear, a fill of q releases exactly
         lock(q), which always covers the fill's notional plus its fee (ceil is subadditive).
         """
-        per_step = self.step_size * price // self.scale
-        return quantity // self.step_size * (per_step + fee(per_step, self.lock_fee_ppm))
+        step = self.step_size
+        per_step = step * price // self.scale
+        return quantity // step * (per_step - (-per_step * self.lock_fee_ppm // PPM))
 
 
 def fee(notional: int, ppm: int) -> int:

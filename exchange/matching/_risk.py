@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DefaultRisk", "PreTradeRisk", "spot_need"]
 
+_LIMIT = OrderType.LIMIT
+
 
 class PreTradeRisk(Protocol):
     """Decides whether an order may be placed. `limit` is the order's limit price, or for a
@@ -87,9 +89,16 @@ class DefaultRisk:
         stp: SelfTradePrevention,
         reduce_only: bool,
     ) -> str | None:
-        if book.market.is_perp:
+        market = book.market
+        if market.kind:  # perp
             return None
-        asset, need = spot_need(book, account, side, order_type, limit, quantity, stp)
-        if ctx.balance(account, asset) < need:
+        if order_type == _LIMIT:  # the common case, inline
+            if side:
+                asset, need = market.base, quantity
+            else:
+                asset, need = market.quote, market.buy_lock(quantity, limit)
+        else:
+            asset, need = spot_need(book, account, side, order_type, limit, quantity, stp)
+        if ctx.state.balances.get((account, asset, "available"), 0) < need:
             return Reject.INSUFFICIENT_AVAILABLE_BALANCE
         return None
