@@ -27,7 +27,13 @@ __all__ = [
     "default_registry",
 ]
 
-ENGINE_MODULES: tuple[str, ...] = ("exchange.core", "exchange.matching")
+ENGINE_MODULES: tuple[str, ...] = (
+    "exchange.core",
+    "exchange.matching",
+    "exchange.lending",
+    "exchange.margin",
+    "exchange.settlement",
+)
 """Modules whose `register(registry)` builds the default registry, in this order.
 
 A listed module that is not installed (or has no `register` yet) is skipped.

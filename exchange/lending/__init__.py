@@ -1,0 +1,101 @@
+"""Lending pools: auto-lend, borrow/repay, interest through integer indexes, hourly posting.
+
+One pool per asset (`@lending:SYM`). Deposits are lent by default (auto-lend, opt out per
+account and asset); lends are collateral and are redeemed automatically when the owner
+needs the funds; borrowing is explicit or automatic (spot orders, settlement). Interest is
+posted every hour so that borrowers' interest == lenders' interest + the exchange's fee,
+exactly, in the journal. See docs/margin.md.
+"""
+
+from __future__ import annotations
+
+from exchange.model import NEGATIVE, POSITIVE
+from exchange.registry import Registry
+
+from ._commands import MarginGuard, check_margin, register_commands
+from ._fixed import (
+    FRACTION,
+    HOURS_PER_YEAR,
+    RAY,
+    WAD,
+    ceil_div,
+    ceil_sqrt,
+    format_fraction,
+    fraction,
+    parse_fraction,
+)
+from ._interest import INTEREST_JOB, INTEREST_PERIOD_MS, post_interest, replay_interest
+from ._ops import (
+    borrow,
+    borrowable,
+    ensure_available,
+    lend,
+    lending_state,
+    pool_totals,
+    redeem,
+    redeemable,
+    repay,
+    sweep,
+)
+from ._pool import DEFAULT_PARAMS, LendingState, Pool, PoolParams, borrow_rate, lend_rate
+from ._replay import lending_digest, replay_auto_lend, replay_pool, replay_shares
+
+__all__ = [
+    "DEFAULT_PARAMS",
+    "FRACTION",
+    "HOURS_PER_YEAR",
+    "INTEREST_JOB",
+    "INTEREST_PERIOD_MS",
+    "RAY",
+    "WAD",
+    "LendingState",
+    "MarginGuard",
+    "Pool",
+    "PoolParams",
+    "borrow",
+    "borrow_rate",
+    "borrowable",
+    "ceil_div",
+    "ceil_sqrt",
+    "check_margin",
+    "ensure_available",
+    "format_fraction",
+    "fraction",
+    "lend",
+    "lend_rate",
+    "lending_state",
+    "parse_fraction",
+    "pool_totals",
+    "redeem",
+    "redeemable",
+    "register",
+    "register_replay_shares",
+    "repay",
+    "sweep",
+]
+
+
+def register_replay_shares(registry: Registry) -> None:
+    """Hook `replay_shares` on every command and job registered so far (idempotent).
+
+    A module that moves lends or debts (through this package's operations) and registers
+    after `exchange.lending` must call this again at the end of its own `register`.
+    """
+    names = [*registry.commands, *(job.name for job in registry.jobs)]
+    for name in names:
+        hooks = registry.replay_hooks.setdefault(name, [])
+        if replay_shares not in hooks:
+            hooks.append(replay_shares)
+
+
+def register(registry: Registry) -> None:
+    registry.state("lending", LendingState)
+    registry.digest("lending", lending_digest)
+    registry.bucket("supplied", NEGATIVE)
+    registry.bucket("loans", POSITIVE)
+    register_commands(registry)
+    registry.job(INTEREST_JOB, INTEREST_PERIOD_MS, post_interest)
+    registry.on_replay(INTEREST_JOB, replay_interest)
+    registry.on_replay("lending_pool", replay_pool)
+    registry.on_replay("auto_lend", replay_auto_lend)
+    register_replay_shares(registry)

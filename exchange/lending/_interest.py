@@ -1,0 +1,110 @@
+"""The hourly interest posting: borrowers pay, lenders earn, the exchange keeps the fee.
+
+For each pool with debts, at every whole hour of ledger time (one journal entry per pool):
+
+1. Borrow index: ib' = ib + ceil(ib * r / (WAD * 8760)), r = annual borrow rate (WAD) at
+   the pool's utilisation at that instant (rates are piecewise constant per hour).
+2. Borrower j pays i_j = ceil(d_j * ib' / RAY) - debt_j (scaled debt d_j, posted debt_j);
+   I = sum of i_j.
+3. Lenders' pot P = I - ceil(I * fee): the lend rate is thus borrow rate * U * (1 - fee).
+   Lend index: il' = il + floor(max(P - n, 0) * RAY / S), S = total shares, n = lenders.
+   Lender k earns l_k = max(0, floor(s_k * il' / RAY) - lent_k); L = sum of l_k <= P
+   (each floor can gain at most 1 over the exact share, hence the n margin).
+4. The exchange's fee is F = I - L >= ceil(I * fee) >= 0, credited to `@fees` as a lend
+   of the pool (it earns like any lender).
+
+So in the journal, borrowers' interest == lenders' interest + fee, exactly, every hour,
+and every rounding is in the exchange's favour. The entry:
+
+    B_j.borrowed -i_j ...   P.loans +I   A_k.lent +l_k ...   @fees.lent +F   P.supplied -(L+F)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from exchange.model import FEES, lending_pool
+
+from ._fixed import FRACTION, HOURS_PER_YEAR, RAY, WAD, ceil_div
+from ._ops import lending_state, pool_totals
+from ._pool import borrow_rate
+
+if TYPE_CHECKING:
+    from exchange.engine import Context
+    from exchange.model import Event
+    from exchange.state import LedgerState
+
+__all__ = ["INTEREST_JOB", "INTEREST_PERIOD_MS", "post_interest", "replay_interest"]
+
+INTEREST_JOB = "lending_interest"
+INTEREST_PERIOD_MS = 3_600_000
+
+
+def post_interest(ctx: Context, instant: int) -> None:
+    state = ctx.state
+    ls = lending_state(state)
+    balances = state.balances
+    facts: dict[str, dict[str, str]] = {}
+    for asset in sorted(ls.pools):
+        pool = ls.pools[asset]
+        if not pool.debts:
+            continue
+        lent, borrowed, _ = pool_totals(state, asset)
+        params = ls.params_of(asset)
+        ib0 = pool.borrow_index
+        ib1 = ib0 + ceil_div(ib0 * borrow_rate(params, borrowed, lent), WAD * HOURS_PER_YEAR)
+        legs: list[tuple[str, str, str, int]] = []
+        append = legs.append
+        total_i = 0
+        for account, debt in pool.debts.items():
+            owed = -(-debt * ib1 // RAY)
+            i = owed + balances.get((account, asset, "borrowed"), 0)
+            if i > 0:
+                append((account, asset, "borrowed", -i))
+                total_i += i
+        if not total_i:
+            continue
+        pot = total_i - ceil_div(total_i * params.fee, FRACTION)
+        il0 = pool.lend_index
+        shares = pool.shares
+        margin = len(shares)
+        il1 = il0
+        if pool.total_shares and pot > margin:
+            il1 = il0 + (pot - margin) * RAY // pool.total_shares
+        total_l = 0
+        if il1 != il0:
+            get = balances.get
+            for account, s in shares.items():
+                gain = s * il1 // RAY - get((account, asset, "lent"), 0)
+                if gain > 0:
+                    append((account, asset, "lent", gain))
+                    total_l += gain
+        fee = total_i - total_l
+        assert fee >= 0, "lenders were paid more than borrowers paid"  # proven in the docstring
+        p = lending_pool(asset)
+        append((p, asset, "loans", total_i))
+        append((FEES, asset, "lent", fee))
+        append((p, asset, "supplied", -(total_l + fee)))
+        old = (ib0, il0, shares.get(FEES), pool.debts.get(FEES), pool.total_shares)
+
+        def undo(pool=pool, old=old) -> None:  # type: ignore[no-untyped-def]
+            pool.borrow_index, pool.lend_index = old[0], old[1]
+            pool.restore(FEES, old[2], old[3], old[4])
+
+        ctx.on_rollback(undo)
+        ctx.post(*legs)
+        pool.borrow_index = ib1
+        pool.lend_index = il1
+        pool.on_lent(FEES, fee, balances.get((FEES, asset, "lent"), 0))
+        facts[asset] = {"borrow_index": str(ib1), "lend_index": str(il1), "fee": str(fee)}
+    if facts:
+        ctx.emit(interest=facts)
+
+
+def replay_interest(state: LedgerState, event: Event) -> None:
+    ls = lending_state(state)
+    for asset, f in sorted((event.data or {}).get("interest", {}).items()):
+        pool = ls.pool(asset)
+        pool.borrow_index = int(f["borrow_index"])
+        pool.lend_index = int(f["lend_index"])
+        pool.on_lent(FEES, int(f["fee"]), state.balances.get((FEES, asset, "lent"), 0))

@@ -1,0 +1,202 @@
+"""Lending pools: parameters, interest indexes and scaled balances (the module's state).
+
+Each asset has one pool, the system account `@lending:SYM`, with three buckets that mirror
+its users (so the pool's own balances always sum to zero):
+
+    liquidity (+)  cash supplied and not lent out      = lent total - borrowed total
+    supplied  (-)  minus what the pool owes lenders    = -(sum of users' `lent`)
+    loans     (+)  what borrowers owe the pool          = -(sum of users' `borrowed`)
+
+Because `liquidity` may never be negative (the engine refuses such a posting), the pool can
+never lend out more than it holds.
+
+Interest uses two integer indexes at RAY scale (10^27 = 1.0), Aave style. An account's
+lend is kept as *scaled shares* s (balance = s * lend_index / RAY, rounded down) and its
+debt as scaled debt d (debt = d * borrow_index / RAY, rounded up). Indexes move only at the
+hourly interest posting, so between postings the journal balance is the whole truth.
+
+Rounding of share changes, always in the exchange's favour:
+    lend a      s += floor(a * RAY / lend_index)     (fewer shares)
+    redeem r    s -= ceil(r * RAY / lend_index)      (more shares burnt; all if emptied)
+    borrow b    d += ceil(b * RAY / borrow_index)    (more debt)
+    repay r     d -= floor(r * RAY / borrow_index)   (less debt repaid; all if emptied)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ._fixed import FRACTION, RAY, WAD, ceil_div
+
+__all__ = [
+    "DEFAULT_PARAMS",
+    "LendingState",
+    "Pool",
+    "PoolParams",
+    "borrow_rate",
+    "lend_rate",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class PoolParams:
+    """Rate curve and limits of one pool; every field at FRACTION scale (10^9 = 1.0).
+
+    Borrow rate per year (kinked, Aave style):
+        U <= U_opt:  base + slope1 * U / U_opt
+        U >  U_opt:  base + slope1 + slope2 * (U - U_opt) / (1 - U_opt)
+    Lenders receive borrowers' interest minus `fee` (lend rate = borrow rate * U * (1-fee)).
+    New borrows and redemptions stop where utilisation would pass `throttle`.
+    """
+
+    optimal_utilisation: int = 900_000_000
+    base_rate: int = 0
+    slope1: int = 40_000_000
+    slope2: int = 600_000_000
+    fee: int = 100_000_000
+    throttle: int = 950_000_000
+
+    def problems(self) -> list[str]:
+        out = []
+        if not 0 < self.optimal_utilisation < FRACTION:
+            out.append("optimal_utilisation must be in (0, 1)")
+        if not 0 < self.throttle <= FRACTION:
+            out.append("throttle must be in (0, 1]")
+        if not 0 <= self.fee <= FRACTION:
+            out.append("fee must be in [0, 1]")
+        if max(self.base_rate, self.slope1, self.slope2) > 100 * FRACTION:
+            out.append("rates must be at most 100 (10,000 % a year)")
+        return out
+
+
+DEFAULT_PARAMS = PoolParams()
+
+
+def borrow_rate(params: PoolParams, borrowed: int, lent: int) -> int:
+    """Annual borrow rate at WAD scale for utilisation borrowed/lent, rounded up."""
+    if borrowed <= 0 or lent <= 0:
+        return params.base_rate * (WAD // FRACTION)
+    u_opt = params.optimal_utilisation
+    # U at FRACTION scale would lose precision; work on borrowed/lent directly:
+    # slope1 * U / U_opt = slope1 * borrowed / (lent * U_opt)   (FRACTION units)
+    scale = WAD // FRACTION
+    base = params.base_rate * scale
+    if borrowed * FRACTION <= u_opt * lent:
+        return base + ceil_div(params.slope1 * borrowed * FRACTION * scale, lent * u_opt)
+    excess = borrowed * FRACTION - u_opt * lent  # (U - U_opt) * lent, FRACTION units
+    steep = ceil_div(params.slope2 * excess * scale, lent * (FRACTION - u_opt))
+    return base + params.slope1 * scale + steep
+
+
+def lend_rate(params: PoolParams, borrowed: int, lent: int) -> int:
+    """Annual lend rate at WAD scale: borrow rate * U * (1 - fee), rounded down (for views;
+    the hourly posting distributes the actual borrowers' interest, see docs/margin.md)."""
+    if borrowed <= 0 or lent <= 0:
+        return 0
+    return borrow_rate(params, borrowed, lent) * borrowed * (FRACTION - params.fee) // (
+        lent * FRACTION
+    )
+
+
+class Pool:
+    """Indexes and scaled balances of one asset's pool.
+
+    Fields: `lend_index`, `borrow_index` (RAY, start at RAY, never decrease), `shares`
+    (account -> scaled lend), `debts` (account -> scaled debt), `total_shares`.
+    Updates: share changes with every lend/redeem/borrow/repay posting; indexes at the
+    hourly interest posting. Rebuilt on replay from postings plus the job's emitted indexes.
+    """
+
+    __slots__ = ("asset", "borrow_index", "debts", "lend_index", "shares", "total_shares")
+
+    def __init__(self, asset: str) -> None:
+        self.asset = asset
+        self.lend_index = RAY
+        self.borrow_index = RAY
+        self.shares: dict[str, int] = {}
+        self.debts: dict[str, int] = {}
+        self.total_shares = 0
+
+    # -- share arithmetic: one place for live handlers and replay -------------------------
+    def on_lent(self, account: str, delta: int, after: int) -> None:
+        """`account`'s lent balance changed by `delta` (not interest) and is now `after`."""
+        shares = self.shares
+        old = shares.get(account, 0)
+        if delta > 0:
+            new = old + delta * RAY // self.lend_index
+        elif after == 0:
+            new = 0
+        else:
+            new = max(0, old - ceil_div(-delta * RAY, self.lend_index))
+        if new:
+            shares[account] = new
+        else:
+            shares.pop(account, None)
+        self.total_shares += new - old
+
+    def on_borrowed(self, account: str, delta: int, after: int) -> None:
+        """`account`'s borrowed bucket changed by `delta` (< 0: more debt) and is now `after`."""
+        debts = self.debts
+        old = debts.get(account, 0)
+        if delta < 0:
+            new = old + ceil_div(-delta * RAY, self.borrow_index)
+        elif after == 0:
+            new = 0
+        else:
+            new = max(0, old - delta * RAY // self.borrow_index)
+        if new:
+            debts[account] = new
+        else:
+            debts.pop(account, None)
+
+    def restore(self, account: str, share: int | None, debt: int | None, total: int) -> None:
+        """Undo helper: put an account's scaled amounts back (None = absent)."""
+        if share is None:
+            self.shares.pop(account, None)
+        else:
+            self.shares[account] = share
+        if debt is None:
+            self.debts.pop(account, None)
+        else:
+            self.debts[account] = debt
+        self.total_shares = total
+
+    def digest_lines(self) -> list[str]:
+        lines = [f"pool|{self.asset}|{self.lend_index}|{self.borrow_index}|{self.total_shares}"]
+        lines += [f"s|{a}|{s}" for a, s in sorted(self.shares.items())]
+        lines += [f"d|{a}|{d}" for a, d in sorted(self.debts.items())]
+        return lines
+
+
+@dataclass(slots=True)
+class LendingState:
+    """`state.ext["lending"]`: pools, their parameters, and auto-lend opt-outs.
+
+    `params` holds the pools opened by a `lending_pool` command: only those assets can be
+    lent and borrowed (an exchange chooses its lendable assets); deposits of an open pool's
+    asset are lent by default unless (account, asset) is in `auto_lend_off`.
+    """
+
+    pools: dict[str, Pool] = field(default_factory=dict)
+    params: dict[str, PoolParams] = field(default_factory=dict)
+    auto_lend_off: set[tuple[str, str]] = field(default_factory=set)
+
+    def pool(self, asset: str) -> Pool:
+        pool = self.pools.get(asset)
+        if pool is None:
+            pool = self.pools[asset] = Pool(asset)
+        return pool
+
+    def params_of(self, asset: str) -> PoolParams:
+        return self.params.get(asset, DEFAULT_PARAMS)
+
+    def is_open(self, asset: str) -> bool:
+        """A pool lends and borrows once a `lending_pool` command configured it."""
+        return asset in self.params
+
+    def auto_lends(self, account: str, asset: str) -> bool:
+        return (
+            asset in self.params
+            and not account.startswith("@")
+            and (account, asset) not in self.auto_lend_off
+        )
