@@ -59,7 +59,7 @@ def fraction(raw: dict[str, Any], name: str, default: int | None = None) -> int:
         return default
     value = raw[name]
     if not isinstance(value, str):
-        raise InvalidCommandError(f"field {name!r} must be a decimal string like \"0.02\"")
+        raise InvalidCommandError(f'field {name!r} must be a decimal string like "0.02"')
     try:
         return parse_fraction(value)
     except ValueError as exc:

@@ -93,8 +93,11 @@ def lend_rate(params: PoolParams, borrowed: int, lent: int) -> int:
     the hourly posting distributes the actual borrowers' interest, see docs/margin.md)."""
     if borrowed <= 0 or lent <= 0:
         return 0
-    return borrow_rate(params, borrowed, lent) * borrowed * (FRACTION - params.fee) // (
-        lent * FRACTION
+    return (
+        borrow_rate(params, borrowed, lent)
+        * borrowed
+        * (FRACTION - params.fee)
+        // (lent * FRACTION)
     )
 
 
