@@ -61,22 +61,33 @@ class SqlLedgerExport:
 
 
 def _open_cut(conn: Connection, boundary_ms: int) -> SqlLedgerCut:
-    after = conn.execute(
-        text("SELECT min(seq) FROM events WHERE ts >= :b"), {"b": boundary_ms}
-    ).scalar()
-    if after is None:
-        head = conn.execute(text("SELECT seq, ts FROM head WHERE id = 1")).first()
-        seq, ts = (0, None) if head is None else (int(head[0]), head[1])
+    """Binary search over `seq` (primary key): ledger time never decreases along the
+    journal (docs/ledger.md), and events before the first clock (NULL time) come first."""
+    head = conn.execute(text("SELECT seq, ts FROM head WHERE id = 1")).first()
+    head_seq, head_ts = (0, None) if head is None else (int(head[0]), head[1])
+    if head_ts is None or int(head_ts) < boundary_ms:
         raise CutNotFinalError(
-            f"the ledger has not reached {format_time(boundary_ms)} yet (last event {seq} at "
-            f"{format_time(ts)}): events before the boundary may still come; the cut is "
-            "final once an event at or after it is recorded (e.g. a clock command)"
+            f"the ledger has not reached {format_time(boundary_ms)} yet (last event "
+            f"{head_seq} at {format_time(head_ts)}): events before the boundary may still "
+            "come; the cut is final once an event at or after it is recorded (e.g. a clock "
+            "command)"
         )
-    seq = int(after) - 1
-    ts = None
-    if seq > 0:
-        ts = conn.execute(text("SELECT ts FROM events WHERE seq = :s"), {"s": seq}).scalar()
-    return SqlLedgerCut(conn, seq, None if ts is None else int(ts))
+    probe = text("SELECT ts FROM events WHERE seq = :s")
+
+    def ts_of(seq: int) -> int | None:
+        value = conn.execute(probe, {"s": seq}).scalar()
+        return None if value is None else int(value)
+
+    lo, hi = 1, head_seq  # the first event at or after the boundary is in [lo, hi]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        ts = ts_of(mid)
+        if ts is not None and ts >= boundary_ms:
+            hi = mid
+        else:
+            lo = mid + 1
+    seq = lo - 1
+    return SqlLedgerCut(conn, seq, ts_of(seq) if seq > 0 else None)
 
 
 class SqlLedgerCut:
