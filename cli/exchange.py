@@ -288,3 +288,46 @@ def replay(db_url: str, do_check: bool) -> None:
             click.echo(f"first differing event: seq {report.first_mismatch}", err=True)
         _fail("por exchange replay: replayed state differs from the stored state", EXIT_FAILED)
     click.echo(f"ok: replayed state digest {report.live} matches")
+
+
+@exchange.command()
+@click.argument("market")
+@db_option
+@click.option(
+    "--depth", type=click.IntRange(min=1), default=10, show_default=True, help="Levels per side."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine output, smallest units.")
+@_reported
+def book(market: str, db_url: str, depth: int, as_json: bool) -> None:
+    """Print the top of a market's order book (rebuilt from the journal).
+
+    Asks above, best ask last; then bids, best bid first. Human units by default:
+    price in quote per whole base unit, quantity in base.
+
+    \b
+    Examples:
+      por exchange book BTC/USDC
+      por exchange book BTC-PERP --depth 5 --json
+    """
+    from exchange.ledger import open_ledger
+    from exchange.matching import OrderRejected, book_view
+    from exchange.model import to_human
+
+    ledger = open_ledger(db_url)
+    try:
+        view = book_view(ledger.load().state, market, depth)
+    except OrderRejected as exc:
+        _fail(f"por exchange book: {exc}")
+    if as_json:
+        click.echo(json.dumps(view, sort_keys=True))
+        return
+    decimals = {s: a.decimals for s, a in ledger.journal.assets().items()}
+    qd, bd = decimals.get(view["quote"], 0), view["base_decimals"]
+    click.echo(f"# {view['market']} ({view['kind']}, {view['state']})")
+    rows = [("ask", lv) for lv in reversed(view["asks"])] + [("bid", lv) for lv in view["bids"]]
+    if not rows:
+        click.echo("(empty book)")
+    for side, lv in rows:
+        price = to_human(int(lv["price"]), qd)
+        qty = to_human(int(lv["quantity"]), bd)
+        click.echo(f"{side}  {price:>18}  {qty:>18}  {lv['orders']:>5} orders")

@@ -22,6 +22,7 @@ from ._position import Position
 from ._risk import DefaultRisk, PreTradeRisk, spot_need
 from ._state import MatchingState
 from ._types import OrderType, SelfTradePrevention, Side, TimeInForce
+from ._view import book_view
 
 __all__ = [
     "FEE_PPM_MAX",
@@ -48,6 +49,7 @@ __all__ = [
     "SelfTradePrevention",
     "Side",
     "TimeInForce",
+    "book_view",
     "check_matching",
     "clearing_account",
     "fee",

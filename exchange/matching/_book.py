@@ -45,12 +45,20 @@ class PriceBand(Protocol):
 
     def worst_price(self, market: Market, side: Side) -> int | None: ...
 
+    def order_limit(self, market: Market, side: Side, limit: int, post_only: bool) -> int:
+        """The limit a limit order matches with (may raise `OrderRejected`): the band may
+        reject the price or bring an aggressive one back inside (see docs/pricing.md)."""
+        ...
+
 
 class _NoBand:
     __slots__ = ()
 
     def worst_price(self, market: Market, side: Side) -> int | None:
         return None
+
+    def order_limit(self, market: Market, side: Side, limit: int, post_only: bool) -> int:
+        return limit
 
 
 NO_BAND: PriceBand = _NoBand()

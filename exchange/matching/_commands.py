@@ -25,7 +25,7 @@ from exchange import fields
 from exchange.errors import InvalidCommandError
 from exchange.model import FEES, Event
 
-from ._book import OrderBook, RestingOrder
+from ._book import NO_BAND, OrderBook, RestingOrder
 from ._errors import MarketConfigError, OrderRejected, Reject
 from ._market import FEE_PPM_MAX, Market, MarketKind, MarketState, fee
 from ._state import MatchingState
@@ -301,6 +301,8 @@ def _place(ctx: Context | None, ms: MatchingState, p: OrderParams, oid: int) -> 
     if p.cid is not None and (account, p.cid) in ms.client_ids:
         raise OrderRejected(Reject.DUPLICATE_CLIENT_ORDER_ID, f"{account} {p.cid}")
     limit = book.validate(side, p.price, quantity, p.order_type, p.tif, p.post_only)
+    if ms.band is not NO_BAND and p.order_type == _LIMIT:  # price bands (exchange.pricing)
+        limit = ms.band.order_limit(market, side, limit, p.post_only)
     perp = market.kind  # MarketKind.PERP is the truthy one
     if p.reduce_only:
         _check_reduce_only(ms, market, account, side, quantity)
