@@ -4,6 +4,7 @@ Order of work (each step only once the previous one passed):
 1. validate the input (vector lengths, amount ranges, leaf count, per-asset totals < 2^128,
    so no sum anywhere in the tree can overflow);
 2. phase 1 (parallel): account tags and filler tags;
+   (the per-asset totals are checked in this process while the workers hash);
 3. sort by tag, reject duplicate tags -- still nothing written;
 4. phase 2 (parallel): each partition hashes its leaves and levels into its own file;
 5. fold the partition tops into the top levels, write `tree.json` last (temp + rename).
@@ -112,7 +113,6 @@ def build_tree(
         leaf_count = padded_size(batch.count, min_leaves)
     except ValueError as exc:
         raise TreeInputError(str(exc)) from None
-    _check_totals(batch.amounts.reshape(batch.count, 2 * len(assets), 2), len(assets))
     n_workers = workers or os.cpu_count() or 1
     parts = _resolve_partitions(partitions, leaf_count, n_workers)
     directory, owned = _prepare_dir(out_dir)
@@ -126,7 +126,12 @@ def build_tree(
     clock = _Clock()
     try:
         with _engine(engine, scheduler, n_workers) as runner:
-            tags, runs = runner.tags(job)
+            tags, runs = runner.tags(
+                job,
+                lambda: _check_totals(
+                    batch.amounts.reshape(batch.count, 2 * len(assets), 2), len(assets)
+                ),
+            )
             clock.lap("tags")
             perm = sort_by_tag(tags, describe, runs)
             clock.lap("sort")

@@ -11,7 +11,7 @@ import importlib
 import mmap
 import multiprocessing
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
@@ -59,9 +59,12 @@ class Engine(Protocol):
         tb: TracebackType | None,
     ) -> None: ...
 
-    def tags(self, job: Job) -> tuple[NDArray[np.uint8], NDArray[np.int64] | None]:
+    def tags(
+        self, job: Job, meanwhile: Callable[[], None]
+    ) -> tuple[NDArray[np.uint8], NDArray[np.int64] | None]:
         """All leaf tags, (leaf_count, 32): accounts in input order, then fillers; and
-        optionally a permutation of sorted runs (see `sort_by_tag`)."""
+        optionally a permutation of sorted runs (see `sort_by_tag`). `meanwhile` runs in
+        this process while the workers hash (validation that needs no tags)."""
         ...
 
     def partitions(
@@ -92,7 +95,10 @@ class SerialEngine:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def tags(self, job: Job) -> tuple[NDArray[np.uint8], NDArray[np.int64] | None]:
+    def tags(
+        self, job: Job, meanwhile: Callable[[], None]
+    ) -> tuple[NDArray[np.uint8], NDArray[np.int64] | None]:
+        meanwhile()
         out = np.empty((job.leaf_count, HASH_BYTES), dtype=np.uint8)
         n = job.batch.count
         out[:n] = account_tags(job.batch, job.snapshot_id)
@@ -189,12 +195,15 @@ class LocalEngine:
             )
         return self._pool
 
-    def tags(self, job: Job) -> tuple[NDArray[np.uint8], NDArray[np.int64] | None]:
+    def tags(
+        self, job: Job, meanwhile: Callable[[], None]
+    ) -> tuple[NDArray[np.uint8], NDArray[np.int64] | None]:
         pool = self._start(job)
         n = job.batch.count
         pieces = 4 * self._workers
         futures = [pool.submit(_tags_task, a, b) for a, b in chunks(n, pieces)]
         futures += [pool.submit(_fillers_task, a, b) for a, b in chunks(job.fillers, pieces)]
+        meanwhile()
         for fut in futures:
             fut.result()
         return self._state["tags"], self._state["runs"]
@@ -254,7 +263,9 @@ class DaskEngine:
         threads = sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values())
         return max(2, 2 * threads)
 
-    def tags(self, job: Job) -> tuple[NDArray[np.uint8], NDArray[np.int64] | None]:
+    def tags(
+        self, job: Job, meanwhile: Callable[[], None]
+    ) -> tuple[NDArray[np.uint8], NDArray[np.int64] | None]:
         client = self._client
         n = job.batch.count
         pieces = max(4, self._in_flight() * 2)
@@ -266,6 +277,7 @@ class DaskEngine:
             client.submit(filler_tags, job.filler_secret, job.snapshot_id, a, b, pure=False)
             for a, b in chunks(job.fillers, pieces)
         ]
+        meanwhile()
         parts = client.gather(account_futs + filler_futs)
         tags = np.concatenate(parts) if parts else np.empty((0, HASH_BYTES), dtype=np.uint8)
         return tags, None

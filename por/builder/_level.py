@@ -67,17 +67,20 @@ def leaf_preimages(tags: NDArray[np.uint8], sums: NDArray[np.uint64]) -> NDArray
 
 
 def pair_records(hashes: NDArray[np.uint8], sums: NDArray[np.uint64]) -> NDArray[np.uint8]:
-    """Pair records of one level from its node hashes (m, 32) and sums (m, 2A, 2)."""
+    """Pair records of one level from its node hashes (m, 32) and sums (m, 2A, 2).
+
+    Node records are laid out contiguously first (hash, then sums byte-swapped in place),
+    then copied under the 0x01 prefixes in one strided copy: cheaper than four.
+    """
     m = hashes.shape[0]
     half = m // 2
     rec = HASH_BYTES + sums.shape[1] * 16
-    flat = sums.reshape(m, -1)
+    records = np.empty((m, rec), dtype=np.uint8)
+    records[:, :HASH_BYTES] = hashes
+    np.copyto(records[:, HASH_BYTES:].view(">u8"), sums.reshape(m, -1))
     pairs = np.empty((half, 1 + 2 * rec), dtype=np.uint8)
     pairs[:, 0] = _NODE
-    pairs[:, 1 : 1 + HASH_BYTES] = hashes[0::2]
-    np.copyto(pairs[:, 1 + HASH_BYTES : 1 + rec].view(">u8"), flat[0::2])
-    pairs[:, 1 + rec : 1 + rec + HASH_BYTES] = hashes[1::2]
-    np.copyto(pairs[:, 1 + rec + HASH_BYTES :].view(">u8"), flat[1::2])
+    pairs[:, 1:] = records.reshape(half, 2 * rec)
     return pairs
 
 

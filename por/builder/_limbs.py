@@ -44,16 +44,18 @@ def limbs_to_ints(limbs: U64) -> list[int]:
 
 
 def add_u128(a: U64, b: U64) -> tuple[U64, bool]:
-    """Element-wise a + b on (..., 2) limb arrays; returns (sum, any_overflow)."""
-    lo = a[..., 1] + b[..., 1]
-    carry = (lo < a[..., 1]).astype(np.uint64)
-    hi_ab = a[..., 0] + b[..., 0]
-    hi = hi_ab + carry
-    overflow = bool(np.any(hi_ab < a[..., 0]) or np.any(hi < hi_ab))
-    out = np.empty(a.shape, dtype=np.uint64)
-    out[..., 0] = hi
-    out[..., 1] = lo
-    return out, overflow
+    """Element-wise a + b on (..., 2) limb arrays; returns (sum, any_overflow).
+
+    Adds both limbs at once (wrapping), then carries: a low limb that wrapped is smaller
+    than its addend; the high limb overflowed if it wrapped on either addition.
+    """
+    out = np.add(a, b)
+    hi = out[..., 0]
+    carry = out[..., 1] < a[..., 1]
+    overflow = hi < a[..., 0]
+    np.add(hi, carry, out=hi, casting="unsafe")
+    overflow |= hi < carry
+    return out, bool(overflow.any())
 
 
 def be_bytes(limbs: U64) -> NDArray[np.uint8]:

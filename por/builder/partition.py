@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 from numpy.typing import NDArray
 
+from por.builder._direct import StreamFile
 from por.builder._layout import part_path
 from por.builder._level import build_levels, hash_rows, leaf_preimages
 
@@ -79,9 +79,9 @@ def build_partition(part: PartitionInput, out_dir: str) -> PartitionTop:
     leaf_hashes = hash_rows(leaf_preimages(part.tags, sums))
     final = part_path(Path(out_dir), part.index)
     tmp = final.with_name(final.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(np.ascontiguousarray(part.tags).data)
-        fh.write(part.order.astype("<u4").data)
+    with StreamFile(tmp) as fh:
+        fh.write(part.tags)
+        fh.write(part.order.astype("<u4").view(np.uint8))
         top_hash, top_sums = build_levels(leaf_hashes, sums, _Sink(fh))
     os.replace(tmp, final)
     return PartitionTop(part.index, top_hash.tobytes(), top_sums)
@@ -90,8 +90,8 @@ def build_partition(part: PartitionInput, out_dir: str) -> PartitionTop:
 class _Sink:
     """Appends each level's pair records to the partition file as they are made."""
 
-    def __init__(self, fh: BinaryIO) -> None:
+    def __init__(self, fh: StreamFile) -> None:
         self._fh = fh
 
     def __call__(self, level: int, pairs: NDArray[np.uint8]) -> None:
-        self._fh.write(pairs.data)
+        self._fh.write(pairs)
