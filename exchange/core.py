@@ -16,7 +16,7 @@ from typing import Any
 
 from exchange import fields
 from exchange.engine import Context
-from exchange.model import CUSTODY, Asset, Event, lending_pool
+from exchange.model import AMOUNT_LIMIT, CUSTODY, Asset, Event, lending_pool
 from exchange.registry import Registry
 from exchange.state import LedgerState
 
@@ -62,22 +62,13 @@ def _parse_account(raw: dict[str, Any]) -> str:
 
 
 def _parse_deposit(raw: dict[str, Any]) -> tuple[str, str, int, str]:
-    return (
-        fields.string(raw, "account"),
-        fields.string(raw, "asset"),
-        fields.amount(raw),
-        fields.string(raw, "tx"),
-    )
+    account, asset, tx = fields.strings(raw, ("account", "asset", "tx"))
+    return account, asset, fields.amount(raw), tx
 
 
 def _parse_withdraw(raw: dict[str, Any]) -> tuple[str, str, int, str, str]:
-    return (
-        fields.string(raw, "account"),
-        fields.string(raw, "asset"),
-        fields.amount(raw),
-        fields.string(raw, "address"),
-        fields.string(raw, "id"),
-    )
+    account, asset, address, wid = fields.strings(raw, ("account", "asset", "address", "id"))
+    return account, asset, fields.amount(raw), address, wid
 
 
 def _parse_withdraw_complete(raw: dict[str, Any]) -> tuple[str, str]:
@@ -89,12 +80,8 @@ def _parse_withdraw_cancel(raw: dict[str, Any]) -> str:
 
 
 def _parse_transfer(raw: dict[str, Any]) -> tuple[str, str, str, int]:
-    return (
-        fields.string(raw, "from"),
-        fields.string(raw, "to"),
-        fields.string(raw, "asset"),
-        fields.amount(raw),
-    )
+    src, dst, asset = fields.strings(raw, ("from", "to", "asset"))
+    return src, dst, asset, fields.amount(raw)
 
 
 def _parse_clock(raw: dict[str, Any]) -> None:
@@ -197,13 +184,21 @@ def _withdraw_cancel(ctx: Context, wid: str) -> None:
 
 def _transfer(ctx: Context, p: tuple[str, str, str, int]) -> None:
     src, dst, asset, amount = p
-    ctx.require_positive(amount)
-    ctx.require_asset(asset)
-    ctx.require_user_account(src)
-    ctx.require_user_account(dst)
+    state = ctx.state
+    accounts = state.accounts
+    # the hottest command: checks inlined, in the same order as the require_* helpers
+    if not 0 < amount < AMOUNT_LIMIT:
+        ctx.require_positive(amount)
+    if asset not in state.assets:
+        ctx.reject("unknown_asset", asset)
+    if src not in accounts or dst not in accounts or src[0] == "@" or dst[0] == "@":
+        ctx.require_user_account(src)
+        ctx.require_user_account(dst)
     if src == dst:
         ctx.reject("accounts_must_differ", src)
-    ctx.require_available(src, asset, amount)
+    have = state.balances.get((src, asset, "available"), 0)
+    if have < amount:
+        ctx.reject("insufficient_available_balance", f"{src} has {have} {asset}, needs {amount}")
     ctx.post((src, asset, "available", -amount), (dst, asset, "available", amount))
 
 

@@ -276,7 +276,11 @@ class Exchange:
     # -- execution ---------------------------------------------------------------------
     def _run(self, spec: CommandSpec, params: Any, text: str) -> Event:
         ctx = self._ctx
-        ctx._reset()
+        ctx._undo = []
+        ctx._postings = []
+        ctx._data = None
+        ctx._entry = 0
+        ctx._rollbacks = None
         try:
             spec.handle(ctx, params)
             ctx._check_touched()
@@ -348,8 +352,9 @@ class Exchange:
             state.seq, state.time, kind, cmd, status, reason, detail, text, data, postings
         )
         self.pending.append(event)
-        for hook in self.after_event:
-            hook(event)
+        if self.after_event:
+            for hook in self.after_event:
+                hook(event)
         return event
 
     # -- persistence -------------------------------------------------------------------

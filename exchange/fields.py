@@ -19,6 +19,7 @@ __all__ = [
     "integer",
     "optional_string",
     "string",
+    "strings",
     "symbol",
     "time",
 ]
@@ -68,6 +69,17 @@ def string(raw: dict[str, Any], name: str) -> str:
     if len(value) > MAX_ID_LENGTH:
         raise InvalidCommandError(f"field {name!r} is longer than {MAX_ID_LENGTH} characters")
     return value
+
+
+def strings(raw: dict[str, Any], names: tuple[str, ...]) -> list[str]:
+    """Several `string` fields at once (one call on the hot path)."""
+    out = []
+    for name in names:
+        value = raw.get(name)
+        if type(value) is not str or not 0 < len(value) <= MAX_ID_LENGTH:
+            value = string(raw, name)
+        out.append(value)
+    return out
 
 
 def optional_string(raw: dict[str, Any], name: str) -> str | None:

@@ -83,5 +83,7 @@ class PersistedLedger:
         return state
 
 
-def open_ledger(url: str | None, *, create: bool = False) -> PersistedLedger:
-    return PersistedLedger(open_database(url, create=create))
+def open_ledger(
+    url: str | None, *, create: bool = False, registry: Registry | None = None
+) -> PersistedLedger:
+    return PersistedLedger(open_database(url, create=create), registry)
