@@ -30,9 +30,11 @@ __all__ = [
 ENGINE_MODULES: tuple[str, ...] = (
     "exchange.core",
     "exchange.matching",
+    "exchange.pricing",
     "exchange.lending",
     "exchange.margin",
     "exchange.settlement",
+    "exchange.liquidation",
 )
 """Modules whose `register(registry)` builds the default registry, in this order.
 
