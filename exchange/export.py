@@ -45,8 +45,9 @@ class CutNotFinalError(ExchangeError):
 class SqlLedgerExport:
     """Cuts of a ledger stored by `exchange.store.SqlJournal` (SQLite or PostgreSQL)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, work_mem: str = "256MB") -> None:
         self.engine = engine
+        self.work_mem = work_mem  # PostgreSQL: per-cut memory for hashing 4M+ groups in RAM
 
     @contextmanager
     def cut(self, boundary_ms: int) -> Iterator[SqlLedgerCut]:
@@ -57,6 +58,10 @@ class SqlLedgerExport:
                     isolation_level="REPEATABLE READ", postgresql_readonly=True
                 )
             with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(
+                        text("SELECT set_config('work_mem', :m, true)"), {"m": self.work_mem}
+                    )
                 yield _open_cut(conn, boundary_ms)
 
 
