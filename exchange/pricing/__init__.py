@@ -68,9 +68,10 @@ def mark_price(state: LedgerState, market: str) -> int | None:
 
 
 def asset_price(state: LedgerState, asset: str) -> int | None:
-    """Price of one whole unit of `asset` in USDC smallest units: 10^decimals for USDC
-    itself, else the asset's index (None if it has none yet)."""
-    if asset == QUOTE_ASSET:
+    """Price of one whole unit of `asset` in USDC smallest units: the asset's index; for
+    USDC without an index 10^decimals (1.0); None for another asset without one."""
+    price = index_price(state, asset)
+    if price is None and asset == QUOTE_ASSET:
         known = state.assets.get(asset)
         return None if known is None else 10**known.decimals
-    return index_price(state, asset)
+    return price

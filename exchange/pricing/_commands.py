@@ -1,9 +1,11 @@
 """Pricing commands and the 1 s mark job, wired into the ledger (docs/pricing.md).
 
     index_price   {"asset", "sources": {name: price}}       new index of an asset
+                  {"asset", "price"}                         operator-set index (no source rules)
+    mark_price    {"market", "price"}                        operator-pinned mark of a perp
     index_params  {"asset", "band"?, "min_sources"?, "max_jump"?}
     price_bands   {"market", "min_multiplier"?, ..., "window_s"?, "impact_quantity"?}
-    mark_price    job, every 1 000 ms: one premium sample per perp, new EWMA and mark
+    mark_update   job, every 1 000 ms: one premium sample per perp, new EWMA and mark
 
 None of them posts: prices are facts, not money. Replay rebuilds the state from the
 commands and from the job's emitted data (`{"marks": {market: [mark, ewma]}}`).
@@ -36,6 +38,7 @@ __all__ = ["MARK_PERIOD_MS", "MODULE", "pricing_state", "register"]
 
 MODULE = "pricing"
 MARK_PERIOD_MS = 1_000
+MAX_PRICE = 10**30  # a price above this is a typo, not a market
 
 
 def pricing_state(state: LedgerState) -> PricingState:
@@ -59,8 +62,11 @@ def install_band(state: LedgerState) -> None:
 # ---------------------------------------------------------------------------- parsers
 
 
-def _parse_index(raw: dict[str, Any]) -> tuple[str, dict[str, int]]:
+def _parse_index(raw: dict[str, Any]) -> tuple[str, dict[str, int] | int]:
+    """(asset, sources) or, for the operator form with a single "price", (asset, price)."""
     asset = fields.symbol(raw, "asset")
+    if "sources" not in raw and "price" in raw:
+        return asset, fields.amount(raw, "price")
     sources = raw.get("sources")
     if not isinstance(sources, dict):
         raise InvalidCommandError("field 'sources' must be an object of name: price")
@@ -112,11 +118,23 @@ def _parse_bands(raw: dict[str, Any]) -> tuple[str, BandParams]:
 # ---------------------------------------------------------------------------- handlers
 
 
-def _index_price(ctx: Context, p: tuple[str, dict[str, int]]) -> None:
+def _parse_mark(raw: dict[str, Any]) -> tuple[str, int]:
+    return fields.string(raw, "market"), fields.amount(raw, "price")
+
+
+def _index_price(ctx: Context, p: tuple[str, dict[str, int] | int]) -> None:
     asset, sources = p
     ctx.require_asset(asset)
     ps = pricing_state(ctx.state)
     previous = ps.index.get(asset)
+    if isinstance(sources, int):  # operator-set: only the price's own sanity applies
+        if not 0 < sources <= MAX_PRICE:
+            ctx.reject("price_must_be_positive", f"price {sources}")
+        install_band(ctx.state)
+        _set_index(ps, asset, sources, ctx.time)
+        ctx.on_rollback(lambda: _restore_index(ps, asset, previous))
+        ctx.emit(index=sources, manual=True)
+        return
     try:
         result = compute_index(sources, previous, ps.index_params_of(asset))
     except IndexRejected as rej:
@@ -143,6 +161,24 @@ def _restore_index(ps: PricingState, asset: str, previous: int | None) -> None:
         ps.index.pop(asset, None)
     else:
         ps.index[asset] = previous
+
+
+def _mark_price(ctx: Context, p: tuple[str, int]) -> None:
+    """Pin a perp's mark (operator override, test fixtures): the mark job leaves it alone."""
+    market, price = p
+    ms: MatchingState | None = ctx.state.ext.get("matching")
+    if ms is None or market not in ms.books or not ms.books[market].market.is_perp:
+        ctx.reject("unknown_perp_market", market)
+    if not 0 < price <= MAX_PRICE:
+        ctx.reject("price_must_be_positive", f"price {price}")
+    install_band(ctx.state)
+    _pin(pricing_state(ctx.state), market, price)
+
+
+def _pin(ps: PricingState, market: str, price: int) -> None:
+    ps.mark[market] = price
+    ps.pinned.add(market)
+    ps.marks_version += 1
 
 
 def _index_params(ctx: Context, p: tuple[str, IndexParams]) -> None:
@@ -178,7 +214,7 @@ def update_marks(state: LedgerState) -> dict[str, list[int]]:
     for symbol in sorted(ms.books):
         book = ms.books[symbol]
         market = book.market
-        if not market.is_perp:
+        if not market.is_perp or symbol in ps.pinned:
             continue
         index = index_of.get(market.base)
         if index is None:
@@ -213,6 +249,12 @@ def _replay_index(state: LedgerState, event: Event) -> None:
     _set_index(pricing_state(state), asset, event.data["index"], event.ts)
 
 
+def _replay_mark_price(state: LedgerState, event: Event) -> None:
+    market, price = _parse_mark(json.loads(event.command))
+    install_band(state)
+    _pin(pricing_state(state), market, price)
+
+
 def _replay_index_params(state: LedgerState, event: Event) -> None:
     asset, params = _parse_index_params(json.loads(event.command))
     pricing_state(state).index_params[asset] = params
@@ -240,7 +282,8 @@ def _digest(state: LedgerState) -> bytes:
     for asset in sorted(ps.index):
         h.update(f"index|{asset}|{ps.index[asset]}|{ps.index_time.get(asset)}\n".encode())
     for symbol in sorted(ps.mark):
-        h.update(f"mark|{symbol}|{ps.mark[symbol]}|{ps.ewma.get(symbol, 0)}\n".encode())
+        pin = "pinned" if symbol in ps.pinned else "auto"
+        h.update(f"mark|{symbol}|{ps.mark[symbol]}|{ps.ewma.get(symbol, 0)}|{pin}\n".encode())
     for asset in sorted(ps.index_params):
         h.update(f"iparams|{asset}|{ps.index_params[asset]}\n".encode())
     for symbol in sorted(ps.band_params):
@@ -255,8 +298,10 @@ def register(registry: Registry) -> None:
     registry.command("index_price", _parse_index, _index_price)
     registry.command("index_params", _parse_index_params, _index_params)
     registry.command("price_bands", _parse_bands, _price_bands)
-    registry.job("mark_price", MARK_PERIOD_MS, _mark_job)
+    registry.command("mark_price", _parse_mark, _mark_price)
+    registry.job("mark_update", MARK_PERIOD_MS, _mark_job)
     registry.on_replay("index_price", _replay_index)
     registry.on_replay("index_params", _replay_index_params)
     registry.on_replay("price_bands", _replay_bands)
-    registry.on_replay("mark_price", _replay_marks)
+    registry.on_replay("mark_price", _replay_mark_price)
+    registry.on_replay("mark_update", _replay_marks)

@@ -22,7 +22,8 @@ class PricingState:
     Fields: `index` (asset -> price), `index_time` (asset -> ms of its last update),
     `ewma` (market -> premium average at EWMA_SCALE), `mark` (market -> price),
     `index_params`, `band_params`, `marks_version` (count of mark updates, so readers can
-    tell that marks moved), `band` (the hook installed into matching).
+    tell that marks moved), `pinned` (markets whose mark an operator set with `mark_price`:
+    the job leaves them alone), `band` (the hook installed into matching).
     Rebuilt on replay from the `index_price` commands and the `mark_price` job's data.
     """
 
@@ -35,6 +36,7 @@ class PricingState:
         "index_time",
         "mark",
         "marks_version",
+        "pinned",
     )
 
     def __init__(self) -> None:
@@ -45,6 +47,7 @@ class PricingState:
         self.index_params: dict[str, IndexParams] = {}
         self.band_params: dict[str, BandParams] = {}
         self.marks_version = 0
+        self.pinned: set[str] = set()
         self.band = PricingBand(self)
 
     def index_params_of(self, asset: str) -> IndexParams:
