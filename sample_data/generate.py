@@ -177,9 +177,80 @@ def generate(seed: int = 20261124, accounts: int = 240, steps: int = 2400) -> li
                         }
                     )
                 )
+    _trading(random.Random(seed + 1), names, available, lines)
     now += timedelta(seconds=60)
     lines.append(_line({"cmd": "clock", "time": _time(now)}))
     return lines
+
+
+# Markets (docs/matching.md): tick * step is a multiple of 10^base_decimals, so every notional
+# is a whole micro-USDC. (symbol, kind, base, tick, step, maker ppm, taker ppm, mid price)
+MARKETS = (
+    ("BTC/USDC", "spot", "BTC", 100_000, 1_000, -100, 500, 60_000_000_000),
+    ("ETH/USDC", "spot", "ETH", 10_000, 10**14, 0, 500, 3_000_000_000),
+    ("SOL/USDC", "spot", "SOL", 1_000, 10**6, 100, 600, 150_000_000),
+    ("BTC-PERP", "perp", "BTC", 100_000, 1_000, 0, 500, 60_000_000_000),
+    ("ETH-PERP", "perp", "ETH", 10_000, 10**14, 0, 500, 3_000_000_000),
+    ("SOL-PERP", "perp", "SOL", 1_000, 10**6, 0, 500, 150_000_000),
+)
+DECIMALS = dict(ASSETS)
+
+
+def _trading(
+    rng: random.Random, names: list[str], available: dict[tuple[str, str], int], lines: list[str]
+) -> None:
+    """Markets and a few hundred orders: makers quote around the mid, takers cross, some
+    cancels by client id, and a few orders the engine must reject. Spot orders spend at
+    most a third of what the generator knows is available (proceeds are not counted), so
+    funds never run short."""
+    for symbol, kind, base, tick, step, maker, taker, _ in MARKETS:
+        lines.append(
+            _line(
+                {
+                    "cmd": "market", "symbol": symbol, "kind": kind, "base": base,
+                    "quote": "USDC", "tick_size": str(tick), "step_size": str(step),
+                    "min_notional": "1000000", "maker_fee_ppm": maker, "taker_fee_ppm": taker,
+                }
+            )
+        )  # fmt: skip
+    open_cids: list[tuple[str, str, str]] = []  # (account, market, cid)
+    for n in range(600):
+        symbol, kind, base, tick, step, _, taker_ppm, mid = rng.choice(MARKETS)
+        account = rng.choice(names)
+        side = rng.choice(("buy", "sell"))
+        taking = rng.random() < 0.25
+        ticks = rng.randrange(1, 40) * (-1 if (side == "buy") != taking else 1)
+        price = mid + ticks * tick
+        steps = rng.randrange(1, 200) * max(1, 10**DECIMALS[base] // 1000 // step)
+        quantity = steps * step
+        if kind == "spot":
+            if side == "buy":
+                per_step = step * price // 10 ** DECIMALS[base]
+                need = steps * (per_step + -(-per_step * taker_ppm // 1_000_000))
+                asset = "USDC"
+            else:
+                need, asset = quantity, base
+            have = available.get((account, asset), 0)
+            if need > have // 3:
+                continue
+            available[(account, asset)] = have - need
+        obj: dict[str, object] = {
+            "cmd": "order", "account": account, "market": symbol, "side": side,
+            "price": str(price), "quantity": str(quantity),
+        }  # fmt: skip
+        if taking:
+            obj["tif"] = "IOC"
+        elif rng.random() < 0.4:
+            obj["cid"] = f"c{n}"
+            open_cids.append((account, symbol, f"c{n}"))
+        lines.append(_line(obj))
+        if open_cids and rng.random() < 0.15:
+            acct, market, cid = open_cids.pop(rng.randrange(len(open_cids)))
+            lines.append(_line({"cmd": "cancel", "account": acct, "market": market, "cid": cid}))
+        if rng.random() < 0.02:  # rejected: price off the tick
+            bad = dict(obj, price=str(price + 1), tif="IOC")
+            bad.pop("cid", None)
+            lines.append(_line(bad))
 
 
 def main() -> int:

@@ -17,7 +17,7 @@ def test_demo_applies_the_sample_log_to_a_fresh_ledger_and_prints_balances(tmp_p
         result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path)])
         assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert "applied 2378 commands" in lines[1]
+    assert "applied 2870 commands" in lines[1]
     assert "invariants hold" in lines[1]
     btc = next(line for line in lines if line.startswith("BTC"))
     owed, held = btc.split()[2:4]

@@ -26,10 +26,10 @@ def por(*args: str) -> tuple[int, str, str]:
 def test_sample_log_runs_checks_and_replays(db_url: str) -> None:
     code, out, err = por("exchange", "run", str(SAMPLE), "--db", db_url)
     assert code == 0, err
-    assert "applied 2378 commands" in out
+    assert "applied 2870 commands" in out
     code, out, err = por("exchange", "check", "--db", db_url)
     assert (code, err) == (0, ""), err
-    assert out.startswith("ok: 2378 events")
+    assert out.startswith("ok: 2870 events")
     code, out, err = por("exchange", "replay", "--check", "--db", db_url)
     assert code == 0, err
     assert "matches" in out
