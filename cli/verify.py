@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
@@ -51,7 +52,7 @@ def reported(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from por.errors import InputError, ManifestError, ProofError, TreeError
+        from por.errors import InputError, ManifestError, PorError, ProofError, TreeError
 
         try:
             return func(*args, **kwargs)
@@ -59,6 +60,8 @@ def reported(func: F) -> F:
             fail(f"invalid: {exc}", EXIT_INVALID)
         except InputError as exc:
             fail(f"error: {exc}", EXIT_USAGE)
+        except PorError as exc:  # any other check of ours that failed (log, audit)
+            fail(f"invalid: {exc}", EXIT_INVALID)
         except OSError as exc:
             fail(f"error: {exc.filename or ''}: {exc.strerror or exc}", EXIT_USAGE)
         except (KeyboardInterrupt, SystemExit, click.exceptions.Exit, click.ClickException):
@@ -164,28 +167,138 @@ def verify() -> None:
     epilog=_examples(
         "por verify proof alice.json --manifest manifest.json",
         "por verify proof alice.json --manifest manifest.json --public-key a558...6f26 --json",
+        "por verify proof alice.json --bundle site/bundles/2026-11-24T16-00-00Z --public-key HEX",
+        "por verify proof alice.json --manifest manifest.json --log site/log/entries.jsonl",
+        "por verify proof proofs/*.json --manifest manifest.json --public-key HEX",
+        "por verify proof --history hours/16 hours/17 hours/18 --public-key HEX",
     ),
 )
-@click.argument("proof_path", metavar="PROOF.json")
-@manifest_option
+@click.argument("paths", metavar="PROOF.json...", nargs=-1, required=True)
+@click.option(
+    "--manifest",
+    "manifest_path",
+    default=None,
+    metavar="MANIFEST.json",
+    help="The snapshot's signed manifest (or give --bundle).",
+)
+@click.option(
+    "--bundle",
+    "bundle_dir",
+    default=None,
+    metavar="DIR",
+    help="The hour's published bundle: its manifest.json is used, and the root must be the"
+    " one the site's log (found next to the bundle, or --log) holds for that hour.",
+)
+@click.option(
+    "--log",
+    "log_path",
+    default=None,
+    metavar="ENTRIES.jsonl",
+    help="The site's log/entries.jsonl: the manifest's root must be the entry logged for"
+    " its hour, and the log's first log.size entries must have the root it states.",
+)
+@click.option(
+    "--history",
+    is_flag=True,
+    help="Follow one account across hours: each argument is a directory with one hour's"
+    " proof (a por-proof/1 file) and that hour's manifest.json.",
+)
 @public_key_option
 @json_option
 @reported
 def proof_command(
-    proof_path: str, manifest_path: str, public_key_hex: str | None, as_json: bool
+    paths: tuple[str, ...],
+    manifest_path: str | None,
+    bundle_dir: str | None,
+    log_path: str | None,
+    history: bool,
+    public_key_hex: str | None,
+    as_json: bool,
 ) -> None:
-    """Check an inclusion proof against the signed manifest (all five checks of the spec).
+    """Check inclusion proofs against the signed manifest (all five checks of the spec).
 
     Prints the account's equity and debt per asset in human units (decimals from the
-    manifest), the snapshot, and the exchange's totals.
+    manifest), the snapshot, and the exchange's totals. Several PROOF files are checked as
+    a batch against one manifest (one line each). A proof file with account_id and nonce
+    identifies the account: a warning on stderr says not to paste it in public.
     """
+    from por.manifest import parse_public_key
+
+    pinned = None if public_key_hex is None else parse_public_key(public_key_hex)
+    if history:
+        if manifest_path is not None or bundle_dir is not None:
+            raise click.UsageError(
+                "--history reads each hour's manifest.json from its directory;"
+                " do not give --manifest or --bundle"
+            )
+        _proof_history(paths, pinned, log_path, as_json)
+        return
+    if manifest_path is not None and bundle_dir is not None:
+        raise click.UsageError("give --manifest or --bundle, not both")
+    if bundle_dir is not None:
+        manifest_path = os.path.join(bundle_dir, "manifest.json")
+        if log_path is None:
+            log_path = _site_log_near(bundle_dir)
+    if manifest_path is None:
+        raise click.UsageError("Missing option '--manifest' (or give --bundle DIR).")
+    if len(paths) > 1:
+        _proof_batch(paths, manifest_path, pinned, log_path, as_json)
+        return
+    _one_proof(paths[0], manifest_path, pinned, log_path, as_json)
+
+
+IDENTIFIES_WARNING = (
+    "warning: {what} names the account (account_id and nonce): anyone holding it can"
+    " link the account's balances; do not paste it in public issues, chats or forums"
+)
+
+
+def _identifies_warning(what: str) -> str:
+    """The line every output of a proof that names its account ends with."""
+    return IDENTIFIES_WARNING.format(what=what)
+
+
+def _site_log_near(bundle_dir: str) -> str:
+    """The site's log/entries.jsonl above a bundle directory (bundles live inside a site)."""
+    from por.audit.monitor import LOG_ENTRIES_PATH
+
+    here = os.path.abspath(bundle_dir)
+    for _ in range(3):
+        here = os.path.dirname(here)
+        candidate = os.path.join(here, LOG_ENTRIES_PATH)
+        if os.path.isfile(candidate):
+            return candidate
+    fail(
+        f"error: {bundle_dir}: no {LOG_ENTRIES_PATH} found in the site around the bundle;"
+        " pass --log ENTRIES.jsonl (or --manifest to skip the log check)",
+        EXIT_USAGE,
+    )
+
+
+def _logged(manifest_raw: bytes, manifest: Manifest, log_path: str) -> tuple[int, int]:
+    """(entry index, log size) of the manifest's root in the log; LogMismatchError if not."""
+    from por._input import load_json
+    from por.audit.logged import check_manifest_logged
+    from por.audit.replica import read_entries_file
+
+    replica = read_entries_file(log_path)
+    index = check_manifest_logged(load_json(manifest_raw, "manifest"), manifest, replica)
+    return index, manifest.log.size
+
+
+def _one_proof(
+    proof_path: str,
+    manifest_path: str,
+    pinned: bytes | None,
+    log_path: str | None,
+    as_json: bool,
+) -> None:
     from por._input import read_bounded
     from por.errors import ManifestError, ProofError
-    from por.manifest import parse_manifest_bytes, parse_public_key
+    from por.manifest import parse_manifest_bytes
     from por.proof import parse_proof_bytes
     from por.verify import verify_proof
 
-    pinned = None if public_key_hex is None else parse_public_key(public_key_hex)
     proof_raw = read_bounded(proof_path)
     manifest_raw = read_bounded(manifest_path)
     try:
@@ -199,20 +312,34 @@ def proof_command(
         if as_json:
             _print_json({"valid": False, "check": exc.check, "error": str(exc)})
         raise
+    logged: tuple[int, int] | None = None
+    if log_path is not None:
+        from por.errors import PorError
+
+        try:
+            logged = _logged(manifest_raw, manifest, log_path)
+        except PorError as exc:
+            if as_json:
+                _print_json({"valid": False, "check": "log", "error": str(exc)})
+            raise
+    warning = None if proof.account_id is None else _identifies_warning(proof_path)
     rows = _asset_rows(manifest, proof.leaf.equity, proof.leaf.debt, proof.root)
     if as_json:
-        _print_json(
-            {
-                "valid": True,
-                "snapshot_id": proof.snapshot_id,
-                "account_id": proof.account_id,
-                "leaf": {"tag": proof.leaf.tag.hex(), "index": proof.leaf.index},
-                "leaf_count": 1 << manifest.height,
-                "public_key": manifest.public_key.hex(),
-                "key_pinned": pinned is not None,
-                "assets": rows,
-            }
-        )
+        result: dict[str, Any] = {
+            "valid": True,
+            "snapshot_id": proof.snapshot_id,
+            "account_id": proof.account_id,
+            "leaf": {"tag": proof.leaf.tag.hex(), "index": proof.leaf.index},
+            "leaf_count": 1 << manifest.height,
+            "public_key": manifest.public_key.hex(),
+            "key_pinned": pinned is not None,
+            "assets": rows,
+        }
+        if logged is not None:
+            result["log"] = {"index": logged[0], "size": logged[1]}
+        if warning is not None:
+            result["warning"] = warning
+        _print_json(result)
         return
     who = "(not named in this proof)" if proof.account_id is None else _shown(proof.account_id)
     lines = [
@@ -221,6 +348,14 @@ def proof_command(
         f"account: {who}",
         f"leaf: {proof.leaf.index} of {1 << manifest.height}, tag {proof.leaf.tag.hex()}",
         _key_line(manifest, pinned),
+        *(
+            []
+            if logged is None
+            else [
+                f"logged: entry {logged[0]} of the transparency log; its first {logged[1]}"
+                " entries have the root the manifest states"
+            ]
+        ),
         "",
         *_table(
             ["asset", "equity", "debt", "total equity", "total debt"],
@@ -235,6 +370,203 @@ def proof_command(
                 for r in rows
             ],
         ),
+        *([] if warning is None else ["", warning]),
+    ]
+    click.echo("\n".join(lines))
+
+
+def _proof_batch(
+    paths: Sequence[str],
+    manifest_path: str,
+    pinned: bytes | None,
+    log_path: str | None,
+    as_json: bool,
+) -> None:
+    """Many proofs against one manifest: one line each, exit 1 if any fails."""
+    from por._input import read_bounded
+    from por.audit.batch import verify_proof_batch
+    from por.errors import InputError, ManifestError, ProofError
+    from por.manifest import parse_manifest_bytes
+
+    manifest_raw = read_bounded(manifest_path)
+    try:
+        manifest = parse_manifest_bytes(manifest_raw)
+    except ManifestError as exc:
+        raise ProofError(5, str(exc)) from None
+
+    def files() -> Iterator[tuple[str, bytes]]:
+        for path in paths:
+            try:
+                yield path, read_bounded(path)
+            except InputError as exc:
+                yield path, str(exc).encode() + b"\xff"  # not UTF-8: reported unreadable
+
+    try:
+        outcomes = verify_proof_batch(files(), manifest, pinned)
+    except ManifestError as exc:
+        raise ProofError(5, str(exc)) from None
+    logged = None if log_path is None else _logged(manifest_raw, manifest, log_path)
+    bad = [o for o in outcomes if not o.valid]
+    named = any(o.proof is not None and o.proof.account_id is not None for o in outcomes)
+    warning = _identifies_warning("a proof file with account_id") if named else None
+    if as_json:
+        _print_json(
+            {
+                "valid": not bad,
+                "snapshot_id": manifest.snapshot_id,
+                "public_key": manifest.public_key.hex(),
+                "key_pinned": pinned is not None,
+                "log": None if logged is None else {"index": logged[0], "size": logged[1]},
+                "warning": warning,
+                "proofs": [
+                    {
+                        "file": o.name,
+                        "valid": o.valid,
+                        "check": o.check,
+                        "error": o.error,
+                        "account_id": None if o.proof is None else o.proof.account_id,
+                    }
+                    for o in outcomes
+                ],
+            }
+        )
+    else:
+        for o in outcomes:
+            if o.valid and o.proof is not None:
+                who = o.proof.account_id
+                who_text = "" if who is None else f"  account {_shown(who)}"
+                click.echo(f"valid    {_shown(o.name)}  leaf {o.proof.leaf.index}{who_text}")
+            else:
+                click.echo(f"INVALID  {_shown(o.name)}: {_one_line(str(o.error))}")
+        click.echo(
+            f"{len(outcomes)} proofs against snapshot {_shown(manifest.snapshot_id)}:"
+            f" {len(outcomes) - len(bad)} valid, {len(bad)} invalid"
+        )
+        click.echo(_key_line(manifest, pinned))
+        if warning is not None:
+            click.echo(warning)
+    if bad:
+        fail(
+            f"invalid: {len(bad)} of {len(outcomes)} proofs failed; first: {bad[0].name}:"
+            f" {bad[0].error}",
+            EXIT_INVALID,
+        )
+
+
+def _hour_files(directory: str) -> tuple[str, str]:
+    """(proof file, manifest file) of one hour's directory for --history."""
+    from por._input import load_json, read_bounded
+    from por.errors import InputError
+
+    manifest = os.path.join(directory, "manifest.json")
+    if not os.path.isdir(directory) or not os.path.isfile(manifest):
+        raise InputError(f"{directory}: expected a directory with manifest.json and a proof")
+    proofs = []
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if name == "manifest.json" or not name.endswith(".json") or not os.path.isfile(path):
+            continue
+        try:
+            value = load_json(read_bounded(path), path)
+        except InputError:
+            continue
+        if isinstance(value, dict) and value.get("format") == "por-proof/1":
+            proofs.append(path)
+    if len(proofs) != 1:
+        raise InputError(
+            f"{directory}: expected exactly one por-proof/1 file beside manifest.json,"
+            f" found {len(proofs)}"
+        )
+    return proofs[0], manifest
+
+
+def _proof_history(
+    directories: Sequence[str], pinned: bytes | None, log_path: str | None, as_json: bool
+) -> None:
+    """One account across hours: every proof holds, same account, and (with --log) logged."""
+    from por._input import load_json, read_bounded
+    from por.audit.batch import AccountHour, check_account_history
+    from por.errors import ManifestError, ProofError
+    from por.manifest import parse_manifest_bytes
+    from por.proof import parse_proof_bytes
+
+    hours = []
+    raws = {}
+    for directory in directories:
+        proof_path, manifest_path = _hour_files(directory)
+        manifest_raw = read_bounded(manifest_path)
+        try:
+            proof = parse_proof_bytes(read_bounded(proof_path))
+        except ProofError as exc:
+            raise ProofError(exc.check, f"{proof_path}: {exc.detail}") from None
+        try:
+            manifest = parse_manifest_bytes(manifest_raw)
+        except ManifestError as exc:
+            raise ProofError(5, f"{manifest_path}: {exc}") from None
+        hours.append(AccountHour(proof, manifest))
+        raws[proof.snapshot_id] = manifest_raw
+    hours.sort(key=lambda h: h.proof.snapshot_id)
+    try:
+        account = check_account_history(hours, pinned)
+    except ProofError as exc:
+        if as_json:
+            _print_json({"valid": False, "check": exc.check, "error": str(exc)})
+        raise
+    logged: dict[str, int] = {}
+    if log_path is not None:
+        from por.audit.logged import check_manifest_logged
+        from por.audit.replica import read_entries_file
+
+        replica = read_entries_file(log_path)
+        for hour in hours:
+            sid = hour.proof.snapshot_id
+            logged[sid] = check_manifest_logged(
+                load_json(raws[sid], "manifest"), hour.manifest, replica
+            )
+    warning = _identifies_warning("each proof file")
+    table = []
+    for hour in hours:
+        rows = _asset_rows(
+            hour.manifest, hour.proof.leaf.equity, hour.proof.leaf.debt, hour.proof.root
+        )
+        for r in rows:
+            table.append((hour.proof.snapshot_id, r))
+    if as_json:
+        _print_json(
+            {
+                "valid": True,
+                "account_id": account,
+                "key_pinned": pinned is not None,
+                "warning": warning,
+                "hours": [
+                    {
+                        "snapshot_id": hour.proof.snapshot_id,
+                        "public_key": hour.manifest.public_key.hex(),
+                        "leaf": {"tag": hour.proof.leaf.tag.hex(), "index": hour.proof.leaf.index},
+                        "log_index": logged.get(hour.proof.snapshot_id),
+                        "assets": [r for sid, r in table if sid == hour.proof.snapshot_id],
+                    }
+                    for hour in hours
+                ],
+            }
+        )
+        return
+    keys = sorted({h.manifest.public_key.hex() for h in hours})
+    lines = [
+        f"valid: the account's proof holds in all {len(hours)} hours"
+        + (" and every hour's root is the logged one" if logged else ""),
+        f"account: {_shown(account)}",
+        f"signed by: {', '.join(keys)} ({'pinned' if pinned is not None else 'not pinned'})",
+        "",
+        *_table(
+            ["snapshot", "asset", "equity", "debt"],
+            [
+                [_shown(sid), _shown(r["symbol"]), r["equity_units"], r["debt_units"]]
+                for sid, r in table
+            ],
+        ),
+        "",
+        warning,
     ]
     click.echo("\n".join(lines))
 

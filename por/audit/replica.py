@@ -21,7 +21,7 @@ from por.log import ConsistencyProof, EntryError, InclusionProof, parse_entry
 from por.log._rfc9162 import EMPTY_ROOT, consistency_proof, inclusion_proof, leaf_hash, mth
 from por.log._rfc9162 import node_hash as log_node_hash
 
-__all__ = ["MAX_LOG_ENTRIES", "LogReplica"]
+__all__ = ["MAX_LOG_ENTRIES", "LogReplica", "read_entries_file"]
 
 MAX_LOG_ENTRIES = 1 << 24  # 16M hours is 1,900 years of hourly snapshots
 
@@ -94,3 +94,24 @@ class LogReplica:
         self._check_size(size)
         path = tuple(inclusion_proof(index, size, self._fetch))
         return InclusionProof(index, size, leaf_hash(self.entries[index]), path)
+
+
+def read_entries_file(path: str, limit_lines: int = MAX_LOG_ENTRIES) -> LogReplica:
+    """The log rebuilt from a local `entries.jsonl` (one canonical entry per line)."""
+    from por.audit.errors import AuditInputError
+    from por.log.entry import MAX_ENTRY_BYTES
+
+    replica = LogReplica()
+    try:
+        with open(path, "rb") as stream:
+            number = 0
+            while line := stream.readline(MAX_ENTRY_BYTES + 2):
+                number += 1
+                if len(line) > MAX_ENTRY_BYTES + 1:
+                    raise LogMismatchError(f"{path} line {number}: entry too large")
+                if number > limit_lines:
+                    raise LogMismatchError(f"{path}: more than {limit_lines} entries")
+                replica.append(line.rstrip(b"\n"), f"{path} line {number}")
+    except OSError as exc:
+        raise AuditInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return replica
