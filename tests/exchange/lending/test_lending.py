@@ -53,7 +53,10 @@ def pool(ledger: Any) -> Any:
     return ledger
 
 
-PRICES: tuple[str, ...] = ()
+PRICES = (
+    cmd("index_price", asset="BTC", price="90000000000"),  # 90,000 USDC per BTC
+    cmd("collateral_params", asset="BTC", weight="0.9"),
+)
 
 
 def bal(ex: Any, account: str, asset: str, bucket: str = "available") -> int:
