@@ -651,3 +651,102 @@ def tree_command(
         ),
     ]
     click.echo("\n".join(lines))
+
+
+pinned_keys_option = click.option(
+    "--public-key",
+    "public_keys",
+    metavar="HEX",
+    multiple=True,
+    required=True,
+    help="The exchange's pinned Ed25519 key (64 hex); repeat for rotated keys. The first"
+    " one names the exchange in the state file.",
+)
+
+
+@verify.command(
+    "log",
+    epilog=_examples(
+        "por verify log --site https://proofs.example.com --public-key HEX --state mon.json",
+        "por verify log --site ./site --public-key OLD --public-key NEW --state mon.json --json",
+    ),
+)
+@click.option("--site", "site_location", required=True, metavar="DIR|URL", help="The site.")
+@pinned_keys_option
+@click.option(
+    "--state",
+    "state_path",
+    required=True,
+    metavar="FILE",
+    help="Where the last accepted head per exchange is kept (created on first use).",
+)
+@json_option
+@reported
+def log_command(
+    site_location: str, public_keys: tuple[str, ...], state_path: str, as_json: bool
+) -> None:
+    """Monitor the exchange's transparency log, like a certificate-transparency monitor.
+
+    Fetches the site's signed log head (log/head.json) and every entry
+    (log/entries.jsonl), checks the signature under a pinned key and that the entries
+    give exactly the signed root, then that the head extends the one remembered in the
+    state file: the RFC 9162 consistency proof between the two sizes, computed from the
+    entries, must verify against both signed roots. A head that does not extend the old
+    one (a shrunk log, another root for a size seen, a rewritten hour) is equivocation:
+    exit 1, both signed heads are printed, the state keeps the old head. Run it every hour.
+    """
+    from pathlib import Path
+
+    from por.audit._source import open_site
+    from por.audit.errors import EquivocationError
+    from por.audit.monitor import monitor_log
+    from por.manifest import parse_public_key
+
+    keys = [parse_public_key(k).hex() for k in public_keys]
+    site = open_site(site_location)
+    try:
+        result = monitor_log(site, keys, Path(state_path))
+    except EquivocationError as exc:
+        if as_json:
+            _print_json(
+                {
+                    "valid": False,
+                    "equivocation": True,
+                    "error": str(exc),
+                    "old_head": exc.old,
+                    "new_head": exc.new,
+                }
+            )
+        else:
+            click.echo(f"old head: {json.dumps(exc.old, sort_keys=True)}")
+            click.echo(f"new head: {json.dumps(exc.new, sort_keys=True)}")
+        raise
+    finally:
+        site.close()
+    new = result.new
+    if as_json:
+        _print_json(
+            {
+                "valid": True,
+                "status": result.status,
+                "exchange": result.exchange,
+                "old": None
+                if result.old is None
+                else {"size": result.old.size, "root": result.old.root.hex()},
+                "new": {"size": new.size, "root": new.root.hex(), "timestamp": new.timestamp},
+            }
+        )
+        return
+    if result.status == "first":
+        click.echo(
+            f"ok: first head remembered for exchange {result.exchange}: {new.size} entries,"
+            f" root {new.root.hex()} (the entries give exactly this signed root)"
+        )
+    elif result.status == "unchanged":
+        click.echo(f"ok: unchanged at {new.size} entries, root {new.root.hex()}")
+    else:
+        assert result.old is not None
+        click.echo(
+            f"ok: the log grew from {result.old.size} to {new.size} entries and extends the"
+            f" head seen before (consistency proof verified); root {new.root.hex()}"
+        )

@@ -1,0 +1,114 @@
+"""Small published sites for audit tests, built with the library (no publisher, no chain).
+
+Each hour gets a bundle directory `bundles/<name>/` with a manifest signed by the test key
+that states the log after its entry was appended, and its leaf list; the site carries
+`log/entries.jsonl` and a signed `log/head.json`, exactly as `por.audit.monitor` reads them.
+Tests tamper with the result to play a lying exchange.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from por._canonical import canonical_json
+from por._fields import node_json
+from por.keys import SigningKey, generate
+from por.leaves import dump_leaves
+from por.log import LogHead, entry_from_manifest, sign_head
+from por.log._rfc9162 import leaf_hash, mth_reference
+from por.manifest import AssetInfo, LogHead as ManifestLog, build_manifest
+from por.model import AccountInput
+from por.tree import build_tree
+
+ASSETS = (AssetInfo("BTC", 8), AssetInfo("ETH", 18))
+ACCOUNTS = ("alice", "bob", "carol")
+
+
+@dataclass
+class Site:
+    root: Path
+    key: SigningKey
+    entries: list[bytes] = field(default_factory=list)
+    manifests: dict[str, dict[str, Any]] = field(default_factory=dict)
+    proofs: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def public_key(self) -> str:
+        return self.key.public_key_hex
+
+    def bundle(self, snapshot_id: str) -> Path:
+        return self.root / "bundles" / snapshot_id.replace(":", "-")
+
+    def hour_id(self, hour: int) -> str:
+        return f"2026-11-24T{hour:02d}:00:00Z"
+
+    def add_hour(self, hour: int, seed: int | None = None) -> str:
+        """Publish one hour: tree, manifest (log after append), bundle, entries, head."""
+        sid = self.hour_id(hour)
+        rng = random.Random(seed if seed is not None else hour)
+        accounts = [
+            AccountInput(
+                name,
+                rng.randbytes(32),
+                (rng.randrange(10**9), rng.randrange(10**20)),
+                (0, 0),
+            )
+            for name in ACCOUNTS
+        ]
+        tree = build_tree(sid, [a.symbol for a in ASSETS], accounts, filler_secret=b"f" * 32)
+        asset_json = [{"symbol": a.symbol, "decimals": a.decimals} for a in ASSETS]
+        entry = canonical_json(
+            {"snapshot_id": sid, "assets": asset_json, "root": node_json(tree.root)}
+        )
+        entries = [*self.entries, entry]
+        log_root = mth_reference([leaf_hash(e) for e in entries])
+        manifest = build_manifest(
+            sid,
+            ASSETS,
+            tree.height,
+            tree.root,
+            ManifestLog(len(entries), log_root),
+            self.key.private,
+        )
+        assert entry_from_manifest(manifest) == entry
+        self.entries = entries
+        self.manifests[sid] = manifest
+        directory = self.bundle(sid)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "manifest.json").write_bytes(
+            (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
+        )
+        with open(directory / "liabilities.jsonl", "wb") as stream:
+            dump_leaves(tree.leaves, stream)
+        for account in accounts:
+            self.proofs[(sid, account.account_id)] = tree.proof_json(account)
+        self.write_log()
+        return sid
+
+    def write_log(
+        self, entries: list[bytes] | None = None, head_key: SigningKey | None = None
+    ) -> None:
+        entries = self.entries if entries is None else entries
+        log = self.root / "log"
+        log.mkdir(parents=True, exist_ok=True)
+        (log / "entries.jsonl").write_bytes(b"".join(e + b"\n" for e in entries))
+        root = mth_reference([leaf_hash(e) for e in entries])
+        head = sign_head(LogHead(len(entries), root, "2026-11-24T23:59:59Z"), head_key or self.key)
+        (log / "head.json").write_text(json.dumps(head), encoding="utf-8")
+
+    def write_proof(self, directory: Path, sid: str, account: str) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{account}.json"
+        path.write_text(json.dumps(self.proofs[(sid, account)]), encoding="utf-8")
+        return path
+
+
+def make_site(root: Path, hours: int, key: SigningKey | None = None) -> Site:
+    site = Site(root, key or generate())
+    for hour in range(hours):
+        site.add_hour(hour)
+    return site
