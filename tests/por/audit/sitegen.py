@@ -20,7 +20,8 @@ from por.keys import SigningKey, generate
 from por.leaves import dump_leaves
 from por.log import LogHead, entry_from_manifest, sign_head
 from por.log._rfc9162 import leaf_hash, mth_reference
-from por.manifest import AssetInfo, LogHead as ManifestLog, build_manifest
+from por.manifest import AssetInfo, build_manifest
+from por.manifest import LogHead as ManifestLog
 from por.model import AccountInput
 from por.tree import build_tree
 
