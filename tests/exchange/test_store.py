@@ -129,3 +129,13 @@ def test_migrating_twice_is_a_no_op(db_url: str) -> None:
     engine = open_database(db_url, create=True)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT seq FROM head").scalar_one() == 0
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite has no TRUNCATE
+def test_postgresql_also_refuses_truncating_the_journal(db_url: str) -> None:
+    ledger = open_ledger(db_url, create=True)
+    run_lines(ledger.load(), lines(LOG), "log")
+    for table in ("events", "postings"):
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), ledger.engine.begin() as conn:
+            conn.exec_driver_sql(f"TRUNCATE {table} CASCADE")
+    assert len(ledger.events()) == len(LOG)
