@@ -1,0 +1,442 @@
+"""`por publish` (one hour, or every due hour) and `por schedule` (every hour, forever).
+
+Thin: parse options, wire the ledger source (exchange.export), the reserve readers, the
+signing key and the anchor into `por.publish.Publisher`, print one line per hour.
+Exit codes: 0 published or already published; 1 a check failed (an existing hour would be
+published differently now, an anchor on chain disagrees, a snapshot check failed);
+2 unusable input (options, files, database, keys, an hour not final yet, another
+publisher running).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from por.publish import Publisher
+
+__all__ = ["publish", "schedule"]
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+ENV_ANCHOR_KEY = "POR_ANCHOR_PRIVATE_KEY"
+F = TypeVar("F", bound=Callable[..., Any])
+_DURATION = re.compile(r"(\d+)([smh]?)")
+
+
+def _fail(prog: str, message: str, code: int) -> NoReturn:
+    text = message.replace("\r", "\\r").replace("\n", "\\n")
+    click.echo(f"por {prog}: {text}", err=True)
+    sys.exit(code)
+
+
+def _reported(prog: str) -> Callable[[F], F]:
+    """Every expected error -> one line on stderr and its exit code; never a traceback."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            import sqlalchemy as sa
+
+            from exchange.errors import ExchangeError
+            from por.errors import PorError
+            from por.keys import SigningKeyError
+            from por.log.errors import LogError
+            from por.publish.errors import (
+                LockedError,
+                NotDueError,
+                PublishConfigError,
+            )
+            from por.reserves.errors import KeyStoreError, WalletFileError
+            from por.snapshot.errors import SnapshotConfigError
+
+            try:
+                return func(*args, **kwargs)
+            except (
+                PublishConfigError,
+                LockedError,
+                NotDueError,
+                SigningKeyError,
+                SnapshotConfigError,
+                WalletFileError,
+                KeyStoreError,
+                ExchangeError,
+                LogError,
+            ) as exc:
+                _fail(prog, str(exc), EXIT_USAGE)
+            except PorError as exc:
+                _fail(prog, str(exc), EXIT_FAILED)
+            except sa.exc.SQLAlchemyError as exc:
+                detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+                _fail(prog, f"database error: {detail}", EXIT_USAGE)
+            except OSError as exc:
+                _fail(prog, f"{exc.filename or ''}: {exc.strerror or exc}", EXIT_USAGE)
+            except (KeyboardInterrupt, SystemExit, click.exceptions.Exit, click.ClickException):
+                raise
+            except Exception as exc:  # a bug: still one line, but say so
+                _fail(prog, f"internal error (please report): {type(exc).__name__}: {exc}", 2)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def _hour(text: str | None, what: str) -> datetime | None:
+    if text is None:
+        return None
+    from por.publish import PublishConfigError
+    from por.snapshot import parse_snapshot_time
+    from por.snapshot.errors import SnapshotConfigError
+
+    try:
+        _, at = parse_snapshot_time(text)
+    except SnapshotConfigError as exc:
+        raise PublishConfigError(f"{what}: {exc}") from None
+    if at.minute or at.second:
+        raise PublishConfigError(f"{what}: expected a whole hour like 2026-11-24T16:00:00Z")
+    return at
+
+
+def _duration(text: str) -> timedelta:
+    """`300`, `300s`, `5m`, `1h` -> timedelta."""
+    from por.publish import PublishConfigError
+
+    match = _DURATION.fullmatch(text.strip())
+    if match is None:
+        raise PublishConfigError(f"--delay: expected seconds or e.g. 5m, 90s, 1h; got {text!r}")
+    unit = {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+    return timedelta(seconds=int(match.group(1)) * unit)
+
+
+def _common(func: F) -> F:
+    """Options shared by publish and schedule (defined once)."""
+    options = [
+        click.option(
+            "--db",
+            "db_url",
+            metavar="URL",
+            default=None,
+            help="Ledger database (default: env POR_DATABASE_URL, else sqlite:///por.db).",
+        ),
+        click.option(
+            "--log-db",
+            "log_db",
+            metavar="URL",
+            envvar="POR_LOG_DATABASE_URL",
+            default="sqlite:///por-log.db",
+            show_default=True,
+            help="Transparency log + publication records (env POR_LOG_DATABASE_URL).",
+        ),
+        click.option(
+            "--out",
+            type=click.Path(file_okay=False),
+            default="publication",
+            show_default=True,
+            help="Publisher directory: work/ (snapshots, private) and bundles/.",
+        ),
+        click.option(
+            "--site",
+            "site_dir",
+            type=click.Path(file_okay=False),
+            default=None,
+            help="Static site to update after each hour (default OUT/site).",
+        ),
+        click.option("--no-site", is_flag=True, help="Do not update a site."),
+        click.option(
+            "--key",
+            "key_file",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="Ed25519 signing key file (mode 0600); else env POR_SIGNING_KEY.",
+        ),
+        click.option(
+            "--secret-file",
+            type=click.Path(dir_okay=False),
+            required=True,
+            help="Snapshot secret (hex, >= 32 bytes): nonces and fillers; the same "
+            "secret lets a re-run reproduce an hour exactly.",
+        ),
+        click.option(
+            "--wallets",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="Wallet registry (.toml/.json); without it reserves are not read.",
+        ),
+        click.option(
+            "--keys",
+            type=click.Path(),
+            default=None,
+            help="Ownership key store (JSON file or directory holding it).",
+        ),
+        click.option(
+            "--eth-rpc",
+            envvar="POR_ETH_RPC",
+            metavar="URL",
+            help="Ethereum JSON-RPC URL (reserves and the anchor).",
+        ),
+        click.option("--sol-rpc", envvar="POR_SOL_RPC", metavar="URL", help="Solana JSON-RPC URL."),
+        click.option(
+            "--anchor",
+            "anchor_address",
+            metavar="ADDRESS",
+            default=None,
+            help="PorAnchor contract; without it nothing is anchored on chain.",
+        ),
+        click.option(
+            "--anchor-from",
+            metavar="ADDRESS",
+            default=None,
+            help=f"Node-unlocked sender (dev chains); else env {ENV_ANCHOR_KEY} "
+            "(0x hex private key) signs locally.",
+        ),
+        click.option(
+            "--no-liabilities",
+            is_flag=True,
+            help="Leave liabilities.jsonl (the full leaf list) out of the bundle.",
+        ),
+        click.option(
+            "--engine",
+            type=click.Choice(["serial", "local", "dask"]),
+            default="local",
+            show_default=True,
+            help="Where the tree is built.",
+        ),
+        click.option(
+            "--min-leaves",
+            type=click.IntRange(min=0),
+            default=0,
+            help="Pad every tree to at least this many leaves.",
+        ),
+        click.option(
+            "--late-after",
+            type=click.IntRange(min=0),
+            default=900,
+            show_default=True,
+            help="Seconds after the hour beyond which a chain reading is 'late'.",
+        ),
+        click.option(
+            "--delay",
+            default="5m",
+            show_default=True,
+            help="Finality delay after HH:00 before an hour is due (s/m/h).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _publisher(
+    opts: dict[str, Any], clock: Callable[[], datetime] | None = None, emit: Any = None
+) -> Publisher:
+    from cli.snapshot import _reserve_setup
+    from exchange.db import open_database
+    from exchange.export import SqlLedgerExport
+    from por.keys import resolve_signing_key
+    from por.publish import AnchorConfig, Publisher, PublisherConfig, open_publication_db
+    from por.snapshot import read_secret
+
+    key = resolve_signing_key(opts["key_file"])
+    secret = read_secret(opts["secret_file"])
+    setup = None
+    if opts["wallets"] is not None:
+        setup = _reserve_setup(opts["wallets"], opts["keys"], opts["eth_rpc"], opts["sol_rpc"])
+    anchor = None
+    if opts["anchor_address"]:
+        if not opts["eth_rpc"]:
+            from por.publish import PublishConfigError
+
+            raise PublishConfigError("--anchor needs --eth-rpc URL (the chain to anchor on)")
+        anchor = AnchorConfig(
+            opts["eth_rpc"],
+            opts["anchor_address"],
+            sender=opts["anchor_from"],
+            private_key=os.environ.get(ENV_ANCHOR_KEY) or None,
+        )
+    out = Path(opts["out"])
+    site = None if opts["no_site"] else Path(opts["site_dir"] or out / "site")
+    config = PublisherConfig(
+        out=out,
+        key=key,
+        secret=secret,
+        site=site,
+        reserves=setup,
+        anchor=anchor,
+        publish_liabilities=not opts["no_liabilities"],
+        min_leaves=opts["min_leaves"],
+        engine=opts["engine"],
+        late_after_s=opts["late_after"],
+    )
+    ledger = open_database(opts["db_url"], create=False)
+    return Publisher(
+        open_publication_db(opts["log_db"]), SqlLedgerExport(ledger), config, clock=clock, emit=emit
+    )
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  por publish --at 2026-11-24T16:00:00Z --db sqlite:///por.db --secret-file snapshot.secret \\
+      --key publisher.key
+  por publish --since 2026-11-24T00:00:00Z --db postgresql://postgres@127.0.0.1:5432/test \\
+      --log-db postgresql://postgres@127.0.0.1:5432/test --secret-file snapshot.secret \\
+      --wallets wallets.json --keys keys.json --eth-rpc http://127.0.0.1:8545 \\
+      --sol-rpc http://127.0.0.1:8899 --anchor 0x5FbDB2315678afecb367f032d93F642f64180aa3
+"""
+)
+@click.option(
+    "--at",
+    "at",
+    metavar="HOUR",
+    default=None,
+    help="Publish this hour (e.g. 2026-11-24T16:00:00Z); an existing hour is "
+    "re-checked and left as it is.",
+)
+@click.option(
+    "--since",
+    metavar="HOUR",
+    default=None,
+    help="With no --at and nothing published yet: the first hour to publish.",
+)
+@click.option(
+    "--until",
+    metavar="HOUR",
+    default=None,
+    help="With no --at: publish up to this hour (default: the latest due hour).",
+)
+@click.option(
+    "--no-recheck",
+    is_flag=True,
+    help="With --at on an existing hour: skip recomputing it (just exit 0).",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per hour on stdout.")
+@_common
+@_reported("publish")
+def publish(
+    at: str | None,
+    since: str | None,
+    until: str | None,
+    no_recheck: bool,
+    as_json: bool,
+    **opts: Any,
+) -> None:
+    """Publish hours: snapshot, bundle (signed manifest), transparency log, on-chain
+    anchor, site. Without --at, every due hour after the last published one, in order.
+
+    Idempotent: an hour already published is not published again (exit 0); with --at it
+    is recomputed and the command exits 1 if the manifest would differ now. Crash-safe:
+    rerun after any failure or kill. One publisher at a time (lock).
+    """
+    from por.publish import NotDueError, hour_id
+
+    at_hour = _hour(at, "--at")
+    since_hour = _hour(since, "--since")
+    until_hour = _hour(until, "--until")
+    delay = _duration(opts["delay"])
+    publisher = _publisher(opts)
+    with publisher.lock():
+        publisher.recover()
+        if at_hour is not None:
+            outcomes = [publisher.publish_hour(at_hour, recheck=not no_recheck)]
+        else:
+            now = datetime.now(UTC)
+            hours = publisher.due_hours(now, delay, since_hour)
+            if until_hour is not None:
+                hours = [h for h in hours if h <= until_hour]
+            outcomes = []
+            for hour in hours:
+                try:
+                    outcomes.append(publisher.publish_hour(hour))
+                except NotDueError:
+                    if hour == hours[0]:
+                        raise
+                    click.echo(f"por publish: {hour_id(hour)} is not final yet; stopping", err=True)
+                    break
+    for o in outcomes:
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "snapshot_id": o.snapshot_id,
+                        "status": o.status,
+                        "log_size": o.log_size,
+                        "anchor_tx": o.anchor_tx,
+                        "late": list(o.late),
+                    }
+                )
+            )
+        else:
+            anchor = f", anchor {o.anchor_tx}" if o.anchor_tx else ""
+            late = f", late: {', '.join(o.late)}" if o.late else ""
+            click.echo(f"{o.status} {o.snapshot_id}: log size {o.log_size}{anchor}{late}")
+    if not outcomes:
+        click.echo("por publish: nothing due", err=True)
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  por schedule --db sqlite:///por.db --secret-file snapshot.secret --key publisher.key \\
+      --delay 5m --health /var/run/por/health.json
+  por schedule --since 2026-11-24T00:00:00Z --until 2026-11-25T00:00:00Z ...   # a backfill
+"""
+)
+@click.option(
+    "--since",
+    metavar="HOUR",
+    default=None,
+    help="First hour to publish when nothing is published yet (default: the latest due).",
+)
+@click.option(
+    "--until",
+    metavar="HOUR",
+    default=None,
+    help="Stop once this hour is published (default: run forever).",
+)
+@click.option(
+    "--health",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="JSON file rewritten after each wake-up: last published hour, errors.",
+)
+@click.option(
+    "--retry",
+    "retry_s",
+    type=click.IntRange(min=1),
+    default=60,
+    show_default=True,
+    help="Seconds to wait after a failure or a cut that is not final yet.",
+)
+@_common
+@_reported("schedule")
+def schedule(
+    since: str | None, until: str | None, health: str | None, retry_s: int, **opts: Any
+) -> None:
+    """Publish every hour at HH:00 UTC plus --delay, catching up missed hours in order.
+
+    Logs are JSON lines on stderr; failures are logged and retried (the health file says
+    so); a restart after a crash finishes what the crash interrupted.
+    """
+    from por.publish.scheduler import JsonLog, ScheduleConfig, SystemClock, run_schedule
+
+    clock = SystemClock()
+    log = JsonLog(clock.now)
+    publisher = _publisher(opts, clock=clock.now, emit=log)
+    config = ScheduleConfig(
+        delay=_duration(opts["delay"]),
+        since=_hour(since, "--since"),
+        until=_hour(until, "--until"),
+        health=None if health is None else Path(health),
+        retry_s=retry_s,
+    )
+    run_schedule(publisher, clock, config, log)
