@@ -159,6 +159,7 @@ class SqlJournal:
     def account_events(self, account: str, limit: int) -> list[Event]:
         """The last `limit` events that posted to `account`, oldest first."""
         p = schema.postings.c
+        e = schema.events
         with self.engine.connect() as conn:
             seqs = [
                 r[0]
@@ -172,10 +173,18 @@ class SqlJournal:
             ]
             if not seqs:
                 return []
-            return list(_read_events(conn, min(seqs), set(seqs)))
+            rows = conn.execute(select(e).where(e.c.seq.in_(seqs)).order_by(e.c.seq)).all()
+            by_seq: dict[int, list[Posting]] = {}
+            for r in conn.execute(
+                select(p.seq, p.entry, p.account, p.asset, p.bucket, p.amount)
+                .where(p.seq.in_(seqs))
+                .order_by(p.seq, p.idx)
+            ):
+                by_seq.setdefault(r[0], []).append((r[1], r[2], r[3], r[4], r[5]))
+        return [_event(r, by_seq) for r in rows]
 
 
-def _read_events(conn: Connection, start: int = 1, only: set[int] | None = None) -> Iterator[Event]:
+def _read_events(conn: Connection, start: int = 1) -> Iterator[Event]:
     e = schema.events
     p = schema.postings
     last = start - 1
@@ -194,18 +203,20 @@ def _read_events(conn: Connection, start: int = 1, only: set[int] | None = None)
         ):
             by_seq.setdefault(r[0], []).append((r[1], r[2], r[3], r[4], r[5]))
         for r in rows:
-            if only is not None and r.seq not in only:
-                continue
-            yield Event(
-                r.seq,
-                r.ts,
-                r.kind,
-                r.cmd,
-                r.status,
-                r.reason,
-                r.detail,
-                r.command,
-                None if r.data is None else json.loads(r.data),
-                tuple(by_seq.get(r.seq, ())),
-            )
+            yield _event(r, by_seq)
         last = hi
+
+
+def _event(r: Any, by_seq: dict[int, list[Posting]]) -> Event:
+    return Event(
+        r.seq,
+        r.ts,
+        r.kind,
+        r.cmd,
+        r.status,
+        r.reason,
+        r.detail,
+        r.command,
+        None if r.data is None else json.loads(r.data),
+        tuple(by_seq.get(r.seq, ())),
+    )
