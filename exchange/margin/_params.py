@@ -47,7 +47,6 @@ QUOTE = "USDC"
 """The valuation and settlement asset: its index price is 1.0 (10^decimals) unless set."""
 
 
-
 @dataclass(frozen=True, slots=True)
 class CollateralParams:
     """Per asset. Collateral weight (haircut), Backpack's inverse-sqrt decay:

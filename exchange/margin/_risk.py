@@ -135,10 +135,13 @@ def _add(risk: AccountRisk, item: Exposure) -> None:
 
 
 def account_risk(
-    state: LedgerState, account: str, extra: tuple[str, Side, int] | None = None
+    state: LedgerState,
+    account: str,
+    extra: tuple[str, Side, int] | None = None,
+    adjust: dict[str, int] | None = None,
 ) -> AccountRisk:
-    """The account's risk now; `extra` = (market, side, quantity) counts one more open
-    order (the pre-trade check)."""
+    """The account's risk now; `extra` = (market, side, quantity) counts one more open perp
+    order, `adjust` = asset -> amount adds to net balances (a spot order as if filled)."""
     risk = AccountRisk()
     ms = margin_state(state)
     balances = state.balances
@@ -148,6 +151,8 @@ def account_risk(
         net = 0
         for bucket in USER_BUCKETS:
             net += balances.get((account, asset, bucket), 0)
+        if adjust is not None:
+            net += adjust.get(asset, 0)
         if not net:
             continue
         price = index_price(state, asset)
@@ -233,9 +238,10 @@ class MarginRisk:
 
     Spot: the account must have what the order may spend available; what it lacks is
     redeemed from its lends, then borrowed (auto-borrow) as far as the pool allows, and a
-    borrow must leave the account above initial margin. Perps: a risk-increasing order must
-    leave equity (less the order's taker fee at mark) >= initial margin, counting the order
-    and every other risk-increasing open order of the account.
+    borrow must leave the account above initial margin judged as if the order filled at
+    its limit (the borrowed funds spent, the bought asset held at its haircut).
+    Perps: a risk-increasing order must leave equity (less the order's taker fee at mark)
+    >= initial margin, counting the order and every other risk-increasing open order.
     """
 
     __slots__ = ()
@@ -263,7 +269,10 @@ class MarginRisk:
             if ensure_available(ctx, account, asset, need, borrow_rest=True) < need:
                 return Reject.INSUFFICIENT_AVAILABLE_BALANCE
             if state.balances.get((account, asset, "borrowed"), 0) != debt:
-                risk = account_risk(state, account)
+                # judged as if the order filled at its limit: the borrow is spent
+                got = quantity if not side else quantity * limit // market.scale
+                adjust = {asset: -need, market.quote if side else market.base: got}
+                risk = account_risk(state, account, adjust=adjust)
                 if risk.unpriced:
                     return PRICE_REJECT
                 if risk.equity < risk.initial:
