@@ -126,12 +126,37 @@ class Anchorer:
                         f"({log_size}, {log_root.hex()}, {manifest_sha256.hex()})"
                     )
                 return record
+        except AnchorError:
+            raise
+        except Exception as exc:  # web3 raises many types (connection, timeout)
+            raise AnchorError(f"anchoring {snapshot_id} failed: {self._describe(exc)}") from None
+        return self.send(snapshot_id, log_size, log_root, manifest_sha256)
+
+    def _describe(self, exc: Exception) -> str:
+        """A one-line reason; a contract revert is named by its custom error."""
+        data = getattr(exc, "data", None)
+        if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+            from eth_utils import keccak
+
+            for item in self.contract.abi:
+                if item.get("type") == "error":
+                    types = ",".join(i["type"] for i in item.get("inputs", []))
+                    selector = "0x" + keccak(text=f"{item['name']}({types})")[:4].hex()
+                    if data.startswith(selector):
+                        return f"the contract refused it: {item['name']}"
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        return text[:300] or type(exc).__name__
+
+    def send(
+        self, snapshot_id: str, log_size: int, log_root: bytes, manifest_sha256: bytes
+    ) -> AnchorRecord:
+        """Send the anchor transaction without looking first (`ensure` looks first)."""
+        try:
             return self._send(snapshot_id, log_size, log_root, manifest_sha256)
         except AnchorError:
             raise
         except Exception as exc:  # web3 raises many types (connection, revert, timeout)
-            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise AnchorError(f"anchoring {snapshot_id} failed: {detail}") from None
+            raise AnchorError(f"anchoring {snapshot_id} failed: {self._describe(exc)}") from None
 
     def _send(
         self, snapshot_id: str, log_size: int, log_root: bytes, manifest_sha256: bytes
