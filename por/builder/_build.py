@@ -45,7 +45,7 @@ __all__ = ["BuiltTree", "EngineName", "build_tree", "build_tree_from_leaves"]
 
 EngineName = Literal["serial", "local", "dask"]
 _LOG = logging.getLogger("por.builder")
-MAX_PARTITION_LEAVES = 1 << 18  # ~100 MB of working memory per partition at 4 assets
+PARTITION_ROW_BYTES = 24 << 20  # a partition's leaf-preimage buffer stays below this
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +91,8 @@ def build_tree(
     """Build the liabilities tree of one snapshot (spec `proof-format.md` v1).
 
     `partitions` (a power of two) splits the sorted leaves into contiguous subtrees built
-    in parallel; by default enough to give every worker several and keep each <= 2^18
-    leaves. Raises `TreeInputError` (a `ValueError`) before writing anything when the
+    in parallel; by default enough to give every worker several and keep each partition's
+    arrays small (2^17 leaves at 4 assets). Raises `TreeInputError` (a `ValueError`) before writing anything when the
     input is bad.
     """
     assets = tuple(assets)
@@ -114,7 +114,7 @@ def build_tree(
     except ValueError as exc:
         raise TreeInputError(str(exc)) from None
     n_workers = workers or os.cpu_count() or 1
-    parts = _resolve_partitions(partitions, leaf_count, n_workers)
+    parts = _resolve_partitions(partitions, leaf_count, n_workers, len(assets))
     directory, owned = _prepare_dir(out_dir)
     job = Job(batch, snapshot_id, filler_secret, leaf_count, parts, str(directory))
 
@@ -168,7 +168,7 @@ def build_tree_from_leaves(
     _check_snapshot_id(snapshot_id)
     check_sorted_unique(leaves.tags)
     _check_totals(leaves.amounts.reshape(m, 2 * len(assets), 2), len(assets))
-    parts = _resolve_partitions(partitions, m, 1)
+    parts = _resolve_partitions(partitions, m, 1, len(assets))
     directory, owned = _prepare_dir(out_dir)
     batch = AccountBatch(
         ids=b"",
@@ -223,9 +223,15 @@ def _check_totals(sums: NDArray[np.uint64], n_assets: int) -> None:
             )
 
 
-def _resolve_partitions(requested: int | None, leaf_count: int, workers: int) -> int:
+def _resolve_partitions(
+    requested: int | None, leaf_count: int, workers: int, n_assets: int
+) -> int:
+    """Default: 4 per worker for load balance, more if a partition's arrays would exceed
+    ~24 MB (memory per worker stays flat however large the tree; see docs/scaling.md)."""
     if requested is None:
-        want = max(4 * workers if workers > 1 else 1, leaf_count // MAX_PARTITION_LEAVES)
+        row = 1 + 32 + 32 * n_assets
+        max_leaves = 1 << max(10, (PARTITION_ROW_BYTES // row).bit_length() - 1)
+        want = max(4 * workers if workers > 1 else 1, leaf_count // max_leaves)
         parts = 1 << (want - 1).bit_length()
     else:
         if requested < 1 or requested & (requested - 1):

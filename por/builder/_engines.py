@@ -7,6 +7,7 @@ and folds the partition tops. Every engine calls the very same functions.
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import mmap
 import multiprocessing
@@ -127,6 +128,19 @@ _WORKER: dict[str, Any] = {}
 def _init_worker(state: dict[str, Any]) -> None:
     _WORKER.clear()
     _WORKER.update(state)
+    _keep_heap()
+
+
+def _keep_heap() -> None:
+    """In our own workers only: let glibc serve partition-sized arrays (<= 32 MB) from a
+    heap it does not trim, so each partition reuses the previous one's pages instead of
+    page-faulting fresh ones (~8% of a partition's CPU measured here). No-op elsewhere."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):
+        return
 
 
 def _tags_task(start: int, stop: int) -> None:

@@ -19,6 +19,7 @@ from por.builder._errors import TreeInputError
 from por.builder._limbs import add_u128
 
 __all__ = [
+    "HASH_CHUNK",
     "PairSink",
     "build_levels",
     "hash_rows",
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 PairSink = Callable[[int, NDArray[np.uint8]], None]
+HASH_CHUNK = 2048  # rows hashed between joins
 _LEAF = LEAF_PREFIX[0]
 _NODE = NODE_PREFIX[0]
 
@@ -44,12 +46,21 @@ def pair_width(n_assets: int) -> int:
 
 
 def hash_rows(rows: NDArray[np.uint8]) -> NDArray[np.uint8]:
-    """SHA-256 of every row of a C-contiguous (m, w) uint8 array -> (m, 32)."""
+    """SHA-256 of every row of a C-contiguous (m, w) uint8 array -> (m, 32).
+
+    Digests are joined every HASH_CHUNK rows while they are still in cache; one join of
+    a million cold digest objects costs ~15% of the hashing itself.
+    """
     m, width = rows.shape
     mv = rows.reshape(-1).data
     sha = hashlib.sha256
-    joined = b"".join([sha(mv[a : a + width]).digest() for a in range(0, m * width, width)])
-    return np.frombuffer(joined, dtype=np.uint8).reshape(m, HASH_BYTES)
+    step = HASH_CHUNK * width
+    end = m * width
+    parts = [
+        b"".join([sha(mv[a : a + width]).digest() for a in range(c, min(end, c + step), width)])
+        for c in range(0, end, step)
+    ]
+    return np.frombuffer(b"".join(parts), dtype=np.uint8).reshape(m, HASH_BYTES)
 
 
 def leaf_preimages(tags: NDArray[np.uint8], sums: NDArray[np.uint64]) -> NDArray[np.uint8]:

@@ -67,16 +67,17 @@ def be_bytes(limbs: U64) -> NDArray[np.uint8]:
 def totals(limbs: U64) -> list[int]:
     """Exact sum over axis 0 of an (m, k, 2) limb array, as k Python ints.
 
-    Sums 32-bit limbs in uint64 (no wrap for m < 2^32), then recombines exactly.
+    Views each uint64 limb as two uint32 halves and sums those in uint64 (one pass; no
+    wrap for m < 2^32), then recombines exactly with Python ints.
     """
-    flat = limbs.reshape(limbs.shape[0], limbs.shape[1], 2)
-    result = [0] * flat.shape[1]
-    for limb_index, shift in ((0, 64), (1, 0)):
-        part = flat[:, :, limb_index]
-        high = (part >> np.uint64(32)).sum(axis=0, dtype=np.uint64)
-        low = (part & np.uint64(0xFFFFFFFF)).sum(axis=0, dtype=np.uint64)
-        for i in range(flat.shape[1]):
-            result[i] += ((int(high[i]) << 32) + int(low[i])) << shift
+    flat = np.ascontiguousarray(limbs).reshape(limbs.shape[0], limbs.shape[1] * 2)
+    halves = flat.view(np.uint32).reshape(flat.shape[0], limbs.shape[1], 4)
+    sums = halves.sum(axis=0, dtype=np.uint64).tolist()
+    little = np.little_endian
+    result = []
+    for row in sums:  # [hi.lo32, hi.hi32, lo.lo32, lo.hi32] on little-endian machines
+        hi_lo, hi_hi, lo_lo, lo_hi = row if little else (row[1], row[0], row[3], row[2])
+        result.append((((hi_hi << 32) + hi_lo) << 64) + (lo_hi << 32) + lo_lo)
     return result
 
 
