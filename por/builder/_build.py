@@ -92,8 +92,8 @@ def build_tree(
 
     `partitions` (a power of two) splits the sorted leaves into contiguous subtrees built
     in parallel; by default enough to give every worker several and keep each partition's
-    arrays small (2^17 leaves at 4 assets). Raises `TreeInputError` (a `ValueError`) before writing anything when the
-    input is bad.
+    arrays small (2^17 leaves at 4 assets). Raises `TreeInputError` (a `ValueError`)
+    before writing anything when the input is bad.
     """
     assets = tuple(assets)
     batch = (
