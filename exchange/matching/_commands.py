@@ -165,8 +165,8 @@ _KNOWN_MARKETS: set[str] = set()  # market strings whose shape was checked (boun
 
 def _market_fast(raw: dict[str, Any]) -> str:
     value = raw.get("market")
-    if value in _KNOWN_MARKETS:
-        return value  # type: ignore[return-value]
+    if type(value) is str and value in _KNOWN_MARKETS:
+        return value
     value = _market_symbol(raw)
     if len(_KNOWN_MARKETS) < 1024:
         _KNOWN_MARKETS.add(value)

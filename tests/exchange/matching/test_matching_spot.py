@@ -196,3 +196,30 @@ def test_cancel_all_cancels_only_the_accounts_orders(v: Venue) -> None:
     assert event.data == {"ids": [1, 2]}
     assert list(matching_state(v.state).books["BTC/USDC"].orders) == [3]
     assert v.bal("alice", "USDC") == USDC_100K
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"market": ["BTC/USDC"]}, "field 'market' must be a non-empty string"),
+        ({"market": "btc usdc"}, "must look like BTC/USDC or BTC-PERP"),
+        ({"side": "long"}, "field 'side' must be one of buy, sell"),
+        ({"price": 60000.5}, "field 'price' must be a decimal string"),
+        ({"quantity": "1e6"}, "field 'quantity' must be an integer decimal string"),
+        ({"tif": "GTD"}, "field 'tif' must be one of FOK, GTC, IOC"),
+        ({"post_only": "yes"}, "field 'post_only' must be true or false"),
+        ({"type": "market"}, "a market order has no 'price'"),
+    ],
+)
+def test_malformed_order_lines_are_invalid_not_rejected(
+    v: Venue, fields: dict[str, object], message: str
+) -> None:
+    from exchange.errors import InvalidCommandError
+
+    raw: dict[str, object] = {"cmd": "order", "account": "alice", "market": "BTC/USDC",
+                              "side": "buy", "price": str(P), "quantity": "1000000"}  # fmt: skip
+    raw.update(fields)
+    seq = v.state.seq
+    with pytest.raises(InvalidCommandError, match=message):
+        v.apply(raw)
+    assert v.state.seq == seq, "an invalid line is not recorded"
