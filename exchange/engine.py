@@ -292,9 +292,19 @@ class Exchange:
         except BaseException:
             ctx._rollback()
             raise
-        return self._record(
-            "command", spec.name, text, "accepted", None, None, ctx._data, tuple(ctx._postings)
-        )
+        # _record, inlined on the hot path
+        state = self.state
+        seq = state.seq + 1
+        state.seq = seq
+        event = Event(
+            seq, state.time, "command", spec.name, "accepted", None, None, text,
+            ctx._data, tuple(ctx._postings),
+        )  # fmt: skip
+        self.pending.append(event)
+        if self.after_event:
+            for hook in self.after_event:
+                hook(event)
+        return event
 
     def _advance(self, to: int) -> None:
         """Move the clock to `to`, running every job instant in (now, to] in time order."""
