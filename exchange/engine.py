@@ -378,5 +378,13 @@ class Exchange:
             self.pending = []
         return n
 
+    def submit(self, command: str | dict[str, Any]) -> Event:
+        """Apply one command; a reject is recorded and then raised as `Rejected` (typed, with
+        its reason code) for callers that want an exception rather than an event."""
+        event = self.apply_line(command) if isinstance(command, str) else self.apply(command)
+        if event.status == "rejected":
+            raise Rejected(event.reason or "rejected", event.detail or "")
+        return event
+
     def apply_lines(self, lines: Iterable[str]) -> list[Event]:
         return [self.apply_line(line) for line in lines]

@@ -185,3 +185,15 @@ def test_wei_amounts_beyond_64_bits_are_exact(ledger: Any) -> None:
     big = str(10**30 + 7)
     ledger.run(cmd("asset", symbol="ETH", decimals=18), deposit("whale", "ETH", big, "eth:w"))
     assert ledger.state.balance("whale", "ETH") == 10**30 + 7
+
+
+def test_submit_raises_a_typed_reject_after_recording_it(funded: Any) -> None:
+    from exchange.errors import Rejected
+
+    seq = funded.state.seq
+    with pytest.raises(Rejected, match="insufficient_available_balance: bob has 0 BTC") as info:
+        funded.submit(
+            {"cmd": "transfer", "from": "bob", "to": "alice", "asset": "BTC", "amount": "1"}
+        )
+    assert info.value.reason == "insufficient_available_balance"
+    assert funded.events()[-1].seq == seq + 1, "the reject is recorded"
