@@ -1,0 +1,94 @@
+"""Which accounts a price move can push into liquidation, found without a full scan.
+
+For an account with headroom h = equity - maintenance (USDC units) and price drivers d (a
+perp's mark, an asset's index) with quantity q_d (base units, scale 10^dec_d), a move of
+the driver's price by dP changes equity by at most q_d * |dP| / 10^dec_d and maintenance
+by at most 1.5 * MMF times that (MMF = max(base, factor * sqrt(notional)) makes the
+requirement grow at most 1.5 x as fast as the notional); with MMF <= 4/3 the headroom
+falls by at most L_d * |dP| where L_d = 3 * q_d / 10^dec_d. Giving every driver the same
+relative room r = h / sum_d(L_d * P_d), the account cannot reach maintenance while every
+price stays strictly inside P_d * (1 - r) .. P_d * (1 + r).
+
+The index keeps, per driver, a max-heap of the lower edges and a min-heap of the upper
+edges. A price update pops exactly the accounts whose interval it left (plus stale
+entries, dropped by version), which the caller re-evaluates exactly: a conservative
+interval can only cause an extra evaluation, never a missed liquidation.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+__all__ = ["HeadroomIndex", "SENSITIVITY", "room"]
+
+SENSITIVITY = 3
+SCALE = 10**9
+SAFETY = 64  # USDC smallest units kept back from the headroom for rounding in the model
+
+
+def room(headroom: int, drivers: list[tuple[str, int, int, int]]) -> list[tuple[str, int, int]]:
+    """(driver, low, high) intervals for drivers (name, price, quantity, decimals)."""
+    weight = 0
+    for _, price, qty, dec in drivers:
+        weight += -(-SENSITIVITY * qty * price // 10**dec)
+    h = headroom - SAFETY
+    if h <= 0 or weight <= 0:
+        return [(name, price, price) for name, price, _, _ in drivers]
+    r = h * SCALE // weight
+    out = []
+    for name, price, _, _ in drivers:
+        move = price * r // SCALE
+        out.append((name, price - move, price + move))
+    return out
+
+
+class HeadroomIndex:
+    """Per-driver heaps of interval edges with lazy deletion (a version per account)."""
+
+    __slots__ = ("_highs", "_lows", "_version", "tracked")
+
+    def __init__(self) -> None:
+        self._lows: dict[str, list[tuple[int, int, str]]] = {}
+        self._highs: dict[str, list[tuple[int, int, str]]] = {}
+        self._version: dict[str, int] = {}
+        self.tracked: set[str] = set()
+
+    def set(self, account: str, intervals: list[tuple[str, int, int]]) -> None:
+        """Replace the account's intervals (an empty list: nothing can liquidate it)."""
+        v = self._version.get(account, 0) + 1
+        self._version[account] = v
+        if not intervals:
+            self.tracked.discard(account)
+            return
+        self.tracked.add(account)
+        for driver, low, high in intervals:
+            heapq.heappush(self._lows.setdefault(driver, []), (-low, v, account))
+            heapq.heappush(self._highs.setdefault(driver, []), (high, v, account))
+
+    def drop(self, account: str) -> None:
+        self.set(account, [])
+
+    def crossed(self, prices: dict[str, int]) -> set[str]:
+        """Accounts whose interval some price touched or left; their entries are removed
+        (the caller re-evaluates them and calls `set`)."""
+        out: set[str] = set()
+        version = self._version
+        pop = heapq.heappop
+        for driver, price in prices.items():
+            lows = self._lows.get(driver)
+            while lows and -lows[0][0] >= price:
+                _, v, account = pop(lows)
+                if version.get(account) == v:
+                    out.add(account)
+            highs = self._highs.get(driver)
+            while highs and highs[0][0] <= price:
+                _, v, account = pop(highs)
+                if version.get(account) == v:
+                    out.add(account)
+        for account in out:  # their remaining entries are stale now
+            version[account] = version.get(account, 0) + 1
+            self.tracked.discard(account)
+        return out
+
+    def size(self) -> int:
+        return sum(len(h) for h in self._lows.values()) + sum(len(h) for h in self._highs.values())
