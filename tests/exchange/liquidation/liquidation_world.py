@@ -108,9 +108,10 @@ class World(Exchange):
 
     def assert_no_hidden_hole(self) -> None:
         """Nobody is left below zero without an insurance, ADL or backstop step naming it,
-        and nobody the index missed is still liquidatable."""
-        named = {s["account"] for s in self.steps(self.events())
-                 if s["stage"] in ("insurance", "adl", "backstop_capital", "backstop_lp")}  # fmt: skip
+        and the headroom index missed nobody: a full scan finds no one left to liquidate."""
+        covers = ("insurance", "adl", "backstop_capital", "backstop_lp")
+        steps = self.steps(self.events())
+        named = {s["account"] for s in steps if s["stage"] in covers}
         for account in self.users():
             value = net_value(self.state, account)
             assert value >= 0 or account in named, f"{account} is at {value} with no named cover"

@@ -62,9 +62,11 @@ def test_insurance_covers_negative_equity_then_adl_closes_at_mark(world: World) 
     steps = world.steps(world.tick())
     assert [s["stage"] for s in steps] == ["insurance", "adl"]
     assert steps[0]["amount"] == 500 * USDC
-    assert steps[1] == {"account": "alice", "stage": "adl",
-                        "reason": "adl_at_mark_no_backstop_capacity", "market": "BTC-PERP",
-                        "counterparty": "mm", "quantity": BTC // 10, "price": 45_000 * USDC}  # fmt: skip
+    assert steps[1] == {
+        "account": "alice", "stage": "adl", "reason": "adl_at_mark_no_backstop_capacity",
+        "market": "BTC-PERP", "counterparty": "mm", "quantity": BTC // 10,
+        "price": 45_000 * USDC,
+    }  # fmt: skip
     assert world.claim("alice") == 0 and world.size("alice") == 0
     assert world.claim("@insurance") == 9_500 * USDC
     assert world.size("mm") == 0
