@@ -96,115 +96,83 @@ def _open_cut(conn: Connection, boundary_ms: int) -> SqlLedgerCut:
 
 
 class SqlLedgerCut:
-    """Read-only queries at one sequence (see `por.snapshot.source.LedgerCut`)."""
+    """Read-only queries at one sequence (see `por.snapshot.source.LedgerCut`).
+
+    One pass over the postings up to the cut yields everything: on PostgreSQL a single
+    query (per-account sums pivoted by asset, materialised once, then the customer rows,
+    the system rows, the customers' totals and the in-flight sums); on SQLite one scan
+    summed in Python. `claims()` streams the customer rows; the other answers are kept
+    from the same pass (or computed by a pass of their own if asked for first).
+    """
 
     def __init__(self, conn: Connection, seq: int, time_ms: int | None) -> None:
         self.conn = conn
         self.seq = seq
         self.time_ms = time_ms
         self._pg = conn.dialect.name == "postgresql"
-        self._system: dict[tuple[str, str], int] | None = None
+        self._assets: list[tuple[str, int]] | None = None
+        self._rest: _Rest | None = None
 
     # -- assets ----------------------------------------------------------------------------
     def assets(self) -> list[tuple[str, int]]:
         """Assets created at or before the cut, in creation order, with their decimals."""
-        decimals = {
-            str(r[0]): int(r[1])
-            for r in self.conn.execute(text("SELECT symbol, decimals FROM assets"))
-        }
-        rows = self.conn.execute(
-            text(
-                "SELECT command FROM events WHERE cmd = 'asset' AND kind = 'command' "
-                "AND status = 'accepted' AND seq <= :s ORDER BY seq"
-            ),
-            {"s": self.seq},
-        )
-        out: list[tuple[str, int]] = []
-        for (command,) in rows:
-            symbol = str(json.loads(command)["symbol"])
-            out.append((symbol, decimals[symbol]))
-        return out
-
-    # -- customer claims -------------------------------------------------------------------
-    def claims(self) -> Iterator[tuple[str, str, int]]:
-        """(account, asset, claim) of customers, non-zero claims only, streamed."""
-        if self._pg:
-            result = self.conn.execute(
+        if self._assets is None:
+            decimals = {
+                str(r[0]): int(r[1])
+                for r in self.conn.execute(text("SELECT symbol, decimals FROM assets"))
+            }
+            rows = self.conn.execute(
                 text(
-                    "SELECT account, asset, sum(amount)::text FROM postings "
-                    f"WHERE seq <= :s AND {_USER} GROUP BY account, asset "
-                    "HAVING sum(amount) <> 0"
+                    "SELECT command FROM events WHERE cmd = 'asset' AND kind = 'command' "
+                    "AND status = 'accepted' AND seq <= :s ORDER BY seq"
                 ),
                 {"s": self.seq},
-                execution_options=_STREAM,
             )
-            for account, asset, total in result:
-                yield account, asset, int(total)
-            return
-        for (account, asset), total in self._sum_python(_USER).items():
-            if total:
-                yield account, asset, total
+            self._assets = []
+            for (command,) in rows:
+                symbol = str(json.loads(command)["symbol"])
+                self._assets.append((symbol, decimals[symbol]))
+        return list(self._assets)
+
+    # -- customer claims -------------------------------------------------------------------
+    def claims(self) -> Iterator[tuple[str, list[int]]]:
+        """(account, claim per asset in `assets()` order) of customers, streamed."""
+        symbols = [s for s, _ in self.assets()]
+        rest = _Rest(len(symbols))
+        rows = self._pg_rows(symbols) if self._pg else self._sqlite_rows(symbols)
+        for kind, account, *values in rows:
+            if kind == "c":
+                yield account, [0 if v is None else int(v) for v in values]
+            else:
+                rest.add(kind, account, symbols, values)
+        self._rest = rest
 
     def customer_totals(self) -> dict[str, tuple[int, int]]:
         """asset -> (sum of positive claims, sum of negated negative claims)."""
-        if self._pg:
-            rows = self.conn.execute(
-                text(
-                    "SELECT asset, sum(greatest(t, 0))::text, sum(greatest(-t, 0))::text "
-                    "FROM (SELECT account, asset, sum(amount) AS t FROM postings "
-                    f"WHERE seq <= :s AND {_USER} GROUP BY account, asset) AS c "
-                    "GROUP BY asset"
-                ),
-                {"s": self.seq},
-            )
-            return {str(a): (int(p), int(n)) for a, p, n in rows}
-        out: dict[str, tuple[int, int]] = {}
-        for (_account, asset), total in self._sum_python(_USER).items():
-            pos, neg = out.get(asset, (0, 0))
-            out[asset] = (pos + max(total, 0), neg + max(-total, 0))
-        return out
+        rest = self._complete()
+        return {
+            s: (rest.positive[k], rest.negative[k])
+            for k, (s, _) in enumerate(self.assets())
+            if rest.positive[k] or rest.negative[k]
+        }
 
     # -- the exchange's own accounts ------------------------------------------------------
     def system_balances(self) -> dict[tuple[str, str], int]:
         """(system account, asset) -> sum of its buckets, non-zero only."""
-        if self._system is None:
-            if self._pg:
-                rows = self.conn.execute(
-                    text(
-                        "SELECT account, asset, sum(amount)::text FROM postings "
-                        f"WHERE seq <= :s AND {_SYSTEM} GROUP BY account, asset"
-                    ),
-                    {"s": self.seq},
-                )
-                sums = {(str(a), str(s)): int(t) for a, s, t in rows}
-            else:
-                sums = self._sum_python(_SYSTEM)
-            self._system = {k: v for k, v in sums.items() if v}
-        return dict(self._system)
+        return dict(self._complete().system)
 
     def custody(self) -> dict[str, int]:
         """asset -> what the ledger holds on chain (minus the custody account's balance)."""
         return {
             asset: -amount
-            for (account, asset), amount in self.system_balances().items()
+            for (account, asset), amount in self._complete().system.items()
             if account == CUSTODY
         }
 
     def in_flight(self) -> dict[str, int]:
         """asset -> customer funds in `locked_withdrawal` (requested, not completed)."""
-        where = f"seq <= :s AND {_USER} AND bucket = 'locked_withdrawal'"
-        if self._pg:
-            rows = self.conn.execute(
-                text(f"SELECT asset, sum(amount)::text FROM postings WHERE {where} GROUP BY asset"),
-                {"s": self.seq},
-            )
-            return {str(a): int(t) for a, t in rows if int(t)}
-        out: dict[str, int] = {}
-        for asset, amount in self.conn.execute(
-            text(f"SELECT asset, amount FROM postings WHERE {where}"), {"s": self.seq}
-        ):
-            out[asset] = out.get(asset, 0) + int(amount)
-        return {a: v for a, v in out.items() if v}
+        rest = self._complete()
+        return {s: rest.in_flight[k] for k, (s, _) in enumerate(self.assets()) if rest.in_flight[k]}
 
     # -- what this ledger does not keep (yet) -----------------------------------------------
     def index_prices(self) -> Mapping[str, int] | None:
@@ -215,17 +183,96 @@ class SqlLedgerCut:
         """None: no margin/haircut configuration in the ledger yet (raw collateral only)."""
         return None
 
-    # -- helpers -----------------------------------------------------------------------------
-    def _sum_python(self, who: str) -> dict[tuple[str, str], int]:
-        """Exact sums of decimal-text amounts per (account, asset), up to the cut."""
-        sums: dict[tuple[str, str], int] = {}
-        get = sums.get
+    # -- the one pass ------------------------------------------------------------------------
+    def _complete(self) -> _Rest:
+        if self._rest is None:
+            for _ in self.claims():
+                pass
+        assert self._rest is not None
+        return self._rest
+
+    def _pg_rows(self, symbols: list[str]) -> Iterator[Any]:
+        params: dict[str, Any] = {"s": self.seq}
+        sums, claims, system, pos, neg, wd = [], [], [], [], [], []
+        for k, symbol in enumerate(symbols):
+            params[f"a{k}"] = symbol
+            sums.append(f"sum(amount) FILTER (WHERE asset = :a{k}) AS c{k}")
+            sums.append(
+                f"sum(amount) FILTER (WHERE asset = :a{k} AND bucket = 'locked_withdrawal') AS w{k}"
+            )
+            claims.append(f"c{k}::text")
+            pos.append(f"sum(greatest(c{k}, 0))::text")
+            neg.append(f"sum(greatest(-c{k}, 0))::text")
+            wd.append(f"sum(w{k})::text")
+            system.append(f"c{k}::text")
+        nonzero = " OR ".join(f"c{k} <> 0" for k in range(len(symbols))) or "false"
+        sql = (
+            f"WITH p AS MATERIALIZED (SELECT account, {', '.join(sums)} FROM postings "
+            "WHERE seq <= :s GROUP BY account) "
+            f"SELECT 'c', account, {', '.join(claims)} FROM p "
+            f"WHERE {_USER} AND ({nonzero}) "
+            f"UNION ALL SELECT 's', account, {', '.join(system)} FROM p WHERE {_SYSTEM} "
+            f"UNION ALL SELECT 'p', NULL, {', '.join(pos)} FROM p WHERE {_USER} "
+            f"UNION ALL SELECT 'n', NULL, {', '.join(neg)} FROM p WHERE {_USER} "
+            f"UNION ALL SELECT 'w', NULL, {', '.join(wd)} FROM p WHERE {_USER}"
+        )
+        return iter(self.conn.execute(text(sql), params, execution_options=_STREAM))
+
+    def _sqlite_rows(self, symbols: list[str]) -> Iterator[Any]:
+        """The same rows as on PostgreSQL, from exact Python sums of the decimal text."""
+        position = {s: k for k, s in enumerate(symbols)}
+        n = len(symbols)
+        sums: dict[str, list[int]] = {}
+        held = [0] * n
         result: Any = self.conn.execute(
-            text(f"SELECT account, asset, amount FROM postings WHERE seq <= :s AND {who}"),
+            text("SELECT account, asset, bucket, amount FROM postings WHERE seq <= :s"),
             {"s": self.seq},
             execution_options=_STREAM,
         )
-        for account, asset, amount in result:
-            key = (account, asset)
-            sums[key] = get(key, 0) + int(amount)
-        return sums
+        for account, asset, bucket, amount in result:
+            k = position[asset]
+            vector = sums.get(account)
+            if vector is None:
+                vector = sums[account] = [0] * n
+            value = int(amount)
+            vector[k] += value
+            if bucket == "locked_withdrawal" and not account.startswith(SYSTEM_PREFIX):
+                held[k] += value
+        pos, neg = [0] * n, [0] * n
+        for account, vector in sums.items():
+            if account.startswith(SYSTEM_PREFIX):
+                yield ("s", account, *vector)
+                continue
+            for k, value in enumerate(vector):
+                if value > 0:
+                    pos[k] += value
+                elif value < 0:
+                    neg[k] -= value
+            if any(vector):
+                yield ("c", account, *vector)
+        yield ("p", None, *pos)
+        yield ("n", None, *neg)
+        yield ("w", None, *held)
+
+
+class _Rest:
+    """Everything but the customer rows, gathered while the claims stream."""
+
+    def __init__(self, n: int) -> None:
+        self.system: dict[tuple[str, str], int] = {}
+        self.positive = [0] * n
+        self.negative = [0] * n
+        self.in_flight = [0] * n
+
+    def add(self, kind: str, account: str | None, symbols: list[str], values: list[Any]) -> None:
+        ints = [0 if v is None else int(v) for v in values]
+        if kind == "s" and account is not None:
+            for symbol, value in zip(symbols, ints, strict=True):
+                if value:
+                    self.system[(account, symbol)] = value
+        elif kind == "p":
+            self.positive = ints
+        elif kind == "n":
+            self.negative = ints
+        elif kind == "w":
+            self.in_flight = ints

@@ -48,6 +48,7 @@ __all__ = [
 NONCE_DOMAIN = b"por/nonce"
 ACCOUNT_ID_BYTES_MAX = 0xFFFF  # u16 length prefix in the tag and the nonce
 _U64 = 1 << 64
+_I63 = 1 << 63
 
 
 def derive_nonce(secret: bytes, snapshot_id: str, account_id: str) -> bytes:
@@ -84,73 +85,109 @@ class CustomerLeaves:
 
 
 def collect_leaves(
-    claims: Iterable[tuple[str, str, int]],
+    claims: Iterable[tuple[str, Sequence[int]]],
     assets: Sequence[str],
     snapshot_id: str,
     secret: bytes,
 ) -> CustomerLeaves:
-    """Fold a stream of (account, asset, claim) into leaf columns, validating each row.
+    """Fold a stream of (account, claim vector) into leaf columns, validating every row.
 
-    Raises SnapshotError for a system account (`@...`), an unknown asset, a claim that is
-    not an int in (-2^128, 2^128), or the same (account, asset) twice.
+    Raises SnapshotError for a system account (`@...`) or an empty id, an id over 65535
+    bytes, the same account twice, a vector of the wrong length, or a claim that is not an
+    int in (-2^128, 2^128). Accounts whose claims are all zero get no leaf.
     """
     assets = tuple(assets)
-    position = {symbol: k for k, symbol in enumerate(assets)}
     n_assets = len(assets)
-    rows: dict[str, int] = {}
     ids: list[str] = []
-    equity: list[list[int]] = [[] for _ in assets]
-    debt: list[list[int]] = [[] for _ in assets]
-    seen: set[tuple[int, int]] = set()
-    borrower_rows: set[int] = set()
-    for account, asset, claim in claims:
-        row = rows.get(account)
-        if row is None:
-            if not isinstance(account, str) or not account or account.startswith("@"):
-                raise SnapshotError(
-                    f"ledger source gave a claim for {account!r}: expected a customer "
-                    "account id (system accounts start with '@' and are never leaves)"
-                )
-            row = rows[account] = len(ids)
-            ids.append(account)
-            for k in range(n_assets):
-                equity[k].append(0)
-                debt[k].append(0)
-        k_asset = position.get(asset)
-        if k_asset is None:
+    flat: list[int] = []
+    seen: set[str] = set()
+    add_id, extend, remember = ids.append, flat.extend, seen.add
+    for account, vector in claims:
+        if not isinstance(account, str) or not account or account[0] == "@":
             raise SnapshotError(
-                f"ledger source gave a claim of {account!r} in {asset!r}, which is not one of "
-                f"the snapshot's assets {list(assets)}"
+                f"ledger source gave a claim for {account!r}: expected a customer "
+                "account id (system accounts start with '@' and are never leaves)"
             )
-        if type(claim) is not int or not -AMOUNT_LIMIT < claim < AMOUNT_LIMIT:
+        if account in seen:
+            raise SnapshotError(f"ledger source gave the claims of {account!r} twice")
+        if len(vector) != n_assets:
             raise SnapshotError(
-                f"claim of {account!r} in {asset} is {claim!r}: expected an int in (-2^128, 2^128)"
+                f"ledger source gave {len(vector)} claims for {account!r}, expected "
+                f"{n_assets} (one per asset of {list(assets)})"
             )
-        if (row, k_asset) in seen:
-            raise SnapshotError(f"ledger source gave the claim of {account!r} in {asset} twice")
-        seen.add((row, k_asset))
-        if claim >= 0:
-            equity[k_asset][row] = claim
-        else:
-            debt[k_asset][row] = -claim
-            borrower_rows.add(row)
+        remember(account)
+        add_id(account)
+        extend(vector)
     seen.clear()
-    collateral = tuple(sum(equity[k][r] for r in borrower_rows) for k in range(n_assets))
+    _check_claims(ids, flat, assets)
+    equity, debt = _split(flat, len(ids), n_assets)
+    keep = np.flatnonzero(equity.any(axis=(1, 2)) | debt.any(axis=(1, 2)))
+    if keep.size != len(ids):
+        ids = [ids[i] for i in keep.tolist()]
+        equity, debt = equity[keep], debt[keep]
+    borrowing = debt.any(axis=(1, 2))
     batch = _batch(ids, equity, debt, snapshot_id, secret, n_assets)
     return CustomerLeaves(
         assets,
         batch,
-        tuple(sum(col) for col in equity),
-        tuple(sum(col) for col in debt),
-        len(borrower_rows),
-        collateral,
+        _column_sums(equity),
+        _column_sums(debt),
+        int(borrowing.sum()),
+        _column_sums(equity[borrowing]),
     )
+
+
+def _check_claims(ids: list[str], flat: list[int], assets: tuple[str, ...]) -> None:
+    """Fast path: C-level type set, min and max; the slow path only names the culprit."""
+    if not flat or (
+        set(map(type, flat)) == {int} and min(flat) > -AMOUNT_LIMIT and max(flat) < AMOUNT_LIMIT
+    ):
+        return
+    for j, value in enumerate(flat):
+        if type(value) is not int or not -AMOUNT_LIMIT < value < AMOUNT_LIMIT:
+            row, k = divmod(j, len(assets))
+            raise SnapshotError(
+                f"claim of {ids[row]!r} in {assets[k]} is {value!r}: expected an int in "
+                "(-2^128, 2^128)"
+            )
+
+
+def _split(flat: list[int], n: int, n_assets: int) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
+    """(equity, debt) as u128 limb arrays of shape (n, A, 2): [hi, lo]."""
+    equity = np.zeros((n, n_assets, 2), dtype=np.uint64)
+    debt = np.zeros((n, n_assets, 2), dtype=np.uint64)
+    if not flat:
+        return equity, debt
+    if min(flat) > -_I63 and max(flat) < _I63:  # the common case: one int64 array
+        values = np.array(flat, dtype=np.int64).reshape(n, n_assets)
+        equity[:, :, 1] = np.maximum(values, 0).astype(np.uint64)
+        debt[:, :, 1] = np.maximum(-values, 0).astype(np.uint64)
+        return equity, debt
+    obj = np.array(flat, dtype=object).reshape(n, n_assets)
+    for target, part in ((equity, np.maximum(obj, 0)), (debt, np.maximum(-obj, 0))):
+        target[:, :, 0] = (part >> 64).astype(np.uint64)
+        target[:, :, 1] = (part & (_U64 - 1)).astype(np.uint64)
+    return equity, debt
+
+
+def _column_sums(limbs: NDArray[np.uint64]) -> tuple[int, ...]:
+    """Exact per-asset sums of an (m, A, 2) limb array (32-bit halves summed in uint64)."""
+    out = []
+    for k in range(limbs.shape[1]):
+        total = 0
+        for limb, shift in ((0, 64), (1, 0)):
+            col = limbs[:, k, limb]
+            high = int((col >> np.uint64(32)).sum(dtype=np.uint64))
+            low = int((col & np.uint64(0xFFFFFFFF)).sum(dtype=np.uint64))
+            total += ((high << 32) + low) << shift
+        out.append(total)
+    return tuple(out)
 
 
 def _batch(
     ids: list[str],
-    equity: list[list[int]],
-    debt: list[list[int]],
+    equity: NDArray[np.uint64],
+    debt: NDArray[np.uint64],
     snapshot_id: str,
     secret: bytes,
     n_assets: int,
@@ -173,22 +210,10 @@ def _batch(
         [digest(secret, prefix + len(a).to_bytes(2, "big") + a, "sha256") for a in encoded]
     )
     nonces = np.frombuffer(nonce_blob, dtype=np.uint8).reshape(n, 32)
-    amounts = np.zeros((n, 2, n_assets, 2), dtype=np.uint64)
-    for k in range(n_assets):
-        for side, column in ((0, equity[k]), (1, debt[k])):
-            hi, lo = _limbs(column)
-            amounts[:, side, k, 1] = lo
-            if hi is not None:
-                amounts[:, side, k, 0] = hi
+    amounts = np.empty((n, 2, n_assets, 2), dtype=np.uint64)
+    amounts[:, 0] = equity
+    amounts[:, 1] = debt
     return AccountBatch.from_arrays(b"".join(encoded), offsets, nonces, amounts, n_assets)
-
-
-def _limbs(values: list[int]) -> tuple[NDArray[np.uint64] | None, NDArray[np.uint64]]:
-    """(hi, lo) uint64 columns of non-negative ints < 2^128; hi is None when all < 2^64."""
-    if not values or max(values) < _U64:
-        return None, np.array(values, dtype=np.uint64)
-    obj = np.array(values, dtype=object)
-    return (obj >> 64).astype(np.uint64), (obj & (_U64 - 1)).astype(np.uint64)
 
 
 def check_root_totals(

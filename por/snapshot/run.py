@@ -27,7 +27,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -144,11 +144,11 @@ def read_cut(
 class _TimedRows:
     """Wraps the claims stream and adds up the time spent producing its rows."""
 
-    def __init__(self, rows: Iterator[tuple[str, str, int]]) -> None:
+    def __init__(self, rows: Iterator[tuple[str, Sequence[int]]]) -> None:
         self._rows = rows
         self.elapsed = 0.0
 
-    def __iter__(self) -> Iterator[tuple[str, str, int]]:
+    def __iter__(self) -> Iterator[tuple[str, Sequence[int]]]:
         clock = time.perf_counter
         rows = self._rows
         while True:

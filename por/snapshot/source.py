@@ -39,11 +39,12 @@ class LedgerCut(Protocol):
         """(symbol, decimals) of every asset that exists at the cut."""
         ...
 
-    def claims(self) -> Iterator[tuple[str, str, int]]:
-        """(account, asset, claim) of every customer account with a non-zero claim.
+    def claims(self) -> Iterator[tuple[str, Sequence[int]]]:
+        """(account, claims) of every customer account, `claims[i]` in asset `assets()[i]`.
 
-        Customer accounts only (never a system account); any order; streamed, so a
-        million accounts never sit in memory twice. Each (account, asset) at most once.
+        Customer accounts only (never a system account); any order; each account at most
+        once; accounts whose claims are all zero may be left out. Streamed: a million
+        accounts never sit in memory twice.
         """
         ...
 

@@ -34,8 +34,8 @@ def append(ledger: PersistedLedger, lines: list[str]) -> None:
 
 # A small ledger around the 16:00 boundary. At the cut:
 #   alice: BTC 1.5 (1.0 lent to the pool, 0.5 locked by a pending withdrawal)
-#   bob:   ETH 2, BTC -0.2 (borrowed 0.2 BTC and gave it to carol)
-#   carol: BTC 0.2
+#   bob:   ETH 2, BTC -0.01 (borrowed 0.01 BTC against his ETH and gave it to carol)
+#   carol: BTC 0.01
 #   @fees: none; @custody: BTC -1.5, ETH -2
 # After the boundary (must never be seen): dave deposits, bob deposits more.
 BEFORE = [
@@ -43,12 +43,15 @@ BEFORE = [
     cmd("asset", symbol="ETH", decimals=18),
     cmd("lending_pool", asset="BTC"),
     cmd("clock", time="2026-11-24T15:00:00Z"),
+    cmd("index_price", asset="BTC", price="100000000000"),  # USDC units per BTC: 100,000
+    cmd("index_price", asset="ETH", price="3000000000"),
+    cmd("collateral_params", asset="ETH", weight="0.9"),
     cmd("deposit", account="alice", asset="BTC", amount="150000000", tx="btc:1"),
     cmd("deposit", account="bob", asset="ETH", amount="2000000000000000000", tx="eth:1"),
     cmd("account", id="carol"),
     cmd("withdraw", account="alice", asset="BTC", amount="50000000", address="bc1q", id="w1"),
-    cmd("borrow", account="bob", asset="BTC", amount="20000000"),
-    cmd("transfer", **{"from": "bob", "to": "carol", "asset": "BTC", "amount": "20000000"}),
+    cmd("borrow", account="bob", asset="BTC", amount="1000000"),
+    cmd("transfer", **{"from": "bob", "to": "carol", "asset": "BTC", "amount": "1000000"}),
     cmd("clock", time="2026-11-24T15:59:59.999Z"),
 ]
 AFTER = [

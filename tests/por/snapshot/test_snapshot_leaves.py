@@ -36,11 +36,11 @@ def test_the_nonce_is_hmac_sha256_over_the_documented_byte_layout() -> None:
 
 
 def test_leaves_put_debt_in_the_debt_vector_and_keep_locked_funds_as_equity() -> None:
-    claims = [("alice", "BTC", 150), ("bob", "ETH", 9), ("bob", "BTC", -20), ("carol", "BTC", 20)]
+    claims = [("alice", [150, 0]), ("bob", [-20, 9]), ("carol", [20, 0]), ("zed", [0, 0])]
     leaves = collect_leaves(iter(claims), ASSETS, SID, SECRET)
     batch = leaves.batch
     rows = {batch.account_id(i): i for i in range(batch.count)}
-    assert set(rows) == {"alice", "bob", "carol"}
+    assert set(rows) == {"alice", "bob", "carol"}, "an account owed nothing gets no leaf"
     bob = batch.amounts[rows["bob"]]
     assert (int(bob[0, 0, 1]), int(bob[0, 1, 1])) == (0, 9), "bob's equity: BTC 0, ETH 9"
     assert (int(bob[1, 0, 1]), int(bob[1, 1, 1])) == (20, 0), "bob's debt: BTC 20"
@@ -54,17 +54,18 @@ def test_leaves_put_debt_in_the_debt_vector_and_keep_locked_funds_as_equity() ->
 @pytest.mark.parametrize(
     ("claims", "message"),
     [
-        ([("@fees", "BTC", 1)], "system accounts start with '@'"),
-        ([("alice", "DOGE", 1)], "not one of the snapshot's assets"),
-        ([("alice", "BTC", 1), ("alice", "BTC", 2)], "twice"),
-        ([("alice", "BTC", 1 << 128)], "expected an int"),
-        ([("alice", "BTC", "12")], "expected an int"),
-        ([("", "BTC", 1)], "expected a customer account id"),
-        ([("x" * 70_000, "BTC", 1)], "expected at most 65535"),
+        ([("@fees", [1, 0])], "system accounts start with '@'"),
+        ([("alice", [1])], "gave 1 claims for 'alice', expected 2"),
+        ([("alice", [1, 0]), ("alice", [2, 0])], "twice"),
+        ([("alice", [1 << 128, 0])], "claim of 'alice' in BTC is 3402"),
+        ([("alice", [0, -(1 << 128)])], "claim of 'alice' in ETH is -3402"),
+        ([("alice", ["12", 0])], "expected an int"),
+        ([("", [1, 0])], "expected a customer account id"),
+        ([("x" * 70_000, [1, 0])], "expected at most 65535"),
     ],
 )
 def test_bad_claims_from_a_source_are_refused_naming_the_problem(
-    claims: list[tuple[str, str, object]], message: str
+    claims: list[tuple[str, list[object]]], message: str
 ) -> None:
     with pytest.raises(SnapshotError, match=message):
         collect_leaves(iter(claims), ASSETS, SID, SECRET)  # type: ignore[arg-type]
@@ -73,12 +74,16 @@ def test_bad_claims_from_a_source_are_refused_naming_the_problem(
 def test_amounts_above_64_bits_survive_into_the_tree() -> None:
     big = (1 << 127) + 12345
     leaves = collect_leaves(
-        iter([("whale", "ETH", big), ("minnow", "ETH", -5)]), ASSETS, SID, SECRET
+        iter([("whale", [0, big]), ("minnow", [0, -5]), ("shrimp", [1 << 70, -(1 << 65)])]),
+        ASSETS,
+        SID,
+        SECRET,
     )
     built = build_tree(leaves.batch, ASSETS, SID, SECRET, engine="serial")
     try:
-        assert built.root.equity == (0, big)
-        assert built.root.debt == (0, 5)
+        assert built.root.equity == (1 << 70, big)
+        assert built.root.debt == (0, 5 + (1 << 65))
+        assert leaves.equity_totals == (1 << 70, big)
     finally:
         built.discard()
 
@@ -94,13 +99,14 @@ def test_amounts_above_64_bits_survive_into_the_tree() -> None:
 def test_the_fast_leaves_build_the_same_root_as_the_reference_tree(
     claims: dict[tuple[str, str], int],
 ) -> None:
-    rows = [(a, s, v) for (a, s), v in claims.items()]
-    leaves = collect_leaves(iter(rows), ASSETS, SID, SECRET)
-    accounts: dict[str, tuple[list[int], list[int]]] = {}
-    for account, asset, value in rows:
-        eq, de = accounts.setdefault(account, ([0, 0], [0, 0]))
-        k = ASSETS.index(asset)
-        eq[k], de[k] = split_claim(value)
+    vectors: dict[str, list[int]] = {}
+    for (account, asset), value in claims.items():
+        vectors.setdefault(account, [0, 0])[ASSETS.index(asset)] = value
+    leaves = collect_leaves(iter(vectors.items()), ASSETS, SID, SECRET)
+    accounts = {
+        a: ([split_claim(v)[0] for v in vec], [split_claim(v)[1] for v in vec])
+        for a, vec in vectors.items()
+    }
     inputs = [
         AccountInput(a, derive_nonce(SECRET, SID, a), tuple(eq), tuple(de))
         for a, (eq, de) in accounts.items()
