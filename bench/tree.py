@@ -50,7 +50,13 @@ from numpy.typing import NDArray
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from por.builder import AccountBatch, build_tree  # noqa: E402
-from por.builder._layout import TOP_NAME, part_name, partition_header_bytes  # noqa: E402
+from por.builder._layout import (  # noqa: E402
+    SECTION_ALIGN,
+    TOP_NAME,
+    level_offsets,
+    part_name,
+    partition_header_bytes,
+)
 from por.builder._level import HASH_CHUNK  # noqa: E402
 from por.builder._tags import filler_messages, hmac_pads, tag_preimages  # noqa: E402
 from por.proofstore import ProofStore  # noqa: E402
@@ -139,11 +145,17 @@ def floor_inputs(batch: AccountBatch, store: ProofStore) -> list[NDArray[np.uint
     rec = store.record_bytes
     pair = store.pair_bytes
     header = partition_header_bytes(leaves)
+    height = store.partition_height
+    offsets = level_offsets(leaves, height, pair, header, SECTION_ALIGN)
     for p in range(store.partitions):
         raw = np.fromfile(store.out_dir / part_name(p), dtype=np.uint8)
         tags = raw[: leaves * 32].reshape(leaves, 32)
-        pairs = raw[header:].reshape(-1, pair)  # every level's pairs: node preimages
-        level0 = pairs[: leaves // 2, 1:].reshape(leaves, rec)
+        sections = [  # every level's pairs: the node preimages
+            raw[offsets[k] : offsets[k] + (leaves >> (k + 1)) * pair].reshape(-1, pair)
+            for k in range(height)
+        ]
+        pairs = np.concatenate(sections)
+        level0 = sections[0][:, 1:].reshape(leaves, rec)
         leaf_rows = np.empty((leaves, 1 + 32 + rec - 32), dtype=np.uint8)
         leaf_rows[:, 0] = 0
         leaf_rows[:, 1:33] = tags

@@ -28,8 +28,10 @@ from por.builder._layout import (
     META_FORMAT,
     META_NAME,
     ORDER_BYTES,
+    SECTION_ALIGN,
     TOP_NAME,
     level_offsets,
+    order_offset,
     part_name,
     partition_header_bytes,
 )
@@ -93,7 +95,9 @@ class ProofStore:
             self.partition_height,
             self.pair_bytes,
             partition_header_bytes(self._part_leaves),
+            SECTION_ALIGN,
         )
+        self._order_offset = order_offset(self._part_leaves)
         self._top_offsets = level_offsets(
             self.partitions, self.height - self.partition_height, self.pair_bytes
         )
@@ -156,7 +160,7 @@ class ProofStore:
     def input_index(self, index: int) -> int:
         """The builder's input index of leaf `index` (>= account_count: a filler)."""
         part, local = divmod(index, self._part_leaves)
-        off = self._part_leaves * HASH_BYTES + local * ORDER_BYTES
+        off = self._order_offset + local * ORDER_BYTES
         return int.from_bytes(self._part(part)[off : off + ORDER_BYTES], "little")
 
     def record(self, level: int, index: int) -> bytes:

@@ -223,9 +223,7 @@ def _check_totals(sums: NDArray[np.uint64], n_assets: int) -> None:
             )
 
 
-def _resolve_partitions(
-    requested: int | None, leaf_count: int, workers: int, n_assets: int
-) -> int:
+def _resolve_partitions(requested: int | None, leaf_count: int, workers: int, n_assets: int) -> int:
     """Default: 4 per worker for load balance, more if a partition's arrays would exceed
     ~24 MB (memory per worker stays flat however large the tree; see docs/scaling.md)."""
     if requested is None:

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from por._hashing import HASH_BYTES, LEAF_PREFIX, NODE_PREFIX
+from por.builder._direct import aligned_empty
 from por.builder._errors import TreeInputError
 from por.builder._limbs import add_u128
 
@@ -89,7 +90,7 @@ def pair_records(hashes: NDArray[np.uint8], sums: NDArray[np.uint64]) -> NDArray
     records = np.empty((m, rec), dtype=np.uint8)
     records[:, :HASH_BYTES] = hashes
     np.copyto(records[:, HASH_BYTES:].view(">u8"), sums.reshape(m, -1))
-    pairs = np.empty((half, 1 + 2 * rec), dtype=np.uint8)
+    pairs = aligned_empty((half, 1 + 2 * rec))
     pairs[:, 0] = _NODE
     pairs[:, 1:] = records.reshape(half, 2 * rec)
     return pairs

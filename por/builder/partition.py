@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from por.builder._direct import StreamFile
+from por.builder._direct import StreamFile, aligned_empty
 from por.builder._layout import part_path
 from por.builder._level import build_levels, hash_rows, leaf_preimages
 
@@ -66,8 +66,11 @@ def gather_partition(
         # Fillers: clip their index to a real row, then zero them (np.take beats masks).
         part_amounts = np.take(amounts, np.minimum(sel, max(accounts - 1, 0)), axis=0)
         part_amounts[~real] = 0
-    part_tags = np.take(tags, sel, axis=0)
-    return PartitionInput(index, part_tags, sel.astype(np.uint32), part_amounts)
+    part_tags = aligned_empty((leaves, tags.shape[1]))
+    np.take(tags, sel, axis=0, out=part_tags)
+    order = aligned_empty((leaves * 4,)).view("<u4")
+    order[:] = sel
+    return PartitionInput(index, part_tags, order, part_amounts)
 
 
 def build_partition(part: PartitionInput, out_dir: str) -> PartitionTop:
@@ -81,7 +84,7 @@ def build_partition(part: PartitionInput, out_dir: str) -> PartitionTop:
     tmp = final.with_name(final.name + ".tmp")
     with StreamFile(tmp) as fh:
         fh.write(part.tags)
-        fh.write(part.order.astype("<u4").view(np.uint8))
+        fh.write(part.order.astype("<u4", copy=False).view(np.uint8))
         top_hash, top_sums = build_levels(leaf_hashes, sums, _Sink(fh))
     os.replace(tmp, final)
     return PartitionTop(part.index, top_hash.tobytes(), top_sums)
