@@ -1,0 +1,411 @@
+"""`por verify bundle`: check one published hour from its public files alone.
+
+The checks, each a named `Check` with status pass, fail or skip (and why):
+
+- manifest: `manifest.json` parses and is signed by the pinned key (nothing else is
+  trusted before this passes; every later check is skipped when it fails);
+- files: every file the signed `bundle.files` lists is there with its SHA-256 and size,
+  and nothing else is;
+- liabilities: the whole tree rebuilt from `liabilities.jsonl` (fast builder path, see
+  `_leaflist`) gives the manifest's height, leaf count and root; every amount canonical,
+  tags strictly ascending (so unique), no leaf with both equity and debt in one asset;
+- reconciliation: `reconciliation.json` recomputed: per asset liabilities and debts are
+  the root's, net, reserves (from reserves.json), custody gap, coverage and PASS/FAIL,
+  the overall verdict and the manifest's `reconciliation` field;
+- reserves: every ownership signature in `reserves.json` (EIP-191 recovery equals the
+  address; Ed25519 over the exact text) for this snapshot and exchange; every address
+  with a balance proven; totals add up; pins equal the manifest's;
+- log: the hour's entry is in the site's log, the log's first `log.size` entries give the
+  manifest's log root, the site's signed head verifies under the pinned key and its
+  entries give its root (needs the site: found around the bundle, or given);
+- anchor (with an Ethereum RPC): this hour's PorAnchor record (`anchorOf`) holds the
+  manifest's log size and root and the SHA-256 of `manifest.json`; the previous hour's
+  anchor transaction named in the manifest emitted exactly that hour's RootPublished.
+
+Reading is at the edge (files, RPC); the arithmetic is plain functions over parsed JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from por._input import load_json, read_bounded
+from por.audit._source import Site
+from por.audit.errors import AuditInputError, LogMismatchError
+from por.errors import ManifestError, PorError, TreeError
+from por.manifest import Manifest, parse_manifest_bytes, verify_manifest
+
+__all__ = [
+    "BUNDLE_CHECKS",
+    "BundleReport",
+    "Check",
+    "check_reconciliation",
+    "check_reserves",
+    "find_site",
+    "verify_bundle_dir",
+]
+
+MANIFEST_NAME = "manifest.json"
+LIABILITIES_NAME = "liabilities.jsonl"
+RESERVES_NAME = "reserves.json"
+RECONCILIATION_NAME = "reconciliation.json"
+BUNDLE_FORMAT = "por-bundle/1"
+BUNDLE_CHECKS = ("manifest", "files", "liabilities", "reconciliation", "reserves", "log", "anchor")
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One named check: status "pass", "fail" or "skip"; `detail` says what was found."""
+
+    name: str
+    status: str
+    detail: str
+
+
+@dataclass(slots=True)
+class BundleReport:
+    directory: Path
+    checks: list[Check] = field(default_factory=list)
+    manifest: Manifest | None = None
+    document: dict[str, Any] | None = None
+
+    @property
+    def passed(self) -> bool:
+        return all(c.status != "fail" for c in self.checks)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if c.status == "fail"]
+
+
+class _Fail(Exception):
+    """A check failed; the message is its detail."""
+
+
+def _sha256_file(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+# -- the checks (each raises _Fail with its detail, or returns a pass detail) ---------------
+def _check_files(directory: Path, document: Mapping[str, Any]) -> str:
+    bundle = document.get("bundle")
+    if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
+        raise _Fail(f"the manifest has no 'bundle' field of format {BUNDLE_FORMAT}")
+    files = bundle.get("files")
+    if not isinstance(files, dict):
+        raise _Fail("bundle.files: expected an object of file name -> {sha256, bytes}")
+    present = sorted(p for p in os.listdir(directory) if p != MANIFEST_NAME)
+    extra = sorted(set(present) - set(files))
+    missing = sorted(set(files) - set(present))
+    if missing or extra:
+        raise _Fail(f"files missing: {missing}; files not in the signed list: {extra}")
+    for name, want in sorted(files.items()):
+        path = directory / name
+        if os.sep in name or name.startswith(".") or not path.is_file():
+            raise _Fail(f"{name}: not a plain file of the bundle")
+        if not isinstance(want, dict):
+            raise _Fail(f"{name}: expected {{sha256, bytes}} in the manifest")
+        digest, size = _sha256_file(path)
+        if not hmac.compare_digest(digest, str(want.get("sha256"))):
+            raise _Fail(f"{name}: SHA-256 {digest}, the manifest says {want.get('sha256')}")
+        if size != want.get("bytes"):
+            raise _Fail(f"{name}: {size} bytes, the manifest says {want.get('bytes')}")
+    return f"{len(files)} files, every SHA-256 and size as signed"
+
+
+def _check_liabilities(directory: Path, manifest: Manifest, document: Mapping[str, Any]) -> str:
+    from por.audit._leaflist import fold_leaf_file
+
+    path = directory / LIABILITIES_NAME
+    with open(path, "rb") as stream:
+        try:
+            summary = fold_leaf_file(stream, manifest.symbols, LIABILITIES_NAME)
+        except TreeError as exc:
+            raise _Fail(str(exc)) from None
+    stated = document.get("leaf_count")
+    if stated is not None and stated != summary.leaf_count:
+        raise _Fail(f"{summary.leaf_count} leaves, the manifest's leaf_count says {stated}")
+    if summary.height != manifest.height:
+        raise _Fail(f"the leaves give height {summary.height}, the manifest {manifest.height}")
+    if not hmac.compare_digest(summary.root.hash, manifest.root.hash):
+        raise _Fail(
+            f"the leaves give root {summary.root.hash.hex()}, the manifest"
+            f" {manifest.root.hash.hex()}"
+        )
+    if summary.root != manifest.root:
+        raise _Fail("the leaves' totals differ from the manifest's root totals")
+    return f"{summary.leaf_count} leaves rebuild the signed root {manifest.root.hash.hex()[:16]}…"
+
+
+def _amount(value: Any, where: str) -> int:
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit():
+        raise _Fail(f"{where}: expected a decimal string, got {value!r}")
+    if len(value) > 1 and value[0] == "0":
+        raise _Fail(f"{where}: leading zero in {value!r}")
+    return int(value)
+
+
+def _signed_amount(value: Any, where: str) -> int:
+    if isinstance(value, str) and value.startswith("-"):
+        return -_amount(value[1:], where)
+    return _amount(value, where)
+
+
+def reserve_totals(reserves: Mapping[str, Any] | None) -> dict[str, int]:
+    if reserves is None:
+        return {}
+    totals = reserves.get("totals")
+    if not isinstance(totals, dict):
+        raise _Fail("reserves.json: totals: expected an object")
+    return {str(k): _amount(v, f"reserves.json totals.{k}") for k, v in totals.items()}
+
+
+def check_reconciliation(
+    report: Any, manifest: Manifest, document: Mapping[str, Any], reserves: Mapping[str, Any] | None
+) -> str:
+    """Recompute every per-asset number and verdict of reconciliation.json; raise `_Fail`."""
+    if not isinstance(report, dict) or report.get("format") != "por-reconciliation/1":
+        raise _Fail("reconciliation.json: expected format por-reconciliation/1")
+    if report.get("snapshot_id") != manifest.snapshot_id:
+        raise _Fail(f"reconciliation.json is for snapshot {report.get('snapshot_id')!r}")
+    lines = report.get("assets")
+    if not isinstance(lines, list) or len(lines) != len(manifest.assets):
+        raise _Fail("reconciliation.json: expected one line per manifest asset")
+    held = reserve_totals(reserves)
+    verdicts = []
+    for k, (asset, line) in enumerate(zip(manifest.assets, lines, strict=True)):
+        sym = asset.symbol
+        if not isinstance(line, dict) or line.get("asset") != sym:
+            raise _Fail(f"reconciliation line {k}: expected asset {sym}")
+        if line.get("decimals") != asset.decimals:
+            raise _Fail(f"{sym}: decimals {line.get('decimals')}, manifest {asset.decimals}")
+        liabilities = _amount(line.get("liabilities"), f"{sym} liabilities")
+        debts = _amount(line.get("debts"), f"{sym} debts")
+        if liabilities != manifest.root.equity[k] or debts != manifest.root.debt[k]:
+            raise _Fail(
+                f"{sym}: liabilities {liabilities} / debts {debts}, the signed root has"
+                f" {manifest.root.equity[k]} / {manifest.root.debt[k]}"
+            )
+        net = liabilities - debts
+        if _signed_amount(line.get("net_liabilities"), f"{sym} net") != net:
+            raise _Fail(f"{sym}: net liabilities {line.get('net_liabilities')}, expected {net}")
+        reserve = _amount(line.get("reserves"), f"{sym} reserves")
+        if reserves is not None and reserve != held.get(sym, 0):
+            raise _Fail(f"{sym}: reserves {reserve}, reserves.json totals {held.get(sym, 0)}")
+        custody = _amount(line.get("ledger_custody"), f"{sym} ledger_custody")
+        if _signed_amount(line.get("custody_gap"), f"{sym} custody_gap") != reserve - custody:
+            raise _Fail(
+                f"{sym}: custody gap {line.get('custody_gap')}, expected {reserve - custody}"
+            )
+        ppm = None if net <= 0 else reserve * 1_000_000 // net
+        if line.get("coverage_ppm") != ppm:
+            raise _Fail(f"{sym}: coverage_ppm {line.get('coverage_ppm')}, expected {ppm}")
+        verdict = "PASS" if reserve >= net else "FAIL"
+        if line.get("status") != verdict:
+            raise _Fail(f"{sym}: status {line.get('status')}, reserves vs net give {verdict}")
+        verdicts.append(verdict)
+    overall = "PASS" if all(v == "PASS" for v in verdicts) else "FAIL"
+    if report.get("status") != overall:
+        raise _Fail(f"overall status {report.get('status')}, the lines give {overall}")
+    stated = document.get("reconciliation")
+    if stated is not None and stated != overall:
+        raise _Fail(f"the manifest says {stated}, the report gives {overall}")
+    return f"{len(verdicts)} assets recomputed: {overall}"
+
+
+def check_reserves(reserves: Any, manifest: Manifest, document: Mapping[str, Any]) -> str:
+    """Every ownership signature, every balance proven, totals, pins equal to the manifest's."""
+    from por.reserves.errors import ReservesError
+    from por.reserves.ownership import OwnershipProof, verify_ownership
+
+    if not isinstance(reserves, dict) or reserves.get("format") != "por-reserves/1":
+        raise _Fail("reserves.json: expected format por-reserves/1")
+    exchange = reserves.get("exchange")
+    if not isinstance(exchange, str):
+        raise _Fail("reserves.json: exchange: expected a string")
+    proven: set[tuple[str, str]] = set()
+    ownership = reserves.get("ownership")
+    if not isinstance(ownership, list):
+        raise _Fail("reserves.json: ownership: expected a list")
+    for i, raw in enumerate(ownership):
+        try:
+            if not isinstance(raw, dict):
+                raise ReservesError("expected an object")
+            proof = OwnershipProof.from_dict(raw)
+            verify_ownership(proof, exchange=exchange, snapshot_id=manifest.snapshot_id)
+        except ReservesError as exc:
+            raise _Fail(f"ownership[{i}]: {exc}") from None
+        proven.add((proof.chain, proof.address))
+    totals: dict[str, int] = {}
+    pins = []
+    readings = reserves.get("readings")
+    if not isinstance(readings, list):
+        raise _Fail("reserves.json: readings: expected a list")
+    for reading in readings:
+        if not isinstance(reading, dict) or not isinstance(reading.get("balances"), list):
+            raise _Fail("reserves.json: a reading without balances")
+        chain = reading.get("chain")
+        pins.append(reading.get("pin"))
+        for balance in reading["balances"]:
+            if not isinstance(balance, dict):
+                raise _Fail(f"{chain}: a balance is not an object")
+            address = balance.get("address")
+            amount = _amount(balance.get("amount"), f"{chain} {address} amount")
+            if (chain, address) not in proven:
+                raise _Fail(f"{chain} address {address} holds reserves but has no ownership proof")
+            asset = str(balance.get("asset"))
+            totals[asset] = totals.get(asset, 0) + amount
+    stated = reserve_totals(reserves)
+    if stated != totals:
+        raise _Fail(f"totals {stated} differ from the sum of the balances {totals}")
+    signed_pins = document.get("reserves")
+    if isinstance(signed_pins, list):
+        for pin in pins:
+            if not isinstance(pin, dict):
+                raise _Fail("reserves.json: a reading without its pin")
+            match = [
+                p for p in signed_pins if isinstance(p, dict) and p.get("chain") == pin.get("chain")
+            ]
+            keys = ("block", "slot", "hash")
+            if not match or any(match[0].get(k) != pin.get(k) for k in keys if k in pin):
+                raise _Fail(f"{pin.get('chain')}: the pin in reserves.json is not the signed one")
+    return f"{len(proven)} ownership signatures verify; {len(readings)} chain readings add up"
+
+
+def find_site(directory: Path) -> Site | None:
+    """The site a bundle sits in (`<site>/snapshots/<name>/`), if its log is there."""
+    from por.audit._source import Site
+    from por.audit.monitor import LOG_ENTRIES_PATH
+
+    here = directory.resolve()
+    for _ in range(3):
+        here = here.parent
+        if (here / LOG_ENTRIES_PATH).is_file():
+            return Site(str(here))
+    return None
+
+
+def _check_log(site: Site, manifest: Manifest, document: Mapping[str, Any], key_hex: str) -> str:
+    from por.audit.logged import check_manifest_logged
+    from por.audit.monitor import read_site_log
+
+    try:
+        _doc, head, replica = read_site_log(site, [key_hex])
+        index = check_manifest_logged(document, manifest, replica)
+    except LogMismatchError as exc:
+        raise _Fail(str(exc)) from None
+    return (
+        f"entry {index} of the log; the first {manifest.log.size} entries give the signed log"
+        f" root; the site's signed head (size {head.size}) matches its {replica.size} entries"
+    )
+
+
+def _check_anchor(
+    rpc_url: str,
+    manifest: Manifest,
+    document: Mapping[str, Any],
+    manifest_raw: bytes,
+    contract: str | None,
+) -> str:
+    from por.audit._anchor import check_anchor
+
+    try:
+        return check_anchor(rpc_url, manifest, document, manifest_raw, contract)
+    except LogMismatchError as exc:
+        raise _Fail(str(exc)) from None
+
+
+# -- the whole bundle ------------------------------------------------------------------------
+def verify_bundle_dir(
+    directory: str | os.PathLike[str],
+    public_key: bytes,
+    *,
+    site: Site | None = None,
+    eth_rpc: str | None = None,
+    anchor_contract: str | None = None,
+) -> BundleReport:
+    """Run every check; `AuditInputError` only when there is nothing to check at all."""
+    path = Path(directory)
+    if not path.is_dir():
+        raise AuditInputError(f"{path}: not a directory (expected a published bundle)")
+    report = BundleReport(path)
+    raw = read_bounded(path / MANIFEST_NAME)
+    document = load_json(raw, os.fspath(path / MANIFEST_NAME))
+    try:
+        manifest = parse_manifest_bytes(raw)
+        verify_manifest(manifest, public_key)
+    except ManifestError as exc:
+        report.checks.append(Check("manifest", "fail", str(exc)))
+        for name in BUNDLE_CHECKS[1:]:
+            report.checks.append(Check(name, "skip", "the manifest is not verified"))
+        return report
+    report.manifest, report.document = manifest, document
+    report.checks.append(
+        Check("manifest", "pass", f"{manifest.snapshot_id}, signed by the pinned key")
+    )
+
+    def run(name: str, check: Callable[[], str]) -> bool:
+        try:
+            report.checks.append(Check(name, "pass", check()))
+            return True
+        except _Fail as exc:
+            report.checks.append(Check(name, "fail", str(exc)))
+        except (PorError, OSError) as exc:
+            report.checks.append(Check(name, "fail", str(exc)))
+        return False
+
+    files_ok = run("files", lambda: _check_files(path, document))
+    listed = document.get("bundle", {}).get("files", {}) if files_ok else {}
+
+    def json_file(name: str) -> Any:
+        return load_json(read_bounded(path / name), name)
+
+    if LIABILITIES_NAME in listed:
+        run("liabilities", lambda: _check_liabilities(path, manifest, document))
+    else:
+        reason = "not published in this bundle" if files_ok else "the files do not verify"
+        report.checks.append(Check("liabilities", "skip", reason))
+    reserves: Any = None
+    if files_ok and RESERVES_NAME in listed:
+        try:
+            reserves = json_file(RESERVES_NAME)
+        except PorError as exc:
+            report.checks.append(Check("reconciliation", "fail", str(exc)))
+    if files_ok and RECONCILIATION_NAME in listed:
+        run(
+            "reconciliation",
+            lambda: check_reconciliation(
+                json_file(RECONCILIATION_NAME), manifest, document, reserves
+            ),
+        )
+    elif not any(c.name == "reconciliation" for c in report.checks):
+        report.checks.append(Check("reconciliation", "skip", "no reconciliation.json"))
+    if reserves is not None:
+        run("reserves", lambda: check_reserves(reserves, manifest, document))
+    else:
+        report.checks.append(Check("reserves", "skip", "no reserves.json in this bundle"))
+    found = site or find_site(path)
+    if found is not None:
+        run("log", lambda: _check_log(found, manifest, document, public_key.hex()))
+    else:
+        report.checks.append(
+            Check("log", "skip", "no site log around the bundle; pass --site DIR|URL")
+        )
+    if eth_rpc is not None:
+        run("anchor", lambda: _check_anchor(eth_rpc, manifest, document, raw, anchor_contract))
+    else:
+        report.checks.append(Check("anchor", "skip", "no --eth-rpc given"))
+    return report
