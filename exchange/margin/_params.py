@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from exchange import fields
 from exchange.lending import FRACTION, fraction
+from exchange.pricing import asset_price
+from exchange.pricing import mark_price as pricing_mark
 
 if TYPE_CHECKING:
     from exchange.engine import Context
@@ -115,15 +117,11 @@ def margin_state(state: LedgerState) -> MarginState:
 def index_price(state: LedgerState, asset: str) -> int | None:
     """The asset's index: prices are owned by exchange.pricing (which took over the
     `index_price`/`mark_price` commands with the same fields)."""
-    from exchange.pricing import asset_price
-
     return asset_price(state, asset)
 
 
 def mark_price(state: LedgerState, market: str, base: str) -> int | None:
     """The perp market's mark, or the base asset's index until a mark is set."""
-    from exchange.pricing import mark_price as pricing_mark
-
     price = pricing_mark(state, market)
     return price if price is not None else index_price(state, base)
 

@@ -99,6 +99,7 @@ class AccountRisk:
     items: list[Exposure] = field(default_factory=list)
     unpriced: list[str] = field(default_factory=list)
     market_qty: dict[str, int] = field(default_factory=dict)
+    qty_without_extra: int = 0  # the `extra` order's market exposure without that order
 
     @property
     def equity(self) -> int:
@@ -201,6 +202,7 @@ def account_risk(
                 else:
                     buys += order.remaining
         if extra is not None and extra[0] == symbol:
+            risk.qty_without_extra = max(abs(size + buys), abs(size - sells))
             if extra[1]:
                 sells += extra[2]
             else:
@@ -281,9 +283,8 @@ class MarginRisk:
         if reduce_only:
             return None
         symbol = market.symbol
-        before = account_risk(state, account).market_qty.get(symbol, 0)
         risk = account_risk(state, account, (symbol, side, quantity))
-        if risk.market_qty.get(symbol, 0) <= before and not risk.unpriced:
+        if risk.market_qty.get(symbol, 0) <= risk.qty_without_extra and not risk.unpriced:
             return None
         if risk.unpriced:
             return PRICE_REJECT
