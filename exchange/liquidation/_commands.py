@@ -49,6 +49,7 @@ __all__ = [
 MODULE = "liquidation"
 JOB = "liquidation"
 PERIOD_MS = 1_000
+FRACTION = 10**9
 
 
 def liquidation_state(state: LedgerState) -> LiquidationState:
@@ -59,8 +60,12 @@ def liquidation_state(state: LedgerState) -> LiquidationState:
 # ---------------------------------------------------------------------------- risk view
 
 
-def drivers_of(state: LedgerState, account: str) -> list[tuple[str, int, int, int]]:
-    """(driver, price, quantity, decimals) of every price the account's value depends on."""
+def drivers_of(
+    state: LedgerState, account: str, mmf: dict[str, int] | None = None
+) -> list[tuple[str, int, int, int, int]]:
+    """(driver, price, quantity, decimals, MMF) of every price the account's value depends
+    on; `mmf` maps margin's exposure names (a perp symbol, "borrow:ASSET") to their MMF."""
+    mmf = mmf or {}
     from exchange.margin import USER_BUCKETS, mark_price
 
     out = []
@@ -72,7 +77,8 @@ def drivers_of(state: LedgerState, account: str) -> list[tuple[str, int, int, in
         if net:
             price = asset_price(state, asset)
             if price is not None:
-                out.append((f"asset:{asset}", price, abs(net), info.decimals))
+                m = mmf.get(f"borrow:{asset}", 0) if net < 0 else 0
+                out.append((f"asset:{asset}", price, abs(net), info.decimals, m))
     ms = matching_state(state)
     for symbol, book in ms.books.items():
         market = book.market
@@ -86,7 +92,8 @@ def drivers_of(state: LedgerState, account: str) -> list[tuple[str, int, int, in
         if size:
             mark = mark_price(state, symbol, market.base)
             if mark is not None:
-                out.append((f"perp:{symbol}", mark, size, market.base_decimals))
+                m = mmf.get(symbol, FRACTION)
+                out.append((f"perp:{symbol}", mark, size, market.base_decimals, m))
     return out
 
 
@@ -118,7 +125,8 @@ def evaluate(state: LedgerState, account: str) -> bool:
         ls.index.set(account, room(0, drivers_of(state, account)) if risk.unpriced else [])
         return False
     headroom = risk.equity - risk.maintenance
-    ls.index.set(account, room(headroom, drivers_of(state, account)))
+    mmf = {item.name: item.mmf for item in risk.items}
+    ls.index.set(account, room(headroom, drivers_of(state, account, mmf)))
     return headroom <= 0
 
 

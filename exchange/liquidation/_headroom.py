@@ -2,11 +2,13 @@
 
 For an account with headroom h = equity - maintenance (USDC units) and price drivers d (a
 perp's mark, an asset's index) with quantity q_d (base units, scale 10^dec_d), a move of
-the driver's price by dP changes equity by at most q_d * |dP| / 10^dec_d and maintenance
-by at most 1.5 * MMF times that (MMF = max(base, factor * sqrt(notional)) makes the
-requirement grow at most 1.5 x as fast as the notional); with MMF <= 4/3 the headroom
-falls by at most L_d * |dP| where L_d = 3 * q_d / 10^dec_d. Giving every driver the same
-relative room r = h / sum_d(L_d * P_d), the account cannot reach maintenance while every
+the driver's price by dP changes equity by at most q_d * |dP| / 10^dec_d (collateral
+weights are <= 1) and maintenance by at most 1.5 * MMF' times that, where MMF' is the
+fraction at the moved notional (MMF = max(base, factor * sqrt(notional)) grows at most
+1.5 x as fast as the notional, and with moves of at most 50 % MMF' <= 1.33 * MMF). So the
+headroom falls by at most L_d * |dP| with L_d = k_d * q_d / 10^dec_d, k_d = 1 + 2 * MMF_d
+(k_d = 1 for collateral). Giving every driver the same relative room
+r = min(h / sum_d(L_d * P_d), 1/2), the account cannot reach maintenance while every
 price stays strictly inside P_d * (1 - r) .. P_d * (1 + r).
 
 The index keeps, per driver, a max-heap of the lower edges and a min-heap of the upper
@@ -21,22 +23,26 @@ import heapq
 
 __all__ = ["HeadroomIndex", "SENSITIVITY", "room"]
 
-SENSITIVITY = 3
+SENSITIVITY = 2  # k = 1 + SENSITIVITY * MMF
 SCALE = 10**9
 SAFETY = 64  # USDC smallest units kept back from the headroom for rounding in the model
 
 
-def room(headroom: int, drivers: list[tuple[str, int, int, int]]) -> list[tuple[str, int, int]]:
-    """(driver, low, high) intervals for drivers (name, price, quantity, decimals)."""
+def room(
+    headroom: int, drivers: list[tuple[str, int, int, int, int]]
+) -> list[tuple[str, int, int]]:
+    """(driver, low, high) intervals for drivers (name, price, quantity, decimals, MMF at
+    FRACTION scale; 0 for collateral)."""
     weight = 0
-    for _, price, qty, dec in drivers:
-        weight += -(-SENSITIVITY * qty * price // 10**dec)
+    for _, price, qty, dec, mmf in drivers:
+        k = SCALE + SENSITIVITY * mmf
+        weight += -(-k * qty * price // (SCALE * 10**dec))
     h = headroom - SAFETY
     if h <= 0 or weight <= 0:
-        return [(name, price, price) for name, price, _, _ in drivers]
-    r = h * SCALE // weight
+        return [(d[0], d[1], d[1]) for d in drivers]
+    r = min(h * SCALE // weight, SCALE // 2)
     out = []
-    for name, price, _, _ in drivers:
+    for name, price, _, _, _ in drivers:
         move = price * r // SCALE
         out.append((name, price - move, price + move))
     return out
