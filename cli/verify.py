@@ -847,3 +847,169 @@ def bundle_command(
     if not report.passed:
         names = ", ".join(f"{c.name} ({c.detail})" for c in report.failed)
         fail(f"invalid: bundle {sid}: failed: {names}", EXIT_INVALID)
+
+
+@verify.command(
+    "reserves",
+    epilog=_examples(
+        "por verify reserves site/snapshots/2026-11-24T16-00-00Z --eth-rpc http://my-node:8545"
+        " --sol-rpc http://my-solana:8899 --public-key HEX",
+    ),
+)
+@click.argument("directory", metavar="DIR")
+@click.option("--eth-rpc", default=None, metavar="URL", help="Your own Ethereum (archive) node.")
+@click.option("--sol-rpc", default=None, metavar="URL", help="Your own Solana RPC node.")
+@click.option(
+    "--public-key",
+    "public_key_hex",
+    default=None,
+    metavar="HEX",
+    help="Pinned key: also check the manifest's signature and reserves.json's digest.",
+)
+@json_option
+@reported
+def reserves_command(
+    directory: str,
+    eth_rpc: str | None,
+    sol_rpc: str | None,
+    public_key_hex: str | None,
+    as_json: bool,
+) -> None:
+    """Re-read every reserve balance of a bundle from your own nodes and compare.
+
+    Ethereum at the bundle's pinned block (by number, checked against the recorded hash);
+    Solana at the bundle's slot (nodes cannot read the past: a later slot is said so).
+    Exit 0 when every balance is equal, 1 naming the chains that differ, 2 unreadable.
+    """
+    from pathlib import Path
+
+    from por._input import load_json, read_bounded
+    from por.audit.bundle import Check
+    from por.audit.reserves import verify_reserves
+    from por.errors import InputError
+    from por.manifest import parse_manifest_bytes, parse_public_key, verify_manifest
+
+    if eth_rpc is None and sol_rpc is None:
+        raise click.UsageError("give --eth-rpc URL and/or --sol-rpc URL")
+    base = Path(directory)
+    raw = read_bounded(base / "reserves.json")
+    reserves = load_json(raw, "reserves.json")
+    if not isinstance(reserves, dict) or not isinstance(reserves.get("readings"), list):
+        raise InputError(f"{base / 'reserves.json'}: not a por-reserves/1 file")
+    checks = []
+    if public_key_hex is not None:
+        import hashlib
+
+        key = parse_public_key(public_key_hex)
+        manifest_raw = read_bounded(base / "manifest.json")
+        manifest = parse_manifest_bytes(manifest_raw)
+        verify_manifest(manifest, key)
+        listed = load_json(manifest_raw, "manifest").get("bundle", {}).get("files", {})
+        want = listed.get("reserves.json", {}).get("sha256")
+        ok = want == hashlib.sha256(raw).hexdigest()
+        checks.append(
+            Check(
+                "manifest",
+                "pass" if ok else "fail",
+                "reserves.json is the signed file"
+                if ok
+                else "reserves.json's SHA-256 is not the one the signed manifest lists",
+            )
+        )
+    checks += verify_reserves(reserves, eth_rpc, sol_rpc)
+    failed = [c for c in checks if c.status == "fail"]
+    if as_json:
+        _print_json(
+            {
+                "valid": not failed,
+                "checks": [
+                    {"name": c.name, "status": c.status, "detail": c.detail} for c in checks
+                ],
+            }
+        )
+    else:
+        verdict = "every balance equal" if not failed else "FAILED"
+        _checks_table(f"reserves of {_shown(str(reserves.get('exchange')))}: {verdict}", checks)
+    if failed:
+        names = ", ".join(f"{c.name} ({c.detail})" for c in failed)
+        fail(f"invalid: reserves: {names}", EXIT_INVALID)
+
+
+@verify.command(
+    "history",
+    epilog=_examples(
+        "por verify history ./site --public-key HEX",
+        "por verify history ./site --public-key HEX --eth-rpc http://my-node:8545 --json",
+    ),
+)
+@click.argument("site_dir", metavar="SITE_DIR")
+@click.option(
+    "--public-key",
+    "public_key_hex",
+    required=True,
+    metavar="HEX",
+    help="The exchange's pinned Ed25519 key (64 hex).",
+)
+@click.option(
+    "--eth-rpc",
+    default=None,
+    metavar="URL",
+    help="Your own Ethereum node: check every hour's on-chain anchor too.",
+)
+@json_option
+@reported
+def history_command(site_dir: str, public_key_hex: str, eth_rpc: str | None, as_json: bool) -> None:
+    """Verify every hour a site published and the whole log, in one run.
+
+    The signed log head and its entries; every bundle under snapshots/ with all the checks
+    of `por verify bundle` against that log; every logged hour has its bundle; each hour
+    names the hour before it and that hour's manifest. Exit 0 all pass, 1 any fails.
+    """
+    from por.audit.history import verify_history
+    from por.manifest import parse_public_key
+
+    report = verify_history(site_dir, parse_public_key(public_key_hex), eth_rpc=eth_rpc)
+    if as_json:
+        _print_json(
+            {
+                "valid": report.passed,
+                "site": [
+                    {"name": c.name, "status": c.status, "detail": c.detail}
+                    for c in report.site_checks
+                ],
+                "hours": [
+                    {
+                        "snapshot_id": None if b.manifest is None else b.manifest.snapshot_id,
+                        "valid": b.passed,
+                        "checks": [
+                            {"name": c.name, "status": c.status, "detail": c.detail}
+                            for c in b.checks
+                        ],
+                    }
+                    for b in report.bundles
+                ],
+            }
+        )
+    else:
+        from por.audit.bundle import Check
+
+        rows = list(report.site_checks)
+        for b in report.bundles:
+            sid = b.manifest.snapshot_id if b.manifest is not None else b.directory.name
+            failed = b.failed
+            skipped = sorted({c.name for c in b.checks if c.status == "skip"})
+            detail = (
+                "; ".join(f"{c.name}: {c.detail}" for c in failed)
+                if failed
+                else "all checks pass" + (f" (skipped: {', '.join(skipped)})" if skipped else "")
+            )
+            rows.append(Check(sid, "fail" if failed else "pass", detail))
+        verdict = "all pass" if report.passed else "FAILED"
+        _checks_table(f"site {_shown(site_dir)}: {len(report.bundles)} hours, {verdict}", rows)
+    if not report.passed:
+        bad = [c.name for c in report.site_checks if c.status == "fail"] + [
+            (b.manifest.snapshot_id if b.manifest is not None else b.directory.name)
+            for b in report.bundles
+            if not b.passed
+        ]
+        fail(f"invalid: history: failed: {', '.join(bad)}", EXIT_INVALID)

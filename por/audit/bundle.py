@@ -38,7 +38,9 @@ from typing import Any
 from por._input import load_json, read_bounded
 from por.audit._source import Site
 from por.audit.errors import AuditInputError, LogMismatchError
+from por.audit.replica import LogReplica
 from por.errors import ManifestError, PorError, TreeError
+from por.log import LogHead
 from por.manifest import Manifest, parse_manifest_bytes, verify_manifest
 
 __all__ = [
@@ -298,12 +300,22 @@ def find_site(directory: Path) -> Site | None:
     return None
 
 
-def _check_log(site: Site, manifest: Manifest, document: Mapping[str, Any], key_hex: str) -> str:
+def _check_log(
+    site: Site | None,
+    manifest: Manifest,
+    document: Mapping[str, Any],
+    key_hex: str,
+    known: tuple[LogHead, LogReplica] | None = None,
+) -> str:
     from por.audit.logged import check_manifest_logged
     from por.audit.monitor import read_site_log
 
     try:
-        _doc, head, replica = read_site_log(site, [key_hex])
+        if known is None:
+            assert site is not None
+            _doc, head, replica = read_site_log(site, [key_hex])
+        else:
+            head, replica = known
         index = check_manifest_logged(document, manifest, replica)
     except LogMismatchError as exc:
         raise _Fail(str(exc)) from None
@@ -336,8 +348,13 @@ def verify_bundle_dir(
     site: Site | None = None,
     eth_rpc: str | None = None,
     anchor_contract: str | None = None,
+    log: tuple[LogHead, LogReplica] | None = None,
 ) -> BundleReport:
-    """Run every check; `AuditInputError` only when there is nothing to check at all."""
+    """Run every check; `AuditInputError` only when there is nothing to check at all.
+
+    `log` is the site's verified head and rebuilt log when the caller already has them
+    (`por verify history` checks many bundles against one log).
+    """
     path = Path(directory)
     if not path.is_dir():
         raise AuditInputError(f"{path}: not a directory (expected a published bundle)")
@@ -397,9 +414,9 @@ def verify_bundle_dir(
         run("reserves", lambda: check_reserves(reserves, manifest, document))
     else:
         report.checks.append(Check("reserves", "skip", "no reserves.json in this bundle"))
-    found = site or find_site(path)
-    if found is not None:
-        run("log", lambda: _check_log(found, manifest, document, public_key.hex()))
+    found = site or (None if log is not None else find_site(path))
+    if found is not None or log is not None:
+        run("log", lambda: _check_log(found, manifest, document, public_key.hex(), log))
     else:
         report.checks.append(
             Check("log", "skip", "no site log around the bundle; pass --site DIR|URL")
