@@ -176,7 +176,8 @@ def state(db_url: str, account: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine output, smallest units.")
 @_reported
 def account(account_id: str, db_url: str, limit: int, as_json: bool) -> None:
-    """Show one account: its balances and the latest journal events that touched it.
+    """Show one account: its balances, its margin (collateral, equity, margin fractions,
+    positions, lends, borrows and their rates) and the latest events that touched it.
 
     \b
     Examples:
@@ -191,9 +192,13 @@ def account(account_id: str, db_url: str, limit: int, as_json: bool) -> None:
     events = ledger.journal.account_events(account_id, limit)
     if not balances and not events:
         _fail(f"por exchange: unknown account {account_id!r}")
+    margin = _margin_view(ledger, account_id)
+    liquidation = _liquidation_view(ledger, account_id)
     if as_json:
         doc = {
             "account": account_id,
+            "margin": margin,
+            "liquidation": liquidation,
             "balances": _balances_json(balances).get(account_id, {}),
             "events": [
                 {
@@ -215,6 +220,10 @@ def account(account_id: str, db_url: str, limit: int, as_json: bool) -> None:
     _print_table(balances, decimals)
     from exchange.model import to_human
 
+    if margin is not None:
+        _print_margin(margin, decimals)
+    if liquidation is not None:
+        _print_liquidation(liquidation, decimals)
     for e in events:
         moves = ", ".join(
             f"{p[2]} {p[3]} {to_human(p[4], decimals.get(p[2], 0))}"
@@ -222,6 +231,110 @@ def account(account_id: str, db_url: str, limit: int, as_json: bool) -> None:
             if p[1] == account_id
         )
         click.echo(f"#{e.seq} {format_time(e.ts) or '-'} {e.cmd}: {moves}")
+
+
+def _margin_view(ledger: Any, account_id: str) -> dict[str, Any] | None:
+    """The account's margin view (collateral, equity, fractions, positions, lends, borrows,
+    rates) from the state rebuilt from the journal; None when margin is not installed."""
+    try:
+        from exchange.margin import account_view
+    except ImportError:
+        return None
+    state = ledger.load().state
+    if "margin" not in state.ext:
+        return None
+    view: dict[str, Any] = account_view(state, account_id)
+    return view
+
+
+def _liquidation_view(ledger: Any, account_id: str) -> dict[str, Any] | None:
+    """Distance to liquidation (exchange.liquidation); None without exposure or module."""
+    try:
+        from exchange.liquidation import distance_to_liquidation
+    except ImportError:
+        return None
+    view = distance_to_liquidation(ledger.load().state, account_id)
+    if view is None:
+        return None
+    return {k: (str(v) if isinstance(v, int) and not isinstance(v, bool) else v)
+            for k, v in view.items()}  # fmt: skip
+
+
+def _print_liquidation(view: dict[str, Any], decimals: dict[str, int]) -> None:
+    from exchange.model import to_human
+
+    ratio = view["maintenance_ratio"]
+    click.echo(
+        f"liquidation: headroom {to_human(int(view['headroom']), decimals.get('USDC', 6))} USDC"
+        f"  maintenance ratio {to_human(int(ratio), 7) + '%' if ratio is not None else '-'}"
+        f"  safe move {to_human(int(view['safe_move']), 7)}%"
+        + ("  LIQUIDATABLE" if view["liquidatable"] else "")
+    )
+
+
+@exchange.command()
+@db_option
+@click.option("--account", "account_id", metavar="A", help="Only this account's steps.")
+@click.option("--json", "as_json", is_flag=True, help="Machine output, smallest units.")
+@_reported
+def liquidations(db_url: str, account_id: str | None, as_json: bool) -> None:
+    """List every liquidation step in the journal: who, which stage of the waterfall
+    (cancel_orders, book, insurance, adl, backstop_lp, backstop_capital), why, and amounts.
+
+    \b
+    Examples:
+      por exchange liquidations
+      por exchange liquidations --account alice --json
+    """
+    from exchange.ledger import open_ledger
+    from exchange.liquidation import liquidation_rows
+    from exchange.model import format_time
+
+    rows = liquidation_rows(open_ledger(db_url).events())
+    if account_id is not None:
+        rows = [r for r in rows if r["account"] == account_id]
+    if as_json:
+        click.echo(json.dumps([{**r, "time": format_time(r.pop("ts"))} for r in rows],
+                              sort_keys=True))  # fmt: skip
+        return
+    for r in rows:
+        facts = " ".join(f"{k}={v}" for k, v in sorted(r.items())
+                         if k not in ("seq", "ts", "account", "stage", "reason"))  # fmt: skip
+        click.echo(f"#{r['seq']} {format_time(r['ts'])} {r['account']} {r['stage']} "
+                   f"{r['reason']} {facts}".rstrip())  # fmt: skip
+    if not rows:
+        click.echo("no liquidations", err=True)
+
+
+def _print_margin(view: dict[str, Any], decimals: dict[str, int]) -> None:
+    from exchange.model import to_human
+
+    usdc = decimals.get("USDC", 6)
+
+    def usd(key: str) -> str:
+        return to_human(int(view[key]), usdc)
+
+    click.echo(
+        f"margin: collateral {usd('collateral')}  equity {usd('equity')}  "
+        f"unrealised {usd('unrealised')}  liabilities {usd('liabilities')} (USDC)"
+    )
+    click.echo(
+        f"        exposure {usd('exposure')}  initial {usd('initial_margin')}  "
+        f"maintenance {usd('maintenance_margin')}  MF {view['margin_fraction'] or '-'}  "
+        f"IMF {view['account_imf'] or '-'}  MMF {view['account_mmf'] or '-'}"
+    )
+    for p in view["positions"]:
+        click.echo(
+            f"position {p['market']}: size {p['size']} mark {to_human(int(p['mark']), usdc)} "
+            f"notional {to_human(int(p['notional']), usdc)} "
+            f"unrealised {to_human(int(p['unrealised']), usdc)} IMF {p['imf']} MMF {p['mmf']}"
+        )
+    for kind in ("lends", "borrows"):
+        for item in view[kind]:
+            amount = to_human(int(item["amount"]), decimals.get(item["asset"], 0))
+            click.echo(f"{kind[:-1]} {item['asset']}: {amount} at {item['rate']} a year")
+    if view["unpriced"]:
+        click.echo(f"unpriced: {', '.join(view['unpriced'])}")
 
 
 @exchange.command()

@@ -30,6 +30,7 @@ from ._risk import (
     margin_curve,
     usd_sqrt,
 )
+from ._view import account_view
 
 __all__ = [
     "QUOTE",
@@ -41,6 +42,7 @@ __all__ = [
     "MarginState",
     "PerpParams",
     "account_risk",
+    "account_view",
     "collateral_weight",
     "index_price",
     "margin_curve",
