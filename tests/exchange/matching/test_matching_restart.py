@@ -38,8 +38,8 @@ TRADING = [
 ]  # fmt: skip
 
 
-def test_restart_from_sqlite_rebuilds_the_same_books_and_balances(tmp_path: Path) -> None:
-    ledger = open_ledger(f"sqlite:///{tmp_path}/l.db", create=True)
+def test_restart_from_the_database_rebuilds_the_same_books_and_balances(db_url: str) -> None:
+    ledger = open_ledger(db_url, create=True)
     ledger.registry = build_registry(MODULES)
     live = ledger.load()
     for raw in [*MARKETS, *TRADING]:
@@ -48,7 +48,7 @@ def test_restart_from_sqlite_rebuilds_the_same_books_and_balances(tmp_path: Path
     live.flush()
     ledger.engine.dispose()
 
-    again = open_ledger(f"sqlite:///{tmp_path}/l.db")
+    again = open_ledger(db_url)
     again.registry = build_registry(MODULES)
     restarted = again.load()
     assert state_digest(restarted.state, again.registry) == state_digest(live.state, again.registry)
