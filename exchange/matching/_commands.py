@@ -191,9 +191,16 @@ class OrderParams:
     )
 
     def __init__(self, raw: dict[str, Any]) -> None:
-        self.account = _account(raw)
-        self.market = _market_fast(raw)
-        side = raw.get("side")
+        get = raw.get
+        account = get("account")
+        if type(account) is not str or not 0 < len(account) <= fields.MAX_ID_LENGTH:
+            account = fields.string(raw, "account")  # raises the exact error
+        self.account = account
+        market = get("market")
+        self.market = (
+            market if type(market) is str and market in _KNOWN_MARKETS else (_market_fast(raw))
+        )
+        side = get("side")
         if side == "buy":
             self.side = _BUY
         elif side == "sell":
@@ -205,14 +212,26 @@ class OrderParams:
         order_type = _choice(raw, "type", _TYPES, _LIMIT) if "type" in raw else _LIMIT
         self.order_type: OrderType = order_type
         if order_type == _LIMIT:
-            self.price = _amount(raw, "price")
+            price = get("price")
+            self.price = (
+                int(price)
+                if type(price) is str and price.isdigit() and price.isascii()
+                and len(price) <= 40 and price[0] != "0"
+                else fields.amount(raw, "price")
+            )  # fmt: skip
             self.tif: TimeInForce = _choice(raw, "tif", _TIFS, _GTC) if "tif" in raw else _GTC
         else:
             if "price" in raw:
                 raise InvalidCommandError("a market order has no 'price'")
             self.price = 0
             self.tif = _choice(raw, "tif", _TIFS, _IOC)
-        self.quantity = _amount(raw, "quantity")
+        quantity = get("quantity")
+        self.quantity = (
+            int(quantity)
+            if type(quantity) is str and quantity.isdigit() and quantity.isascii()
+            and len(quantity) <= 40 and quantity[0] != "0"
+            else fields.amount(raw, "quantity")
+        )  # fmt: skip
         self.post_only = _flag(raw, "post_only") if "post_only" in raw else False
         self.reduce_only = _flag(raw, "reduce_only") if "reduce_only" in raw else False
         self.stp: SelfTradePrevention = (
