@@ -1,0 +1,102 @@
+"""The recomputation of reconciliation.json and the reserves checks, field by field."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from por.audit.bundle import _Fail, check_reconciliation, check_reserves
+from por.manifest import parse_manifest_bytes
+from tests.por.audit.published import Published
+
+
+def load(p: Published, name: str) -> Any:
+    return json.loads((p.bundle() / name).read_text())
+
+
+def inputs(p: Published) -> tuple[Any, Any, Any, Any]:
+    raw = (p.bundle() / "manifest.json").read_bytes()
+    return (
+        parse_manifest_bytes(raw),
+        json.loads(raw),
+        load(p, "reconciliation.json"),
+        load(p, "reserves.json"),
+    )
+
+
+def test_the_published_reconciliation_recomputes_exactly(published: Published) -> None:
+    manifest, doc, report, reserves = inputs(published)
+    assert check_reconciliation(report, manifest, doc, reserves).endswith(": PASS")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("liabilities", "1", "the signed root has"),
+        ("reserves", "999999999999999999999", "reserves.json totals"),
+        ("coverage_ppm", 999, "coverage_ppm 999, expected"),
+        ("status", "FAIL", "reserves vs net give PASS"),
+        ("custody_gap", "0", "custody gap 0, expected"),
+        ("net_liabilities", "-1", "net liabilities -1"),
+        ("debts", "01", "leading zero"),
+    ],
+)
+def test_each_changed_reconciliation_number_is_caught(
+    published: Published, field: str, value: Any, message: str
+) -> None:
+    manifest, doc, report, reserves = inputs(published)
+    bad = copy.deepcopy(report)
+    bad["assets"][0][field] = value
+    with pytest.raises(_Fail, match=message):
+        check_reconciliation(bad, manifest, doc, reserves)
+
+
+def test_an_overall_verdict_that_contradicts_the_lines_is_caught(published: Published) -> None:
+    manifest, doc, report, reserves = inputs(published)
+    with pytest.raises(_Fail, match="overall status FAIL, the lines give PASS"):
+        check_reconciliation({**report, "status": "FAIL"}, manifest, doc, reserves)
+    with pytest.raises(_Fail, match="the manifest says FAIL"):
+        check_reconciliation(report, manifest, {**doc, "reconciliation": "FAIL"}, reserves)
+
+
+def test_the_published_reserves_verify_every_ownership_signature(published: Published) -> None:
+    manifest, doc, _, reserves = inputs(published)
+    assert "ownership signatures verify" in check_reserves(reserves, manifest, doc)
+
+
+def test_a_signature_of_another_address_or_snapshot_is_caught(published: Published) -> None:
+    manifest, doc, _, reserves = inputs(published)
+    swapped = copy.deepcopy(reserves)
+    eth = [i for i, o in enumerate(swapped["ownership"]) if o["chain"] == "ethereum"]
+    a, b = swapped["ownership"][eth[0]], swapped["ownership"][eth[1]]
+    a["signature"], b["signature"] = b["signature"], a["signature"]
+    with pytest.raises(_Fail, match="recovers to"):
+        check_reserves(swapped, manifest, doc)
+    sol = next(o for o in reserves["ownership"] if o["chain"] == "solana")
+    stale = copy.deepcopy(reserves)
+    target = next(o for o in stale["ownership"] if o["address"] == sol["address"])
+    target["message"] = target["message"].replace("2026-11-24T01", "2026-11-24T00")
+    target["snapshot_id"] = "2026-11-24T00:00:00Z"
+    with pytest.raises(_Fail, match="signed text is not the text for snapshot"):
+        check_reserves(stale, manifest, doc)
+
+
+def test_a_wallet_with_reserves_but_no_proof_and_wrong_totals_are_caught(
+    published: Published,
+) -> None:
+    manifest, doc, _, reserves = inputs(published)
+    unproven = copy.deepcopy(reserves)
+    unproven["ownership"] = unproven["ownership"][1:]
+    with pytest.raises(_Fail, match="has no ownership proof"):
+        check_reserves(unproven, manifest, doc)
+    inflated = copy.deepcopy(reserves)
+    inflated["totals"]["BTC"] = str(int(inflated["totals"]["BTC"]) + 1)
+    with pytest.raises(_Fail, match="differ from the sum of the balances"):
+        check_reserves(inflated, manifest, doc)
+    moved = copy.deepcopy(reserves)
+    moved["readings"][0]["pin"]["block"] += 1
+    with pytest.raises(_Fail, match="is not the signed one"):
+        check_reserves(moved, manifest, doc)
