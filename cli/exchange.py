@@ -294,8 +294,9 @@ def liquidations(db_url: str, account_id: str | None, as_json: bool) -> None:
     if account_id is not None:
         rows = [r for r in rows if r["account"] == account_id]
     if as_json:
-        click.echo(json.dumps([{**r, "time": format_time(r.pop("ts"))} for r in rows],
-                              sort_keys=True))  # fmt: skip
+        out = [{**{k: v for k, v in r.items() if k != "ts"}, "time": format_time(r["ts"])}
+               for r in rows]  # fmt: skip
+        click.echo(json.dumps(out, sort_keys=True))
         return
     for r in rows:
         facts = " ".join(f"{k}={v}" for k, v in sorted(r.items())

@@ -18,6 +18,7 @@ from ._commands import (
 )
 from ._headroom import SENSITIVITY, HeadroomIndex, room
 from ._state import LiquidationParams, LiquidationState
+from ._view import distance_to_liquidation, liquidation_rows
 from ._waterfall import TRANSFER_BUCKETS, liquidate, move_position, net_value, positions_of
 
 __all__ = [
@@ -29,10 +30,12 @@ __all__ = [
     "LiquidationParams",
     "LiquidationState",
     "current_prices",
+    "distance_to_liquidation",
     "drivers_of",
     "evaluate",
     "find_liquidatable",
     "liquidate",
+    "liquidation_rows",
     "liquidation_state",
     "move_position",
     "net_value",
