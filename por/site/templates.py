@@ -29,6 +29,7 @@ __all__ = [
     "snapshot_page",
 ]
 
+CHART_MAX_PPM = 4_000_000  # the chart's y axis stops at 400% coverage
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'"
 PALETTE = ("#2563eb", "#d97706", "#059669", "#7c3aed", "#dc2626", "#0891b2", "#65a30d", "#db2777")
 
@@ -146,7 +147,7 @@ def _pins_table(pins: Sequence[Mapping[str, Any]], late_after_s: int | None = No
         rows.append(
             f"<tr><td>{esc(p['chain'])}</td><td>{esc(where)}</td>"
             f'<td class="hash">{esc(p.get("hash", ""))}</td>'
-            f'<td>{esc(p.get("time", ""))}{late}</td></tr>'
+            f"<td>{esc(p.get('time', ''))}{late}</td></tr>"
         )
     return (
         "<table><thead><tr><th>Chain</th><th>Pinned at</th><th>Hash</th><th>Time</th></tr></thead>"
@@ -213,15 +214,17 @@ class CoveragePoint:
 def coverage_svg(points: Sequence[CoveragePoint], assets: Sequence[str]) -> str:
     """A line per asset of coverage (reserves / net liabilities) per hour; integer maths.
 
-    The y axis runs from 0 to max(200%, the highest point) with the 100% line marked;
-    hours without net liabilities leave a gap in that asset's line.
+    The y axis runs from 0 to max(200%, the highest point), at most CHART_MAX_PPM (points
+    above are drawn on the top edge as a triangle with their value); the 100% line is
+    dashed; hours without net liabilities leave a gap in that asset's line.
     """
     width, height = 960, 300
     left, right, top, bottom = 56, 120, 16, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for p in points for v in p.coverage_ppm.values() if v is not None]
-    top_ppm = max([2_000_000, *values])
-    top_ppm = -(-top_ppm // 500_000) * 500_000  # round up to a 50% step
+    grid = 250_000 if max([0, *values]) <= 2_000_000 else 500_000
+    top_ppm = min(max([2_000_000, *values]), CHART_MAX_PPM)
+    top_ppm = -(-top_ppm // grid) * grid  # round up to a grid step
     n = len(points)
 
     def x(i: int) -> int:
@@ -236,9 +239,9 @@ def coverage_svg(points: Sequence[CoveragePoint], assets: Sequence[str]) -> str:
         f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fff" '
         'stroke="#e5e7eb"/>',
     ]
-    for ppm in range(0, top_ppm + 1, 500_000):
+    for ppm in range(0, top_ppm + 1, grid):
         full = ppm == 1_000_000
-        stroke = '#9ca3af" stroke-dasharray="4 3' if full else "#f3f4f6"
+        stroke = '#9ca3af" stroke-dasharray="4 3' if full else "#eef0f3"
         parts.append(
             f'<line x1="{left}" x2="{left + plot_w}" y1="{y(ppm)}" y2="{y(ppm)}" '
             f'stroke="{stroke}"/>'
@@ -262,7 +265,19 @@ def coverage_svg(points: Sequence[CoveragePoint], assets: Sequence[str]) -> str:
                 segment = []
                 continue
             segment.append(f"{x(i)},{y(v)}")
-            parts.append(f'<circle cx="{x(i)}" cy="{y(v)}" r="2.5" fill="{color}"/>')
+            if v > top_ppm:  # off the chart: a triangle at the top edge with the value
+                parts.append(
+                    f'<path d="M{x(i) - 5},{top + 8} L{x(i) + 5},{top + 8} L{x(i)},{top} Z" '
+                    f'fill="{color}"><title>{esc(asset)} {esc(ppm_percent(v))}</title></path>'
+                    f'<text x="{x(i) + 8}" y="{top + 10}" fill="{color}">'
+                    f"{esc(ppm_percent(v))}</text>"
+                )
+            else:
+                parts.append(
+                    f'<circle cx="{x(i)}" cy="{y(v)}" r="3" fill="{color}">'
+                    f"<title>{esc(asset)} {esc(p.snapshot_id)}: {esc(ppm_percent(v))}</title>"
+                    "</circle>"
+                )
         if segment:
             segments.append(segment)
         for seg in segments:
@@ -339,10 +354,6 @@ def snapshot_page(
     sid = str(manifest["snapshot_id"])
     root = manifest["tree"]["root"]
     files = dict(manifest["bundle"]["files"])
-    files_all = {"manifest.json": None, **files}
-    links = "".join(
-        f'<li><a href="{esc(files_href + name)}">{esc(name)}</a></li>' for name in files_all
-    )
     if anchor:
         anchor_html = (
             f"<dl><dt>Transaction</dt><dd class=hash>{esc(anchor['tx'])}</dd>"
@@ -375,7 +386,9 @@ def snapshot_page(
         f"<h2>Reconciliation</h2><section class=card>{reconciliation_table(report)}</section>"
         f"<h2>Reserves read at</h2><section class=card>"
         f"{_pins_table(manifest.get('reserves', []))}</section>"
-        f"<h2>Files</h2><section class=card><ul>{links}</ul>"
+        f'<h2>Files</h2><section class=card><p>Signed manifest: <a href="'
+        f'{esc(files_href)}manifest.json">manifest.json</a> (lists every file below with its '
+        "SHA-256; the signature covers them all).</p>"
         f"{_files_table(files, files_href)}</section>"
         f"<h2>On-chain anchor</h2><section class=card>{anchor_html}</section>"
     )

@@ -44,7 +44,7 @@ def iso(at: datetime) -> str:
 
 def ratio_ppm(hour_index: int, asset_index: int) -> int:
     """Coverage the world funds for an hour: 100% .. 150%, different per asset."""
-    return 1_000_000 + ((hour_index * 7 + asset_index * 11) % 11) * 50_000
+    return 1_000_000 + ((hour_index * 7 + asset_index * 3) % 11) * 50_000
 
 
 @dataclass
