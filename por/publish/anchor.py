@@ -136,11 +136,12 @@ class Anchorer:
         """A one-line reason; a contract revert is named by its custom error."""
         data = getattr(exc, "data", None)
         if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
-            from eth_utils import keccak
+            from eth_utils.crypto import keccak
 
-            for item in self.contract.abi:
+            abi: list[dict[str, Any]] = [dict(item) for item in self.contract.abi]
+            for item in abi:
                 if item.get("type") == "error":
-                    types = ",".join(i["type"] for i in item.get("inputs", []))
+                    types = ",".join(str(i["type"]) for i in item.get("inputs", []))
                     selector = "0x" + keccak(text=f"{item['name']}({types})")[:4].hex()
                     if data.startswith(selector):
                         return f"the contract refused it: {item['name']}"
