@@ -10,8 +10,9 @@ reserves) and prints ONE line of key=value pairs:
 cut_s: the ledger's queries (cut search, claims streamed, totals, system, in-flight);
 leaves_s: claims -> leaf columns with HMAC nonces; tree_s: the fast builder (levels on
 disk); store_s: the totals check, the proof store's private index, a self-check of served
-proofs and the published leaf list; total_s: the whole take_snapshot (with reconciliation,
-fsync and rename). Target: 1M accounts on PostgreSQL in <= 60 s.
+proofs; total_s: the whole take_snapshot (with publishing the leaf list -- publish_s --,
+the reconciliation, fsync and rename). load_avg: the machine's 1-minute load average
+(other processes share the CPUs). Target: 1M accounts on PostgreSQL in <= 60 s.
 
     .venv/bin/python bench/snapshot.py [--accounts 1000000] [--db postgresql://...|sqlite]
 """
@@ -202,7 +203,8 @@ def main() -> None:
         print(
             f"db={db} accounts={result.accounts} assets={len(ASSETS)} cut_s={t['cut']:.2f} "
             f"leaves_s={t['leaves']:.2f} tree_s={t['tree']:.2f} store_s={store_s:.2f} "
-            f"total_s={total_s:.2f} load_s={load_s:.1f} cpus={os.cpu_count()}"
+            f"total_s={total_s:.2f} publish_s={t.get('publish', 0.0):.2f} load_s={load_s:.1f} "
+            f"cpus={os.cpu_count()} load_avg={os.getloadavg()[0]:.1f}"
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

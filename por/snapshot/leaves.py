@@ -23,6 +23,7 @@ difference fails the snapshot loudly, naming the asset and both numbers.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -204,16 +205,34 @@ def _batch(
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     sid = snapshot_id.encode("utf-8")
-    prefix = NONCE_DOMAIN + u16(sid) + sid
-    digest = hmac.digest
-    nonce_blob = b"".join(
-        [digest(secret, prefix + len(a).to_bytes(2, "big") + a, "sha256") for a in encoded]
-    )
+    nonce_blob = _nonces(secret, NONCE_DOMAIN + u16(sid) + sid, encoded)
     nonces = np.frombuffer(nonce_blob, dtype=np.uint8).reshape(n, 32)
     amounts = np.empty((n, 2, n_assets, 2), dtype=np.uint64)
     amounts[:, 0] = equity
     amounts[:, 1] = debt
     return AccountBatch.from_arrays(b"".join(encoded), offsets, nonces, amounts, n_assets)
+
+
+def _nonces(secret: bytes, prefix: bytes, ids: list[bytes]) -> bytes:
+    """HMAC-SHA256(secret, prefix || u16(id) || id) for every id, back to back.
+
+    RFC 2104 by hand: the inner and outer pad states (and the inner state after the
+    shared prefix) are computed once and copied per id -- the same bytes as
+    `derive_nonce`, several times faster than a fresh HMAC per id.
+    """
+    key = hashlib.sha256(secret).digest() if len(secret) > 64 else secret
+    key = key.ljust(64, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    inner.update(prefix)
+    out = []
+    for aid in ids:
+        h = inner.copy()
+        h.update(len(aid).to_bytes(2, "big") + aid)
+        o = outer.copy()
+        o.update(h.digest())
+        out.append(o.digest())
+    return b"".join(out)
 
 
 def check_root_totals(

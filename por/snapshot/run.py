@@ -196,24 +196,31 @@ def _read(cut: LedgerCut, snapshot_id: str, secret: bytes, timings: dict[str, fl
 def write_leaf_list(store: ProofStore, path: Path) -> int:
     """The public leaf list from the store, canonical JSON per line (keys sorted)."""
     n = len(store.assets)
-    hash_bytes = 32
+    zero16 = bytes(16)
+    zeros = bytes(32 * n)
+    zero_vector = '["' + '","'.join(["0"] * n) + '"]'
+    zero_amounts = '{"debt":' + zero_vector + ',"equity":' + zero_vector + ',"tag":"'
+    from_bytes = int.from_bytes
     with open(path, "w", encoding="utf-8") as out:
         lines: list[str] = []
         for i in range(store.leaf_count):
             rec = store.record(0, i)
-            values = [
-                str(int.from_bytes(rec[hash_bytes + 16 * k : hash_bytes + 16 * (k + 1)], "big"))
-                for k in range(2 * n)
-            ]
-            lines.append(
-                '{"debt":["'
-                + '","'.join(values[n:])
-                + '"],"equity":["'
-                + '","'.join(values[:n])
-                + '"],"tag":"'
-                + store.tag_at(i).hex()
-                + '"}\n'
-            )
+            amounts = rec[32:]
+            if amounts == zeros:
+                head = zero_amounts
+            else:
+                values = [
+                    "0" if chunk == zero16 else str(from_bytes(chunk, "big"))
+                    for chunk in (amounts[16 * k : 16 * k + 16] for k in range(2 * n))
+                ]
+                head = (
+                    '{"debt":["'
+                    + '","'.join(values[n:])
+                    + '"],"equity":["'
+                    + '","'.join(values[:n])
+                    + '"],"tag":"'
+                )
+            lines.append(head + store.tag_at(i).hex() + '"}\n')
             if len(lines) >= 65_536:
                 out.write("".join(lines))
                 lines.clear()
@@ -440,9 +447,10 @@ def _run(
     write_private_index(cut.leaves.batch, private / "index")
     with ProofStore.open(private / "tree") as store:
         _self_check(store, cut.leaves.batch, SELF_CHECK_PROOFS)
+        lap("store")
         if publish_leaves:
             write_leaf_list(store, public / "leaves.jsonl")
-    lap("store")
+    lap("publish")
     system_per_asset: dict[str, int] = {}
     for (account, asset), amount in cut.system.items():
         if account != "@custody":

@@ -35,6 +35,15 @@ def test_the_nonce_is_hmac_sha256_over_the_documented_byte_layout() -> None:
     assert derive_nonce(bytes(32), SID, "alice") != expected, "depends on the secret"
 
 
+@pytest.mark.parametrize("secret", [SECRET, b"s" * 100], ids=["32-byte", "100-byte"])
+def test_batch_nonces_equal_the_reference_hmac(secret: bytes) -> None:
+    ids = ["alice", "bob", "é" * 40]
+    leaves = collect_leaves(((a, [1, 0]) for a in ids), ASSETS, SID, secret)
+    for i in range(leaves.count):
+        account = leaves.batch.account_id(i)
+        assert leaves.batch.nonce(i) == derive_nonce(secret, SID, account), account
+
+
 def test_leaves_put_debt_in_the_debt_vector_and_keep_locked_funds_as_equity() -> None:
     claims = [("alice", [150, 0]), ("bob", [-20, 9]), ("carol", [20, 0]), ("zed", [0, 0])]
     leaves = collect_leaves(iter(claims), ASSETS, SID, SECRET)

@@ -157,7 +157,7 @@ def test_a_tampered_leaf_fails_the_totals_check_loudly_and_leaves_nothing(
     assert list((tmp_path / "out").iterdir()) == [], "no snapshot files may be left behind"
 
 
-@pytest.mark.parametrize("step", ["cut", "tree", "store", "write"])
+@pytest.mark.parametrize("step", ["cut", "reserves", "tree", "store", "publish", "write"])
 def test_an_error_midway_leaves_no_output_directory(step: str, tmp_path: Path, db_url: str) -> None:
     ledger = make_ledger(db_url, BEFORE + AFTER)
 
