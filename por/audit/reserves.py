@@ -18,7 +18,6 @@ Reading is here (httpx); the comparison is plain. Results are `por.audit.bundle.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -53,7 +52,7 @@ class _Rpc:
                 for i, (m, p) in enumerate(chunk)
             ]
             try:
-                response = self.client.post(self.url, content=json.dumps(body))
+                response = self.client.post(self.url, json=body)
                 answers = response.json()
             except (httpx.HTTPError, ValueError) as exc:
                 raise AuditInputError(f"{self.name} RPC {self.url}: {exc}") from None
@@ -197,6 +196,8 @@ def verify_reserves(
         rpc = _Rpc(url, str(chain))
         try:
             checks.append(_ethereum(rpc, reading) if chain == "ethereum" else _solana(rpc, reading))
+        except AuditInputError:
+            raise
         except (KeyError, TypeError, ValueError) as exc:
             checks.append(Check(str(chain), "fail", f"malformed reading or answer: {exc!r}"))
         finally:
