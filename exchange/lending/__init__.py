@@ -12,6 +12,7 @@ from __future__ import annotations
 from exchange.model import NEGATIVE, POSITIVE
 from exchange.registry import Registry
 
+from ._bulk import gc_paused
 from ._commands import MarginGuard, check_margin, register_commands
 from ._fixed import (
     FRACTION,
@@ -60,6 +61,7 @@ __all__ = [
     "check_margin",
     "ensure_available",
     "format_fraction",
+    "gc_paused",
     "fraction",
     "lend",
     "lend_rate",

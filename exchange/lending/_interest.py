@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from exchange.model import FEES, lending_pool
 
+from ._bulk import gc_paused
 from ._fixed import FRACTION, HOURS_PER_YEAR, RAY, WAD, ceil_div
 from ._ops import lending_state, pool_totals
 from ._pool import borrow_rate
@@ -41,6 +42,11 @@ INTEREST_PERIOD_MS = 3_600_000
 
 
 def post_interest(ctx: Context, instant: int) -> None:
+    with gc_paused():
+        _post_interest(ctx)
+
+
+def _post_interest(ctx: Context) -> None:
     state = ctx.state
     ls = lending_state(state)
     balances = state.balances

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from exchange.lending import FRACTION, ceil_div, lending_state, pool_totals
+from exchange.lending import FRACTION, ceil_div, gc_paused, lending_state, pool_totals
 from exchange.matching import clearing_account
 from exchange.model import lending_pool
 
@@ -90,6 +90,11 @@ def _realise(
 
 
 def settle(ctx: Context, instant: int) -> None:
+    with gc_paused():  # one bulk entry: see exchange.lending._bulk
+        _settle(ctx)
+
+
+def _settle(ctx: Context) -> None:
     state = ctx.state
     matching: MatchingState | None = state.ext.get("matching")
     if matching is None or not matching.positions:
@@ -201,19 +206,26 @@ def _settle_quote(ctx: Context, quote: str, upnls: dict[str, int], markets: dict
     ctx.post(*legs)
     if lends or debts:
         pool = ls.pool(quote)
-        changed = {a for a, _ in lends} | {a for a, _ in debts}
-        old = {a: (pool.shares.get(a), pool.debts.get(a)) for a in changed}
+        shares, pool_debts = pool.shares, pool.debts
+        old_shares = [(a, shares.get(a)) for a, _ in lends]
+        old_debts = [(a, pool_debts.get(a)) for a, _ in debts]
         total = pool.total_shares
 
         def undo() -> None:
-            for a, (s, d) in old.items():
-                pool.restore(a, s, d, total)
+            for table, olds in ((shares, old_shares), (pool_debts, old_debts)):
+                for a, v in reversed(olds):
+                    if v is None:
+                        table.pop(a, None)
+                    else:
+                        table[a] = v
+            pool.total_shares = total
 
         ctx.on_rollback(undo)
+        on_lent, on_borrowed = pool.on_lent, pool.on_borrowed
         for account, delta in lends:
-            pool.on_lent(account, delta, get((account, quote, "lent"), 0))
+            on_lent(account, delta, get((account, quote, "lent"), 0))
         for account, delta in debts:
-            pool.on_borrowed(account, delta, get((account, quote, "borrowed"), 0))
+            on_borrowed(account, delta, get((account, quote, "borrowed"), 0))
     return True
 
 
