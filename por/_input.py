@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
+from itertools import accumulate
 from typing import IO, Any
 
 from por.errors import InputError, NotJSONError
@@ -29,6 +31,25 @@ __all__ = [
 MAX_JSON_BYTES = 16 * 1024 * 1024  # a proof is a few KiB; a manifest too
 MAX_LINE_BYTES = 1024 * 1024  # one leaf of a published leaf list (JSON Lines)
 _INT_DIGITS_MAX = 40  # longer JSON integers are never meaningful here
+MAX_JSON_DEPTH = 64  # a proof nests 4 deep, a manifest 5; deeper is never a record of ours
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_DEPTH_STEP = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
+
+
+def _too_deep(text: str) -> bool:
+    """Nesting deeper than MAX_JSON_DEPTH, found before parsing.
+
+    Checked explicitly rather than by catching RecursionError: the interpreter's limit is
+    process state (test runners and libraries raise it), so the outcome must not depend on it.
+    """
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return False
+    brackets = _STRING.sub("", text).encode("utf-8", "surrogatepass")
+    steps = brackets.translate(None, delete=bytes(set(range(256)) - set(b"[{]}")))
+    if not steps:
+        return False
+    return max(accumulate(b - 1 for b in steps.translate(_DEPTH_STEP))) > MAX_JSON_DEPTH
 
 
 class Rejected:
@@ -73,6 +94,8 @@ def load_json(raw: bytes, what: str = "input") -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise NotJSONError(f"{what}: not JSON: invalid UTF-8 at byte {exc.start}") from None
+    if _too_deep(text):
+        return Rejected("JSON nested too deeply")
     try:
         return json.loads(
             text,
