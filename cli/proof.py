@@ -1,0 +1,145 @@
+"""`por proof`: the exchange hands one account its own inclusion proof for one hour.
+
+Thin: find the hour's snapshot (the publisher's `work/<name>/`, or a `por snapshot`
+output), serve the account's proof from the proof store with its `account_id` and `nonce`
+(so the account can check the leaf is its own), check it before handing it out (against
+the signed manifest when the hour is published), write it. The file identifies the
+account: it is written with mode 0600 and a warning says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["proof"]
+
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo("por proof: " + message.replace("\n", "\\n"), err=True)
+    sys.exit(code)
+
+
+def _snapshot_dir(base: Path, name: str) -> Path | None:
+    for candidate in (base / "work" / name, base / name, base):
+        if (candidate / "private" / "index").is_dir():
+            return candidate
+    return None
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Mode 0600 from the start, temp file then rename: complete or absent."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@click.command(
+    epilog="\b\nExamples:\n"
+    "  por proof --account alice --at 2026-11-24T16:00:00Z --out alice-16.json\n"
+    "  por proof --account alice --at 2026-11-24T16:00:00Z --from /srv/por/publication"
+)
+@click.option("--account", "account_id", required=True, metavar="ID", help="The account id.")
+@click.option(
+    "--at", "at", required=True, metavar="HOUR", help="Snapshot time, e.g. 2026-11-24T16:00:00Z."
+)
+@click.option(
+    "--out",
+    "out",
+    default=None,
+    metavar="FILE",
+    help="Write the proof here (mode 0600); default stdout.",
+)
+@click.option(
+    "--from",
+    "base",
+    default="publication",
+    show_default=True,
+    envvar="POR_PUBLICATION_DIR",
+    metavar="DIR",
+    help="The publisher's --out directory (work/<hour>/ inside), or a `por snapshot` --out.",
+)
+def proof(account_id: str, at: str, out: str | None, base: str) -> None:
+    """Produce ACCOUNT's own inclusion proof for one hour (with account_id and nonce).
+
+    The proof is checked before it is handed out: checks 2-4 of the spec, and check 5
+    against the hour's signed manifest when the hour is published (bundles/<hour>/).
+    Exit 0 written, 1 the stored proof does not verify, 2 no such hour or account.
+    """
+    from por._canonical import canonical_json
+    from por.errors import InputError, ManifestError, PorError, ProofError
+    from por.manifest import parse_manifest_bytes
+    from por.proof import parse_proof
+    from por.snapshot import SnapshotIndex
+    from por.snapshot.errors import SnapshotConfigError
+    from por.snapshot.run import directory_name, parse_snapshot_time
+    from por.verify import verify_inclusion, verify_proof
+
+    try:
+        snapshot_id, _ = parse_snapshot_time(at)
+    except SnapshotConfigError as exc:
+        _fail(str(exc), EXIT_USAGE)
+        return
+    name = directory_name(snapshot_id)
+    found = _snapshot_dir(Path(base), name)
+    if found is None:
+        _fail(f"no snapshot {snapshot_id} under {base} (looked in work/{name}/ and {name}/)", 2)
+        return
+    try:
+        index = SnapshotIndex(found)
+        document: dict[str, Any] = index.proof(account_id)
+    except KeyError:
+        _fail(f"no account {account_id!r} in snapshot {snapshot_id}", EXIT_USAGE)
+        return
+    except (OSError, InputError) as exc:
+        _fail(f"{found}: cannot read the proof store: {exc}", EXIT_USAGE)
+        return
+    manifest_path = Path(base) / "bundles" / name / "manifest.json"
+    try:
+        parsed = parse_proof(document)
+        if manifest_path.is_file():
+            manifest = parse_manifest_bytes(manifest_path.read_bytes())
+            verify_proof(parsed, manifest, manifest.public_key)
+            checked = "all 5 checks against the published manifest"
+        else:
+            verify_inclusion(parsed)
+            checked = "checks 1-4 (the hour is not published yet)"
+    except (ProofError, ManifestError) as exc:
+        _fail(f"the stored proof does not verify: {exc}", EXIT_INVALID)
+        return
+    except PorError as exc:
+        _fail(str(exc), EXIT_USAGE)
+        return
+    data = json.dumps(json.loads(canonical_json(document)), indent=1, ensure_ascii=False).encode()
+    data += b"\n"
+    if out is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        try:
+            _write_private(Path(out), data)
+        except OSError as exc:
+            _fail(f"{out}: cannot write: {exc.strerror or exc}", EXIT_USAGE)
+            return
+        click.echo(f"wrote {out}: proof of {account_id!r} for {snapshot_id} ({checked})", err=True)
+    click.echo(
+        "warning: this proof names the account (account_id and nonce): hand it only to the"
+        " account holder; they should not paste it in public",
+        err=True,
+    )
