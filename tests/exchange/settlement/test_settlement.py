@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from exchange.matching import clearing_account
+from exchange.matching import check_matching, clearing_account
 from exchange.model import FEES
 from exchange.replay import rebuild, reexecute, state_digest
 from exchange.settlement import funding_rate, premium
@@ -58,7 +58,15 @@ WORLD = (
 
 @pytest.fixture
 def world(ledger: Any) -> Any:
-    """alice (only 1 BTC, lent) is long 1 BTC-PERP at 50,000; bob (USDC) is short."""
+    """alice (only 1 BTC, lent) is long 1 BTC-PERP at 50,000; bob (USDC) is short.
+    The matching invariants (clearing holds minus the realised PnL...) are checked after
+    every event, on top of the ledger's."""
+
+    def matching_holds(event: Any) -> None:
+        problems = check_matching(ledger.state)
+        assert not problems, f"after seq {event.seq} ({event.cmd}): {problems}"
+
+    ledger.after_event.append(matching_holds)
     events = ledger.run(*WORLD)
     assert all(e.accepted for e in events), [e for e in events if not e.accepted]
     return ledger
