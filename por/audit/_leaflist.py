@@ -45,7 +45,11 @@ def _column(tokens: list[bytes]) -> NDArray[np.uint64] | None:
     try:
         out[:, 1] = np.fromiter(map(int, tokens), dtype=np.uint64, count=len(tokens))
         return out
-    except OverflowError:  # some value >= 2^64 (or negative): exact Python ints
+    except OverflowError:  # some value >= 2^64 (or negative): exact Python ints below
+        pass
+    except ValueError:
+        return None
+    try:
         values = list(map(int, tokens))
     except ValueError:
         return None
