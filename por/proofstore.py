@@ -25,6 +25,8 @@ from typing import IO, Any
 from por._hashing import HASH_BYTES, tag_hash
 from por.builder._batch import AccountBatch
 from por.builder._layout import (
+    FENCE_NAME,
+    FENCE_STRIDE,
     META_FORMAT,
     META_NAME,
     ORDER_BYTES,
@@ -59,6 +61,19 @@ class _Tags(Sequence[bytes]):
 
     def __getitem__(self, index: Any) -> Any:
         return self._store.tag_at(index)
+
+
+class _Blob(Sequence[bytes]):
+    """A bytes object of concatenated 32-byte tags as a sequence (for `bisect`)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def __len__(self) -> int:
+        return len(self._data) // HASH_BYTES
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._data[index * HASH_BYTES : (index + 1) * HASH_BYTES]
 
 
 class ProofStore:
@@ -104,6 +119,13 @@ class ProofStore:
         self._parts: dict[int, mmap.mmap] = {}
         self._top = self._map(out_dir / TOP_NAME)
         self._tags = _Tags(self)
+        fences = (out_dir / FENCE_NAME).read_bytes()
+        expected = -(-self.leaf_count // FENCE_STRIDE) * HASH_BYTES
+        if len(fences) != expected:
+            raise InputError(
+                f"{out_dir}: {FENCE_NAME} has {len(fences)} bytes, expected {expected}"
+            )
+        self._fences = _Blob(fences)
 
     @classmethod
     def open(cls, out_dir: str | Path) -> ProofStore:
@@ -141,7 +163,10 @@ class ProofStore:
             size = fh.seek(0, 2)
             if size == 0:
                 return None
-            return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        if hasattr(mmap, "MADV_RANDOM"):
+            mm.madvise(mmap.MADV_RANDOM)  # a proof touches ~height scattered pages
+        return mm
 
     def _part(self, index: int) -> mmap.mmap:
         mm = self._parts.get(index)
@@ -180,9 +205,14 @@ class ProofStore:
     # --- lookups ----------------------------------------------------------------------
 
     def index_of_tag(self, tag: bytes) -> int:
-        i = bisect.bisect_left(self._tags, tag)
-        if i < self.leaf_count and self.tag_at(i) == tag:
-            return i
+        """Bisect the in-memory fences, then the one page of tags they point at."""
+        fence = bisect.bisect_right(self._fences, tag) - 1
+        if fence >= 0:
+            lo = fence * FENCE_STRIDE
+            hi = min(lo + FENCE_STRIDE, self.leaf_count)
+            i = bisect.bisect_left(self._tags, tag, lo, hi)
+            if i < self.leaf_count and self.tag_at(i) == tag:
+                return i
         raise ProofNotFoundError(f"no leaf with tag {tag.hex()} in this tree")
 
     def index_of_account(self, account_id: str, nonce: bytes) -> int:

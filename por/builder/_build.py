@@ -30,7 +30,7 @@ from por._hashing import AMOUNT_LIMIT, u16
 from por.builder._batch import AccountBatch, LeafBatch
 from por.builder._engines import DaskEngine, Engine, Job, LocalEngine, SerialEngine
 from por.builder._errors import TreeInputError
-from por.builder._layout import META_FORMAT, META_NAME, TOP_NAME
+from por.builder._layout import FENCE_NAME, META_FORMAT, META_NAME, TOP_NAME
 from por.builder._level import build_levels
 from por.builder._limbs import limbs_to_ints, totals
 from por.builder._order import check_sorted_unique, sort_by_tag
@@ -261,6 +261,9 @@ def _finish(
 
         root_hash, root_sums = build_levels(hashes, sums, sink, first_level=part_height)
     os.replace(tmp, out / TOP_NAME)
+    fences_tmp = out / (FENCE_NAME + ".tmp")
+    fences_tmp.write_bytes(b"".join(t.fences for t in tops))
+    os.replace(fences_tmp, out / FENCE_NAME)
     values = limbs_to_ints(root_sums)
     n = len(assets)
     root = Node(root_hash.tobytes(), tuple(values[:n]), tuple(values[n:]))

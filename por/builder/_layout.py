@@ -7,6 +7,9 @@
                                  SECTION_ALIGN bytes (so it can be written with O_DIRECT)
     <out_dir>/top.bin            levels b .. height-1 above the partitions, as pairs
                                  (unpadded)
+    <out_dir>/fences.bin         the tag of every FENCE_STRIDE-th leaf (one 4 KB page of
+                                 tags): the proof store bisects it in memory, then reads
+                                 one page
 
 A pair record is `0x01 || left record || right record` (`pair_width` bytes), a node record
 is `hash || enc(equity) || enc(debt)`. `order[i]` is the input index of leaf i: < account
@@ -20,6 +23,8 @@ from pathlib import Path
 from por._hashing import HASH_BYTES
 
 __all__ = [
+    "FENCE_NAME",
+    "FENCE_STRIDE",
     "SECTION_ALIGN",
     "META_FORMAT",
     "META_NAME",
@@ -38,6 +43,8 @@ META_FORMAT = "por-tree-store/1"
 TOP_NAME = "top.bin"
 ORDER_BYTES = 4
 SECTION_ALIGN = 4096
+FENCE_NAME = "fences.bin"
+FENCE_STRIDE = SECTION_ALIGN // HASH_BYTES
 
 
 def padded(nbytes: int, align: int = SECTION_ALIGN) -> int:

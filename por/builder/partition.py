@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from por.builder._direct import StreamFile, aligned_empty
-from por.builder._layout import part_path
+from por.builder._layout import FENCE_STRIDE, part_path
 from por.builder._level import build_levels, hash_rows, leaf_preimages
 
 __all__ = ["PartitionInput", "PartitionTop", "build_partition", "gather_partition"]
@@ -37,11 +37,14 @@ class PartitionInput:
 
 @dataclass(frozen=True, slots=True)
 class PartitionTop:
-    """The subtree's top node: hash (32 bytes) and sums, uint64 (2A, 2) limbs."""
+    """The subtree's top node: hash (32 bytes) and sums, uint64 (2A, 2) limbs; plus
+    `fences`: the tags at global leaf positions divisible by FENCE_STRIDE in this
+    partition, for the proof store's in-memory tag index."""
 
     index: int
     hash: bytes
     sums: NDArray[np.uint64]
+    fences: bytes
 
 
 def gather_partition(
@@ -87,7 +90,9 @@ def build_partition(part: PartitionInput, out_dir: str) -> PartitionTop:
         fh.write(part.order.astype("<u4", copy=False).view(np.uint8))
         top_hash, top_sums = build_levels(leaf_hashes, sums, _Sink(fh))
     os.replace(tmp, final)
-    return PartitionTop(part.index, top_hash.tobytes(), top_sums)
+    first = (-part.index * leaves) % FENCE_STRIDE
+    fences = np.ascontiguousarray(part.tags[first::FENCE_STRIDE]).tobytes()
+    return PartitionTop(part.index, top_hash.tobytes(), top_sums, fences)
 
 
 class _Sink:

@@ -1,0 +1,78 @@
+"""The proof store: lookups by account, bulk export, proofs that verify, clear misses."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from por.builder import AccountBatch, BuiltTree, build_tree
+from por.model import AccountInput
+from por.proof import parse_proof
+from por.proofstore import ProofNotFoundError, ProofStore
+from por.vectorgen import random_accounts
+from por.verify import verify_inclusion
+
+ASSETS = ("BTC", "ETH", "SOL")
+SNAPSHOT = "2026-11-24T16:00:00Z"
+SECRET = b"proofstore-filler-secret"
+
+
+@pytest.fixture(scope="module")
+def accounts() -> list[AccountInput]:
+    return random_accounts(random.Random(5), 900, len(ASSETS))
+
+
+@pytest.fixture(scope="module")
+def tree(accounts: list[AccountInput], tmp_path_factory: pytest.TempPathFactory) -> BuiltTree:
+    out = tmp_path_factory.mktemp("store")
+    return build_tree(
+        accounts, ASSETS, SNAPSHOT, SECRET, engine="serial", partitions=4, out_dir=out
+    )
+
+
+def test_every_account_proof_is_found_and_verifies(
+    accounts: list[AccountInput], tree: BuiltTree
+) -> None:
+    with ProofStore.open(tree.out_dir) as store:
+        assert store.leaf_count == 1024 and store.account_count == 900, "store shape"
+        for acc in accounts:
+            proof = store.account_proof(acc.account_id, acc.nonce)
+            assert proof["leaf"]["equity"] == [str(v) for v in acc.equity], "leaf equity"
+            assert proof["leaf"]["debt"] == [str(v) for v in acc.debt], "leaf debt"
+            verify_inclusion(parse_proof(proof))  # raises ProofError if anything is off
+
+
+def test_unknown_account_is_a_lookup_error_naming_the_tag(tree: BuiltTree) -> None:
+    with ProofStore.open(tree.out_dir) as store:
+        with pytest.raises(ProofNotFoundError, match="no leaf with tag"):
+            store.account_proof("nobody", bytes(32))
+        with pytest.raises(LookupError, match="no leaf with tag 00"):
+            store.index_of_tag(bytes(32))  # below every fence
+        with pytest.raises(LookupError, match="no leaf with tag ff"):
+            store.index_of_tag(b"\xff" * 32)  # above every tag
+        with pytest.raises(LookupError, match=r"leaf index must be in \[0, 1024\)"):
+            store.proof(1024)
+
+
+def test_bulk_export_writes_each_account_once_with_its_own_copy(
+    accounts: list[AccountInput], tree: BuiltTree
+) -> None:
+    batch = AccountBatch.from_accounts(accounts, len(ASSETS))
+    out = io.StringIO()
+    with ProofStore.open(tree.out_dir) as store:
+        count = store.export_jsonl(out, batch)
+        lines = [json.loads(line) for line in out.getvalue().splitlines()]
+        assert count == len(lines) == len(accounts), "one line per account, no fillers"
+        assert sorted(p["account_id"] for p in lines) == sorted(a.account_id for a in accounts)
+        for proof in lines[::37]:
+            expected = store.account_proof(proof["account_id"], bytes.fromhex(proof["nonce"]))
+            assert proof == expected, "exported line differs from the served proof"
+
+
+def test_opening_a_directory_without_a_finished_tree_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no finished tree here"):
+        ProofStore.open(tmp_path)
