@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from por.publish._fsio import write_atomic
-from por.publish.errors import LockedError, PublishError
+from por.publish.errors import LockedError, NotDueError, PublishError
 from por.publish.publisher import HOUR, Publisher, floor_hour, hour_id
 
 __all__ = [
@@ -116,6 +116,9 @@ def run_schedule(publisher: Publisher, clock: Clock, config: ScheduleConfig, log
                 for hour in due:
                     outcome = publisher.publish_hour(hour)
                     published += outcome.status == "published"
+        except NotDueError as exc:
+            log("not_final", reason=str(exc))
+            caught_up = False
         except LockedError as exc:
             error = str(exc)
             caught_up = False

@@ -71,9 +71,22 @@ def _read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def _remove_leftovers(site: Path) -> None:
+    """Temporary files a killed build left behind (names never used by the site itself)."""
+    for path in site.rglob(".*"):
+        name = path.name
+        if path.is_file() and (".tmp" in name or name.startswith(".verifier.html.")):
+            path.unlink(missing_ok=True)
+
+
 def build_site(site: Path, bundles: Path, db: Engine) -> SiteSummary:
-    """(Re)build the site in `site` from `bundles` and the publication records in `db`."""
+    """(Re)build the site in `site` from `bundles` and the publication records in `db`.
+
+    Run by one process at a time (the publisher holds its lock; run `por site build` by
+    hand only when no publisher is running on the same directory).
+    """
     site.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(site)
     with db.connect() as conn:
         pubs = records.all_publications(conn)
         entries = list(log_store.iter_entries(conn))

@@ -134,5 +134,7 @@ def test_publish_survives_sigkill_at_thirty_random_points(world: World, solana_r
     assert site_pages == [f"{h.replace(':', '-')}.html" for h in hours]
     entries = (world.tmp / "site" / "log" / "entries.jsonl").read_bytes().splitlines()
     assert len(entries) == len(hours)
-    leftovers = [p for p in (world.tmp / "pub").rglob("*") if ".tmp" in p.name]
+    leftovers = [
+        p for root in ("pub", "site") for p in (world.tmp / root).rglob("*") if ".tmp" in p.name
+    ]
     assert leftovers == [], "no temporary file or directory survives the final run"

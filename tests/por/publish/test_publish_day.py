@@ -93,3 +93,20 @@ def test_a_day_publishes_the_same_way_on_postgresql(
     world = World(tmp_path, pg_url, pg_url, anvil.url)  # type: ignore[attr-defined]
     clock, _, _ = _run_day(world)
     check_publication(world.publisher(clock), HOURS)
+
+
+def test_the_scheduler_waits_for_a_ledger_that_lags_behind_the_hour(world: World) -> None:
+    lag = timedelta(minutes=10)  # the ledger's clock is 10 minutes behind the wall clock
+    clock = FakeClock(START + DELAY, lambda t: world.advance_to(t - lag))
+    world.advance_to(clock.t - lag)
+    publisher = world.publisher(clock)
+    stream = io.StringIO()
+    log = JsonLog(clock.now, stream)
+    publisher.emit = log
+    config = ScheduleConfig(delay=DELAY, since=START, until=START + timedelta(hours=2), retry_s=600)
+    assert run_schedule(publisher, clock, config, log) == 3
+    check_publication(publisher, HOURS[:3])
+    events = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [e["event"] for e in events].count("not_final") >= 3, "waited at each hour"
+    assert not [e for e in events if e["level"] == "error"], "a lagging ledger is not an error"
+    assert 600 in clock.slept, "retried after retry_s"
