@@ -3,6 +3,7 @@ and the fast book agrees with the plain reference book."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -18,6 +19,7 @@ from exchange.matching import (
     SelfTradePrevention,
     Side,
     TimeInForce,
+    matching_state,
 )
 from exchange.matching._reference import ReferenceBook
 from exchange.replay import check_replay, rebuild, state_digest
@@ -50,9 +52,43 @@ cancel_ops = st.fixed_dictionaries(
 streams = st.lists(st.one_of(order_ops, order_ops, cancel_ops), min_size=1, max_size=40)
 
 
-def _command(op: dict[str, Any]) -> dict[str, Any]:
+def _busy_stream(seed: int, length: int) -> list[dict[str, Any]]:
+    """A seeded stream dense with trades (hypothesis' own lists start small and simple):
+    quotes around one price from three accounts, takers crossing, cancels of recent ids."""
+    rng = random.Random(seed)
+    ops: list[dict[str, Any]] = []
+    for n in range(length):
+        if rng.random() < 0.75:
+            ops.append({
+                "op": "order", "account": rng.choice(ACCOUNTS),
+                "market": rng.choice(["BTC/USDC", "BTC-PERP"]),
+                "side": rng.choice(["buy", "sell"]),
+                "type": "market" if rng.random() < 0.1 else "limit",
+                "ticks": rng.randint(-4, 4), "steps": rng.randint(1, 30),
+                "tif": rng.choice(["GTC", "GTC", "GTC", "IOC", "FOK"]),
+                "post_only": rng.random() < 0.1, "reduce_only": rng.random() < 0.15,
+                "stp": rng.choice(["RejectTaker", "RejectMaker", "RejectBoth"]),
+            })  # fmt: skip
+        else:
+            ops.append({"op": rng.choice(["cancel", "cancel", "cancel", "cancel_all"]),
+                        "account": rng.choice(ACCOUNTS),
+                        "market": rng.choice(["BTC/USDC", "BTC-PERP"]),
+                        "id": rng.randint(max(1, n - 10), n + 1)})  # fmt: skip
+    return ops
+
+
+busy = st.builds(_busy_stream, st.integers(0, 2**32), st.integers(10, 80))
+
+
+def _command(op: dict[str, Any], venue: Venue | None = None) -> dict[str, Any]:
     if op["op"] == "cancel":
-        return {"cmd": "cancel", "account": op["account"], "market": op["market"], "id": op["id"]}
+        order_id = op["id"]
+        if venue is not None and order_id % 4:  # mostly one of the account's open orders
+            book = matching_state(venue.state).books[op["market"]]
+            mine = sorted(i for i, o in book.orders.items() if o.account == op["account"])
+            if mine:
+                order_id = mine[order_id % len(mine)]
+        return {"cmd": "cancel", "account": op["account"], "market": op["market"], "id": order_id}
     if op["op"] == "cancel_all":
         return {"cmd": "cancel_all", "account": op["account"]}
     raw = {k: op[k] for k in ("account", "market", "side", "type", "tif", "stp")}
@@ -69,7 +105,7 @@ def _command(op: dict[str, Any]) -> dict[str, Any]:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(streams)
+@given(st.one_of(streams, busy))
 def test_random_streams_keep_the_invariants_and_replay_to_the_same_state(
     ops: list[dict[str, Any]],
 ) -> None:
@@ -78,7 +114,7 @@ def test_random_streams_keep_the_invariants_and_replay_to_the_same_state(
         venue.fund(who, "USDC", 200_000_000_000)
         venue.fund(who, "BTC", 300_000_000)
     for op in ops:
-        venue.apply(_command(op))
+        venue.apply(_command(op, venue))
     events = venue.events()
     report = check_replay(venue.state, events, venue.registry)
     assert report.ok, f"replay differs: {report}"
@@ -95,7 +131,7 @@ def _market() -> Market:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.one_of(order_ops, cancel_ops), min_size=1, max_size=60))
+@given(st.one_of(st.lists(st.one_of(order_ops, cancel_ops), min_size=1, max_size=60), busy))
 def test_fast_book_matches_the_reference_book(ops: list[dict[str, Any]]) -> None:
     fast, ref = OrderBook(_market()), ReferenceBook(_market())
     next_id = 1
