@@ -17,10 +17,16 @@ from __future__ import annotations
 import bisect
 import json
 import mmap
+import multiprocessing
+import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from por._hashing import HASH_BYTES, tag_hash
 from por.builder._batch import AccountBatch
@@ -267,8 +273,66 @@ class ProofStore:
 
         With the build's `batch`, each line is the account's own copy (id and nonce);
         without, the public form. Fillers are skipped. Returns the number of lines.
-        Memory: one partition's node fragments at a time.
+        Memory: one partition at a time (its file is read whole, sequentially).
         """
+        written = 0
+        for p in range(self.partitions):
+            text, count = self.partition_lines(p, batch)
+            out.write(text)
+            written += count
+        return written
+
+    def export_dir(
+        self, dest: str | Path, batch: AccountBatch | None = None, workers: int | None = None
+    ) -> int:
+        """`export_jsonl` split into `proofs-NNNNN.jsonl`, one per partition, written by
+        `workers` forked processes (one per core by default). Returns the line count."""
+        target = Path(dest)
+        target.mkdir(parents=True, exist_ok=True)
+        count = workers or os.cpu_count() or 1
+        _EXPORT.update(store_dir=self.out_dir, batch=batch, dest=target)
+        try:
+            if count == 1:
+                return sum(_export_partition(p) for p in range(self.partitions))
+            ctx = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(count, mp_context=ctx) as pool:
+                return sum(pool.map(_export_partition, range(self.partitions)))
+        finally:
+            _EXPORT.clear()
+
+    def partition_lines(self, part: int, batch: AccountBatch | None = None) -> tuple[str, int]:
+        """The proof lines of every account in partition `part`, and their number.
+
+        Each node's JSON fragment is formatted once (hex and decimals for a whole level
+        at a time) and shared by every proof that passes through it.
+        """
+        b = self.partition_height
+        span = self._part_leaves
+        raw = np.fromfile(self.out_dir / part_name(part), dtype=np.uint8)
+        tags_hex = raw[: span * HASH_BYTES].tobytes().hex()
+        order = raw[self._order_offset : self._order_offset + span * ORDER_BYTES].view("<u4")
+        levels: list[list[str]] = []
+        leaf_amounts: list[str] = []
+        for k in range(b):
+            nodes = span >> k
+            start = self._part_offsets[k]
+            section = raw[start : start + (nodes // 2) * self.pair_bytes]
+            records = section.reshape(-1, self.pair_bytes)[:, 1:].reshape(nodes, -1)
+            amounts = self._amount_texts(records)
+            if k == 0:
+                leaf_amounts = amounts
+            hashes = records[:, :HASH_BYTES].tobytes().hex()
+            levels.append(
+                [
+                    '{"hash":"' + hashes[64 * i : 64 * i + 64] + '",' + amounts[i] + "}"
+                    for i in range(nodes)
+                ]
+            )
+        upper = [
+            self._fragment(self.record(k, (part >> (k - b)) ^ 1)) for k in range(b, self.height)
+        ]
+        root = json.dumps(self._root_json, separators=(",", ":"))
+        tail = ("," + ",".join(upper) if upper else "") + '],"root":' + root + "}\n"
         head = (
             '{"format":"'
             + PROOF_FORMAT
@@ -277,49 +341,53 @@ class ProofStore:
             + ',"assets":'
             + json.dumps(list(self.assets), ensure_ascii=False)
         )
-        root = json.dumps(self._root_json, separators=(",", ":"))
-        b = self.partition_height
-        span = self._part_leaves
-        written = 0
-        for p in range(self.partitions):
-            upper = [
-                self._fragment(self.record(k, (p >> (k - b)) ^ 1)) for k in range(b, self.height)
-            ]
-            tail = ("," + ",".join(upper) if upper else "") + '],"root":' + root + "}\n"
-            levels = [self._partition_fragments(p, k) for k in range(b)]
-            leaf_amounts = [self._amount_lists(p, j) for j in range(span)]
-            lines = []
-            for j in range(span):
-                index = p * span + j
-                order = self.input_index(index)
-                if order >= self.account_count:
-                    continue
-                ident = ""
-                if batch is not None:
-                    ident = (
-                        ',"account_id":'
-                        + json.dumps(batch.account_id(order), ensure_ascii=False)
-                        + ',"nonce":"'
-                        + batch.nonce(order).hex()
-                        + '"'
-                    )
-                path = ",".join(levels[k][(j >> k) ^ 1] for k in range(b))
-                lines.append(
-                    head
-                    + ident
-                    + ',"leaf":{"tag":"'
-                    + self.tag_at(index).hex()
-                    + '","index":'
-                    + str(index)
-                    + ","
-                    + leaf_amounts[j]
-                    + '},"path":['
-                    + path
-                    + tail
+        lines = []
+        accounts = self.account_count
+        first = part * span
+        for j, input_index in enumerate(order.tolist()):
+            if input_index >= accounts:
+                continue
+            ident = ""
+            if batch is not None:
+                ident = (
+                    ',"account_id":'
+                    + json.dumps(batch.account_id(input_index), ensure_ascii=False)
+                    + ',"nonce":"'
+                    + batch.nonce(input_index).hex()
+                    + '"'
                 )
-            out.write("".join(lines))
-            written += len(lines)
-        return written
+            path = ",".join([levels[k][(j >> k) ^ 1] for k in range(b)])
+            lines.append(
+                head
+                + ident
+                + ',"leaf":{"tag":"'
+                + tags_hex[64 * j : 64 * j + 64]
+                + '","index":'
+                + str(first + j)
+                + ","
+                + leaf_amounts[j]
+                + '},"path":['
+                + path
+                + tail
+            )
+        return "".join(lines), len(lines)
+
+    def _amount_texts(self, records: NDArray[np.uint8]) -> list[str]:
+        """`"equity":[...],"debt":[...]` of every record of a level (vectorised decode)."""
+        n = len(self.assets)
+        limbs = np.ascontiguousarray(records[:, HASH_BYTES:]).view(">u8").reshape(-1, 2 * n, 2)
+        lo = limbs[:, :, 1].astype(np.uint64).tolist()
+        hi = limbs[:, :, 0]
+        big = np.argwhere(hi != 0).tolist()
+        for i, k in big:
+            lo[i][k] = (int(hi[i, k]) << 64) | lo[i][k]
+        out = []
+        for row in lo:
+            text = [str(v) for v in row]
+            out.append(
+                '"equity":["' + '","'.join(text[:n]) + '"],"debt":["' + '","'.join(text[n:]) + '"]'
+            )
+        return out
 
     def _amounts_text(self, rec: bytes) -> str:
         n = len(self.assets)
@@ -329,13 +397,21 @@ class ProofStore:
     def _fragment(self, rec: bytes) -> str:
         return '{"hash":"' + rec[:HASH_BYTES].hex() + '",' + self._amounts_text(rec) + "}"
 
-    def _partition_fragments(self, part: int, level: int) -> list[str]:
-        span = self._part_leaves >> level
-        first = part * span
-        return [self._fragment(self.record(level, first + j)) for j in range(span)]
 
-    def _amount_lists(self, part: int, local: int) -> str:
-        return self._amounts_text(self.record(0, part * self._part_leaves + local))
+_EXPORT: dict[str, Any] = {}
+
+
+def _export_partition(part: int) -> int:
+    """One partition's lines to its own file (runs in a forked export worker)."""
+    dest: Path = _EXPORT["dest"]
+    with ProofStore.open(_EXPORT["store_dir"]) as store:
+        text, count = store.partition_lines(part, _EXPORT["batch"])
+    final = dest / f"proofs-{part:05d}.jsonl"
+    tmp = final.with_name(final.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, final)
+    return count
 
 
 def _amount(rec: bytes, offset: int) -> str:

@@ -76,3 +76,17 @@ def test_bulk_export_writes_each_account_once_with_its_own_copy(
 def test_opening_a_directory_without_a_finished_tree_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no finished tree here"):
         ProofStore.open(tmp_path)
+
+
+def test_parallel_export_to_a_directory_equals_the_single_stream_export(
+    accounts: list[AccountInput], tree: BuiltTree, tmp_path: Path
+) -> None:
+    batch = AccountBatch.from_accounts(accounts, len(ASSETS))
+    single = io.StringIO()
+    with ProofStore.open(tree.out_dir) as store:
+        expected = store.export_jsonl(single, batch)
+        count = store.export_dir(tmp_path / "proofs", batch, workers=2)
+    files = sorted((tmp_path / "proofs").glob("proofs-*.jsonl"))
+    assert [f.name for f in files] == [f"proofs-{p:05d}.jsonl" for p in range(4)], "one per part"
+    joined = "".join(f.read_text(encoding="utf-8") for f in files)
+    assert count == expected and joined == single.getvalue(), "parallel export differs"
