@@ -8,7 +8,14 @@ from datetime import timedelta
 
 import pytest
 
-from por.publish import LockedError, NotDueError, PublishConfigError, RecomputedDiffersError
+from por.publish import (
+    AnchorConfig,
+    Anchorer,
+    LockedError,
+    NotDueError,
+    PublishConfigError,
+    RecomputedDiffersError,
+)
 from por.publish.bundle import bundle_name
 from tests.por.publish.checks import check_publication, files_under
 from tests.por.publish.publish_world import DELAY, START, FakeClock, World, iso
@@ -109,3 +116,22 @@ def test_a_bundle_without_the_leaf_list_or_anchor_still_verifies(world: World) -
     ]
     assert "anchor" not in docs[1]["previous"], "nothing anchored when anchoring is off"
     assert publisher.publications()[0].anchor_tx is None
+
+
+ANVIL_ACCOUNT0_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+
+
+def test_the_anchor_can_be_signed_locally_with_a_private_key(world: World) -> None:
+    clock = FakeClock(START + DELAY, world.advance_to)
+    world.advance_to(clock.t)
+    anchor = AnchorConfig(
+        world.anvil_url, world.reserve.ethereum.anchor, private_key=ANVIL_ACCOUNT0_KEY
+    )
+    publisher = world.publisher(clock, anchor=anchor, site=None)
+    with publisher.lock():
+        outcome = publisher.publish_hour(START)
+    assert outcome.anchor_tx is not None
+    tx = world.w3.eth.get_transaction(outcome.anchor_tx)
+    assert tx["from"] == world.reserve.ethereum.deployer, "signed by the key's account"
+    found = Anchorer(anchor).find(iso(START))
+    assert found is not None and found[3].tx == outcome.anchor_tx

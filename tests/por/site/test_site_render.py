@@ -16,7 +16,7 @@ import pytest
 from por.chain.anvil import Anvil
 from tests.por.publish.publish_world import DELAY, START, FakeClock, World, iso
 
-HOURS = 10
+HOURS = 8
 SCREENSHOT_INDEX = Path("/tmp/site-index.png")
 SCREENSHOT_SNAPSHOT = Path("/tmp/site-snapshot.png")
 
