@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from reserves_helpers import RpcProxy
 
 from por.chain.anvil import Anvil
 from por.chain.ethereum_world import EthereumWorld, deploy_world
+from tests.por.reserves.reserves_helpers import RpcProxy
 
 
 @pytest.fixture(scope="module")

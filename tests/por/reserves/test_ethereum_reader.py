@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from reserves_helpers import RpcProxy, rpc
 
 from por.chain.anvil import Anvil
 from por.chain.ethereum_world import (
@@ -22,6 +21,7 @@ from por.chain.ethereum_world import (
 from por.reserves.errors import ReaderError
 from por.reserves.ethereum import EthereumReader
 from por.reserves.model import Wallet
+from tests.por.reserves.reserves_helpers import RpcProxy, rpc
 
 ASSETS = ("ETH", "USDC", "BTC")
 NO_SLEEP: Callable[[float], None] = lambda _s: None  # noqa: E731
