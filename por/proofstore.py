@@ -19,7 +19,7 @@ import json
 import mmap
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 
 from por._hashing import HASH_BYTES, tag_hash
 from por.builder._batch import AccountBatch
+from por.builder._direct import StreamFile
 from por.builder._layout import (
     FENCE_NAME,
     FENCE_STRIDE,
@@ -273,13 +274,13 @@ class ProofStore:
 
         With the build's `batch`, each line is the account's own copy (id and nonce);
         without, the public form. Fillers are skipped. Returns the number of lines.
-        Memory: one partition at a time (its file is read whole, sequentially).
+        Memory: one partition's node fragments at a time.
         """
         written = 0
         for p in range(self.partitions):
-            text, count = self.partition_lines(p, batch)
-            out.write(text)
-            written += count
+            for text, count in self.partition_lines(p, batch):
+                out.write(text)
+                written += count
         return written
 
     def export_dir(
@@ -300,11 +301,15 @@ class ProofStore:
         finally:
             _EXPORT.clear()
 
-    def partition_lines(self, part: int, batch: AccountBatch | None = None) -> tuple[str, int]:
-        """The proof lines of every account in partition `part`, and their number.
+    def partition_lines(
+        self, part: int, batch: AccountBatch | None = None, chunk: int = 4096
+    ) -> Iterator[tuple[str, int]]:
+        """Proof lines of the accounts of partition `part`, `chunk` leaves at a time:
+        (text, number of lines).
 
         Each node's JSON fragment is formatted once (hex and decimals for a whole level
-        at a time) and shared by every proof that passes through it.
+        at a time) and shared by every proof that passes through it; each line is
+        assembled by a single join.
         """
         b = self.partition_height
         span = self._part_leaves
@@ -328,6 +333,7 @@ class ProofStore:
                     for i in range(nodes)
                 ]
             )
+        del raw
         upper = [
             self._fragment(self.record(k, (part >> (k - b)) ^ 1)) for k in range(b, self.height)
         ]
@@ -341,36 +347,35 @@ class ProofStore:
             + ',"assets":'
             + json.dumps(list(self.assets), ensure_ascii=False)
         )
-        lines = []
         accounts = self.account_count
         first = part * span
-        for j, input_index in enumerate(order.tolist()):
-            if input_index >= accounts:
-                continue
-            ident = ""
-            if batch is not None:
-                ident = (
-                    ',"account_id":'
-                    + json.dumps(batch.account_id(input_index), ensure_ascii=False)
-                    + ',"nonce":"'
-                    + batch.nonce(input_index).hex()
-                    + '"'
-                )
-            path = ",".join([levels[k][(j >> k) ^ 1] for k in range(b)])
-            lines.append(
-                head
-                + ident
-                + ',"leaf":{"tag":"'
-                + tags_hex[64 * j : 64 * j + 64]
-                + '","index":'
-                + str(first + j)
-                + ","
-                + leaf_amounts[j]
-                + '},"path":['
-                + path
-                + tail
-            )
-        return "".join(lines), len(lines)
+        inputs = order.tolist()
+        for lo in range(0, span, chunk):
+            parts: list[str] = []
+            add = parts.append
+            count = 0
+            for j in range(lo, min(span, lo + chunk)):
+                input_index = inputs[j]
+                if input_index >= accounts:
+                    continue
+                count += 1
+                add(head)
+                if batch is not None:
+                    add(',"account_id":')
+                    add(json.dumps(batch.account_id(input_index), ensure_ascii=False))
+                    add(',"nonce":"')
+                    add(batch.nonce(input_index).hex())
+                    add('"')
+                add(',"leaf":{"tag":"')
+                add(tags_hex[64 * j : 64 * j + 64])
+                add('","index":')
+                add(str(first + j))
+                add(",")
+                add(leaf_amounts[j])
+                add('},"path":[')
+                add(",".join([levels[k][(j >> k) ^ 1] for k in range(b)]))
+                add(tail)
+            yield "".join(parts), count
 
     def _amount_texts(self, records: NDArray[np.uint8]) -> list[str]:
         """`"equity":[...],"debt":[...]` of every record of a level (vectorised decode)."""
@@ -404,12 +409,13 @@ _EXPORT: dict[str, Any] = {}
 def _export_partition(part: int) -> int:
     """One partition's lines to its own file (runs in a forked export worker)."""
     dest: Path = _EXPORT["dest"]
-    with ProofStore.open(_EXPORT["store_dir"]) as store:
-        text, count = store.partition_lines(part, _EXPORT["batch"])
     final = dest / f"proofs-{part:05d}.jsonl"
     tmp = final.with_name(final.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    count = 0
+    with ProofStore.open(_EXPORT["store_dir"]) as store, StreamFile(tmp, exact_size=True) as fh:
+        for text, lines in store.partition_lines(part, _EXPORT["batch"]):
+            fh.write(text.encode("utf-8"), pad=False)
+            count += lines
     os.replace(tmp, final)
     return count
 

@@ -54,9 +54,17 @@ def _padded_block(data: NDArray[np.uint8]) -> NDArray[np.uint8] | None:
 
 
 class StreamFile:
-    """Append-only writer of one sectioned file; use as a context manager."""
+    """Append-only writer of one file; use as a context manager.
 
-    def __init__(self, path: str | os.PathLike[str], direct: bool = True) -> None:
+    `write(data)` appends one section zero-padded to SECTION_ALIGN (the tree layout);
+    `write(data, pad=False)` appends bytes back to back (a text stream). With
+    `exact_size=True` the file is truncated at close to the bytes written, so a stream
+    of unpadded writes leaves no padding behind.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], direct: bool = True, exact_size: bool = False
+    ) -> None:
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
         self._fd = -1
         self.direct = False
@@ -68,6 +76,10 @@ class StreamFile:
                 self._fd = -1
         if self._fd < 0:
             self._fd = os.open(path, flags, 0o644)
+        self._exact = exact_size
+        self._size = 0
+        self._stage: NDArray[np.uint8] | None = None
+        self._fill = 0
         self._error: BaseException | None = None
         self._queue: queue.Queue[_Item] = queue.Queue(maxsize=4)
         self._thread = threading.Thread(target=self._drain, name="por-writer", daemon=True)
@@ -96,31 +108,59 @@ class StreamFile:
             except BaseException as exc:  # reported by write() / close()
                 self._error = exc
 
-    def write(self, data: NDArray[np.uint8]) -> None:
-        """Append one section: the bytes of a C-contiguous array, zero-padded."""
+    def _flush_stage(self) -> None:
+        """Send the partial stage, zero-padded to a block."""
+        if self._stage is not None and self._fill:
+            end = padded(self._fill)
+            self._stage[self._fill : end] = 0
+            self._queue.put((self._stage, end))
+            self._size += end - self._fill
+        self._stage = None
+        self._fill = 0
+
+    def write(self, data: NDArray[np.uint8] | bytes, pad: bool = True) -> None:
+        """Append the bytes of a C-contiguous array (or bytes)."""
         if self._error is not None:
             raise self._error
-        flat = np.ascontiguousarray(data).reshape(-1).view(np.uint8)
-        block = _padded_block(flat)
+        if isinstance(data, bytes):
+            flat = np.frombuffer(data, dtype=np.uint8)
+        else:
+            flat = np.ascontiguousarray(data).reshape(-1).view(np.uint8)
+        block = _padded_block(flat) if pad and not self._fill else None
         if block is not None:
             self._queue.put((block, block.size))  # the array is never modified again
+            self._size += block.size
             return
-        total = padded(flat.size)
-        for start in range(0, total, _STAGE):
-            stage = aligned_empty((min(_STAGE, total - start),))
-            part = flat[start : start + stage.size]
-            stage[: part.size] = part
-            stage[part.size :] = 0
-            self._queue.put((stage, stage.size))
+        pos = 0
+        while pos < flat.size:
+            if self._stage is None:
+                self._stage = aligned_empty((_STAGE,))
+            take = min(flat.size - pos, _STAGE - self._fill)
+            self._stage[self._fill : self._fill + take] = flat[pos : pos + take]
+            self._fill += take
+            self._size += take
+            pos += take
+            if self._fill == _STAGE:
+                self._queue.put((self._stage, _STAGE))
+                self._stage = None
+                self._fill = 0
+        if pad:
+            self._flush_stage()
 
     def close(self) -> None:
         if self._fd < 0:
             return
+        logical = self._size
         try:
-            self._queue.put(None)
-            self._thread.join()
+            try:
+                self._flush_stage()
+            finally:
+                self._queue.put(None)
+                self._thread.join()
             if self._error is not None:
                 raise self._error
+            if self._exact:
+                os.ftruncate(self._fd, logical)
         finally:
             os.close(self._fd)
             self._fd = -1
