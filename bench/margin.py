@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Margin, settlement and lending throughput. Prints one line:
 
-    settle_accounts=... settle_s=... interest_lends=... interest_s=... \
-    risk_checks=... risk_check_us=...
+    settle_accounts=... settle_s=... settle_cpu_s=... interest_lends=... interest_s=... \
+    interest_cpu_s=... risk_checks=... risk_check_us=...
 
 - settle: one 10 s settlement tick over N accounts with perp positions (half long with only
   BTC collateral, half short with USDC lent), after the mark moved: every account realises
@@ -66,7 +66,7 @@ def world(ex: Exchange) -> None:
         assert ev.accepted, ev
 
 
-def bench_settlement(n: int) -> float:
+def bench_settlement(n: int) -> tuple[float, float]:
     ex = Exchange()
     world(ex)
     ms = ex.state.ext["matching"]
@@ -87,17 +87,19 @@ def bench_settlement(n: int) -> float:
     gc.freeze()
     ctx = ex._ctx  # the job as the engine runs it, alone
     ctx._reset()
+    cpu = time.process_time()
     start = time.perf_counter()
     settle(ctx, T0 + 10_000)
     ctx._check_touched()
     took = time.perf_counter() - start
+    cpu = time.process_time() - cpu
     assert len({p[1] for p in ctx._postings}) >= n, "not every account settled"
     assert ex.state.balance("u0", "USDC", "borrowed") == -200 * USDC
     gc.unfreeze()
-    return took
+    return took, cpu
 
 
-def bench_interest(m: int, borrowers: int = 1_000) -> float:
+def bench_interest(m: int, borrowers: int = 1_000) -> tuple[float, float]:
     ex = Exchange()
     world(ex)
     state = ex.state
@@ -126,14 +128,16 @@ def bench_interest(m: int, borrowers: int = 1_000) -> float:
     gc.freeze()
     ctx = ex._ctx  # the job as the engine runs it, alone (no other job in the way)
     ctx._reset()
+    cpu = time.process_time()
     start = time.perf_counter()
     post_interest(ctx, T0 + 3_600_000)
     ctx._check_touched()
     took = time.perf_counter() - start
+    cpu = time.process_time() - cpu
     legs = len(ctx._postings)
     assert legs >= m + borrowers, f"only {legs} postings"
     gc.unfreeze()
-    return took
+    return took, cpu
 
 
 def bench_risk(n: int) -> float:
@@ -162,12 +166,13 @@ def main() -> None:
     parser.add_argument("--lends", type=int, default=1_000_000)
     parser.add_argument("--checks", type=int, default=20_000)
     args = parser.parse_args()
-    settle_s = bench_settlement(args.accounts)
-    interest_s = bench_interest(args.lends)
+    settle_s, settle_cpu = bench_settlement(args.accounts)
+    interest_s, interest_cpu = bench_interest(args.lends)
     risk_s = bench_risk(args.checks)
     print(
-        f"settle_accounts={args.accounts} settle_s={settle_s:.3f} "
+        f"settle_accounts={args.accounts} settle_s={settle_s:.3f} settle_cpu_s={settle_cpu:.3f} "
         f"interest_lends={args.lends} interest_s={interest_s:.3f} "
+        f"interest_cpu_s={interest_cpu:.3f} "
         f"risk_checks={args.checks} risk_check_us={risk_s * 1e6:.1f}"
     )
 
