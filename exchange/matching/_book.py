@@ -1,7 +1,9 @@
 """The order book of one market: price-time priority matching on integer prices.
 
 Data structures (chosen for CPython speed, see docs/matching.md):
-- `bids` / `asks`: dict price -> `deque` of `RestingOrder` (FIFO = time priority);
+- `bids` / `asks`: dict price -> level, a level being a dict order id -> `RestingOrder` in
+  insertion order (FIFO = time priority): append, cancel and pop-front are all O(1) (a
+  `deque.remove` scan cost ~14 ns per order ahead of the cancelled one);
 - `_bid_keys` / `_ask_keys`: sorted lists of the prices that have a level, stored so that the
   BEST price is always the LAST element (bids as +price ascending, asks as -price ascending):
   the best level is `keys[-1]`, an exhausted best level is `keys.pop()`, and new levels near
@@ -16,7 +18,6 @@ the market's grid and state, matches it, and reports what happened in `fills` an
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections import deque
 from typing import Protocol
 
 from ._errors import OrderRejected, Reject
@@ -139,8 +140,8 @@ class OrderBook:
 
     def __init__(self, market: Market, band: PriceBand = NO_BAND) -> None:
         self.band = band
-        self.bids: dict[int, deque[RestingOrder]] = {}
-        self.asks: dict[int, deque[RestingOrder]] = {}
+        self.bids: dict[int, dict[int, RestingOrder]] = {}
+        self.asks: dict[int, dict[int, RestingOrder]] = {}
         self._bid_keys: list[int] = []  # +price ascending: best bid last
         self._ask_keys: list[int] = []  # -price ascending: best ask last
         self.orders: dict[int, RestingOrder] = {}
@@ -172,15 +173,15 @@ class OrderBook:
         else:
             prices = [-key for key in self._ask_keys[::-1][:levels]]
             book = self.asks
-        return [(p, sum(o.remaining for o in book[p]), len(book[p])) for p in prices]
+        return [(p, sum(o.remaining for o in book[p].values()), len(book[p])) for p in prices]
 
     def resting_orders(self) -> list[RestingOrder]:
         """Every resting order, in the book's priority order per side (bids first)."""
         out: list[RestingOrder] = []
         for price in reversed(self._bid_keys):
-            out.extend(self.bids[price])
+            out.extend(self.bids[price].values())
         for key in reversed(self._ask_keys):
-            out.extend(self.asks[-key])
+            out.extend(self.asks[-key].values())
         return out
 
     # ------------------------------------------------------------------ commands
@@ -241,14 +242,14 @@ class OrderBook:
         if side:
             level = self.asks.get(price)
             if level is None:
-                level = self.asks[price] = deque()
+                level = self.asks[price] = {}
                 insort(self._ask_keys, -price)
         else:
             level = self.bids.get(price)
             if level is None:
-                level = self.bids[price] = deque()
+                level = self.bids[price] = {}
                 insort(self._bid_keys, price)
-        level.append(order)
+        level[order_id] = order
         self.orders[order_id] = order
         order.resting = True
         return order
@@ -291,14 +292,14 @@ class OrderBook:
         price = order.price
         if order.side:
             level = self.asks[price]
-            level.remove(order)
+            del level[order_id]
             if not level:
                 del self.asks[price]
                 keys = self._ask_keys
                 del keys[bisect_left(keys, -price)]
         else:
             level = self.bids[price]
-            level.remove(order)
+            del level[order_id]
             if not level:
                 del self.bids[price]
                 keys = self._bid_keys
@@ -376,7 +377,7 @@ class OrderBook:
         for price in prices:
             if not in_range(price):
                 break
-            for maker in book[price]:
+            for maker in book[price].values():
                 if maker.account == account:
                     if stp == _REJECT_MAKER:
                         continue
@@ -424,11 +425,11 @@ class OrderBook:
             price = key * sign
             level = book[price]
             while level:
-                maker = level[0]
+                maker = next(iter(level.values()))  # the oldest order of the level
                 if maker.account == account:
                     mode = taker.stp
                     if mode != _REJECT_TAKER:  # RejectMaker or RejectBoth: maker goes
-                        level.popleft()
+                        del level[maker.order_id]
                         del orders[maker.order_id]
                         maker.resting = False
                         self.cancelled.append(maker)
@@ -446,7 +447,7 @@ class OrderBook:
                 remaining -= available
                 maker.remaining = 0
                 maker.resting = False
-                level.popleft()
+                del level[maker.order_id]
                 del orders[maker.order_id]
                 if not remaining:
                     break
