@@ -283,9 +283,9 @@ class DaskEngine:
         client = self._client
         n = job.batch.count
         pieces = max(4, self._in_flight() * 2)
+        slices = client.scatter([job.batch.slice(a, b) for a, b in chunks(n, pieces)])
         account_futs = [
-            client.submit(account_tags, job.batch.slice(a, b), job.snapshot_id, pure=False)
-            for a, b in chunks(n, pieces)
+            client.submit(account_tags, data, job.snapshot_id, pure=False) for data in slices
         ]
         filler_futs = [
             client.submit(filler_tags, job.filler_secret, job.snapshot_id, a, b, pure=False)
