@@ -1,7 +1,10 @@
 """Matching engine: spot and perpetual order books with price-time priority.
 
-`OrderBook` is the pure, fast book of one market; `MatchingEngine` adds accounts, client
-order ids, pre-trade risk, and books every fill on the ledger. See docs/matching.md.
+`OrderBook` is the pure, fast book of one market. `register` plugs the `market`, `order`,
+`cancel` and `cancel_all` commands into the ledger: they add accounts, client order ids,
+pre-trade risk (`PreTradeRisk`), spot locks, perp positions, and book every fill as one
+balanced journal entry; replay hooks rebuild the books from the journal. See
+docs/matching.md.
 """
 
 from ._book import NO_BAND, OrderBook, PriceBand, RestingOrder
