@@ -1,122 +1,256 @@
-"""`por demo`: the main job on embedded defaults (for now: the sample ledger and its balances)."""
+"""`por demo`: a day of the sample exchange, published every hour and verified, in one
+command on embedded defaults (Anvil from node_modules, LiteSVM in process, SQLite).
+
+Thin: options and output here; the run itself is `cli._demo_run.run_demo`.
+"""
 
 from __future__ import annotations
 
-import functools
+import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from types import FrameType
+from typing import Any, NoReturn
 
 import click
 
-F = TypeVar("F", bound=Callable[..., Any])
+__all__ = ["demo"]
 
-SAMPLE_LOG = Path(__file__).resolve().parents[1] / "sample_data" / "commands.jsonl"
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
-def _fail(message: str, code: int = 2) -> NoReturn:
+def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(code)
 
 
-def _reported(func: F) -> F:
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        import sqlalchemy as sa
+class _Bars:
+    """Rich progress bars on stderr (plain lines when stderr is not a terminal)."""
 
-        from exchange.errors import CommandLineError, ExchangeError
+    def __init__(self, enabled: bool) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
-        try:
-            return func(*args, **kwargs)
-        except CommandLineError as exc:
-            _fail(str(exc))
-        except ExchangeError as exc:
-            _fail(f"por demo: {exc}")
-        except sa.exc.SQLAlchemyError as exc:
-            detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-            _fail(f"por demo: database error: {detail}")
-        except OSError as exc:
-            _fail(f"por demo: {exc.filename or ''}: {exc.strerror}")
+        self.console = Console(stderr=True)
+        self.enabled = enabled and self.console.is_terminal
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[note]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            disable=not self.enabled,
+        )
+        self.tasks: dict[str, Any] = {}
+        self.current: str | None = None
 
-    return wrapper  # type: ignore[return-value]
+    def __enter__(self) -> _Bars:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._finish_current()
+        self.progress.__exit__(None, None, None)
+
+    def _finish_current(self) -> None:
+        if self.current is not None:
+            task = self.tasks[self.current]
+            total = self.progress.tasks[task].total
+            self.progress.update(task, completed=total if total is not None else 1,
+                                 total=total if total is not None else 1)  # fmt: skip
+
+    def stage(self, name: str, total: int | None = None) -> None:
+        self._finish_current()
+        self.current = name
+        self.tasks[name] = self.progress.add_task(name, total=total, note="")
+        if not self.enabled:
+            click.echo(f"por demo: {name}", err=True)
+
+    def advance(self, name: str, note: str = "") -> None:
+        self.progress.update(self.tasks[name], advance=1, note=note)
+        if not self.enabled and note:
+            click.echo(f"  {note}", err=True)
 
 
-def _fresh_sqlite(out: Path) -> str:
-    """A fresh ledger file in OUT (the previous demo's ledger is removed)."""
-    out.mkdir(parents=True, exist_ok=True)
-    db = out / "ledger.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    return f"sqlite:///{db.resolve()}"
+def _percent(ppm: int | None) -> str:
+    if ppm is None:
+        return "-"
+    return f"{ppm // 10_000}.{ppm % 10_000 // 100:02d}%"
 
 
-@click.command()
+def _print_summary(result: Any, insolvent: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, width=120)
+    assets = sorted({a for h in result.hours for a in h.coverage_ppm})
+    table = Table(title="Hourly proofs of reserves (coverage = on-chain reserves / net "
+                  "customer liabilities)", title_justify="left")  # fmt: skip
+    table.add_column("hour (UTC)")
+    table.add_column("leaves", justify="right")
+    for asset in assets:
+        table.add_column(asset, justify="right")
+    table.add_column("verdict")
+    table.add_column("liquidated", justify="right")
+    table.add_column("checks", justify="right")
+    for h in result.hours:
+        verdict = "[green]PASS[/]" if h.status == "PASS" else f"[red]{h.status}[/]"
+        checks = f"{h.passed}/{h.passed + len(h.failed)}"
+        if h.failed:
+            checks = f"[red]{checks}[/]"
+        table.add_row(h.snapshot_id[11:16], str(h.leaves),
+                      *[_percent(h.coverage_ppm.get(a)) for a in assets], verdict,
+                      str(h.liquidated) if h.liquidated else "", checks)  # fmt: skip
+    console.print(table)
+    for h in result.hours:
+        for problem in h.failed:
+            console.print(f"[red]check failed[/] {h.snapshot_id}: {problem}")
+    steps = sum(h.steps for h in result.hours)
+    liquidated = sum(h.liquidated for h in result.hours)
+    commands = sum(h.commands for h in result.hours)
+    rejected = sum(h.rejected for h in result.hours)
+    passed = sum(h.passed for h in result.hours)
+    console.print(
+        f"ledger: {commands} commands ({rejected} rejected by the exchange's rules), "
+        f"{result.accounts} customer accounts; {liquidated} liquidations "
+        f"({steps} waterfall steps)"
+    )
+    console.print(
+        f"auditor: {passed} checks passed over {len(result.hours)} hours "
+        "(verify bundle, verify reserves on its own nodes, verify log); "
+        f"verify history: {'[green]' if result.history_passed else '[red]'}"
+        f"{result.history_detail}[/]"
+    )
+    for user in result.users:
+        mark = "[green]ok[/]" if user.ok else "[red]FAILED[/]"
+        console.print(f"user {user.account} ({user.role}): {mark} {user.detail}")
+    out = result.out
+    console.print(f"\nsite:      {out / 'site' / 'index.html'} (verifier: site/verifier.html)")
+    console.print(f"ledger:    {result.ledger_url}")
+    console.print(f"users:     {out / 'users'}/<account>/<hour>/ (proof.json, manifest.json)")
+    console.print(f"exchange public key (pin it): {result.public_key}")
+    if result.users:
+        first = result.users[0]
+        console.print(
+            f"try:       por verify proof --history {out / 'users' / first.account}/* "
+            f"--public-key {result.public_key}"
+        )
+    last = result.hours[-1].snapshot_id.replace(":", "-") if result.hours else ""
+    console.print(
+        f"           por verify bundle {out / 'site' / 'snapshots' / last} "
+        f"--public-key {result.public_key}"
+    )
+    failing = result.failing_hours
+    if failing:
+        names = ", ".join(h.snapshot_id[11:16] for h in failing)
+        console.print(f"[red bold]reserves do not cover liabilities in {len(failing)} hours: "
+                      f"{names}[/]")  # fmt: skip
+        if insolvent:
+            console.print("(--insolvent: the exchange moved reserves out of its cold wallets "
+                          "before the failing hours; every verifier reports it)")  # fmt: skip
+    console.print(f"done in {result.wall_s:.1f} s")
+
+
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@click.command(
+    epilog="\b\nExamples:\n"
+    "  por demo\n"
+    "  por demo --out /tmp/demo --accounts 200 --hours 4\n"
+    "  por demo --insolvent\n"
+    "  por demo --accounts 100000\n"
+    "  por demo --db postgresql://postgres@127.0.0.1:5432/test"
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False),
     default="demo-out",
     show_default=True,
-    help="Directory for the demo's outputs (its SQLite ledger is recreated here).",
+    help="Directory for the outputs: site/, exchange.db, users/, publication/, auditor/.",
+)
+@click.option(
+    "--accounts",
+    type=click.IntRange(20, 10_000_000),
+    default=2000,
+    show_default=True,
+    help="Customer accounts (2000 is the committed sample; others are generated).",
+)
+@click.option(
+    "--hours",
+    type=click.IntRange(1, 24),
+    default=24,
+    show_default=True,
+    help="Hours of the day to run and publish (01:00 .. HOURS:00).",
 )
 @click.option(
     "--db",
     "db_url",
     metavar="URL",
     default=None,
-    help="Use this (empty) ledger database instead of OUT/ledger.db.",
+    help="An empty ledger database (also holds the log) instead of OUT/exchange.db.",
 )
-@_reported
-def demo(out: str, db_url: str | None) -> None:
-    """Run the main job on embedded defaults.
+@click.option(
+    "--insolvent",
+    is_flag=True,
+    help="Move reserves out of the cold wallets before 12:00: those hours fail (exit 1).",
+)
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def demo(
+    out: str, accounts: int, hours: int, db_url: str | None, insolvent: bool, quiet: bool
+) -> None:
+    """Run a day of the sample exchange, publish every hour's proof, and verify it.
 
-    For now: apply sample_data/commands.jsonl to a fresh ledger, check its invariants
-    and replay, and print the balances per asset.
+    Starts Anvil (from node_modules) and LiteSVM (in process), deploys the token,
+    Multicall3 and anchor contracts, funds the exchange's wallets to match the deposits,
+    runs the sample day (trading with cross margin, auto-lend, settlement every 10 s, a BTC
+    crash at 15:00 with liquidations) on SQLite, publishes every hour (snapshot, signed
+    manifest, transparency log, on-chain anchor, site), then verifies as an auditor
+    (bundle, reserves, log, history) and as a few users (their own proofs across hours).
+    Exit 0 when every hour is covered and every check passed, 1 otherwise.
 
     \b
     Examples:
       por demo
-      por demo --out /tmp/demo
-      por demo --db postgresql://postgres@127.0.0.1:5432/test
+      por demo --out /tmp/demo --accounts 200 --hours 4
+      por demo --insolvent
     """
-    from exchange.commandlog import run_file
-    from exchange.ledger import open_ledger
-    from exchange.model import CUSTODY, is_system_account, to_human
+    import sqlalchemy as sa
 
-    url = db_url or _fresh_sqlite(Path(out))
-    ledger = open_ledger(url, create=True)
-    if ledger.journal.head()[0] != 0:
-        _fail(f"por demo: {url} already holds a ledger; give an empty database")
-    summary = run_file(ledger.load(), SAMPLE_LOG)
-    check = ledger.check()
-    replay = ledger.replay_check()
-    if not check.ok or not replay.ok:
-        for problem in check.problems:
-            click.echo(f"violated: {problem}", err=True)
-        _fail("por demo: the ledger failed its own checks", 1)
-    state = ledger.state_from_tables()
-    click.echo(
-        f"ledger: {url}\n"
-        f"applied {summary.commands} commands ({summary.accepted} accepted, "
-        f"{summary.rejected} rejected); invariants hold; replay digest {replay.live[:16]}..."
-    )
-    users: dict[str, set[str]] = {}
-    owed: dict[str, int] = {}
-    system: dict[tuple[str, str], int] = {}
-    for (account, asset, _bucket), amount in state.balances.items():
-        if not amount:
-            continue
-        if is_system_account(account):
-            system[(account, asset)] = system.get((account, asset), 0) + amount
-        else:
-            users.setdefault(asset, set()).add(account)
-            owed[asset] = owed.get(asset, 0) + amount
-    click.echo(f"{'asset':<6} {'accounts':>8} {'owed to users':>30} {'held on chain':>30}")
-    for symbol in sorted(state.assets):
-        d = state.assets[symbol].decimals
-        held = -system.get((CUSTODY, symbol), 0)
-        click.echo(
-            f"{symbol:<6} {len(users.get(symbol, ())):>8} "
-            f"{to_human(owed.get(symbol, 0), d):>30} {to_human(held, d):>30}"
-        )
-    click.echo(f"per-account balances: por exchange state --db {url}")
+    from cli._demo_run import DemoConfig, DemoInputError, run_demo
+    from exchange.errors import ExchangeError
+    from por.errors import PorError
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    config = DemoConfig(Path(out), accounts, hours, db_url, insolvent)
+    try:
+        with _Bars(not quiet) as bars:
+            result = run_demo(config, bars)
+    except KeyboardInterrupt:
+        _fail("por demo: interrupted; every process it started was stopped", EXIT_INTERRUPTED)
+    except DemoInputError as exc:
+        _fail(f"por demo: {exc}")
+    except sa.exc.SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        _fail(f"por demo: database error: {detail}")
+    except (ExchangeError, PorError) as exc:
+        _fail(f"por demo: {exc}", EXIT_FAILED)
+    except OSError as exc:
+        _fail(f"por demo: {exc.filename or ''}: {exc.strerror or exc}")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    _print_summary(result, insolvent)
+    if not result.ok:
+        sys.exit(EXIT_FAILED)
