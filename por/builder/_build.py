@@ -133,7 +133,7 @@ def build_tree(
                 ),
             )
             clock.lap("tags")
-            perm = sort_by_tag(tags, describe, runs)
+            perm = sort_by_tag(tags, describe, *(runs or (None, None)))
             clock.lap("sort")
             tops = runner.partitions(job, tags, perm)
             clock.lap("partitions")

@@ -27,7 +27,9 @@ from por.builder._order import sorted_run
 from por.builder._tags import account_tags, filler_tags
 from por.builder.partition import PartitionTop, build_partition, gather_partition
 
-__all__ = ["DaskEngine", "Engine", "Job", "LocalEngine", "SerialEngine", "chunks"]
+__all__ = ["DaskEngine", "Engine", "Job", "LocalEngine", "Runs", "SerialEngine", "chunks"]
+
+Runs = tuple[NDArray[np.int64], NDArray[np.uint64]]  # sorted runs and their keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +64,9 @@ class Engine(Protocol):
 
     def tags(
         self, job: Job, meanwhile: Callable[[], None]
-    ) -> tuple[NDArray[np.uint8], NDArray[np.int64] | None]:
+    ) -> tuple[NDArray[np.uint8], Runs | None]:
         """All leaf tags, (leaf_count, 32): accounts in input order, then fillers; and
-        optionally a permutation of sorted runs (see `sort_by_tag`). `meanwhile` runs in
+        optionally sorted runs and their keys (see `sort_by_tag`). `meanwhile` runs in
         this process while the workers hash (validation that needs no tags)."""
         ...
 
@@ -98,7 +100,7 @@ class SerialEngine:
 
     def tags(
         self, job: Job, meanwhile: Callable[[], None]
-    ) -> tuple[NDArray[np.uint8], NDArray[np.int64] | None]:
+    ) -> tuple[NDArray[np.uint8], Runs | None]:
         meanwhile()
         out = np.empty((job.leaf_count, HASH_BYTES), dtype=np.uint8)
         n = job.batch.count
@@ -147,7 +149,7 @@ def _tags_task(start: int, stop: int) -> None:
     job: Job = _WORKER["job"]
     chunk = account_tags(job.batch.slice(start, stop), job.snapshot_id)
     _WORKER["tags"][start:stop] = chunk
-    _WORKER["runs"][start:stop] = sorted_run(chunk, start)
+    _WORKER["runs"][start:stop], _WORKER["run_keys"][start:stop] = sorted_run(chunk, start)
 
 
 def _fillers_task(start: int, stop: int) -> None:
@@ -155,7 +157,8 @@ def _fillers_task(start: int, stop: int) -> None:
     n = job.batch.count
     chunk = filler_tags(job.filler_secret, job.snapshot_id, start, stop)
     _WORKER["tags"][n + start : n + stop] = chunk
-    _WORKER["runs"][n + start : n + stop] = sorted_run(chunk, n + start)
+    lo, hi = n + start, n + stop
+    _WORKER["runs"][lo:hi], _WORKER["run_keys"][lo:hi] = sorted_run(chunk, lo)
 
 
 def _partition_task(index: int) -> PartitionTop:
@@ -200,7 +203,14 @@ class LocalEngine:
             tags = self._shared((job.leaf_count, HASH_BYTES), np.uint8)
             perm = self._shared((job.leaf_count,), np.int64)
             runs = self._shared((job.leaf_count,), np.int64)
-            self._state = {"job": job, "tags": tags, "perm": perm, "runs": runs}
+            run_keys = self._shared((job.leaf_count,), np.uint64)
+            self._state = {
+                "job": job,
+                "tags": tags,
+                "perm": perm,
+                "runs": runs,
+                "run_keys": run_keys,
+            }
             self._pool = ProcessPoolExecutor(
                 max_workers=self._workers,
                 mp_context=multiprocessing.get_context("fork"),
@@ -211,7 +221,7 @@ class LocalEngine:
 
     def tags(
         self, job: Job, meanwhile: Callable[[], None]
-    ) -> tuple[NDArray[np.uint8], NDArray[np.int64] | None]:
+    ) -> tuple[NDArray[np.uint8], Runs | None]:
         pool = self._start(job)
         n = job.batch.count
         pieces = 4 * self._workers
@@ -220,7 +230,7 @@ class LocalEngine:
         meanwhile()
         for fut in futures:
             fut.result()
-        return self._state["tags"], self._state["runs"]
+        return self._state["tags"], (self._state["runs"], self._state["run_keys"])
 
     def partitions(
         self, job: Job, tags: NDArray[np.uint8], perm: NDArray[np.int64]
@@ -279,7 +289,7 @@ class DaskEngine:
 
     def tags(
         self, job: Job, meanwhile: Callable[[], None]
-    ) -> tuple[NDArray[np.uint8], NDArray[np.int64] | None]:
+    ) -> tuple[NDArray[np.uint8], Runs | None]:
         client = self._client
         n = job.batch.count
         pieces = max(4, self._in_flight() * 2)

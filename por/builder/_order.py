@@ -26,29 +26,38 @@ def prefix_keys(tags: NDArray[np.uint8]) -> NDArray[np.uint64]:
     return np.ascontiguousarray(tags).view(">u8")[:, 0].astype(np.uint64)
 
 
-def sorted_run(tags: NDArray[np.uint8], first: int) -> NDArray[np.int64]:
-    """Indices first.. of a chunk of tags, ordered by prefix key (a run for the merge)."""
-    return np.argsort(prefix_keys(tags)).astype(np.int64) + first
+def sorted_run(tags: NDArray[np.uint8], first: int) -> tuple[NDArray[np.int64], NDArray[np.uint64]]:
+    """Indices first.. of a chunk of tags ordered by prefix key, and those keys in that
+    order: one sorted run for the merge."""
+    keys = prefix_keys(tags)
+    order = np.argsort(keys)
+    return order.astype(np.int64) + first, keys[order]
 
 
 def sort_by_tag(
     tags: NDArray[np.uint8],
     describe: Callable[[int], str],
     runs: NDArray[np.int64] | None = None,
+    run_keys: NDArray[np.uint64] | None = None,
 ) -> NDArray[np.int64]:
     """Permutation putting `tags` in bytewise ascending order; raises on a duplicate tag.
 
     `runs`, if given, is a permutation made of sorted runs (each worker sorted its own
     chunk with `sorted_run`); merging them with a stable sort (timsort finds the runs) is
-    several times cheaper than sorting from scratch in this serial step.
+    several times cheaper than sorting from scratch in this serial step. `run_keys` are
+    the prefix keys in `runs` order, if the workers already have them.
     `describe(i)` names input i in the error ("account 3 ('alice')", "filler 7").
     """
-    keys = prefix_keys(tags)
     if runs is None:
+        keys = prefix_keys(tags)
         perm = np.argsort(keys).astype(np.int64, copy=False)
+        sorted_keys = np.take(keys, perm)
     else:
-        perm = np.take(runs, np.argsort(np.take(keys, runs), kind="stable"))
-    sorted_keys = np.take(keys, perm)
+        if run_keys is None:
+            run_keys = np.take(prefix_keys(tags), runs)
+        merge = np.argsort(run_keys, kind="stable")
+        perm = np.take(runs, merge)
+        sorted_keys = np.take(run_keys, merge)
     ties = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1])
     if ties.size == 0:
         return perm

@@ -9,6 +9,7 @@ import pytest
 
 from por.builder import AccountBatch, LeafBatch, TreeInputError, build_tree, build_tree_from_leaves
 from por.builder._limbs import add_u128, ints_to_limbs, limbs_to_ints, totals
+from por.builder._order import sort_by_tag, sorted_run
 from por.errors import InputError
 from por.model import AccountInput
 
@@ -120,3 +121,20 @@ def test_exact_totals_of_limbs_beyond_2_pow_64() -> None:
     values = [2**100 + 3, 2**64 - 1, 2**64 + 9, 17]
     limbs = ints_to_limbs(values).reshape(2, 2, 2)
     assert totals(limbs) == [values[0] + values[2], values[1] + values[3]], "exact sums"
+
+
+def test_tags_sharing_an_8_byte_prefix_are_still_ordered_bytewise() -> None:
+    rng = np.random.default_rng(3)
+    tags = rng.integers(0, 256, (64, 32), dtype=np.uint8)
+    tags[10:20, :8] = tags[10, :8]  # ten tags tie on the sort key, differ after it
+    expected = sorted(range(64), key=lambda i: tags[i].tobytes())
+    assert sort_by_tag(tags, str).tolist() == expected, "full sort with prefix ties"
+    runs = np.concatenate([sorted_run(tags[:32], 0)[0], sorted_run(tags[32:], 32)[0]])
+    assert sort_by_tag(tags, str, runs).tolist() == expected, "merged runs with prefix ties"
+
+
+def test_duplicate_tags_hidden_behind_a_prefix_tie_are_rejected() -> None:
+    tags = np.zeros((4, 32), dtype=np.uint8)
+    tags[:, 31] = [1, 2, 1, 3]
+    with pytest.raises(TreeInputError, match="duplicate tag 0+01: 0 and 2"):
+        sort_by_tag(tags, str)
