@@ -188,8 +188,10 @@ class _Chains:
         self.registry = WalletRegistry(
             exchange,
             {"ethereum": self.eth.asset_specs(), "solana": self.sol.asset_specs()},
-            tuple(Wallet(w["chain"], w["address"], tuple(w["assets"]), w["role"], w["label"])
-                  for w in wallets),  # fmt: skip
+            tuple(
+                Wallet(w["chain"], w["address"], tuple(w["assets"]), w["role"], w["label"])
+                for w in wallets
+            ),  # fmt: skip
         )
         self.held: dict[tuple[str, str, str], int] = {}
         self.moved_out: dict[str, int] = {}
@@ -315,6 +317,10 @@ def run_demo(config: DemoConfig, reporter: Reporter) -> DemoResult:
     result = DemoResult(out, public_key, accounts=config.accounts, lines=len(lines))
 
     with ExitStack() as stack:
+        ledger, exchange, ledger_url = _open_ledger(config, out)  # refuse a used DB first
+        result.ledger_url = ledger_url
+        stack.callback(ledger.engine.dispose)
+        log_db = _publication_db(config, out)
         reporter.stage("starting Anvil and LiteSVM, deploying contracts")
         from por.chain.anvil import Anvil
         from por.chain.litesvm_rpc import LiteSvmRpcServer
@@ -328,12 +334,9 @@ def run_demo(config: DemoConfig, reporter: Reporter) -> DemoResult:
 
         write_wallets(out / "wallets.json", chains.registry)
 
-        ledger, exchange, ledger_url = _open_ledger(config, out)
-        result.ledger_url = ledger_url
-        stack.callback(ledger.engine.dispose)
         hour_stats = _HourStats()
         exchange.after_event.append(hour_stats.on_event)
-        publisher = _publisher(config, out, ledger, signing_key, secret, chains, anvil.url)
+        publisher = _publisher(log_db, out, ledger, signing_key, secret, chains, anvil.url)
         stack.enter_context(publisher.lock())
         publisher.recover()
 
@@ -393,7 +396,9 @@ def _owners(owners: dict[str, str]) -> list[tuple[str, str]]:
     return out[:USERS_MAX]
 
 
-def _moved_out(want: dict[tuple[str, str, str], int], registry: Any) -> dict[tuple[str, str, str], int]:  # noqa: E501
+def _moved_out(
+    want: dict[tuple[str, str, str], int], registry: Any
+) -> dict[tuple[str, str, str], int]:
     """`--insolvent`: only INSOLVENT_KEEP_PERCENT of every cold wallet's holdings stay."""
     cold = {w.address for w in registry.wallets if w.role == "cold"}
     return {
@@ -436,21 +441,33 @@ class DemoInputError(Exception):
     """Unusable input (a non-empty database): one line, exit 2."""
 
 
-def _publisher(config: DemoConfig, out: Path, ledger: Any, key: Any, secret: bytes,
-               chains: _Chains, anvil_url: str) -> Any:  # fmt: skip
-    from exchange.export import SqlLedgerExport
-    from por.publish import AnchorConfig, Publisher, PublisherConfig, open_publication_db
-    from por.snapshot import ReserveSetup
+def _publication_db(config: DemoConfig, out: Path) -> Any:
+    """The log's database (the ledger's own with --db); refused when it holds publications."""
+    from por.publish import open_publication_db
+    from por.publish.records import all_publications
 
     pub_dir = out / "publication"
     pub_dir.mkdir(parents=True, exist_ok=True)
     log_url = config.db_url or f"sqlite:///{pub_dir / 'log.db'}"
     db = open_publication_db(log_url)
-    publisher = Publisher(
+    with db.connect() as conn:
+        if all_publications(conn):
+            db.dispose()
+            raise DemoInputError(f"{log_url} already holds publications; give an empty database")
+    return db
+
+
+def _publisher(db: Any, out: Path, ledger: Any, key: Any, secret: bytes,
+               chains: _Chains, anvil_url: str) -> Any:  # fmt: skip
+    from exchange.export import SqlLedgerExport
+    from por.publish import AnchorConfig, Publisher, PublisherConfig
+    from por.snapshot import ReserveSetup
+
+    return Publisher(
         db,
         SqlLedgerExport(ledger.engine),
         PublisherConfig(
-            out=pub_dir,
+            out=out / "publication",
             key=key,
             secret=secret,
             site=out / "site",
@@ -459,9 +476,6 @@ def _publisher(config: DemoConfig, out: Path, ledger: Any, key: Any, secret: byt
             engine="serial",
         ),
     )
-    if publisher.publications():
-        raise DemoInputError(f"{log_url} already holds publications; give an empty database")
-    return publisher
 
 
 # -- auditor and users ----------------------------------------------------------------------
@@ -581,14 +595,24 @@ def _write_summary(result: DemoResult) -> None:
         "commands": result.lines,
         "wall_s": round(result.wall_s, 1),
         "hours": [
-            {"snapshot_id": h.snapshot_id, "status": h.status, "leaves": h.leaves,
-             "coverage_ppm": h.coverage_ppm, "liquidated_accounts": h.liquidated,
-             "liquidation_steps": h.steps, "commands": h.commands, "rejected": h.rejected,
-             "checks_passed": h.passed, "checks_failed": h.failed}
+            {
+                "snapshot_id": h.snapshot_id,
+                "status": h.status,
+                "leaves": h.leaves,
+                "coverage_ppm": h.coverage_ppm,
+                "liquidated_accounts": h.liquidated,
+                "liquidation_steps": h.steps,
+                "commands": h.commands,
+                "rejected": h.rejected,
+                "checks_passed": h.passed,
+                "checks_failed": h.failed,
+            }
             for h in result.hours
         ],  # fmt: skip
-        "users": [{"role": u.role, "account": u.account, "hours": u.hours, "ok": u.ok,
-                   "detail": u.detail} for u in result.users],  # fmt: skip
+        "users": [
+            {"role": u.role, "account": u.account, "hours": u.hours, "ok": u.ok, "detail": u.detail}
+            for u in result.users
+        ],  # fmt: skip
         "history": {"passed": result.history_passed, "detail": result.history_detail},
     }
     path = result.out / "summary.json"

@@ -30,6 +30,7 @@ class _Bars:
     """Rich progress bars on stderr (plain lines when stderr is not a terminal)."""
 
     def __init__(self, enabled: bool) -> None:
+        self.quiet = not enabled
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -74,12 +75,12 @@ class _Bars:
         self._finish_current()
         self.current = name
         self.tasks[name] = self.progress.add_task(name, total=total, note="")
-        if not self.enabled:
+        if not self.enabled and not self.quiet:
             click.echo(f"por demo: {name}", err=True)
 
     def advance(self, name: str, note: str = "") -> None:
         self.progress.update(self.tasks[name], advance=1, note=note)
-        if not self.enabled and note:
+        if not self.enabled and not self.quiet and note:
             click.echo(f"  {note}", err=True)
 
 
@@ -154,7 +155,8 @@ def _print_summary(result: Any, insolvent: bool) -> None:
     failing = result.failing_hours
     if failing:
         names = ", ".join(h.snapshot_id[11:16] for h in failing)
-        console.print(f"[red bold]reserves do not cover liabilities in {len(failing)} hours: "
+        plural = "hour" if len(failing) == 1 else "hours"
+        console.print(f"[red bold]reserves do not cover liabilities in {len(failing)} {plural}: "
                       f"{names}[/]")  # fmt: skip
         if insolvent:
             console.print("(--insolvent: the exchange moved reserves out of its cold wallets "

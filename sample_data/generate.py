@@ -178,7 +178,9 @@ def demo_wallets(keys: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def wallet_balances(custody: dict[str, int], wallets: list[dict[str, Any]]) -> list[tuple[str, str, str, int]]:  # noqa: E501
+def wallet_balances(
+    custody: dict[str, int], wallets: list[dict[str, Any]]
+) -> list[tuple[str, str, str, int]]:
     """Split the exchange's holdings per asset over chains and hot/cold wallets:
     [(chain, address, asset, amount)], amounts adding up exactly to `custody`."""
     out: list[tuple[str, str, str, int]] = []
@@ -408,8 +410,8 @@ def generate_day(seed: int = SEED, accounts: int = ACCOUNTS, hours: int = HOURS)
     for name in names:
         kind = rng.random()
         early = rng.random() < 0.7
-        joined = START_MS + (rng.randrange(1, 1800) * 1000 if early else
-                             rng.randrange(1800, max(1801, (usable - START_MS) // 1000)) * 1000)  # fmt: skip
+        late = max(1801, (usable - START_MS) // 1000)
+        joined = START_MS + (rng.randrange(1, 1800) if early else rng.randrange(1800, late)) * 1000
         if kind < 0.45:  # holders: one to three assets, some opt out of auto-lend, some withdraw
             held: list[tuple[str, int]] = []
             for asset, _ in rng.sample(ASSETS, rng.choice((1, 1, 2, 3))):
@@ -442,7 +444,9 @@ def generate_day(seed: int = SEED, accounts: int = ACCOUNTS, hours: int = HOURS)
             tick, step = MARKET[symbol][3], MARKET[symbol][4]
             held_base = 0
             if rng.random() < 0.5:
-                held_base = _on(_tail(rng, {"BTC": 10**5, "ETH": 2 * 10**15, "SOL": 4 * 10**7}[base]), step)  # noqa: E501
+                held_base = _on(
+                    _tail(rng, {"BTC": 10**5, "ETH": 2 * 10**15, "SOL": 4 * 10**7}[base]), step
+                )
                 if held_base:
                     deposit(joined, name, base, held_base)
             spend = usdc // 3
@@ -483,7 +487,10 @@ def generate_day(seed: int = SEED, accounts: int = ACCOUNTS, hours: int = HOURS)
             side = "buy" if rng.random() < 0.62 else "sell"
             t = when(max(joined, first_trade) + 1000)
             if t > crash_at - 60_000 and rng.random() < 0.7:  # most positions predate the crash
-                t = first_trade + rng.randrange(max(1, (crash_at - first_trade) // 1000 - 120)) * 1000  # noqa: E501
+                t = (
+                    first_trade
+                    + rng.randrange(max(1, (crash_at - first_trade) // 1000 - 120)) * 1000
+                )
                 t = max(t, joined + 1000)
             if t >= usable:
                 continue
@@ -620,8 +627,8 @@ def core_sample(seed: int = SEED, accounts: int = 240, steps: int = 2400) -> lis
                 continue
             wid, acct, wasset, amount = pending.pop(rng.randrange(len(pending)))
             if rng.random() < 0.85:
-                lines.append(_line({"cmd": "withdraw_complete", "id": wid,
-                                    "tx": f"{wasset.lower()}:{rng.getrandbits(64):016x}:0"}))  # fmt: skip  # noqa: E501
+                tx = f"{wasset.lower()}:{rng.getrandbits(64):016x}:0"
+                lines.append(_line({"cmd": "withdraw_complete", "id": wid, "tx": tx}))
             else:
                 available[(acct, wasset)] = available.get((acct, wasset), 0) + amount
                 lines.append(_line({"cmd": "withdraw_cancel", "id": wid}))
@@ -679,7 +686,8 @@ def _core_trading(
                 continue
             available[(account, asset)] = have - need
         obj: dict[str, Any] = {"cmd": "order", "account": account, "market": symbol,
-                               "side": side, "price": str(price), "quantity": str(quantity)}  # fmt: skip  # noqa: E501
+                               "side": side, "price": str(price),
+                               "quantity": str(quantity)}  # fmt: skip
         if taking:
             obj["tif"] = "IOC"
         elif rng.random() < 0.4:

@@ -1,33 +1,97 @@
-"""`por demo` and the sample data it runs."""
+"""`por demo`'s sample data: reproducible files, a day the engine accepts, bad input.
+
+The demo itself runs end to end in tests/test_end_to_end.py.
+"""
 
 from __future__ import annotations
 
-import importlib.util
+import collections
+import json
 from pathlib import Path
 
 from click.testing import CliRunner
 
+from cli._demo_run import _split_hours, load_generator
 from cli.main import cli
+from exchange.engine import Exchange, MemoryJournal
+from exchange.invariants import check_state
+from exchange.model import is_system_account
+from exchange.registry import default_registry
 
 REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "sample_data"
 
 
-def test_demo_applies_the_sample_log_to_a_fresh_ledger_and_prints_balances(tmp_path: Path) -> None:
-    for _ in range(2):  # a second run starts fresh again
-        result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path)])
-        assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
-    assert "applied 2870 commands" in lines[1]
-    assert "invariants hold" in lines[1]
-    btc = next(line for line in lines if line.startswith("BTC"))
-    owed, held = btc.split()[2:4]
-    assert owed == held, "users are owed exactly what custody holds"
+def test_every_committed_sample_file_is_what_the_seeded_generator_writes() -> None:
+    gen = load_generator()
+    for name, text in gen.render().items():
+        committed = (SAMPLE / name).read_text(encoding="utf-8")
+        assert committed == text, f"sample_data/{name} differs: run python sample_data/generate.py"
 
 
-def test_the_sample_log_is_reproducible_byte_for_byte() -> None:
-    spec = importlib.util.spec_from_file_location("generate", REPO / "sample_data" / "generate.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    text = "".join(line + "\n" for line in module.generate())
-    assert text == (REPO / "sample_data" / "commands.jsonl").read_text(encoding="utf-8")
+def test_the_demo_keys_are_marked_demo_only_and_derive_the_listed_wallets() -> None:
+    keys = json.loads((SAMPLE / "demo-keys.json").read_text(encoding="utf-8"))
+    assert keys["WARNING"].startswith("DEMO ONLY"), "the committed keys must say they are public"
+    wallets = json.loads((SAMPLE / "wallets.json").read_text(encoding="utf-8"))["wallets"]
+    for chain in ("ethereum", "solana"):
+        listed = [w["address"] for w in wallets if w["chain"] == chain]
+        assert listed == list(keys[chain]), f"{chain} wallets and keys must match one to one"
+
+
+def test_a_generated_day_is_accepted_with_few_rejects_and_liquidates_in_the_crash() -> None:
+    gen = load_generator()
+    day = gen.generate_day(accounts=200, hours=4)
+    journal = MemoryJournal()
+    exchange = Exchange(default_registry(), journal=journal)
+    commands = [exchange.apply_line(line) for line in gen.config_lines() + day.lines]
+    rejected = collections.Counter(e.reason for e in commands if e.status != "accepted")
+    assert sum(rejected.values()) <= len(commands) // 100, f"too many rejects: {rejected}"
+    assert "price_must_be_known" not in rejected, "prices must come before orders"
+    assert not any(r.startswith("margin") or r.startswith("insufficient") for r in rejected), (
+        f"the generator must not overspend: {rejected}"
+    )
+    exchange.flush()
+    crash = [e for e in journal.events if e.cmd == "liquidation" and e.ts >= day.crash_at_ms]
+    assert len(crash) >= 5, "the BTC crash must liquidate leveraged accounts"
+    assert check_state(exchange.state, exchange.registry) == [], "ledger invariants must hold"
+
+
+def test_the_onchain_file_holds_exactly_the_ledgers_custody_at_every_hour() -> None:
+    gen = load_generator()
+    day = gen.generate_day(accounts=120, hours=3)
+    exchange = Exchange(default_registry(), journal=MemoryJournal())
+    lines = list(gen.config_lines()) + list(day.lines)
+    held: dict[str, dict[str, int]] = collections.defaultdict(lambda: collections.defaultdict(int))
+    for row in map(json.loads, day.onchain):
+        held[row["before"]][row["asset"]] += int(row["balance"])
+    for h, chunk in enumerate(_split_hours(lines, gen, 3), start=1):
+        for line in chunk[:-1]:  # everything before the hour's closing clock line
+            exchange.apply_line(line)
+        custody = collections.Counter()
+        for (account, asset, _bucket), amount in exchange.state.balances.items():
+            if account == "@custody":
+                custody[asset] -= amount
+        assert dict(held[gen.iso(gen.hour_ms(h))]) == {a: custody[a] for a, _ in gen.ASSETS}, (
+            f"hour {h}: wallets must hold what was deposited minus what was paid out"
+        )
+        exchange.apply_line(chunk[-1])
+    users = {a for a in exchange.state.accounts if not is_system_account(a)}
+    assert len([u for u in users if u.startswith("u")]) <= 120
+
+
+def test_demo_refuses_a_database_that_already_holds_a_ledger(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'used.db'}"
+    log = tmp_path / "one.jsonl"
+    log.write_text('{"cmd":"asset","symbol":"BTC","decimals":8}\n', encoding="utf-8")
+    assert CliRunner().invoke(cli, ["exchange", "run", str(log), "--db", db]).exit_code == 0
+    result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path / "o"), "--db", db, "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().endswith("already holds a ledger; give an empty database")
+    assert len(result.stderr.strip().splitlines()) == 1, "one line, no traceback"
+
+
+def test_demo_help_ends_with_examples() -> None:
+    result = CliRunner().invoke(cli, ["demo", "--help"])
+    assert result.exit_code == 0
+    assert "Examples:" in result.output
+    assert "--insolvent" in result.output
