@@ -128,7 +128,8 @@ def _print_summary(result: Any, insolvent: bool) -> None:
         f"({steps} waterfall steps)"
     )
     console.print(
-        f"auditor: {passed} checks passed over {len(result.hours)} hours "
+        f"auditor: {passed} checks passed over {len(result.hours)} "
+        f"{'hour' if len(result.hours) == 1 else 'hours'} "
         "(verify bundle, verify reserves on its own nodes, verify log); "
         f"verify history: {'[green]' if result.history_passed else '[red]'}"
         f"{result.history_detail}[/]"
