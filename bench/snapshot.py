@@ -12,7 +12,11 @@ leaves_s: claims -> leaf columns with HMAC nonces; tree_s: the fast builder (lev
 disk); store_s: the totals check, the proof store's private index, a self-check of served
 proofs; total_s: the whole take_snapshot (with publishing the leaf list -- publish_s --,
 the reconciliation, fsync and rename). load_avg: the machine's 1-minute load average
-(other processes share the CPUs). Target: 1M accounts on PostgreSQL in <= 60 s.
+(other processes share the CPUs). CPU time, so a loaded machine can be told apart from slow
+code: cpu_s is this process and its children (user + system), pg_cpu_s the PostgreSQL
+server processes' CPU during the snapshot (every postgres process on this machine, from
+/proc; includes other clients' queries if any run meanwhile; absent when the server is not
+local). Target: 1M accounts on PostgreSQL in <= 60 s.
 
     .venv/bin/python bench/snapshot.py [--accounts 1000000] [--db postgresql://...|sqlite]
 """
@@ -168,6 +172,32 @@ def load_sqlite(path: Path, n: int) -> sa.Engine:
     return open_database(url, create=False)
 
 
+def _cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _postgres_cpu_s() -> float | None:
+    """Summed user+system CPU of the local postgres processes (None if none visible)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, seen = 0, False
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        if name != "postgres":
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat)
+        seen = True
+    return total / tick if seen else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=1_000_000)
@@ -192,10 +222,15 @@ def main() -> None:
             db = "postgresql"
         load_s = time.perf_counter() - t0
         t0 = time.perf_counter()
+        cpu0, pg0 = _cpu_s(), _postgres_cpu_s()
         result = take_snapshot(
             SqlLedgerExport(engine), AT, work / "out", secret=b"\x07" * 32, engine=args.engine
         )
         total_s = time.perf_counter() - t0
+        cpu_s, pg1 = _cpu_s() - cpu0, _postgres_cpu_s()
+        pg_cpu = (
+            "" if pg0 is None or pg1 is None or db != "postgresql" else f" pg_cpu_s={pg1 - pg0:.2f}"
+        )
         engine.dispose()
         assert result.accounts == args.accounts, (result.accounts, args.accounts)
         t = result.timings
@@ -203,8 +238,9 @@ def main() -> None:
         print(
             f"db={db} accounts={result.accounts} assets={len(ASSETS)} cut_s={t['cut']:.2f} "
             f"leaves_s={t['leaves']:.2f} tree_s={t['tree']:.2f} store_s={store_s:.2f} "
-            f"total_s={total_s:.2f} publish_s={t.get('publish', 0.0):.2f} load_s={load_s:.1f} "
-            f"cpus={os.cpu_count()} load_avg={os.getloadavg()[0]:.1f}"
+            f"total_s={total_s:.2f} publish_s={t.get('publish', 0.0):.2f} "
+            f"cpu_s={cpu_s:.2f}{pg_cpu} "
+            f"load_s={load_s:.1f} cpus={os.cpu_count()} load_avg={os.getloadavg()[0]:.1f}"
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -190,11 +190,14 @@ def snapshot(
 
     Writes OUT/<name>/public (snapshot.json, leaves.jsonl, reserves.json,
     reconciliation.json: no account ids, no nonces) and OUT/<name>/private (proof store,
-    its account index, secret). Prints the reconciliation; exits 1 if it FAILs.
+    its account index, secret). Prints the reconciliation per asset, in USD at the
+    ledger's index prices, and the borrowers' debts against their collateral after
+    haircuts (PASS/WARN, a warning only); exits 1 if the reserves FAIL.
     """
     from exchange.db import open_database
     from exchange.export import SqlLedgerExport
     from por.snapshot import parse_snapshot_time, read_secret, render_table, take_snapshot
+    from por.snapshot.reconcile import render_collateral_table, render_usd_table
 
     parse_snapshot_time(at)  # bad time: fail before touching anything
     secret = None if secret_file is None else read_secret(secret_file)
@@ -220,8 +223,13 @@ def snapshot(
 
         console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
         console.print(render_table(report))
+        usd_table = render_usd_table(report)
+        if usd_table is not None:
+            console.print(usd_table)
+        console.print(render_collateral_table(report))
+        console.print(report.collateral.verdict(), markup=False)
         for note in report.to_dict()["notes"]:
-            console.print(f"note: {note}")
+            console.print(f"note: {note}", markup=False)
     click.echo(
         f"snapshot {result.snapshot_id} written to {result.directory}: cut seq {result.cut_seq},"
         f" {result.accounts} accounts, {result.leaf_count} leaves (height {result.height}),"

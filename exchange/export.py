@@ -15,6 +15,14 @@ over the same rows: the same result, by aggregation up to the cut.
 The cut for a boundary T is the last event with `ts < T` (events before the first clock
 have no time and belong to every cut). It is final only once an event at or after T has
 been committed; before that, earlier events may still arrive, and `cut` refuses.
+
+Prices and collateral at the cut come from the same journal: the index of an asset is the
+`index` its last accepted `index_price` event at or before the cut recorded
+(`exchange.pricing`: USDC smallest units per whole unit; USDC itself is 10^6, i.e. 1.0,
+unless it has an index), the collateral parameters are the accepted `collateral_params`
+commands up to the cut folded as replay folds them, and the haircut values are computed by
+`exchange.margin`'s own functions (`collateral_value`, `liability_value`): the ledger owns
+its risk model, the snapshot only reports it.
 """
 
 from __future__ import annotations
@@ -27,10 +35,18 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from exchange.errors import ExchangeError
+from exchange.margin import (
+    MarginState,
+    collateral_value,
+    fold_collateral_params,
+    liability_value,
+)
 from exchange.model import CUSTODY, SYSTEM_PREFIX, format_time
+from exchange.pricing import QUOTE_ASSET
 
 __all__ = ["CutNotFinalError", "SqlLedgerCut", "SqlLedgerExport"]
 
+DEFAULT_QUOTE_DECIMALS = 6  # the price scale when the ledger has no USDC asset (as margin)
 _STREAM_ROWS = 50_000
 _STREAM = {"stream_results": True, "yield_per": _STREAM_ROWS}  # per query, never sticky
 _USER = "account NOT LIKE '@%'"
@@ -47,7 +63,7 @@ class SqlLedgerExport:
 
     def __init__(self, engine: Engine, *, work_mem: str = "256MB") -> None:
         self.engine = engine
-        self.work_mem = work_mem  # PostgreSQL: per-cut memory for hashing 4M+ groups in RAM
+        self.work_mem = work_mem  # PostgreSQL: per-cut memory for hashing 1M+ groups in RAM
 
     @contextmanager
     def cut(self, boundary_ms: int) -> Iterator[SqlLedgerCut]:
@@ -111,28 +127,41 @@ class SqlLedgerCut:
         self.time_ms = time_ms
         self._pg = conn.dialect.name == "postgresql"
         self._assets: list[tuple[str, int]] | None = None
+        self._margin: MarginState | None = None
         self._rest: _Rest | None = None
+        self._prices: dict[str, int] | None = None
+        self._borrowers: _Borrowers | None = None
 
-    # -- assets ----------------------------------------------------------------------------
+    # -- assets, collateral parameters ---------------------------------------------------
     def assets(self) -> list[tuple[str, int]]:
         """Assets created at or before the cut, in creation order, with their decimals."""
-        if self._assets is None:
+        return list(self._facts()[0])
+
+    def _facts(self) -> tuple[list[tuple[str, int]], MarginState]:
+        """One pass over the configuration events up to the cut: the assets, in creation
+        order, and the collateral parameters as replay rebuilds them."""
+        if self._assets is None or self._margin is None:
             decimals = {
                 str(r[0]): int(r[1])
                 for r in self.conn.execute(text("SELECT symbol, decimals FROM assets"))
             }
             rows = self.conn.execute(
                 text(
-                    "SELECT command FROM events WHERE cmd = 'asset' AND kind = 'command' "
-                    "AND status = 'accepted' AND seq <= :s ORDER BY seq"
+                    "SELECT cmd, command FROM events WHERE cmd IN ('asset', 'collateral_params') "
+                    "AND kind = 'command' AND status = 'accepted' AND seq <= :s ORDER BY seq"
                 ),
                 {"s": self.seq},
             )
-            self._assets = []
-            for (command,) in rows:
-                symbol = str(json.loads(command)["symbol"])
-                self._assets.append((symbol, decimals[symbol]))
-        return list(self._assets)
+            assets: list[tuple[str, int]] = []
+            params: list[str] = []
+            for cmd, command in rows:
+                if cmd == "asset":
+                    symbol = str(json.loads(command)["symbol"])
+                    assets.append((symbol, decimals[symbol]))
+                else:
+                    params.append(str(command))
+            self._assets, self._margin = assets, fold_collateral_params(params)
+        return self._assets, self._margin
 
     # -- customer claims -------------------------------------------------------------------
     def claims(self) -> Iterator[tuple[str, list[int]]]:
@@ -140,9 +169,13 @@ class SqlLedgerCut:
         symbols = [s for s, _ in self.assets()]
         rest = _Rest(len(symbols))
         rows = self._pg_rows(symbols) if self._pg else self._sqlite_rows(symbols)
+        debtors = rest.debtors
         for kind, account, *values in rows:
             if kind == "c":
-                yield account, [0 if v is None else int(v) for v in values]
+                claim = [0 if v is None else int(v) for v in values]
+                if claim and min(claim) < 0:
+                    debtors[account] = claim
+                yield account, claim
             else:
                 rest.add(kind, account, symbols, values)
         self._rest = rest
@@ -174,14 +207,83 @@ class SqlLedgerCut:
         rest = self._complete()
         return {s: rest.in_flight[k] for k, (s, _) in enumerate(self.assets()) if rest.in_flight[k]}
 
-    # -- what this ledger does not keep (yet) -----------------------------------------------
-    def index_prices(self) -> Mapping[str, int] | None:
-        """None: the ledger records no index prices yet (the USD view is reported absent)."""
-        return None
+    # -- prices and the collateral of borrowers ------------------------------------------
+    def price_decimals(self) -> int:
+        """Scale of index prices and of every value below: USD (= USDC) x 10^decimals of
+        USDC, the unit `exchange.pricing` quotes every index in."""
+        return dict(self.assets()).get(QUOTE_ASSET, DEFAULT_QUOTE_DECIMALS)
 
-    def haircuts_ppm(self) -> Mapping[str, int] | None:
-        """None: no margin/haircut configuration in the ledger yet (raw collateral only)."""
-        return None
+    def index_prices(self) -> dict[str, int] | None:
+        """asset -> its index at the cut (USD x 10^price_decimals per whole unit), for the
+        assets that have one; None when no asset has a price.
+
+        The index of X is the one its last accepted `index_price` event at or before the cut
+        recorded (event data `index`). The journal is read backwards from the cut and stops
+        once every asset is found. USDC without an index of its own is 1.0 by definition.
+        """
+        if self._prices is None:
+            assets = dict(self.assets())
+            prices: dict[str, int] = {}
+            result: Any = self.conn.execute(
+                text(
+                    "SELECT command, data FROM events WHERE cmd = 'index_price' "
+                    "AND status = 'accepted' AND seq <= :s ORDER BY seq DESC"
+                ),
+                {"s": self.seq},
+                execution_options={"stream_results": True, "yield_per": 1_000},
+            )
+            try:
+                for command, data in result:
+                    asset = str(json.loads(command)["asset"])
+                    if asset in assets and asset not in prices:
+                        prices[asset] = _recorded_index(command, data)
+                        if len(prices) == len(assets):
+                            break
+            finally:
+                result.close()
+            if QUOTE_ASSET in assets and QUOTE_ASSET not in prices:
+                prices[QUOTE_ASSET] = 10 ** assets[QUOTE_ASSET]
+            self._prices = prices
+        return dict(self._prices) if self._prices else None
+
+    def borrower_collateral(self) -> dict[str, tuple[int, int, int, int]]:
+        """asset -> (debt, collateral, debt_value, collateral_value) over the borrowing
+        accounts (customers with a negative claim in any asset), computed with the margin
+        module's own functions:
+
+        - debt: sum of their negated negative claims (equals the customers' debt total);
+        - collateral: sum of their positive margin balances, i.e. the claim less funds
+          locked by a pending withdrawal (a pending withdrawal is no collateral);
+        - debt_value: sum over accounts of `liability_value` (rounded up), 0 without price;
+        - collateral_value: sum over accounts of `collateral_value` (value and haircut
+          weight rounded down; no price or no weight: 0).
+
+        Values are USD x 10^price_decimals. Every asset of `assets()` is present.
+        """
+        return {k: v.as_tuple() for k, v in self._borrower_view().assets.items()}
+
+    def borrower_shortfall(self) -> tuple[int, int, int]:
+        """(borrowing accounts, under-collateralised ones, sum of their shortfalls).
+
+        An account is under-collateralised when its collateral value after haircuts is
+        below the value of its debts, or when it owes an asset without a price (its debt
+        cannot be shown covered; the shortfall then counts its priced part only)."""
+        view = self._borrower_view()
+        return view.accounts, view.under, view.shortfall
+
+    def _borrower_view(self) -> _Borrowers:
+        if self._borrowers is None:
+            rest = self._complete()
+            assets, margin = self._facts()
+            self._borrowers = _Borrowers.compute(
+                assets,
+                rest.debtors,
+                rest.withdrawing,
+                self.index_prices() or {},
+                margin,
+                self.price_decimals(),
+            )
+        return self._borrowers
 
     # -- the one pass ------------------------------------------------------------------------
     def _complete(self) -> _Rest:
@@ -193,7 +295,7 @@ class SqlLedgerCut:
 
     def _pg_rows(self, symbols: list[str]) -> Iterator[Any]:
         params: dict[str, Any] = {"s": self.seq}
-        sums, claims, system, pos, neg, wd = [], [], [], [], [], []
+        sums, claims, system, pos, neg, wd, held = [], [], [], [], [], [], []
         for k, symbol in enumerate(symbols):
             params[f"a{k}"] = symbol
             sums.append(f"sum(amount) FILTER (WHERE asset = :a{k}) AS c{k}")
@@ -204,8 +306,11 @@ class SqlLedgerCut:
             pos.append(f"sum(greatest(c{k}, 0))::text")
             neg.append(f"sum(greatest(-c{k}, 0))::text")
             wd.append(f"sum(w{k})::text")
+            held.append(f"w{k}::text")
             system.append(f"c{k}::text")
         nonzero = " OR ".join(f"c{k} <> 0" for k in range(len(symbols))) or "false"
+        negative = " OR ".join(f"c{k} < 0" for k in range(len(symbols))) or "false"
+        withdrawing = " OR ".join(f"w{k} <> 0" for k in range(len(symbols))) or "false"
         sql = (
             f"WITH p AS MATERIALIZED (SELECT account, {', '.join(sums)} FROM postings "
             "WHERE seq <= :s GROUP BY account) "
@@ -214,7 +319,9 @@ class SqlLedgerCut:
             f"UNION ALL SELECT 's', account, {', '.join(system)} FROM p WHERE {_SYSTEM} "
             f"UNION ALL SELECT 'p', NULL, {', '.join(pos)} FROM p WHERE {_USER} "
             f"UNION ALL SELECT 'n', NULL, {', '.join(neg)} FROM p WHERE {_USER} "
-            f"UNION ALL SELECT 'w', NULL, {', '.join(wd)} FROM p WHERE {_USER}"
+            f"UNION ALL SELECT 'w', NULL, {', '.join(wd)} FROM p WHERE {_USER} "
+            f"UNION ALL SELECT 'b', account, {', '.join(held)} FROM p WHERE {_USER} "
+            f"AND ({negative}) AND ({withdrawing})"
         )
         return iter(self.conn.execute(text(sql), params, execution_options=_STREAM))
 
@@ -224,6 +331,7 @@ class SqlLedgerCut:
         n = len(symbols)
         sums: dict[str, list[int]] = {}
         held = [0] * n
+        held_by: dict[str, list[int]] = {}
         result: Any = self.conn.execute(
             text("SELECT account, asset, bucket, amount FROM postings WHERE seq <= :s"),
             {"s": self.seq},
@@ -238,6 +346,10 @@ class SqlLedgerCut:
             vector[k] += value
             if bucket == "locked_withdrawal" and not account.startswith(SYSTEM_PREFIX):
                 held[k] += value
+                mine = held_by.get(account)
+                if mine is None:
+                    mine = held_by[account] = [0] * n
+                mine[k] += value
         pos, neg = [0] * n, [0] * n
         for account, vector in sums.items():
             if account.startswith(SYSTEM_PREFIX):
@@ -253,6 +365,9 @@ class SqlLedgerCut:
         yield ("p", None, *pos)
         yield ("n", None, *neg)
         yield ("w", None, *held)
+        for account, vector in held_by.items():
+            if any(vector) and min(sums[account]) < 0:
+                yield ("b", account, *vector)
 
 
 class _Rest:
@@ -263,6 +378,8 @@ class _Rest:
         self.positive = [0] * n
         self.negative = [0] * n
         self.in_flight = [0] * n
+        self.debtors: dict[str, list[int]] = {}  # customers with a negative claim
+        self.withdrawing: dict[str, list[int]] = {}  # their funds in locked_withdrawal
 
     def add(self, kind: str, account: str | None, symbols: list[str], values: list[Any]) -> None:
         ints = [0 if v is None else int(v) for v in values]
@@ -276,3 +393,78 @@ class _Rest:
             self.negative = ints
         elif kind == "w":
             self.in_flight = ints
+        elif kind == "b" and account is not None:
+            self.withdrawing[account] = ints
+
+
+def _recorded_index(command: str, data: str | None) -> int:
+    """The index an accepted `index_price` event set: its data's `index` (both the sourced
+    and the operator form record it); the operator's `price` for an event without data."""
+    if data is not None:
+        recorded = json.loads(data).get("index")
+        if recorded is not None:
+            return int(recorded)
+    return int(json.loads(command)["price"])
+
+
+class _AssetCollateral:
+    __slots__ = ("collateral", "collateral_value", "debt", "debt_value")
+
+    def __init__(self) -> None:
+        self.debt = self.collateral = self.debt_value = self.collateral_value = 0
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        return self.debt, self.collateral, self.debt_value, self.collateral_value
+
+
+class _Borrowers:
+    """The collateral of borrowing accounts, per asset and per account (see
+    `SqlLedgerCut.borrower_collateral`)."""
+
+    def __init__(self, symbols: list[str]) -> None:
+        self.assets = {s: _AssetCollateral() for s in symbols}
+        self.accounts = self.under = self.shortfall = 0
+
+    @classmethod
+    def compute(
+        cls,
+        assets: list[tuple[str, int]],
+        debtors: Mapping[str, list[int]],
+        withdrawing: Mapping[str, list[int]],
+        prices: Mapping[str, int],
+        margin: MarginState,
+        quote_decimals: int,
+    ) -> _Borrowers:
+        out = cls([s for s, _ in assets])
+        rows = [(out.assets[s], d, prices.get(s), margin.collateral_of(s)) for s, d in assets]
+        none = [0] * len(assets)
+        for account in sorted(debtors):  # sorted: the same sums in the same order every time
+            claims = debtors[account]
+            held = withdrawing.get(account, none)
+            owed = covered = 0
+            unpriced = False
+            for (line, decimals, price, params), claim, pending in zip(
+                rows, claims, held, strict=True
+            ):
+                if claim < 0:
+                    line.debt -= claim
+                    if price is None:
+                        unpriced = True
+                        continue
+                    value = liability_value(-claim, price, decimals)
+                    line.debt_value += value
+                    owed += value
+                    continue
+                net = claim - pending
+                if net <= 0:
+                    continue
+                line.collateral += net
+                if price is not None:
+                    value = collateral_value(net, price, decimals, params, quote_decimals)
+                    line.collateral_value += value
+                    covered += value
+            out.accounts += 1
+            if unpriced or covered < owed:
+                out.under += 1
+                out.shortfall += max(owed - covered, 0)
+        return out

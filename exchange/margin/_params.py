@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from dataclasses import fields as dc_fields
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ __all__ = [
     "CollateralParams",
     "MarginState",
     "PerpParams",
+    "fold_collateral_params",
     "index_price",
     "margin_state",
     "mark_price",
@@ -185,10 +187,23 @@ def _perp(ctx: Context, p: tuple[str, dict[str, int]]) -> None:
 # -- replay -----------------------------------------------------------------------------------
 
 
-def _replay_collateral(state: LedgerState, event: Event) -> None:
-    asset, given = _parse_collateral(json.loads(event.command))
-    ms = margin_state(state)
+def _apply_collateral(ms: MarginState, command: str) -> None:
+    asset, given = _parse_collateral(json.loads(command))
     ms.collateral[asset] = replace(ms.collateral_of(asset), **given)
+
+
+def _replay_collateral(state: LedgerState, event: Event) -> None:
+    _apply_collateral(margin_state(state), event.command)
+
+
+def fold_collateral_params(commands: Iterable[str]) -> MarginState:
+    """The collateral parameters set by accepted `collateral_params` commands (their JSON
+    text, in journal order), exactly as replay rebuilds them: what a reader of the stored
+    journal (the proof-of-reserves export) uses at a past sequence."""
+    ms = MarginState()
+    for command in commands:
+        _apply_collateral(ms, command)
+    return ms
 
 
 def _replay_perp(state: LedgerState, event: Event) -> None:

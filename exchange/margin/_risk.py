@@ -29,7 +29,7 @@ from exchange.lending import FRACTION, ceil_div, ceil_sqrt, ensure_available
 from exchange.matching import Reject, spot_need
 from exchange.matching._types import OrderType, SelfTradePrevention, Side
 
-from ._params import QUOTE, index_price, margin_state, mark_price
+from ._params import QUOTE, CollateralParams, index_price, margin_state, mark_price
 
 if TYPE_CHECKING:
     from exchange.engine import Context
@@ -43,7 +43,9 @@ __all__ = [
     "Exposure",
     "MarginRisk",
     "account_risk",
+    "collateral_value",
     "collateral_weight",
+    "liability_value",
     "margin_curve",
     "usd_sqrt",
 ]
@@ -73,6 +75,24 @@ def collateral_weight(weight: int, penalty: int, root: int) -> int:
     if not penalty:
         return weight
     return min(weight, _ELEVEN_TENTHS * FRACTION // (FRACTION + ceil_div(penalty * root, FRACTION)))
+
+
+def collateral_value(
+    net: int, price: int, decimals: int, params: CollateralParams, quote_decimals: int
+) -> int:
+    """What a positive net balance counts as collateral, after its haircut, in USDC smallest
+    units (rounded down twice: the value, then the weighted value). Shared by the margin
+    check and the proof-of-reserves export, so both use one risk model."""
+    if not params.weight:
+        return 0
+    value = net * price // 10**decimals
+    w = collateral_weight(params.weight, params.penalty, usd_sqrt(value, quote_decimals))
+    return value * w // FRACTION
+
+
+def liability_value(owed: int, price: int, decimals: int) -> int:
+    """What `owed` smallest units of an asset are worth as a liability: rounded up."""
+    return ceil_div(owed * price, 10**decimals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,18 +178,14 @@ def account_risk(
             continue
         price = index_price(state, asset)
         params = ms.collateral_of(asset)
-        scale = 10**info.decimals
         if net > 0:
-            if price is None or not params.weight:
-                continue
-            value = net * price // scale
-            w = collateral_weight(params.weight, params.penalty, usd_sqrt(value, qd))
-            risk.collateral += value * w // FRACTION
+            if price is not None:
+                risk.collateral += collateral_value(net, price, info.decimals, params, qd)
             continue
         if price is None:
             risk.unpriced.append(asset)
             continue
-        owed = ceil_div(-net * price, scale)
+        owed = liability_value(-net, price, info.decimals)
         risk.liabilities += owed
         root = usd_sqrt(owed, qd)
         _add(

@@ -16,10 +16,26 @@ Per asset:
                      not known to the ledger and would show as a positive gap)
   coverage         = reserves / net_liabilities; PASS iff reserves >= net_liabilities
 
-The snapshot PASSes only when every asset does. The USD view (index prices, USD scaled by
-10^8 per whole unit) values reserves rounding down and liabilities rounding up. The
-collateral view compares customers' debts with the collateral of the borrowing accounts
-(their positive claims), after haircuts when the ledger provides them.
+The snapshot PASSes only when every asset does.
+
+USD view (`UsdView`), at the ledger's index prices P (USD x 10^price_decimals per whole
+unit of an asset with d decimals), every rounding against the exchange:
+
+  liabilities_usd = ceil(liabilities x P / 10^d)      (what it owes: up)
+  debts_usd       = floor(debts x P / 10^d)           (what it is owed: down)
+  reserves_usd    = floor(reserves x P / 10^d)        (what it holds: down)
+  net_usd         = liabilities_usd - debts_usd;  surplus_usd = reserves_usd - net_usd
+
+Totals are sums of the rounded per-asset values, over the priced assets (the others are
+listed as `assets_without_price`).
+
+Collateral view (`CollateralView`): lenders are safe only while borrowers are
+over-collateralised. The ledger values, with its own risk model, the debts and the
+collateral of the borrowing accounts (customers with any debt leaf): per asset the debts,
+the collateral, the debts' value (rounded up) and the collateral's value after haircuts
+(rounded down), plus how many borrowers are individually under-collateralised and by how
+much. Verdict PASS when total collateral value >= total debt value and no borrower is
+under-collateralised, else WARN (a warning: it does not change the reserves verdict).
 """
 
 from __future__ import annotations
@@ -32,20 +48,23 @@ from por.model import Node
 
 __all__ = [
     "PPM",
-    "PRICE_DECIMALS",
     "AssetLine",
+    "BorrowerBook",
+    "CollateralLine",
     "CollateralView",
     "Reconciliation",
+    "UsdLine",
     "UsdView",
     "coverage_ppm",
     "format_signed_units",
     "reconcile",
+    "render_collateral_table",
     "render_table",
+    "render_usd_table",
+    "usd_view",
 ]
 
 PPM = 1_000_000
-PRICE_DECIMALS = 8  # index prices: USD per whole unit, times 10^8
-_USD_SCALE = 10**PRICE_DECIMALS
 
 
 def coverage_ppm(reserves: int, net: int) -> int | None:
@@ -121,55 +140,230 @@ class AssetLine:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class UsdView:
-    """Totals in USD * 10^8 at index prices; `missing` lists assets without a price."""
+def _usd(amount: int, price: int, decimals: int, *, round_up: bool) -> int:
+    num = amount * price
+    den: int = 10**decimals
+    return -(-num // den) if round_up else num // den
 
+
+@dataclass(frozen=True, slots=True)
+class UsdLine:
+    """One priced asset in USD x 10^price_decimals (roundings in the module docstring)."""
+
+    symbol: str
+    price: int
+    liabilities: int
+    debts: int
     reserves: int
-    net_liabilities: int
-    missing: tuple[str, ...]
+
+    @property
+    def net_liabilities(self) -> int:
+        return self.liabilities - self.debts
+
+    @property
+    def surplus(self) -> int:
+        return self.reserves - self.net_liabilities
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "price_decimals": PRICE_DECIMALS,
-            "reserves_usd": str(self.reserves),
+            "asset": self.symbol,
+            "price": str(self.price),
+            "liabilities_usd": str(self.liabilities),
+            "debts_usd": str(self.debts),
             "net_liabilities_usd": str(self.net_liabilities),
+            "reserves_usd": str(self.reserves),
+            "surplus_usd": str(self.surplus),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class UsdView:
+    """Per priced asset and in total, at index prices; `missing` lists unpriced assets."""
+
+    price_decimals: int
+    lines: tuple[UsdLine, ...]
+    missing: tuple[str, ...]
+
+    @property
+    def liabilities(self) -> int:
+        return sum(ln.liabilities for ln in self.lines)
+
+    @property
+    def debts(self) -> int:
+        return sum(ln.debts for ln in self.lines)
+
+    @property
+    def net_liabilities(self) -> int:
+        return self.liabilities - self.debts
+
+    @property
+    def reserves(self) -> int:
+        return sum(ln.reserves for ln in self.lines)
+
+    @property
+    def surplus(self) -> int:
+        return self.reserves - self.net_liabilities
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "price_decimals": self.price_decimals,
+            "rounding": "liabilities up, debts and reserves down (against the exchange)",
+            "assets": [ln.to_dict() for ln in self.lines],
+            "liabilities_usd": str(self.liabilities),
+            "debts_usd": str(self.debts),
+            "net_liabilities_usd": str(self.net_liabilities),
+            "reserves_usd": str(self.reserves),
+            "surplus_usd": str(self.surplus),
             "coverage_ppm": coverage_ppm(self.reserves, self.net_liabilities),
             "assets_without_price": list(self.missing),
         }
 
 
-@dataclass(frozen=True, slots=True)
-class CollateralView:
-    """Customers' debts against the collateral of borrowing accounts (per asset, raw and
-    after haircuts), and in USD when prices exist."""
+def usd_view(lines: Sequence[AssetLine], prices: Mapping[str, int], price_decimals: int) -> UsdView:
+    """The USD view of the per-asset lines (see the module docstring for the rounding)."""
+    priced = []
+    for ln in lines:
+        price = prices.get(ln.symbol)
+        if price is None:
+            continue
+        d = ln.decimals
+        priced.append(
+            UsdLine(
+                ln.symbol,
+                price,
+                _usd(ln.liabilities, price, d, round_up=True),
+                _usd(ln.debts, price, d, round_up=False),
+                _usd(ln.reserves, price, d, round_up=False),
+            )
+        )
+    missing = tuple(ln.symbol for ln in lines if ln.symbol not in prices)
+    return UsdView(price_decimals, tuple(priced), missing)
 
-    borrowers: int
-    debts: Mapping[str, int]
-    collateral: Mapping[str, int]
-    collateral_after_haircuts: Mapping[str, int] | None
-    debt_usd: int | None
-    collateral_usd: int | None
-    notes: tuple[str, ...]
+
+@dataclass(frozen=True, slots=True)
+class CollateralLine:
+    """One asset of the borrowers' book: amounts in its smallest unit, values in USD x
+    10^price_decimals as the ledger computed them (debt up, collateral after haircut down).
+    Without a risk model in the ledger the values are None and `collateral` is the
+    borrowers' raw positive claims (from the leaves)."""
+
+    symbol: str
+    decimals: int
+    debt: int
+    collateral: int
+    debt_value: int | None
+    collateral_value: int | None
+    priced: bool
+
+    @property
+    def coverage_ppm(self) -> int | None:
+        """This asset's collateral value against this asset's debt value (for scale: the
+        verdict is on the totals, collateral of one asset backs debts in any other)."""
+        if self.debt_value is None or self.collateral_value is None:
+            return None
+        return coverage_ppm(self.collateral_value, self.debt_value)
 
     def to_dict(self) -> dict[str, Any]:
-        after = self.collateral_after_haircuts
         return {
+            "asset": self.symbol,
+            "debt": str(self.debt),
+            "collateral": str(self.collateral),
+            "debt_usd": None if self.debt_value is None else str(self.debt_value),
+            "collateral_after_haircut_usd": (
+                None if self.collateral_value is None else str(self.collateral_value)
+            ),
+            "coverage_ppm": self.coverage_ppm,
+            "priced": self.priced,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CollateralView:
+    """Customers' debts against the collateral of the borrowing accounts."""
+
+    price_decimals: int
+    borrowers: int
+    lines: tuple[CollateralLine, ...]
+    valued: bool  # the ledger valued debts and collateral with its risk model
+    under_collateralised: int = 0
+    shortfall: int = 0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def debt_value(self) -> int | None:
+        return sum(ln.debt_value or 0 for ln in self.lines) if self.valued else None
+
+    @property
+    def collateral_value(self) -> int | None:
+        return sum(ln.collateral_value or 0 for ln in self.lines) if self.valued else None
+
+    @property
+    def unpriced_debts(self) -> tuple[str, ...]:
+        return tuple(ln.symbol for ln in self.lines if ln.debt and not ln.priced)
+
+    @property
+    def status(self) -> str | None:
+        """PASS, WARN (under-collateralised, or a debt without price), None (not valued)."""
+        debt, collateral = self.debt_value, self.collateral_value
+        if debt is None or collateral is None:
+            return None
+        healthy = collateral >= debt and not self.under_collateralised
+        return "PASS" if healthy and not self.unpriced_debts else "WARN"
+
+    def verdict(self) -> str:
+        """One human line: the totals, the ratio and PASS/WARN with the reason."""
+        debt, collateral, status = self.debt_value, self.collateral_value, self.status
+        if debt is None or collateral is None or status is None:
+            return (
+                f"collateral: {self.borrowers} borrowing accounts; debts cannot be valued "
+                "(the ledger provides no prices or risk model)"
+            )
+        d = self.price_decimals
+        text = (
+            f"collateral {status}: {self.borrowers} borrowing accounts owe "
+            f"{format_signed_units(debt, d)} USD against "
+            f"{format_signed_units(collateral, d)} USD of collateral after haircuts "
+            f"({_ppm_text(coverage_ppm(collateral, debt))})"
+        )
+        reasons = []
+        if collateral < debt:
+            reasons.append("debts exceed the collateral")
+        if self.under_collateralised:
+            reasons.append(
+                f"{self.under_collateralised} borrowing accounts under-collateralised by "
+                f"{format_signed_units(self.shortfall, d)} USD in total"
+            )
+        if self.unpriced_debts:
+            reasons.append(f"debts without a price: {', '.join(self.unpriced_debts)}")
+        return text + ("" if not reasons else ": " + "; ".join(reasons))
+
+    def to_dict(self) -> dict[str, Any]:
+        debt, collateral = self.debt_value, self.collateral_value
+        return {
+            "price_decimals": self.price_decimals,
             "borrowing_accounts": self.borrowers,
-            "debts": {k: str(v) for k, v in self.debts.items()},
-            "collateral_raw": {k: str(v) for k, v in self.collateral.items()},
-            "collateral_after_haircuts": (
-                None if after is None else {k: str(v) for k, v in after.items()}
+            "assets": [ln.to_dict() for ln in self.lines],
+            "debt_usd": None if debt is None else str(debt),
+            "collateral_after_haircut_usd": None if collateral is None else str(collateral),
+            "coverage_ppm": (
+                None if debt is None or collateral is None else coverage_ppm(collateral, debt)
             ),
-            "debt_usd": None if self.debt_usd is None else str(self.debt_usd),
-            "collateral_usd": None if self.collateral_usd is None else str(self.collateral_usd),
-            "over_collateralised": (
-                None
-                if self.debt_usd is None or self.collateral_usd is None
-                else self.collateral_usd >= self.debt_usd
-            ),
+            "under_collateralised_accounts": self.under_collateralised if self.valued else None,
+            "shortfall_usd": str(self.shortfall) if self.valued else None,
+            "status": self.status,
             "notes": list(self.notes),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class BorrowerBook:
+    """What the ledger reports about its borrowers (`LedgerCut.borrower_collateral` and
+    `borrower_shortfall`), per asset (debt, collateral, debt_value, collateral_value)."""
+
+    assets: Mapping[str, tuple[int, int, int, int]]
+    accounts: int
+    under_collateralised: int
+    shortfall: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,12 +390,6 @@ class Reconciliation:
         }
 
 
-def _usd(amount: int, price: int, decimals: int, *, round_up: bool) -> int:
-    num = amount * price
-    den: int = 10**decimals
-    return -(-num // den) if round_up else num // den
-
-
 def reconcile(
     snapshot_id: str,
     assets: Sequence[tuple[str, int]],
@@ -214,10 +402,14 @@ def reconcile(
     borrowers: int,
     borrower_collateral: Sequence[int],
     prices: Mapping[str, int] | None,
-    haircuts_ppm: Mapping[str, int] | None,
+    price_decimals: int,
+    book: BorrowerBook | None,
     notes: Sequence[str] = (),
 ) -> Reconciliation:
-    """The report; pure arithmetic on ints (see the module docstring)."""
+    """The report; pure arithmetic on ints (see the module docstring).
+
+    `borrowers`/`borrower_collateral`: counted from the leaves (accounts with a debt, and
+    their positive claims per asset), used when the ledger gives no `book`."""
     lines = tuple(
         AssetLine(
             symbol,
@@ -236,19 +428,14 @@ def reconcile(
     if prices is None:
         all_notes.append("USD view absent: the ledger provides no index prices")
     else:
-        missing = tuple(line.symbol for line in lines if line.symbol not in prices)
-        res = sum(
-            _usd(ln.reserves, prices[ln.symbol], ln.decimals, round_up=False)
-            for ln in lines
-            if ln.symbol in prices
-        )
-        net = sum(
-            _usd(ln.net_liabilities, prices[ln.symbol], ln.decimals, round_up=True)
-            for ln in lines
-            if ln.symbol in prices
-        )
-        usd = UsdView(res, net, missing)
-    collateral = _collateral(lines, borrowers, borrower_collateral, prices, haircuts_ppm)
+        usd = usd_view(lines, prices, price_decimals)
+        if usd.missing:
+            all_notes.append(
+                f"USD totals leave out assets without an index price: {', '.join(usd.missing)}"
+            )
+    collateral = _collateral(
+        lines, borrowers, borrower_collateral, prices or {}, price_decimals, book
+    )
     return Reconciliation(snapshot_id, lines, usd, collateral, tuple(all_notes))
 
 
@@ -256,41 +443,48 @@ def _collateral(
     lines: Sequence[AssetLine],
     borrowers: int,
     raw: Sequence[int],
-    prices: Mapping[str, int] | None,
-    haircuts_ppm: Mapping[str, int] | None,
+    prices: Mapping[str, int],
+    price_decimals: int,
+    book: BorrowerBook | None,
 ) -> CollateralView:
-    notes: list[str] = []
-    debts = {ln.symbol: ln.debts for ln in lines}
-    collateral = {ln.symbol: raw[k] for k, ln in enumerate(lines)}
-    after: dict[str, int] | None = None
-    if haircuts_ppm is None:
-        notes.append(
-            "no haircuts: the ledger has no margin/haircut configuration, collateral is raw"
+    if book is None:
+        return CollateralView(
+            price_decimals,
+            borrowers,
+            tuple(
+                CollateralLine(
+                    ln.symbol, ln.decimals, ln.debts, raw[k], None, None, ln.symbol in prices
+                )
+                for k, ln in enumerate(lines)
+            ),
+            valued=False,
+            notes=(
+                "the ledger provides no risk model: collateral is the borrowers' raw "
+                "positive claims, not valued",
+            ),
         )
-    else:
-        after = {}
-        for symbol, amount in collateral.items():
-            cut = haircuts_ppm.get(symbol, PPM)  # unknown haircut: worthless as collateral
-            after[symbol] = amount * (PPM - min(max(cut, 0), PPM)) // PPM
-    debt_usd = collateral_usd = None
-    if prices is None:
-        notes.append("debts and collateral are in different assets; without prices no total")
-    else:
-        valued = after if after is not None else collateral
-        decimals = {ln.symbol: ln.decimals for ln in lines}
-        debt_usd = sum(
-            _usd(v, prices[s], decimals[s], round_up=True) for s, v in debts.items() if s in prices
+    out = []
+    for ln in lines:
+        debt, held, debt_value, held_value = book.assets.get(ln.symbol, (0, 0, 0, 0))
+        out.append(
+            CollateralLine(
+                ln.symbol, ln.decimals, debt, held, debt_value, held_value, ln.symbol in prices
+            )
         )
-        collateral_usd = sum(
-            _usd(v, prices[s], decimals[s], round_up=False)
-            for s, v in valued.items()
-            if s in prices
-        )
-        if any(debts[s] and s not in prices for s in debts):
-            notes.append("a debt asset has no price: the USD debt total is incomplete")
-    return CollateralView(
-        borrowers, debts, collateral, after, debt_usd, collateral_usd, tuple(notes)
+    view = CollateralView(
+        price_decimals,
+        book.accounts,
+        tuple(out),
+        valued=True,
+        under_collateralised=book.under_collateralised,
+        shortfall=book.shortfall,
+        notes=(
+            "collateral is the borrowers' positive balances less funds locked by pending "
+            "withdrawals, valued at index with the ledger's haircuts (rounded down); debts "
+            "valued at index (rounded up)",
+        ),
     )
+    return view
 
 
 def render_table(report: Reconciliation) -> Any:
@@ -325,5 +519,67 @@ def render_table(report: Reconciliation) -> Any:
             format_signed_units(ln.in_flight, d),
             _ppm_text(ln.coverage_ppm),
             "PASS" if ln.passed else "FAIL",
+        )
+    return table
+
+
+def render_usd_table(report: Reconciliation) -> Any:
+    """A rich Table of the USD view (None when the ledger gave no prices)."""
+    from rich.table import Table
+
+    usd = report.usd
+    if usd is None:
+        return None
+    d = usd.price_decimals
+    table = Table(title="USD at index prices (liabilities rounded up, reserves down)")
+    for name in ("asset", "price", "liabilities", "debts", "net", "reserves", "surplus"):
+        table.add_column(name, justify="left" if name == "asset" else "right")
+    for ln in usd.lines:
+        table.add_row(
+            ln.symbol,
+            format_signed_units(ln.price, d),
+            *(
+                format_signed_units(v, d)
+                for v in (ln.liabilities, ln.debts, ln.net_liabilities, ln.reserves, ln.surplus)
+            ),
+        )
+    table.add_row(
+        "total",
+        "",
+        *(
+            format_signed_units(v, d)
+            for v in (usd.liabilities, usd.debts, usd.net_liabilities, usd.reserves, usd.surplus)
+        ),
+    )
+    return table
+
+
+def render_collateral_table(report: Reconciliation) -> Any:
+    """A rich Table of the borrowers' debts and collateral per asset (values in USD)."""
+    from rich.table import Table
+
+    view = report.collateral
+    d = view.price_decimals
+    table = Table(title=f"Collateral of the {view.borrowers} borrowing accounts")
+    for name in ("asset", "debt", "debt USD", "collateral", "after haircut USD", "ratio"):
+        table.add_column(name, justify="left" if name == "asset" else "right")
+    for ln in view.lines:
+        table.add_row(
+            ln.symbol,
+            format_signed_units(ln.debt, ln.decimals),
+            "n/a" if ln.debt_value is None else format_signed_units(ln.debt_value, d),
+            format_signed_units(ln.collateral, ln.decimals),
+            "n/a" if ln.collateral_value is None else format_signed_units(ln.collateral_value, d),
+            _ppm_text(ln.coverage_ppm),
+        )
+    debt, held = view.debt_value, view.collateral_value
+    if debt is not None and held is not None:
+        table.add_row(
+            "total",
+            "",
+            format_signed_units(debt, d),
+            "",
+            format_signed_units(held, d),
+            _ppm_text(coverage_ppm(held, debt)),
         )
     return table

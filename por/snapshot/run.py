@@ -27,7 +27,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,22 +35,25 @@ from typing import Any
 
 import numpy as np
 
+from por._hashing import AMOUNT_LIMIT
 from por.builder import AccountBatch, BuiltTree, EngineName, build_tree
 from por.model import Node
 from por.proof import parse_proof
 from por.proofstore import ProofStore
-from por.snapshot.errors import SnapshotConfigError, SnapshotError
+from por.snapshot.errors import SnapshotConfigError, SnapshotError, TotalsMismatchError
 from por.snapshot.leaves import CustomerLeaves, check_root_totals, collect_leaves
-from por.snapshot.reconcile import Reconciliation, reconcile
+from por.snapshot.reconcile import BorrowerBook, Reconciliation, reconcile
 from por.snapshot.reserves import ReserveSetup, SnapshotReserves, read_reserves
 from por.snapshot.source import LedgerCut, LedgerSource
 from por.verify import verify_inclusion
 
 __all__ = [
+    "PRICE_DECIMALS_MAX",
     "SECRET_BYTES_MIN",
     "CutData",
     "SnapshotIndex",
     "SnapshotResult",
+    "check_borrower_book",
     "directory_name",
     "parse_snapshot_time",
     "read_cut",
@@ -61,6 +64,7 @@ __all__ = [
 ]
 
 SECRET_BYTES_MIN = 32
+PRICE_DECIMALS_MAX = 38  # the scale of prices and USD values a ledger may declare
 SELF_CHECK_PROOFS = 32  # proofs served from the finished store and verified before renaming
 
 
@@ -112,7 +116,8 @@ class CutData:
     custody: dict[str, int]
     in_flight: dict[str, int]
     prices: dict[str, int] | None
-    haircuts: dict[str, int] | None
+    price_decimals: int
+    book: BorrowerBook | None
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -173,7 +178,7 @@ def _read(cut: LedgerCut, snapshot_id: str, secret: bytes, timings: dict[str, fl
     leaves = collect_leaves(rows, symbols, snapshot_id, secret)
     after_leaves = time.perf_counter()
     prices = cut.index_prices()
-    haircuts = cut.haircuts_ppm()
+    book = _borrower_book(cut)
     data = CutData(
         seq=cut.seq,
         time_ms=cut.time_ms,
@@ -183,13 +188,80 @@ def _read(cut: LedgerCut, snapshot_id: str, secret: bytes, timings: dict[str, fl
         system=dict(cut.system_balances()),
         custody=dict(cut.custody()),
         in_flight=dict(cut.in_flight()),
-        prices=None if prices is None else dict(prices),
-        haircuts=None if haircuts is None else dict(haircuts),
+        prices=None if prices is None else _prices(prices),
+        price_decimals=_price_decimals(cut.price_decimals()),
+        book=book,
     )
     leaves_s = after_leaves - before_leaves - rows.elapsed
     timings["leaves"] = leaves_s
     timings["cut"] = time.perf_counter() - start - leaves_s
     return data
+
+
+def _price_decimals(value: object) -> int:
+    if type(value) is not int or not 0 <= value <= PRICE_DECIMALS_MAX:
+        raise SnapshotError(
+            f"ledger source gave price decimals {value!r}: expected an int in "
+            f"0..{PRICE_DECIMALS_MAX}"
+        )
+    return value
+
+
+def _prices(prices: Mapping[str, int]) -> dict[str, int]:
+    out = {}
+    for asset, price in prices.items():
+        if type(price) is not int or not 0 < price < AMOUNT_LIMIT:
+            raise SnapshotError(
+                f"ledger source gave the index price {price!r} for {asset}: expected an int "
+                "in (0, 2^128)"
+            )
+        out[str(asset)] = price
+    return out
+
+
+def _borrower_book(cut: LedgerCut) -> BorrowerBook | None:
+    """The ledger's borrowers (both queries answer, or neither), checked to be ints >= 0."""
+    assets = cut.borrower_collateral()
+    shortfall = cut.borrower_shortfall()
+    if assets is None or shortfall is None:
+        return None
+    values = [v for row in assets.values() for v in row] + list(shortfall)
+    if any(type(v) is not int or v < 0 for v in values) or any(
+        len(row) != 4 for row in assets.values()
+    ):
+        raise SnapshotError(
+            "ledger source gave a borrower book that is not non-negative ints "
+            "(debt, collateral, debt value, collateral value per asset)"
+        )
+    accounts, under, short = shortfall
+    rows = {str(k): (row[0], row[1], row[2], row[3]) for k, row in assets.items()}
+    return BorrowerBook(rows, accounts, under, short)
+
+
+def check_borrower_book(
+    root: Node, assets: Sequence[str], book: BorrowerBook | None, borrowers: int
+) -> None:
+    """The borrower book must describe the tree's debts: per asset its debt equals the root
+    debt to the unit, and it counts the accounts with a debt leaf."""
+    if book is None:
+        return
+    problems = []
+    for k, symbol in enumerate(assets):
+        debt = book.assets.get(symbol, (0, 0, 0, 0))[0]
+        if debt != root.debt[k]:
+            problems.append(f"{symbol}: borrowers owe {debt}, tree root debt {root.debt[k]}")
+    if book.accounts != borrowers:
+        problems.append(
+            f"{book.accounts} borrowing accounts, the leaves have {borrowers} with a debt"
+        )
+    unknown = sorted(set(book.assets) - set(assets))
+    if unknown:
+        problems.append(f"borrower book for assets not in the snapshot: {unknown}")
+    if problems:
+        raise TotalsMismatchError(
+            "the ledger's borrower book does not match the tree, snapshot refused: "
+            + "; ".join(problems)
+        )
 
 
 # -- files ----------------------------------------------------------------------------------
@@ -443,6 +515,7 @@ def _run(
     )
     lap("tree")
     check_root_totals(built.root, cut.symbols, cut.totals)
+    check_borrower_book(built.root, cut.symbols, cut.book, cut.leaves.borrowers)
     lap("check")
     write_private_index(cut.leaves.batch, private / "index")
     with ProofStore.open(private / "tree") as store:
@@ -473,7 +546,8 @@ def _run(
         borrowers=cut.leaves.borrowers,
         borrower_collateral=cut.leaves.borrower_collateral,
         prices=cut.prices,
-        haircuts_ppm=cut.haircuts,
+        price_decimals=cut.price_decimals,
+        book=cut.book,
         notes=notes,
     )
     _write_json(public / "reconciliation.json", report.to_dict())

@@ -68,14 +68,36 @@ class LedgerCut(Protocol):
         already reserved for leaving): the ledger's explanation of an on-chain shortfall."""
         ...
 
-    def index_prices(self) -> Mapping[str, int] | None:
-        """asset -> USD per whole unit, scaled by 10^8 (PRICE_DECIMALS), at the cut;
-        None when the ledger keeps no index prices."""
+    def price_decimals(self) -> int:
+        """The scale of `index_prices()` and of every value `borrower_collateral()` and
+        `borrower_shortfall()` report: USD x 10^price_decimals (e.g. 6 when the ledger
+        quotes prices in micro-USDC, as this repository's exchange does)."""
         ...
 
-    def haircuts_ppm(self) -> Mapping[str, int] | None:
-        """asset -> haircut applied to it as collateral, in parts per million (0..10^6);
-        None when the ledger has no margin/haircut configuration."""
+    def index_prices(self) -> Mapping[str, int] | None:
+        """asset -> the ledger's index price at the cut: USD value of ONE WHOLE unit, in
+        units of 10^-price_decimals USD (so `amount` smallest units are worth
+        `amount * price / 10^decimals`). Assets without a price are absent; None when the
+        ledger keeps no prices at all."""
+        ...
+
+    def borrower_collateral(self) -> Mapping[str, tuple[int, int, int, int]] | None:
+        """asset -> (debt, collateral, debt_value, collateral_value) summed over the
+        borrowing accounts (customers with a negative claim in any asset), as the ledger's
+        own risk model values them at the cut:
+
+        debt (smallest units): their debts in the asset -- all customers' debts;
+        collateral (smallest units): their positive balances usable as collateral;
+        debt_value: the debts' value, rounded up (0 for an asset without a price);
+        collateral_value: the collateral's value after haircuts, rounded down.
+
+        Values in USD x 10^price_decimals. None when the ledger has no risk model."""
+        ...
+
+    def borrower_shortfall(self) -> tuple[int, int, int] | None:
+        """(borrowing accounts, how many of them have a collateral value after haircuts
+        below their debts' value -- or owe an asset without a price --, the sum of those
+        shortfalls in USD x 10^price_decimals); None when the ledger has no risk model."""
         ...
 
 

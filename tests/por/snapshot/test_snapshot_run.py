@@ -32,7 +32,17 @@ from por.snapshot import (
     take_snapshot,
 )
 from por.verify import verify_leaves, verify_proof
-from tests.por.snapshot.snapshot_ledger import AFTER, AT, BEFORE, CUT_SEQ, make_ledger
+from tests.por.snapshot.snapshot_ledger import (
+    AFTER,
+    AT,
+    BEFORE,
+    BORROWER_BOOK,
+    BORROWERS,
+    BORROWERS_AFTER,
+    BORROWERS_REJECTED,
+    CUT_SEQ,
+    make_ledger,
+)
 
 SECRET = bytes(range(32))
 PRIVATE_KEY = Ed25519PrivateKey.from_private_bytes(bytes(32))
@@ -121,8 +131,23 @@ def test_system_accounts_are_reported_separately_not_as_leaves(db_url: str, tmp_
         "150000000",
         "50000000",
     )
-    assert report["collateral"]["borrowing_accounts"] == 1
-    assert report["collateral"]["collateral_raw"] == {"BTC": "0", "ETH": str(2 * 10**18)}
+    col = report["collateral"]
+    assert col["borrowing_accounts"] == 1
+    # bob owes 0.01 BTC at 100,000 USD; holds 2 ETH at 3,000 USD with weight 0.9
+    assert col["assets"][1] == {
+        "asset": "ETH",
+        "debt": "0",
+        "collateral": str(2 * 10**18),
+        "debt_usd": "0",
+        "collateral_after_haircut_usd": "5400000000",
+        "coverage_ppm": None,
+        "priced": True,
+    }
+    assert (col["debt_usd"], col["collateral_after_haircut_usd"], col["status"]) == (
+        "1000000000",
+        "5400000000",
+        "PASS",
+    )
 
 
 class _TamperedExport:
@@ -144,6 +169,78 @@ class _TamperedExport:
 
             cut.claims = claims  # type: ignore[method-assign]
             yield cut
+
+
+def test_the_report_values_reserves_in_usd_and_warns_of_an_under_collateralised_borrower(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The BORROWERS ledger (no reserves read, so reserves are 0) in exact integers, USD x
+    10^6: BTC at 100,000.000001 -- liabilities 1.12 BTC -> ceil(112_000_000_001.12), debts
+    0.02 BTC -> floor(2_000_000_000.02); ETH 1.5 at 2,000; USDC 15,000 owed, 5,000 owed by
+    customers. eve (0.02 BTC against 1 ETH at 0.8) is under-collateralised by 400_000_001."""
+    ledger = make_ledger(db_url, BORROWERS + BORROWERS_AFTER, rejected=BORROWERS_REJECTED)
+    result = take_snapshot(SqlLedgerExport(ledger.engine), AT, tmp_path / "out", secret=SECRET)
+    report = json.loads((result.directory / "public" / "reconciliation.json").read_text())
+    usd = report["usd"]
+    assert usd["price_decimals"] == 6
+    assert [(a["asset"], a["liabilities_usd"], a["debts_usd"]) for a in usd["assets"]] == [
+        ("BTC", "112000000002", "2000000000"),
+        ("ETH", "3000000000", "0"),
+        ("USDC", "15000000000", "5000000000"),
+    ]
+    assert (usd["liabilities_usd"], usd["debts_usd"], usd["net_liabilities_usd"]) == (
+        "130000000002",
+        "7000000000",
+        "123000000002",
+    )
+    assert (usd["reserves_usd"], usd["surplus_usd"], usd["assets_without_price"]) == (
+        "0",
+        "-123000000002",
+        [],
+    )
+    col = report["collateral"]
+    assert {
+        a["asset"]: (a["debt"], a["collateral"], a["debt_usd"], a["collateral_after_haircut_usd"])
+        for a in col["assets"]
+    } == {k: tuple(str(v) for v in row) for k, row in BORROWER_BOOK.items()}
+    assert (col["debt_usd"], col["collateral_after_haircut_usd"]) == ("7000000001", "10766666660")
+    assert col["coverage_ppm"] == 10_766_666_660 * 10**6 // 7_000_000_001
+    assert (col["under_collateralised_accounts"], col["shortfall_usd"]) == (1, "400000001")
+    assert col["status"] == "WARN", "one borrower's debt exceeds its collateral"
+    assert report["status"] == "FAIL", "no reserves were read: the reserves verdict is apart"
+    verdict = result.reconciliation.collateral.verdict()
+    assert verdict.startswith("collateral WARN: 2 borrowing accounts owe 7000.000001 USD")
+    assert "1 borrowing accounts under-collateralised by 400.000001 USD" in verdict
+
+
+class _LyingBook:
+    """A source whose borrower book disagrees with its claims by one unit of debt."""
+
+    def __init__(self, inner: SqlLedgerExport) -> None:
+        self.inner = inner
+
+    @contextmanager
+    def cut(self, boundary_ms: int) -> Iterator[SqlLedgerCut]:
+        with self.inner.cut(boundary_ms) as cut:
+            real = cut.borrower_collateral
+
+            def book() -> dict[str, tuple[int, int, int, int]]:
+                rows = dict(real())
+                debt, *rest = rows["USDC"]
+                rows["USDC"] = (debt - 1, *rest)  # type: ignore[assignment]
+                return rows
+
+            cut.borrower_collateral = book  # type: ignore[method-assign]
+            yield cut
+
+
+def test_a_borrower_book_that_does_not_match_the_tree_is_refused(
+    db_url: str, tmp_path: Path
+) -> None:
+    ledger = make_ledger(db_url, BORROWERS + BORROWERS_AFTER, rejected=BORROWERS_REJECTED)
+    with pytest.raises(TotalsMismatchError, match="USDC: borrowers owe 4999999999, tree root"):
+        take_snapshot(_LyingBook(SqlLedgerExport(ledger.engine)), AT, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == [], "no snapshot files may be left behind"
 
 
 @pytest.mark.parametrize(("account", "delta"), [("carol", -1), ("bob", 1)])
