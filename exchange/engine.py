@@ -8,7 +8,9 @@ rolls back every posting of the command; the command is still recorded, as rejec
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from itertools import compress, repeat
+from operator import add, eq, is_
 from typing import Any, NoReturn, Protocol
 
 from exchange import fields
@@ -26,10 +28,22 @@ from exchange.model import (
 from exchange.registry import CommandSpec, JobSpec, Registry, default_registry
 from exchange.state import BalanceKey, LedgerState
 
-__all__ = ["Context", "Exchange", "Journal", "MemoryJournal"]
+__all__ = ["BULK_LEGS", "Context", "Exchange", "Journal", "MemoryJournal"]
 
 Leg = tuple[str, str, str, int]
 """(account, asset, bucket, amount): one side of an entry, as handlers write it."""
+
+BULK_LEGS = 32
+"""An entry with more legs than this is posted column-wise (`Context.post_columns`): the
+same checks and the same postings, done in C-level passes instead of a Python loop per leg
+(hourly interest and settlement post entries of 10^5..10^6 legs)."""
+
+_Segment = tuple[int, Sequence[str], str | Sequence[str], Sequence[str], list[int], list[int]]
+"""Undo record of a column-wise entry: (position in `_undo` when it was posted, accounts,
+asset (or a column), buckets, balances before, balances after)."""
+
+_Read = tuple[str, list[str], list[str], list[int], list[bool] | None, tuple[int, int]]
+"""`Context.balances_of`'s last read: (asset, accounts, buckets, values, absent, stamp)."""
 
 
 class Journal(Protocol):
@@ -56,7 +70,9 @@ class Context:
         "_data",
         "_entry",
         "_postings",
+        "_read",
         "_rollbacks",
+        "_segments",
         "_undo",
         "registry",
         "state",
@@ -70,6 +86,8 @@ class Context:
 
     def _reset(self) -> None:
         self._undo: list[tuple[BalanceKey, int]] = []
+        self._segments: list[_Segment] | None = None
+        self._read: _Read | None = None
         self._postings: list[Posting] = []
         self._data: dict[str, Any] | None = None
         self._entry = 0
@@ -130,6 +148,27 @@ class Context:
 
     def post(self, *legs: Leg) -> None:
         """Append one entry: `legs` must sum to zero per asset. Zero legs are dropped."""
+        if len(legs) > BULK_LEGS:
+            accounts, assets, buckets, amounts = zip(*legs, strict=True)
+            self._post_columns(accounts, assets, buckets, amounts, ())
+            return
+        if len(legs) == 2:  # the common case, checked without a dict (as in `post_each`)
+            a, b = legs
+            if a[1] != b[1] or a[3] + b[3]:
+                raise LedgerBugError(f"unbalanced entry {legs!r}")
+        else:
+            sums: dict[str, int] = {}
+            for _, asset, _, amount in legs:
+                sums[asset] = sums.get(asset, 0) + amount
+            if any(sums.values()):
+                raise LedgerBugError(f"unbalanced entry {legs!r}: sums {sums}")
+        entry = self._entry
+        self._entry = entry + 1
+        self._apply(entry, legs)
+
+    def post_each(self, *legs: Leg) -> None:
+        """`post` leg by leg in a Python loop: what `post` does for a few legs, and the
+        plain reference its column-wise path is tested against."""
         if len(legs) == 2:  # the common case, checked without a dict
             a, b = legs
             if a[1] != b[1] or a[3] + b[3]:
@@ -140,6 +179,166 @@ class Context:
                 sums[asset] = sums.get(asset, 0) + amount
             if any(sums.values()):
                 raise LedgerBugError(f"unbalanced entry {legs!r}: sums {sums}")
+        entry = self._entry
+        self._entry = entry + 1
+        self._apply(entry, legs)
+
+    def balances_of(self, asset: str, accounts: list[str], buckets: list[str]) -> list[int]:
+        """Balances of (accounts[i], asset, buckets[i]), read column-wise. A `post_columns`
+        over the same columns right after (nothing posted in between) reuses this read."""
+        raw = list(map(self.state.balances.get, zip(accounts, repeat(asset), buckets)))
+        absent = None
+        values: list[int] = raw  # type: ignore[assignment]
+        if None in raw:
+            absent = list(map(is_, raw, repeat(None)))
+            values = [0 if v is None else v for v in raw]
+        self._read = (asset, list(accounts), list(buckets), values, absent, self._stamp())
+        return list(values)
+
+    def post_columns(
+        self,
+        asset: str,
+        accounts: Sequence[str],
+        buckets: Sequence[str],
+        amounts: Sequence[int],
+        *legs: Leg,
+    ) -> None:
+        """Append one entry whose legs are (accounts[i], asset, buckets[i], amounts[i]) for
+        each i, then `legs` (applied after the columns; they may touch the same keys).
+
+        Exactly `post` of those legs in that order: the same checks (balanced per asset,
+        known asset, account and bucket, sign and limit after the command), the same
+        postings, zero legs dropped. Made for entries of 10^5..10^6 legs (hourly interest,
+        settlement): the per-leg work runs in C-level passes (map, zip), not a Python loop.
+        """
+        if not len(accounts) == len(buckets) == len(amounts):
+            raise LedgerBugError(
+                f"columns differ in length: {len(accounts)} accounts, {len(buckets)} buckets, "
+                f"{len(amounts)} amounts"
+            )
+        self._post_columns(accounts, asset, buckets, amounts, legs)
+
+    def _stamp(self) -> tuple[int, int]:
+        """Changes whenever a balance does (within a command)."""
+        return len(self._undo), len(self._segments or ())
+
+    def _post_columns(
+        self,
+        accounts: Sequence[str],
+        assets: str | Sequence[str],
+        buckets: Sequence[str],
+        amounts: Sequence[int],
+        legs: tuple[Leg, ...],
+    ) -> None:
+        """`post` column-wise; `assets` is one asset for every leg, or a column.
+
+        Why this is `post`: a key that is already in `balances` belongs to an open account
+        (keys are only made by postings, which check it, and accounts are never closed), so
+        only legs that create a key need the account lookup. Keys must be distinct within
+        the columns (checked; otherwise the entry is applied leg by leg), so every new
+        balance is old + amount; the signs and limits are checked on those values after
+        the command (`_check_touched`).
+        """
+        state = self.state
+        balances = state.balances
+        known = state.assets
+        single = assets if isinstance(assets, str) else None
+        distinct = {single} if single is not None else set(assets)
+        if single is None and len(distinct) == 1:
+            single = next(iter(distinct))
+        sums: dict[str, int] = {}
+        for _, asset, _, amount in legs:
+            sums[asset] = sums.get(asset, 0) + amount
+        if single is not None:
+            sums[single] = sums.get(single, 0) + sum(amounts)
+        else:
+            for asset, amount in zip(assets, amounts, strict=True):
+                sums[asset] = sums.get(asset, 0) + amount
+        if any(sums.values()):
+            raise LedgerBugError(
+                f"unbalanced entry of {len(amounts) + len(legs)} legs: sums {sums}"
+            )
+        if not distinct <= known.keys() or not set(buckets) <= self._buckets.keys():
+            self._find_unknown(accounts, assets, buckets, amounts)
+        column: Iterable[str] = repeat(single) if single is not None else assets
+        n = len(amounts)
+        if len(set(accounts)) != n and len(set(zip(accounts, buckets, strict=True))) != n:
+            # a key twice in the columns: applied leg by leg
+            entry = self._entry
+            self._entry = entry + 1
+            self._apply(entry, (*zip(accounts, column, buckets, amounts, strict=False), *legs))
+            return
+        read = self._read
+        if (
+            read is not None
+            and single is not None
+            and read[0] == single
+            and read[5] == self._stamp()
+            and isinstance(accounts, list)
+            and isinstance(buckets, list)
+            and read[1] == accounts
+            and read[2] == buckets
+        ):
+            olds, absent = read[3], read[4]
+        else:
+            raw = list(map(balances.get, zip(accounts, column, buckets, strict=False)))
+            olds, absent = raw, None  # type: ignore[assignment]
+            if None in raw:
+                absent = list(map(is_, raw, repeat(None)))
+                olds = [0 if v is None else v for v in raw]
+        self._read = None
+        if absent is not None and not all(
+            map(state.accounts.__contains__, compress(accounts, absent))
+        ):
+            self._find_unknown(accounts, column, buckets, amounts)
+        if 0 in amounts:  # zero legs are dropped, as `post` does
+            keep = list(map(bool, amounts))
+            accounts = list(compress(accounts, keep))
+            buckets = list(compress(buckets, keep))
+            amounts = list(compress(amounts, keep))
+            olds = list(compress(olds, keep))
+            if single is None:
+                column = assets = list(compress(assets, keep))
+        entry = self._entry
+        self._entry = entry + 1
+        news = list(map(add, olds, amounts))
+        balances.update(zip(zip(accounts, column, buckets, strict=False), news, strict=False))
+        self._postings.extend(zip(repeat(entry), accounts, column, buckets, amounts, strict=False))
+        if self._segments is None:
+            self._segments = []
+        self._segments.append(
+            (
+                len(self._undo),
+                accounts,
+                single if single is not None else assets,
+                buckets,
+                olds,
+                news,
+            )
+        )
+        if legs:
+            self._apply(entry, legs)
+
+    def _find_unknown(
+        self,
+        accounts: Sequence[str],
+        assets: str | Iterable[str],
+        buckets: Sequence[str],
+        amounts: Sequence[int],
+    ) -> None:
+        """Raise for the first non-zero leg to an unknown asset, account or bucket."""
+        state = self.state
+        column = repeat(assets) if isinstance(assets, str) else assets
+        for leg in zip(accounts, column, buckets, amounts, strict=False):
+            if leg[3] and (
+                leg[1] not in state.assets
+                or leg[0] not in state.accounts
+                or leg[2] not in self._buckets
+            ):
+                raise LedgerBugError(f"posting to an unknown asset, account or bucket: {leg!r}")
+
+    def _apply(self, entry: int, legs: Iterable[Leg]) -> None:
+        """Apply the legs of a checked, balanced entry one by one."""
         state = self.state
         balances = state.balances
         assets = state.assets
@@ -147,8 +346,6 @@ class Context:
         buckets = self._buckets
         undo = self._undo
         postings = self._postings
-        entry = self._entry
-        self._entry = entry + 1
         for leg in legs:
             account, asset, bucket, amount = leg
             if not amount:
@@ -180,7 +377,7 @@ class Context:
     # -- engine side ---------------------------------------------------------------------
     def _rollback(self) -> None:
         balances = self.state.balances
-        for key, old in reversed(self._undo):
+        for key, old in self._undo_records():
             if old:
                 balances[key] = old
             else:
@@ -189,11 +386,30 @@ class Context:
             for undo in reversed(self._rollbacks):
                 undo()
 
+    def _undo_records(self) -> Iterable[tuple[BalanceKey, int]]:
+        """(key, balance before) of every leg applied, newest first."""
+        undo = self._undo
+        if not self._segments:
+            return reversed(undo)
+        out: list[tuple[BalanceKey, int]] = []
+        end = len(undo)
+        for at, accounts, assets, buckets, olds, _ in reversed(self._segments):
+            out.extend(reversed(undo[at:end]))
+            column = repeat(assets) if isinstance(assets, str) else reversed(assets)
+            keys = zip(reversed(accounts), column, reversed(buckets), strict=False)
+            out.extend(zip(keys, reversed(olds), strict=False))
+            end = at
+        out.extend(reversed(undo[:end]))
+        return out
+
     def _check_touched(self) -> None:
         """Sign and size of every touched bucket after the command."""
+        records: Iterable[tuple[BalanceKey, int]] = self._undo
+        if self._segments and not self._segments_hold():  # find the first, in posting order
+            records = reversed(list(self._undo_records()))
         balances = self.state.balances
         buckets = self._buckets
-        for key, _ in self._undo:
+        for key, _ in records:
             value = balances[key]
             sign = buckets[key[2]]
             if (sign == POSITIVE and value < 0) or (sign == NEGATIVE and value > 0):
@@ -202,6 +418,28 @@ class Context:
                 )
             if value <= -AMOUNT_LIMIT or value >= AMOUNT_LIMIT:
                 raise Rejected("balance_must_be_below_limit", f"{key} would be {value}")
+
+    def _segments_hold(self) -> bool:
+        """The checks of `_check_touched` for the column-wise entries, in C-level passes
+        over the values they posted (False: some value fails; the caller then checks every
+        key in posting order). A key posted again later is checked by that later posting
+        too (the leg-by-leg records are read from `balances`; a later segment holds the
+        later value), so the last value of every key is among those checked here or there;
+        an earlier value failing only sends the caller to the exact, ordered check."""
+        signs = self._buckets
+        for _, _, _, buckets, _, values in self._segments or ():
+            if not values:
+                continue
+            if min(values) <= -AMOUNT_LIMIT or max(values) >= AMOUNT_LIMIT:
+                return False
+            bucket_signs = list(map(signs.__getitem__, buckets))
+            positive = list(compress(values, map(eq, bucket_signs, repeat(POSITIVE))))
+            if positive and min(positive) < 0:
+                return False
+            negative = list(compress(values, map(eq, bucket_signs, repeat(NEGATIVE))))
+            if negative and max(negative) > 0:
+                return False
+        return True
 
 
 class Exchange:
@@ -277,6 +515,8 @@ class Exchange:
     def _run(self, spec: CommandSpec, params: Any, text: str) -> Event:
         ctx = self._ctx
         ctx._undo = []
+        ctx._segments = None
+        ctx._read = None
         ctx._postings = []
         ctx._data = None
         ctx._entry = 0

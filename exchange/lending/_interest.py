@@ -21,6 +21,8 @@ and every rounding is in the exchange's favour. The entry:
 
 from __future__ import annotations
 
+from itertools import repeat
+from operator import floordiv, mul, neg, sub
 from typing import TYPE_CHECKING
 
 from exchange.model import FEES, lending_pool
@@ -53,52 +55,57 @@ def _post_interest(ctx: Context) -> None:
     facts: dict[str, dict[str, str]] = {}
     for asset in sorted(ls.pools):
         pool = ls.pools[asset]
-        if not pool.debts:
+        debts = pool.debts
+        if not debts:
             continue
         lent, borrowed, _ = pool_totals(state, asset)
         params = ls.params_of(asset)
         ib0 = pool.borrow_index
         ib1 = ib0 + ceil_div(ib0 * borrow_rate(params, borrowed, lent), WAD * HOURS_PER_YEAR)
-        legs: list[tuple[str, str, str, int]] = []
-        append = legs.append
-        total_i = 0
-        for account, debt in pool.debts.items():
-            owed = -(-debt * ib1 // RAY)
-            i = owed + balances.get((account, asset, "borrowed"), 0)
-            if i > 0:
-                append((account, asset, "borrowed", -i))
-                total_i += i
+        # The entry as columns (Context.post_columns): one leg per borrower, then one per
+        # lender (a leg of 0 is dropped, as `post` does), then the pool's and the fee's legs.
+        shares = pool.shares
+        nb = len(debts)
+        accounts = [*debts, *shares]
+        buckets = ["borrowed"] * nb + ["lent"] * len(shares)
+        held = ctx.balances_of(asset, accounts, buckets)
+        # borrower j: -(interest) = floor(-d_j * ib' / RAY) - borrowed_j, posted when < 0
+        owed = map(floordiv, map(mul, map(neg, debts.values()), repeat(ib1)), repeat(RAY))
+        amounts = list(map(min, map(sub, owed, held[:nb]), repeat(0)))
+        total_i = -sum(amounts)
         if not total_i:
             continue
         pot = total_i - ceil_div(total_i * params.fee, FRACTION)
         il0 = pool.lend_index
-        shares = pool.shares
         margin = len(shares)
         il1 = il0
         if pool.total_shares and pot > margin:
             il1 = il0 + (pot - margin) * RAY // pool.total_shares
-        total_l = 0
-        if il1 != il0:
-            get = balances.get
-            for account, s in shares.items():
-                gain = s * il1 // RAY - get((account, asset, "lent"), 0)
-                if gain > 0:
-                    append((account, asset, "lent", gain))
-                    total_l += gain
+        if il1 != il0:  # lender k: floor(s_k * il' / RAY) - lent_k, posted when > 0
+            grown = map(floordiv, map(mul, shares.values(), repeat(il1)), repeat(RAY))
+            amounts += map(max, map(sub, grown, held[nb:]), repeat(0))
+        else:
+            amounts += repeat(0, len(shares))
+        total_l = total_i + sum(amounts)
         fee = total_i - total_l
         assert fee >= 0, "lenders were paid more than borrowers paid"  # proven in the docstring
         p = lending_pool(asset)
-        append((p, asset, "loans", total_i))
-        append((FEES, asset, "lent", fee))
-        append((p, asset, "supplied", -(total_l + fee)))
-        old = (ib0, il0, shares.get(FEES), pool.debts.get(FEES), pool.total_shares)
+        old = (ib0, il0, shares.get(FEES), debts.get(FEES), pool.total_shares)
 
         def undo(pool=pool, old=old) -> None:  # type: ignore[no-untyped-def]
             pool.borrow_index, pool.lend_index = old[0], old[1]
             pool.restore(FEES, old[2], old[3], old[4])
 
         ctx.on_rollback(undo)
-        ctx.post(*legs)
+        ctx.post_columns(
+            asset,
+            accounts,
+            buckets,
+            amounts,
+            (p, asset, "loans", total_i),
+            (FEES, asset, "lent", fee),
+            (p, asset, "supplied", -(total_l + fee)),
+        )
         pool.borrow_index = ib1
         pool.lend_index = il1
         pool.on_lent(FEES, fee, balances.get((FEES, asset, "lent"), 0))

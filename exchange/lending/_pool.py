@@ -24,6 +24,7 @@ Rounding of share changes, always in the exchange's favour:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ._fixed import FRACTION, RAY, WAD, ceil_div
@@ -151,6 +152,49 @@ class Pool:
             debts[account] = new
         else:
             debts.pop(account, None)
+
+    def on_lent_many(self, changes: Iterable[tuple[str, int, int | None]]) -> None:
+        """`on_lent` for many accounts in one call (settlement): (account, delta, after),
+        where `after` is read only when delta < 0 (None when the lend grows)."""
+        shares = self.shares
+        index = self.lend_index
+        total = 0
+        for account, delta, after in changes:
+            old = shares.get(account, 0)
+            if delta > 0:
+                new = old + delta * RAY // index
+            elif after == 0:
+                new = 0
+            else:
+                new = old - ceil_div(-delta * RAY, index)
+                if new < 0:
+                    new = 0
+            if new:
+                shares[account] = new
+            else:
+                shares.pop(account, None)
+            total += new - old
+        self.total_shares += total
+
+    def on_borrowed_many(self, changes: Iterable[tuple[str, int, int | None]]) -> None:
+        """`on_borrowed` for many accounts in one call (settlement): (account, delta,
+        after), where `after` is read only when delta > 0 (None when the debt grows)."""
+        debts = self.debts
+        index = self.borrow_index
+        for account, delta, after in changes:
+            old = debts.get(account, 0)
+            if delta < 0:
+                new = old + ceil_div(-delta * RAY, index)
+            elif after == 0:
+                new = 0
+            else:
+                new = old - delta * RAY // index
+                if new < 0:
+                    new = 0
+            if new:
+                debts[account] = new
+            else:
+                debts.pop(account, None)
 
     def restore(self, account: str, share: int | None, debt: int | None, total: int) -> None:
         """Undo helper: put an account's scaled amounts back (None = absent)."""

@@ -22,6 +22,8 @@ One journal entry per quote asset and tick; per account at most one leg per buck
 
 from __future__ import annotations
 
+from itertools import repeat
+from operator import add
 from typing import TYPE_CHECKING, Any
 
 from exchange.lending import FRACTION, ceil_div, gc_paused, lending_state, pool_totals
@@ -60,32 +62,46 @@ def _realise(
     matching: MatchingState, marks: dict[str, int]
 ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]], list[tuple[Any, int, int]]]:
     """Reset every open position's entry to mark. Returns (quote -> account -> upnl,
-    quote -> market -> upnl total, undo list of (position, old basis, old realised))."""
+    quote -> market -> upnl total, undo list of (position, old basis, old realised)).
+
+    Market facts are looked up once per market, not once per position (this loops over
+    every open position every 10 s); `_reference.realise_reference` is the plain loop."""
     books = matching.books
     per_account: dict[str, dict[str, int]] = {}
     per_market: dict[str, dict[str, int]] = {}
     undo: list[tuple[Any, int, int]] = []
-    for (account, symbol), pos in matching.positions.items():
-        mark = marks.get(symbol)
-        if mark is None:
-            continue
-        size = pos.size
-        if not size and not pos.basis:
-            # flat: realised PnL (fills) may still sit unsettled
-            quote = books[symbol].market.quote
-            per_account.setdefault(quote, {}).setdefault(account, 0)
-            continue
+    keep = undo.append
+    of_market: dict[str, tuple[int, int, str]] = {}
+    for symbol, mark in marks.items():
         market = books[symbol].market
-        upnl = size * mark // market.scale - pos.basis
-        quote = market.quote
-        accounts = per_account.setdefault(quote, {})
+        of_market[symbol] = (mark, market.scale, market.quote)
+    moved: dict[str, int] = {}
+    for (account, symbol), pos in matching.positions.items():
+        facts = of_market.get(symbol)
+        if facts is None:
+            continue
+        mark, scale, quote = facts
+        accounts = per_account.get(quote)
+        if accounts is None:
+            accounts = per_account[quote] = {}
+        size = pos.size
+        basis = pos.basis
+        if not size and not basis:
+            # flat: realised PnL (fills) may still sit unsettled
+            if account not in accounts:
+                accounts[account] = 0
+            continue
+        upnl = size * mark // scale - basis
         accounts[account] = accounts.get(account, 0) + upnl
         if upnl:
-            undo.append((pos, pos.basis, pos.realised))
-            pos.basis += upnl
-            pos.realised += upnl
-            totals = per_market.setdefault(quote, {})
-            totals[symbol] = totals.get(symbol, 0) + upnl
+            realised = pos.realised
+            keep((pos, basis, realised))
+            pos.basis = basis + upnl
+            pos.realised = realised + upnl
+            moved[symbol] = moved.get(symbol, 0) + upnl
+    for symbol, total in moved.items():
+        quote = of_market[symbol][2]
+        per_market.setdefault(quote, {})[symbol] = total
     return per_account, per_market, undo
 
 
@@ -122,6 +138,8 @@ def _settle(ctx: Context) -> None:
 
 
 def _settle_quote(ctx: Context, quote: str, upnls: dict[str, int], markets: dict[str, int]) -> bool:
+    """Settle one quote asset: one entry, posted column-wise (the plain loop it must equal
+    is `_reference._settle_quote_reference`)."""
     state = ctx.state
     balances = state.balances
     ls = lending_state(state)
@@ -132,28 +150,33 @@ def _settle_quote(ctx: Context, quote: str, upnls: dict[str, int], markets: dict
     append = legs.append
     to_pool = 0  # lent into the pool (+) or redeemed (-): liquidity and supplied
     loans = 0  # borrowed (+) or repaid (-): liquidity and loans
-    lends: list[tuple[str, int]] = []
-    debts: list[tuple[str, int]] = []
+    # share changes for the pool: (account, delta, balance after when it shrinks)
+    lends: list[tuple[str, int, int | None]] = []
+    debts: list[tuple[str, int, int | None]] = []
     losers: list[tuple[str, int, int]] = []
     off = ls.auto_lend_off
     get = balances.get
+    names = list(upnls)
+    unsettled = map(get, zip(names, repeat(quote), repeat("pnl_unsettled")), repeat(0))
+    totals = list(map(add, unsettled, upnls.values()))  # x: the whole unsettled PnL
     # winners first: their profits add pool liquidity the losers may then borrow
-    for account, upnl in upnls.items():
-        x = get((account, quote, "pnl_unsettled"), 0) + upnl
+    for account, upnl, x in zip(names, upnls.values(), totals, strict=True):
         if x > 0:
-            debt = -get((account, quote, "borrowed"), 0)
+            borrowed = get((account, quote, "borrowed"), 0)
+            debt = -borrowed
             repaid = x if x < debt else debt
             rest = x - repaid
-            append((account, quote, "pnl_unsettled", upnl - x))
+            if upnl != x:  # (a leg of 0 would be dropped by `post` anyway)
+                append((account, quote, "pnl_unsettled", upnl - x))
             if repaid:
                 append((account, quote, "borrowed", repaid))
                 loans -= repaid
-                debts.append((account, repaid))  # the change of the borrowed bucket
+                debts.append((account, repaid, borrowed + repaid))
             if rest:
                 if pool_open and (account, quote) not in off:
                     append((account, quote, "lent", rest))
                     to_pool += rest
-                    lends.append((account, rest))
+                    lends.append((account, rest, None))
                 else:
                     append((account, quote, "available", rest))
         elif x < 0:
@@ -177,7 +200,7 @@ def _settle_quote(ctx: Context, quote: str, upnls: dict[str, int], markets: dict
                 r = min(loss - paid, lent, liquidity, room)
                 if r > 0:
                     append((account, quote, "lent", -r))
-                    lends.append((account, -r))
+                    lends.append((account, -r, lent - r))
                     to_pool -= r
                     lent_total -= r
                     liquidity -= r
@@ -187,7 +210,7 @@ def _settle_quote(ctx: Context, quote: str, upnls: dict[str, int], markets: dict
                 b = min(loss - paid, liquidity, room)
                 if b > 0:
                     append((account, quote, "borrowed", -b))
-                    debts.append((account, -b))
+                    debts.append((account, -b, None))
                     loans += b
                     borrowed_total += b
                     liquidity -= b
@@ -207,8 +230,8 @@ def _settle_quote(ctx: Context, quote: str, upnls: dict[str, int], markets: dict
     if lends or debts:
         pool = ls.pool(quote)
         shares, pool_debts = pool.shares, pool.debts
-        old_shares = [(a, shares.get(a)) for a, _ in lends]
-        old_debts = [(a, pool_debts.get(a)) for a, _ in debts]
+        old_shares = [(a, shares.get(a)) for a, _, _ in lends]
+        old_debts = [(a, pool_debts.get(a)) for a, _, _ in debts]
         total = pool.total_shares
 
         def undo() -> None:
@@ -221,11 +244,8 @@ def _settle_quote(ctx: Context, quote: str, upnls: dict[str, int], markets: dict
             pool.total_shares = total
 
         ctx.on_rollback(undo)
-        on_lent, on_borrowed = pool.on_lent, pool.on_borrowed
-        for account, delta in lends:
-            on_lent(account, delta, get((account, quote, "lent"), 0))
-        for account, delta in debts:
-            on_borrowed(account, delta, get((account, quote, "borrowed"), 0))
+        pool.on_lent_many(lends)
+        pool.on_borrowed_many(debts)
     return True
 
 
