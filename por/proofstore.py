@@ -209,6 +209,24 @@ class ProofStore:
             return self._top[off : off + self.record_bytes]
         raise ProofNotFoundError(f"no node {index} at level {level} (height {self.height})")
 
+    def leaf_block(self, part: int) -> tuple[bytes, NDArray[np.uint8]]:
+        """Every leaf of partition `part` in tree order, in two sequential reads: their tags
+        (32 bytes each, back to back) and their node records (`hash || enc(equity) ||
+        enc(debt)`, one row of `record_bytes` each). Leaves are indices `part *
+        leaf_count // partitions` onwards. For bulk readers (the published leaf list):
+        one call per partition instead of two per leaf. The arrays are copies: they stay
+        valid after the store is closed."""
+        span = self._part_leaves
+        mm = self._part(part)
+        tags = mm[: span * HASH_BYTES]
+        if self.partition_height == 0:  # one leaf per partition: its record is a top node
+            row = self.record(0, part)
+            return tags, np.frombuffer(row, np.uint8).reshape(1, self.record_bytes)
+        start = self._part_offsets[0]
+        section = np.frombuffer(mm[start : start + (span // 2) * self.pair_bytes], np.uint8)
+        records = section.reshape(-1, self.pair_bytes)[:, 1:].reshape(span, self.record_bytes)
+        return tags, records
+
     # --- lookups ----------------------------------------------------------------------
 
     def index_of_tag(self, tag: bytes) -> int:

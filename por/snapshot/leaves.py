@@ -154,20 +154,26 @@ def _check_claims(ids: list[str], flat: list[int], assets: tuple[str, ...]) -> N
 
 
 def _split(flat: list[int], n: int, n_assets: int) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
-    """(equity, debt) as u128 limb arrays of shape (n, A, 2): [hi, lo]."""
+    """(equity, debt) as u128 limb arrays of shape (n, A, 2): [hi, lo].
+
+    Column by column: an asset whose claims all fit 63 bits (most: satoshi, lamports,
+    micro-USDC) goes through one int64 array; only an asset with larger claims (wei) takes
+    the slower exact path through Python ints."""
     equity = np.zeros((n, n_assets, 2), dtype=np.uint64)
     debt = np.zeros((n, n_assets, 2), dtype=np.uint64)
     if not flat:
         return equity, debt
-    if min(flat) > -_I63 and max(flat) < _I63:  # the common case: one int64 array
-        values = np.array(flat, dtype=np.int64).reshape(n, n_assets)
-        equity[:, :, 1] = np.maximum(values, 0).astype(np.uint64)
-        debt[:, :, 1] = np.maximum(-values, 0).astype(np.uint64)
-        return equity, debt
-    obj = np.array(flat, dtype=object).reshape(n, n_assets)
-    for target, part in ((equity, np.maximum(obj, 0)), (debt, np.maximum(-obj, 0))):
-        target[:, :, 0] = (part >> 64).astype(np.uint64)
-        target[:, :, 1] = (part & (_U64 - 1)).astype(np.uint64)
+    for k in range(n_assets):
+        column = flat[k::n_assets]
+        if min(column) > -_I63 and max(column) < _I63:
+            values = np.array(column, dtype=np.int64)
+            equity[:, k, 1] = np.maximum(values, 0).astype(np.uint64)
+            debt[:, k, 1] = np.maximum(-values, 0).astype(np.uint64)
+            continue
+        obj = np.array(column, dtype=object)
+        for target, part in ((equity, np.maximum(obj, 0)), (debt, np.maximum(-obj, 0))):
+            target[:, k, 0] = (part >> 64).astype(np.uint64)
+            target[:, k, 1] = (part & (_U64 - 1)).astype(np.uint64)
     return equity, debt
 
 

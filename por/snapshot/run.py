@@ -22,6 +22,7 @@ Layout of `<out>/<name>/` (name = snapshot id with ':' -> '-', e.g. 2026-11-24T1
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import secrets
@@ -34,8 +35,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from por._hashing import AMOUNT_LIMIT
+from por._hashing import AMOUNT_LIMIT, HASH_BYTES
 from por.builder import AccountBatch, BuiltTree, EngineName, build_tree
 from por.model import Node
 from por.proof import parse_proof
@@ -55,6 +57,7 @@ __all__ = [
     "SnapshotResult",
     "check_borrower_book",
     "directory_name",
+    "leaf_list_line",
     "parse_snapshot_time",
     "read_cut",
     "read_secret",
@@ -266,38 +269,67 @@ def check_borrower_book(
 
 # -- files ----------------------------------------------------------------------------------
 def write_leaf_list(store: ProofStore, path: Path) -> int:
-    """The public leaf list from the store, canonical JSON per line (keys sorted)."""
+    """The public leaf list from the store, canonical JSON per line (keys sorted).
+
+    Bulk: one `leaf_block` per partition; amounts decoded column-wise with numpy, each
+    value formatted once, each line one `%` format (`leaf_list_line` is the plain
+    reference, tested against this)."""
     n = len(store.assets)
-    zero16 = bytes(16)
-    zeros = bytes(32 * n)
-    zero_vector = '["' + '","'.join(["0"] * n) + '"]'
-    zero_amounts = '{"debt":' + zero_vector + ',"equity":' + zero_vector + ',"tag":"'
-    from_bytes = int.from_bytes
+    values = ",".join(['"%s"'] * n)
+    line = '{"debt":[' + values + '],"equity":[' + values + '],"tag":"%s"}\n'
     with open(path, "w", encoding="utf-8") as out:
-        lines: list[str] = []
-        for i in range(store.leaf_count):
-            rec = store.record(0, i)
-            amounts = rec[32:]
-            if amounts == zeros:
-                head = zero_amounts
-            else:
-                values = [
-                    "0" if chunk == zero16 else str(from_bytes(chunk, "big"))
-                    for chunk in (amounts[16 * k : 16 * k + 16] for k in range(2 * n))
-                ]
-                head = (
-                    '{"debt":["'
-                    + '","'.join(values[n:])
-                    + '"],"equity":["'
-                    + '","'.join(values[:n])
-                    + '"],"tag":"'
-                )
-            lines.append(head + store.tag_at(i).hex() + '"}\n')
-            if len(lines) >= 65_536:
-                out.write("".join(lines))
-                lines.clear()
-        out.write("".join(lines))
+        for part in range(store.partitions):
+            tags, records = store.leaf_block(part)
+            texts = _amount_texts(records[:, HASH_BYTES:], n)
+            hexed = tags.hex()
+            tag_texts = [hexed[i : i + 64] for i in range(0, len(hexed), 64)]
+            rows = zip(*[iter(texts)] * (2 * n), tag_texts, strict=True)
+            chunk = 65_536
+            it = iter(rows)
+            while True:
+                block = [line % row for row in itertools.islice(it, chunk)]
+                if not block:
+                    break
+                out.write("".join(block))
     return store.leaf_count
+
+
+def _amount_texts(amounts: NDArray[np.uint8], n: int) -> list[str]:
+    """Decimal text of every amount of every row, rows in order, each row's debts first
+    and then its equities (the leaf list's key order); amounts are u128 big-endian."""
+    limbs = np.ascontiguousarray(amounts).view(">u8").reshape(len(amounts), 2 * n, 2)
+    ordered = np.concatenate([limbs[:, n:], limbs[:, :n]], axis=1)  # debt, then equity
+    low = ordered[:, :, 1].astype(np.uint64)
+    high = ordered[:, :, 0]
+    if not high.any():
+        return list(map(str, low.ravel().tolist()))
+    flat: list[int] = low.ravel().tolist()
+    width = 2 * n
+    for i, k in np.argwhere(high != 0).tolist():
+        flat[i * width + k] |= int(high[i, k]) << 64
+    return list(map(str, flat))
+
+
+def leaf_list_line(store: ProofStore, index: int) -> str:
+    """One line of the leaf list, read leaf by leaf (the reference for `write_leaf_list`)."""
+    n = len(store.assets)
+    rec = store.record(0, index)
+    amounts = [
+        int.from_bytes(rec[HASH_BYTES + 16 * k : HASH_BYTES + 16 * k + 16], "big")
+        for k in range(2 * n)
+    ]
+    return (
+        json.dumps(
+            {
+                "debt": [str(v) for v in amounts[n:]],
+                "equity": [str(v) for v in amounts[:n]],
+                "tag": store.tag_at(index).hex(),
+            },
+            separators=(",", ":"),
+            sort_keys=True,
+        )
+        + "\n"
+    )
 
 
 def write_private_index(batch: AccountBatch, directory: Path) -> None:

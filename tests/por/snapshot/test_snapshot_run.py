@@ -4,6 +4,7 @@ its files, their verification, and what happens when anything goes wrong."""
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,11 +14,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from exchange.export import SqlLedgerCut, SqlLedgerExport
+from por.builder import build_tree
 from por.chain.solana_world import create_solana_world, fund_sol, fund_usdc
 from por.leaves import read_leaves
 from por.manifest import AssetInfo, LogHead, build_manifest, parse_manifest
 from por.model import Node
 from por.proof import parse_proof
+from por.proofstore import ProofStore
 from por.reserves import Wallet, WalletRegistry
 from por.reserves.errors import KeyStoreError
 from por.reserves.keystore import generate_keystore
@@ -29,8 +32,10 @@ from por.snapshot import (
     SnapshotError,
     SnapshotIndex,
     TotalsMismatchError,
+    collect_leaves,
     take_snapshot,
 )
+from por.snapshot.run import leaf_list_line, write_leaf_list
 from por.verify import verify_leaves, verify_proof
 from tests.por.snapshot.snapshot_ledger import (
     AFTER,
@@ -360,3 +365,35 @@ def test_reserve_assets_must_match_the_ledgers_decimals(tmp_path: Path) -> None:
     ):
         take_snapshot(SqlLedgerExport(ledger.engine), AT, tmp_path / "out", reserves=setup)
     assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("accounts", "partitions", "min_leaves"),
+    [(1, 1, 0), (1, 2, 0), (3, 1, 0), (5, 4, 0), (37, 8, 0), (40, 4, 256)],
+)
+def test_the_bulk_leaf_list_equals_the_leaf_by_leaf_reference(
+    tmp_path: Path, accounts: int, partitions: int, min_leaves: int
+) -> None:
+    rng = random.Random(accounts * 1_000 + partitions)
+    big = [0, 1, 2**64 - 1, 2**64, 2**120 + 5, 10**30]
+    claims = [
+        (f"acct-{i}", [rng.choice(big) * rng.choice((1, -1)) for _ in range(3)])
+        for i in range(accounts)
+    ]
+    assets = ("BTC", "ETH", "USDC")
+    leaves = collect_leaves(claims, assets, AT, SECRET)
+    build_tree(
+        leaves.batch,
+        assets,
+        AT,
+        SECRET,
+        min_leaves=min_leaves,
+        engine="serial",
+        partitions=partitions,
+        out_dir=tmp_path / "tree",
+    )
+    with ProofStore.open(tmp_path / "tree") as store:
+        count = write_leaf_list(store, tmp_path / "leaves.jsonl")
+        reference = "".join(leaf_list_line(store, i) for i in range(store.leaf_count))
+    assert count == store.leaf_count
+    assert (tmp_path / "leaves.jsonl").read_text() == reference, "fast path != reference"
