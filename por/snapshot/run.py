@@ -271,8 +271,8 @@ def check_borrower_book(
 def write_leaf_list(store: ProofStore, path: Path) -> int:
     """The public leaf list from the store, canonical JSON per line (keys sorted).
 
-    Bulk: one `leaf_block` per partition; amounts decoded column-wise with numpy, each
-    value formatted once, each line one `%` format (`leaf_list_line` is the plain
+    Bulk: one `leaf_block` per partition; amounts decoded column by column with numpy,
+    each value formatted once, each line one `%` format (`leaf_list_line` is the plain
     reference, tested against this)."""
     n = len(store.assets)
     values = ",".join(['"%s"'] * n)
@@ -280,34 +280,28 @@ def write_leaf_list(store: ProofStore, path: Path) -> int:
     with open(path, "w", encoding="utf-8") as out:
         for part in range(store.partitions):
             tags, records = store.leaf_block(part)
-            texts = _amount_texts(records[:, HASH_BYTES:], n)
+            columns = _amount_columns(records[:, HASH_BYTES:], n)
             hexed = tags.hex()
             tag_texts = [hexed[i : i + 64] for i in range(0, len(hexed), 64)]
-            rows = zip(*[iter(texts)] * (2 * n), tag_texts, strict=True)
-            chunk = 65_536
-            it = iter(rows)
-            while True:
-                block = [line % row for row in itertools.islice(it, chunk)]
-                if not block:
-                    break
+            rows = zip(*columns, tag_texts, strict=True)
+            while block := [line % row for row in itertools.islice(rows, 65_536)]:
                 out.write("".join(block))
     return store.leaf_count
 
 
-def _amount_texts(amounts: NDArray[np.uint8], n: int) -> list[str]:
-    """Decimal text of every amount of every row, rows in order, each row's debts first
-    and then its equities (the leaf list's key order); amounts are u128 big-endian."""
+def _amount_columns(amounts: NDArray[np.uint8], n: int) -> list[list[str]]:
+    """Decimal texts of the rows' amounts (u128 big-endian: n equities, then n debts), one
+    list per column in the leaf list's key order: the debts, then the equities. A column
+    whose values all fit 64 bits never builds a Python int of more than 64 bits."""
     limbs = np.ascontiguousarray(amounts).view(">u8").reshape(len(amounts), 2 * n, 2)
-    ordered = np.concatenate([limbs[:, n:], limbs[:, :n]], axis=1)  # debt, then equity
-    low = ordered[:, :, 1].astype(np.uint64)
-    high = ordered[:, :, 0]
-    if not high.any():
-        return list(map(str, low.ravel().tolist()))
-    flat: list[int] = low.ravel().tolist()
-    width = 2 * n
-    for i, k in np.argwhere(high != 0).tolist():
-        flat[i * width + k] |= int(high[i, k]) << 64
-    return list(map(str, flat))
+    columns = []
+    for k in [*range(n, 2 * n), *range(n)]:
+        low = limbs[:, k, 1].astype(np.uint64).tolist()
+        high = limbs[:, k, 0].astype(np.uint64)
+        if high.any():
+            low = [(h << 64) | v for h, v in zip(high.tolist(), low, strict=True)]
+        columns.append(list(map(str, low)))
+    return columns
 
 
 def leaf_list_line(store: ProofStore, index: int) -> str:
