@@ -36,7 +36,12 @@ from por.reserves.keystore import generate_keystore
 from por.reserves.ownership import OwnershipProof, verify_ownership
 from por.snapshot import SnapshotIndex
 from por.verify import verify_proof
-from tests.por.snapshot.snapshot_ledger import make_ledger
+from tests.por.snapshot.snapshot_ledger import (
+    BORROWERS,
+    BORROWERS_AFTER,
+    BORROWERS_REJECTED,
+    make_ledger,
+)
 
 AT = "2026-11-24T16:00:00Z"
 HOUR = 1_795_536_000
@@ -341,6 +346,23 @@ def test_without_reserves_the_snapshot_is_written_and_fails_reconciliation(
     assert report["status"] == "FAIL"
     assert "reconciliation FAIL" in result.stderr
     assert (out / "2026-11-24T16-00-00Z" / "public" / "snapshot.json").exists()
+
+
+def test_the_usd_and_collateral_views_are_printed_and_a_warn_does_not_change_the_exit_code(
+    tmp_path: Path,
+) -> None:
+    db = f"sqlite:///{tmp_path / 'borrowers.db'}"
+    make_ledger(db, BORROWERS + BORROWERS_AFTER, rejected=BORROWERS_REJECTED)
+    result = _run(["--at", AT, "--db", db, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1, "no reserves: the reserves verdict FAILs (exit 1)"
+    assert "USD at index prices" in result.stdout
+    assert "130000.000002" in result.stdout, "total liabilities in USD, rounded up"
+    assert (
+        "collateral WARN: 2 borrowing accounts owe 7000.000001 USD against 10766.66666 USD"
+        " of collateral after haircuts (153.8095%): 1 borrowing accounts under-collateralised"
+        " by 400.000001 USD in total"
+    ) in result.stdout.replace("\n", " ")
+    assert "reconciliation FAIL" in result.stderr and "WARN" not in result.stderr
 
 
 def test_help_ends_with_examples() -> None:
