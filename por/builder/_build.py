@@ -133,7 +133,9 @@ def build_tree(
                 ),
             )
             clock.lap("tags")
-            perm = sort_by_tag(tags, describe, *(runs or (None, None)))
+            perm = sort_by_tag(
+                tags, describe, runs, out=None if runs is None else runs.view(np.int64)
+            )
             clock.lap("sort")
             tops = runner.partitions(job, tags, perm)
             clock.lap("partitions")
@@ -213,7 +215,21 @@ def _check_snapshot_id(snapshot_id: str) -> None:
 
 
 def _check_totals(sums: NDArray[np.uint64], n_assets: int) -> None:
-    """Amounts are non-negative, so if each root sum fits in a u128, every sum does."""
+    """Amounts are non-negative, so if each root sum fits in a u128, every sum does.
+
+    Fast path: with every high limb <= h, each total is < n (h + 1) 2^64, which fits
+    when n (h + 1) < 2^64 (one max over the limbs); otherwise exact sums name the asset.
+    """
+    n = sums.shape[0]
+    if n == 0:
+        return
+    flat = np.ascontiguousarray(sums).reshape(-1)  # [hi, lo, hi, lo, ...]
+    rows = flat.size // 1024 * 1024  # 1024 columns: even ones are high limbs
+    high = int(flat[:rows].reshape(-1, 1024).max(axis=0)[0::2].max()) if rows else 0
+    if rows < flat.size:
+        high = max(high, int(flat[rows:][0::2].max()))
+    if n * (high + 1) < 1 << 64:
+        return
     for i, total in enumerate(totals(sums)):
         if total >= AMOUNT_LIMIT:
             side = "equity" if i < n_assets else "debt"

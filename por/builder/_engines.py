@@ -23,13 +23,20 @@ from numpy.typing import NDArray
 
 from por._hashing import HASH_BYTES
 from por.builder._batch import AccountBatch
-from por.builder._order import sorted_run
-from por.builder._tags import account_tags, filler_tags
-from por.builder.partition import PartitionTop, build_partition, gather_partition
+from por.builder._order import index_bits, packed_keys
+from por.builder._tags import account_tags, account_tags_into, filler_tags, filler_tags_into
+from por.builder.partition import (
+    PartitionInput,
+    PartitionTop,
+    Workspace,
+    build_partition,
+    gather_partition,
+    thread_workspace,
+)
 
 __all__ = ["DaskEngine", "Engine", "Job", "LocalEngine", "Runs", "SerialEngine", "chunks"]
 
-Runs = tuple[NDArray[np.int64], NDArray[np.uint64]]  # sorted runs and their keys
+Runs = NDArray[np.uint64]  # packed sort keys as sorted runs (`por.builder._order`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +73,8 @@ class Engine(Protocol):
         self, job: Job, meanwhile: Callable[[], None]
     ) -> tuple[NDArray[np.uint8], Runs | None]:
         """All leaf tags, (leaf_count, 32): accounts in input order, then fillers; and
-        optionally sorted runs and their keys (see `sort_by_tag`). `meanwhile` runs in
+        optionally the packed sort keys as sorted runs (see `sort_by_tag`), a buffer the
+        permutation may then overwrite. `meanwhile` runs in
         this process while the workers hash (validation that needs no tags)."""
         ...
 
@@ -92,11 +100,14 @@ def chunks(total: int, pieces: int) -> Iterator[tuple[int, int]]:
 class SerialEngine:
     """Everything in this process: the reference for the parallel engines."""
 
+    def __init__(self) -> None:
+        self._workspace: Workspace | None = None
+
     def __enter__(self) -> SerialEngine:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        return None
+        self._workspace = None
 
     def tags(
         self, job: Job, meanwhile: Callable[[], None]
@@ -113,8 +124,14 @@ class SerialEngine:
     ) -> list[PartitionTop]:
         size, n = job.partition_leaves, job.batch.count
         amounts = job.batch.amounts
+        ws = self._workspace = Workspace(size, job.batch.n_assets)
         return [
-            build_partition(gather_partition(p, size, tags, perm, amounts, n), job.out_dir)
+            build_partition(
+                gather_partition(p, size, tags, perm, amounts, n, ws),
+                job.out_dir,
+                ws,
+                totals_checked=True,
+            )
             for p in range(job.partitions)
         ]
 
@@ -147,22 +164,29 @@ def _keep_heap() -> None:
 
 def _tags_task(start: int, stop: int) -> None:
     job: Job = _WORKER["job"]
-    chunk = account_tags(job.batch.slice(start, stop), job.snapshot_id)
-    _WORKER["tags"][start:stop] = chunk
-    _WORKER["runs"][start:stop], _WORKER["run_keys"][start:stop] = sorted_run(chunk, start)
+    chunk = _WORKER["tags"][start:stop]
+    account_tags_into(job.batch.slice(start, stop), job.snapshot_id, chunk)
+    _sorted_run(chunk, start, job.leaf_count)
 
 
 def _fillers_task(start: int, stop: int) -> None:
     job: Job = _WORKER["job"]
     n = job.batch.count
-    chunk = filler_tags(job.filler_secret, job.snapshot_id, start, stop)
-    _WORKER["tags"][n + start : n + stop] = chunk
-    lo, hi = n + start, n + stop
-    _WORKER["runs"][lo:hi], _WORKER["run_keys"][lo:hi] = sorted_run(chunk, lo)
+    chunk = _WORKER["tags"][n + start : n + stop]
+    filler_tags_into(job.filler_secret, job.snapshot_id, start, stop, chunk)
+    _sorted_run(chunk, n + start, job.leaf_count)
+
+
+def _sorted_run(tags: NDArray[np.uint8], first: int, leaf_count: int) -> None:
+    """The chunk's packed sort keys, sorted in place in the shared runs map."""
+    run = _WORKER["runs"][first : first + tags.shape[0]]
+    run[:] = packed_keys(tags, first, index_bits(leaf_count))
+    run.sort()
 
 
 def _partition_task(index: int) -> PartitionTop:
     job: Job = _WORKER["job"]
+    ws = thread_workspace(job.partition_leaves, job.batch.n_assets)
     part = gather_partition(
         index,
         job.partition_leaves,
@@ -170,8 +194,16 @@ def _partition_task(index: int) -> PartitionTop:
         _WORKER["perm"],
         job.batch.amounts,
         job.batch.count,
+        ws,
     )
-    return build_partition(part, job.out_dir)
+    return build_partition(part, job.out_dir, ws, totals_checked=True)
+
+
+def _dask_partition_task(part: PartitionInput, out_dir: str) -> PartitionTop:
+    """`build_partition` on a Dask worker, reusing that worker thread's buffers (the
+    client checked the whole tree's totals before phase 1)."""
+    ws = thread_workspace(part.tags.shape[0], part.amounts.shape[2])
+    return build_partition(part, out_dir, ws, totals_checked=True)
 
 
 class LocalEngine:
@@ -201,16 +233,9 @@ class LocalEngine:
     def _start(self, job: Job) -> ProcessPoolExecutor:
         if self._pool is None:
             tags = self._shared((job.leaf_count, HASH_BYTES), np.uint8)
-            perm = self._shared((job.leaf_count,), np.int64)
-            runs = self._shared((job.leaf_count,), np.int64)
-            run_keys = self._shared((job.leaf_count,), np.uint64)
-            self._state = {
-                "job": job,
-                "tags": tags,
-                "perm": perm,
-                "runs": runs,
-                "run_keys": run_keys,
-            }
+            runs = self._shared((job.leaf_count,), np.uint64)
+            # the parent overwrites the merged runs with the permutation (sort_by_tag)
+            self._state = {"job": job, "tags": tags, "runs": runs, "perm": runs.view(np.int64)}
             self._pool = ProcessPoolExecutor(
                 max_workers=self._workers,
                 mp_context=multiprocessing.get_context("fork"),
@@ -230,14 +255,14 @@ class LocalEngine:
         meanwhile()
         for fut in futures:
             fut.result()
-        return self._state["tags"], (self._state["runs"], self._state["run_keys"])
+        return self._state["tags"], self._state["runs"]
 
     def partitions(
         self, job: Job, tags: NDArray[np.uint8], perm: NDArray[np.int64]
     ) -> list[PartitionTop]:
         pool = self._start(job)
         shared_perm: NDArray[np.int64] = self._state["perm"]
-        if shared_perm is not perm:
+        if perm.ctypes.data != shared_perm.ctypes.data:
             shared_perm[:] = perm
         if tags is not self._state["tags"]:
             raise ValueError("LocalEngine.partitions needs the tags it computed")
@@ -318,7 +343,7 @@ class DaskEngine:
         for p in range(job.partitions):
             part = gather_partition(p, size, tags, perm, job.batch.amounts, n)
             [data] = client.scatter([part])
-            pending.add(client.submit(build_partition, data, job.out_dir, pure=False))
+            pending.add(client.submit(_dask_partition_task, data, job.out_dir, pure=False))
             while pending.count() >= limit:
                 tops.append(next(pending).result())
         tops.extend(fut.result() for fut in pending)

@@ -1,8 +1,12 @@
 """Sorting leaves by tag and rejecting duplicates, on the whole tag array at once.
 
-Sorting 32-byte keys: argsort the first 8 bytes as a big-endian uint64 (numpy's SIMD
-sort); only if two prefixes tie (probability ~ n^2 / 2^65) fall back to a full 4-column
-lexsort, so the order is always exactly bytewise.
+Sort keys are *packed*: the first bytes of the tag as a big-endian integer in the high
+bits of a uint64, the leaf's input index in the low `index_bits` bits. Packed keys are
+unique, so a plain `np.sort` (no argsort, no index array) orders them and the low bits
+give the permutation. Two tags whose high bits tie (~ n^2 / 2^(65 - index_bits) pairs:
+none at 1M leaves, ~100 at 16M) are put in exact bytewise order by comparing the full
+tags of each tied group; equal full tags are duplicates. Workers sort their own chunks
+(`packed_run`); the parent merges the runs with a stable sort (timsort finds them).
 """
 
 from __future__ import annotations
@@ -14,63 +18,101 @@ from numpy.typing import NDArray
 
 from por.builder._errors import TreeInputError
 
-__all__ = ["check_sorted_unique", "prefix_keys", "sort_by_tag", "sorted_run"]
+__all__ = ["check_sorted_unique", "index_bits", "packed_keys", "packed_run", "sort_by_tag"]
+
+MAX_TIED = 1 << 16  # beyond this many tied keys, one full lexsort instead of groups
+
+
+def index_bits(leaf_count: int) -> int:
+    """Bits needed for any input index of a tree of `leaf_count` leaves (at least 1)."""
+    return max(1, (leaf_count - 1).bit_length())
+
+
+def packed_keys(tags: NDArray[np.uint8], first: int, bits: int) -> NDArray[np.uint64]:
+    """(first 8 tag bytes, high 64 - bits of them) | (first + i), unsorted."""
+    keys = np.ascontiguousarray(tags[:, :8]).view(">u8")[:, 0].astype(np.uint64)
+    keys &= np.uint64(((1 << 64) - 1) ^ ((1 << bits) - 1))
+    keys |= np.arange(first, first + tags.shape[0], dtype=np.uint64)
+    return keys
+
+
+def packed_run(tags: NDArray[np.uint8], first: int, bits: int) -> NDArray[np.uint64]:
+    """A chunk's packed keys, sorted: one run for the parent's merge."""
+    keys = packed_keys(tags, first, bits)
+    keys.sort()
+    return keys
 
 
 def _columns(tags: NDArray[np.uint8]) -> NDArray[np.uint64]:
     return np.ascontiguousarray(tags).view(">u8").astype(np.uint64)
 
 
-def prefix_keys(tags: NDArray[np.uint8]) -> NDArray[np.uint64]:
-    """First 8 bytes of each tag as a native uint64: same order as the bytes."""
-    return np.ascontiguousarray(tags).view(">u8")[:, 0].astype(np.uint64)
-
-
-def sorted_run(tags: NDArray[np.uint8], first: int) -> tuple[NDArray[np.int64], NDArray[np.uint64]]:
-    """Indices first.. of a chunk of tags ordered by prefix key, and those keys in that
-    order: one sorted run for the merge."""
-    keys = prefix_keys(tags)
-    order = np.argsort(keys)
-    return order.astype(np.int64) + first, keys[order]
-
-
 def sort_by_tag(
     tags: NDArray[np.uint8],
     describe: Callable[[int], str],
-    runs: NDArray[np.int64] | None = None,
-    run_keys: NDArray[np.uint64] | None = None,
+    runs: NDArray[np.uint64] | None = None,
+    out: NDArray[np.int64] | None = None,
 ) -> NDArray[np.int64]:
     """Permutation putting `tags` in bytewise ascending order; raises on a duplicate tag.
 
-    `runs`, if given, is a permutation made of sorted runs (each worker sorted its own
-    chunk with `sorted_run`); merging them with a stable sort (timsort finds the runs) is
-    several times cheaper than sorting from scratch in this serial step. `run_keys` are
-    the prefix keys in `runs` order, if the workers already have them.
-    `describe(i)` names input i in the error ("account 3 ('alice')", "filler 7").
+    `runs`, if given, are all packed keys (`index_bits(len(tags))` bits) as sorted runs
+    (each worker sorted its chunk with `packed_run`); merging them with a stable sort is
+    several times cheaper than sorting from scratch in this serial step. The result is
+    written to `out` if given. `describe(i)` names input i in the error ("account 3
+    ('alice')", "filler 7").
     """
+    n = tags.shape[0]
+    bits = index_bits(n)
     if runs is None:
-        keys = prefix_keys(tags)
-        perm = np.argsort(keys).astype(np.int64, copy=False)
-        sorted_keys = np.take(keys, perm)
+        merged = packed_keys(tags, 0, bits)
+        merged.sort()
     else:
-        if run_keys is None:
-            run_keys = np.take(prefix_keys(tags), runs)
-        merge = np.argsort(run_keys, kind="stable")
-        perm = np.take(runs, merge)
-        sorted_keys = np.take(run_keys, merge)
-    ties = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1])
-    if ties.size == 0:
+        merged = np.sort(runs, kind="stable")
+    high = merged >> np.uint64(bits)
+    tied = np.flatnonzero(high[1:] == high[:-1])
+    perm = out if out is not None else np.empty(n, dtype=np.int64)
+    np.bitwise_and(merged, np.uint64((1 << bits) - 1), out=perm.view(np.uint64))
+    if tied.size == 0:
         return perm
+    if tied.size > MAX_TIED:
+        return _lexsort(tags, describe, perm)
+    _order_ties(tags, describe, perm, tied)
+    return perm
+
+
+def _order_ties(
+    tags: NDArray[np.uint8],
+    describe: Callable[[int], str],
+    perm: NDArray[np.int64],
+    tied: NDArray[np.intp],
+) -> None:
+    """Reorder each group of equal high keys by full tag; reject equal full tags."""
+    starts = tied[np.concatenate(([True], tied[1:] != tied[:-1] + 1))]
+    ends = tied[np.concatenate((tied[1:] != tied[:-1] + 1, [True]))] + 2
+    for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
+        group = sorted(perm[lo:hi].tolist(), key=lambda i: tags[i].tobytes())
+        for a, b in zip(group, group[1:], strict=False):
+            if tags[a].tobytes() == tags[b].tobytes():
+                _duplicate(tags, describe, a, b)
+        perm[lo:hi] = group
+
+
+def _duplicate(tags: NDArray[np.uint8], describe: Callable[[int], str], a: int, b: int) -> None:
+    raise TreeInputError(
+        f"duplicate tag {tags[a].tobytes().hex()}: {describe(min(a, b))} and "
+        f"{describe(max(a, b))} (tags must be unique: same account id and nonce?)"
+    )
+
+
+def _lexsort(
+    tags: NDArray[np.uint8], describe: Callable[[int], str], perm: NDArray[np.int64]
+) -> NDArray[np.int64]:
     cols = _columns(tags)
-    perm = np.lexsort((cols[:, 3], cols[:, 2], cols[:, 1], cols[:, 0])).astype(np.int64)
+    perm[:] = np.lexsort((cols[:, 3], cols[:, 2], cols[:, 1], cols[:, 0]))
     rows = cols[perm]
     same = np.flatnonzero(np.all(rows[1:] == rows[:-1], axis=1))
     if same.size:
-        a, b = int(perm[same[0]]), int(perm[same[0] + 1])
-        raise TreeInputError(
-            f"duplicate tag {tags[a].tobytes().hex()}: {describe(min(a, b))} and "
-            f"{describe(max(a, b))} (tags must be unique: same account id and nonce?)"
-        )
+        _duplicate(tags, describe, int(perm[same[0]]), int(perm[same[0] + 1]))
     return perm
 
 

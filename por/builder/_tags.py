@@ -1,8 +1,8 @@
 """Account and filler tags for a slice of the input, with numpy-built preimages.
 
-All preimages of a slice are laid out in one uint8 buffer (built with a handful of numpy
-scatters), then one `hashlib.sha256` call per record over a memoryview slice: the Python
-loop does nothing but hash.
+Preimages are laid out by numpy in a reused buffer, `TAG_BLOCK` records at a time, then
+one `hashlib.sha256` call per record over a memoryview slice: the Python loop does
+nothing but hash, and the buffer it reads is still in cache.
 """
 
 from __future__ import annotations
@@ -14,19 +14,23 @@ from numpy.typing import NDArray
 
 from por._hashing import HASH_BYTES, TAG_DOMAIN, TAG_PREFIX, u16
 from por.builder._batch import NONCE_BYTES, AccountBatch
-from por.builder._level import hash_rows
+from por.builder._fold import hash_rows_into as hash_rows
 
 __all__ = [
     "FILLER_DOMAIN",
+    "TAG_BLOCK",
     "account_tags",
+    "account_tags_into",
     "filler_messages",
     "filler_tags",
+    "filler_tags_into",
     "hmac_pads",
     "tag_preimages",
 ]
 
 FILLER_DOMAIN = b"por/filler"  # must match por.model.filler_tag
 _BLOCK = 64  # SHA-256 block size, for HMAC
+TAG_BLOCK = 2048  # accounts laid out and hashed at a time
 
 
 def tag_preimages(
@@ -71,15 +75,51 @@ def tag_preimages(
 
 def account_tags(batch: AccountBatch, snapshot_id: str) -> NDArray[np.uint8]:
     """Tags of every account in the batch, shape (n, 32)."""
-    buf, offsets = tag_preimages(batch, snapshot_id)
+    out = np.empty((batch.count, HASH_BYTES), dtype=np.uint8)
+    account_tags_into(batch, snapshot_id, out)
+    return out
+
+
+def account_tags_into(batch: AccountBatch, snapshot_id: str, out: NDArray[np.uint8]) -> None:
+    """Tags of every account in the batch into `out` (n, 32).
+
+    Ids of one length (the common case): the preimages of `TAG_BLOCK` accounts at a time
+    are laid out in one reused buffer (the prefix and the id length are written once),
+    hashed while in cache, and the digests copied straight to `out`. Otherwise one buffer
+    of variable-length records per batch.
+    """
     n = batch.count
-    if n and bool(np.all(np.diff(offsets) == offsets[1])):  # fixed-width records
-        return hash_rows(buf.reshape(n, -1))
-    mv = buf.data
-    sha = hashlib.sha256
-    bounds = offsets.tolist()
-    digests = b"".join([sha(mv[a:b]).digest() for a, b in zip(bounds, bounds[1:], strict=False)])
-    return np.frombuffer(digests, dtype=np.uint8).reshape(-1, HASH_BYTES)
+    if n == 0:
+        return
+    id_len = np.diff(batch.id_offsets)
+    width = int(id_len[0])
+    if not bool(np.all(id_len == width)):
+        buf, offsets = tag_preimages(batch, snapshot_id)
+        mv = buf.data
+        sha = hashlib.sha256
+        bounds = offsets.tolist()
+        digests = b"".join(
+            [sha(mv[a:b]).digest() for a, b in zip(bounds, bounds[1:], strict=False)]
+        )
+        out[:] = np.frombuffer(digests, dtype=np.uint8).reshape(-1, HASH_BYTES)
+        return
+    sid = snapshot_id.encode("utf-8")
+    prefix = np.frombuffer(TAG_PREFIX + TAG_DOMAIN + u16(sid) + sid, dtype=np.uint8)
+    fixed = prefix.size + NONCE_BYTES + 2
+    block = min(TAG_BLOCK, n)
+    rows = np.empty((block, fixed + width), dtype=np.uint8)
+    rows[:, : prefix.size] = prefix
+    rows[:, fixed - 2] = width >> 8
+    rows[:, fixed - 1] = width & 0xFF
+    nonces = rows[:, prefix.size : prefix.size + NONCE_BYTES]
+    ids = rows[:, fixed:]
+    all_ids = np.frombuffer(batch.ids, dtype=np.uint8).reshape(n, width)
+    for lo in range(0, n, block):
+        hi = min(n, lo + block)
+        m = hi - lo
+        nonces[:m] = batch.nonces[lo:hi]
+        ids[:m] = all_ids[lo:hi]
+        out[lo:hi] = hash_rows(rows[:m])
 
 
 def filler_messages(snapshot_id: str, start: int, stop: int) -> NDArray[np.uint8]:
@@ -100,23 +140,41 @@ def hmac_pads(secret: bytes) -> tuple[bytes, bytes]:
 
 
 def filler_tags(secret: bytes, snapshot_id: str, start: int, stop: int) -> NDArray[np.uint8]:
-    """Tags of fillers [start, stop): HMAC-SHA256 exactly as `por.model.filler_tag`.
+    """Tags of fillers [start, stop): HMAC-SHA256 exactly as `por.model.filler_tag`."""
+    out = np.empty((stop - start, HASH_BYTES), dtype=np.uint8)
+    filler_tags_into(secret, snapshot_id, start, stop, out)
+    return out
+
+
+def filler_tags_into(
+    secret: bytes, snapshot_id: str, start: int, stop: int, out: NDArray[np.uint8]
+) -> None:
+    """Tags of fillers [start, stop) into `out`, `TAG_BLOCK` messages at a time.
 
     The keyed inner/outer states are computed once and copied per message, which is
     cheaper than `hmac.new` per filler (a 10M-account tree needs ~6.7M fillers).
     """
-    rows = filler_messages(snapshot_id, start, stop)
+    if stop <= start:
+        return
+    block = min(TAG_BLOCK, stop - start)
+    rows = filler_messages(snapshot_id, start, start + block)
+    counter = rows[:, -8:].view(">u8")[:, 0]
     ipad, opad = hmac_pads(secret)
     inner0 = hashlib.sha256(ipad)
     outer0 = hashlib.sha256(opad)
     width = rows.shape[1]
-    mv = rows.reshape(-1).data
-    out: list[bytes] = []
-    append = out.append
-    for a in range(0, rows.size, width):
-        inner = inner0.copy()
-        inner.update(mv[a : a + width])
-        outer = outer0.copy()
-        outer.update(inner.digest())
-        append(outer.digest())
-    return np.frombuffer(b"".join(out), dtype=np.uint8).reshape(-1, HASH_BYTES)
+    for lo in range(start, stop, block):
+        m = min(block, stop - lo)
+        counter[:m] = np.arange(lo, lo + m, dtype=np.uint64)
+        mv = rows.reshape(-1).data
+        out_digests: list[bytes] = []
+        append = out_digests.append
+        for a in range(0, m * width, width):
+            inner = inner0.copy()
+            inner.update(mv[a : a + width])
+            outer = outer0.copy()
+            outer.update(inner.digest())
+            append(outer.digest())
+        out[lo - start : lo - start + m] = np.frombuffer(
+            b"".join(out_digests), dtype=np.uint8
+        ).reshape(-1, HASH_BYTES)

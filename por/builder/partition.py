@@ -2,12 +2,15 @@
 its subtree's levels on disk and its top node out.
 
 Engines differ only in where this runs (in-process, a forked worker, a Dask worker); the
-function itself is pure apart from writing its own file (temp, then rename).
+function itself is pure apart from writing its own file (temp, then rename). A worker
+that builds several partitions passes the same `Workspace` each time, so its buffers are
+faulted in once (see `por.builder._fold`).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,10 +18,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from por.builder._direct import StreamFile, aligned_empty
+from por.builder._errors import TreeInputError
+from por.builder._fold import Workspace, check_partition_totals, fold_partition
 from por.builder._layout import FENCE_STRIDE, part_path
-from por.builder._level import build_levels, hash_rows, leaf_preimages
 
-__all__ = ["PartitionInput", "PartitionTop", "build_partition", "gather_partition"]
+__all__ = [
+    "PartitionInput",
+    "PartitionTop",
+    "Workspace",
+    "build_partition",
+    "gather_partition",
+    "thread_workspace",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,59 +58,91 @@ class PartitionTop:
     fences: bytes
 
 
+_THREAD = threading.local()
+
+
+def thread_workspace(leaves: int, n_assets: int) -> Workspace:
+    """This thread's workspace for partitions of this shape (one kept per thread, so a
+    long-lived worker holds at most one partition's buffers)."""
+    ws: Workspace | None = getattr(_THREAD, "workspace", None)
+    if ws is None or not ws.fits(leaves, n_assets):
+        _THREAD.workspace = None
+        ws = _THREAD.workspace = Workspace(leaves, n_assets)
+    return ws
+
+
 def gather_partition(
     index: int,
     leaves: int,
     tags: NDArray[np.uint8],
-    perm: NDArray[np.int64],
+    perm: NDArray[np.int64] | NDArray[np.uint64],
     amounts: NDArray[np.uint64],
     accounts: int,
+    workspace: Workspace | None = None,
 ) -> PartitionInput:
-    """Pick partition `index` out of unsorted tags/amounts using the sort permutation.
+    """Pick partition `index` out of unsorted tags/amounts using the sort permutation,
+    into the workspace's buffers if one is given.
 
     perm[i] < accounts is an account (its amounts), otherwise a filler (zero vectors).
     """
-    sel = perm[index * leaves : (index + 1) * leaves]
+    sel = perm[index * leaves : (index + 1) * leaves].view(np.int64)
+    if workspace is not None:
+        part_tags, order, part_amounts = workspace.tags, workspace.order, workspace.amounts
+    else:
+        part_tags = aligned_empty((leaves, tags.shape[1]))
+        order = aligned_empty((leaves * 4,)).view("<u4")
+        part_amounts = np.empty((leaves, *amounts.shape[1:]), dtype=np.uint64)
     real = sel < accounts
-    if bool(real.all()):
-        part_amounts = np.take(amounts, sel, axis=0)
-    elif accounts == 0:
-        part_amounts = np.zeros((leaves, *amounts.shape[1:]), dtype=np.uint64)
+    if accounts == 0:
+        part_amounts[:] = 0
+    elif bool(real.all()):
+        np.take(amounts, sel, axis=0, out=part_amounts)
     else:
         # Fillers: clip their index to a real row, then zero them (np.take beats masks).
-        part_amounts = np.take(amounts, np.minimum(sel, max(accounts - 1, 0)), axis=0)
+        np.take(amounts, np.minimum(sel, accounts - 1), axis=0, out=part_amounts)
         part_amounts[~real] = 0
-    part_tags = aligned_empty((leaves, tags.shape[1]))
     np.take(tags, sel, axis=0, out=part_tags)
-    order = aligned_empty((leaves * 4,)).view("<u4")
     order[:] = sel
     return PartitionInput(index, part_tags, order, part_amounts)
 
 
-def build_partition(part: PartitionInput, out_dir: str) -> PartitionTop:
-    """Hash the leaves, fold the subtree, stream each level to `part-NNNNN.bin`."""
+def build_partition(
+    part: PartitionInput,
+    out_dir: str,
+    workspace: Workspace | None = None,
+    *,
+    totals_checked: bool = False,
+) -> PartitionTop:
+    """Hash the leaves, fold the subtree, write `part-NNNNN.bin`; return the top node.
+
+    `totals_checked=True` says the caller has checked that the per-asset totals of a
+    tree containing these leaves are < 2^128 (`build_tree` does, before phase 1);
+    otherwise this partition's totals are checked here. A total reaching 2^128 raises
+    `TreeInputError` before the file is created.
+    """
     leaves = part.tags.shape[0]
     if leaves < 2 or leaves & (leaves - 1):
         raise ValueError(f"partition size must be a power of two >= 2, got {leaves}")
-    sums = part.amounts.reshape(leaves, -1, 2)
-    leaf_hashes = hash_rows(leaf_preimages(part.tags, sums))
+    n_assets = part.amounts.shape[2]
+    if not totals_checked:
+        bad = check_partition_totals(part.amounts.reshape(leaves, 2 * n_assets, 2))
+        if bad >= 0:
+            side = "equity" if bad < n_assets else "debt"
+            raise TreeInputError(
+                f"partition {part.index}: total {side} of asset {bad % n_assets} reaches "
+                "2^128 (u128 overflow)"
+            )
+    ws = workspace if workspace is not None and workspace.fits(leaves, n_assets) else None
+    ws = ws or Workspace(leaves, n_assets)
+    top_hash, top_sums = fold_partition(ws, part.tags, part.amounts)
     final = part_path(Path(out_dir), part.index)
     tmp = final.with_name(final.name + ".tmp")
     with StreamFile(tmp) as fh:
         fh.write(part.tags)
         fh.write(part.order.astype("<u4", copy=False).view(np.uint8))
-        top_hash, top_sums = build_levels(leaf_hashes, sums, _Sink(fh))
+        for pairs in ws.levels:
+            fh.write(pairs)
     os.replace(tmp, final)
     first = (-part.index * leaves) % FENCE_STRIDE
     fences = np.ascontiguousarray(part.tags[first::FENCE_STRIDE]).tobytes()
-    return PartitionTop(part.index, top_hash.tobytes(), top_sums, fences)
-
-
-class _Sink:
-    """Appends each level's pair records to the partition file as they are made."""
-
-    def __init__(self, fh: StreamFile) -> None:
-        self._fh = fh
-
-    def __call__(self, level: int, pairs: NDArray[np.uint8]) -> None:
-        self._fh.write(pairs)
+    return PartitionTop(part.index, top_hash, top_sums.copy(), fences)

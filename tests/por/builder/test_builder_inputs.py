@@ -9,7 +9,7 @@ import pytest
 
 from por.builder import AccountBatch, LeafBatch, TreeInputError, build_tree, build_tree_from_leaves
 from por.builder._limbs import add_u128, ints_to_limbs, limbs_to_ints, totals
-from por.builder._order import sort_by_tag, sorted_run
+from por.builder._order import index_bits, packed_run, sort_by_tag
 from por.errors import InputError
 from por.model import AccountInput
 
@@ -127,10 +127,22 @@ def test_tags_sharing_an_8_byte_prefix_are_still_ordered_bytewise() -> None:
     rng = np.random.default_rng(3)
     tags = rng.integers(0, 256, (64, 32), dtype=np.uint8)
     tags[10:20, :8] = tags[10, :8]  # ten tags tie on the sort key, differ after it
+    tags[40:43, :7] = tags[40, :7]  # three tie on the high bits only (the index fills the rest)
     expected = sorted(range(64), key=lambda i: tags[i].tobytes())
     assert sort_by_tag(tags, str).tolist() == expected, "full sort with prefix ties"
-    runs = np.concatenate([sorted_run(tags[:32], 0)[0], sorted_run(tags[32:], 32)[0]])
+    bits = index_bits(64)
+    runs = np.concatenate([packed_run(tags[:32], 0, bits), packed_run(tags[32:], 32, bits)])
     assert sort_by_tag(tags, str, runs).tolist() == expected, "merged runs with prefix ties"
+
+
+def test_many_tied_keys_fall_back_to_one_full_sort(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("por.builder._order.MAX_TIED", 2)
+    tags = np.zeros((16, 32), dtype=np.uint8)
+    tags[:, 31] = np.arange(16)[::-1]  # all tie on the key; the last byte orders them
+    assert sort_by_tag(tags, str).tolist() == list(range(15, -1, -1)), "lexsort fallback"
+    tags[3, 31] = tags[9, 31]
+    with pytest.raises(TreeInputError, match="duplicate tag 0+0[0-9a-f]: 3 and 9"):
+        sort_by_tag(tags, str)
 
 
 def test_duplicate_tags_hidden_behind_a_prefix_tie_are_rejected() -> None:
