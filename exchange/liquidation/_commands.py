@@ -26,12 +26,14 @@ from exchange.matching._commands import OrderParams, _cancel_order, _place
 from exchange.model import INSURANCE, is_system_account
 from exchange.pricing import asset_price, pricing_state
 
-from ._headroom import room
+from ._headroom import SENSITIVITY, SidedDriver, room, sided_room
+from ._single import headroom_at, single_position
 from ._state import LiquidationParams, LiquidationState
 from ._waterfall import Run, liquidate, move_position
 
 if TYPE_CHECKING:
     from exchange.engine import Context
+    from exchange.margin import AccountRisk
     from exchange.model import Event
     from exchange.registry import Registry
     from exchange.state import LedgerState
@@ -115,6 +117,74 @@ def current_prices(state: LedgerState) -> dict[str, int]:
     return prices
 
 
+def sided_drivers(
+    state: LedgerState,
+    account: str,
+    risk: AccountRisk,
+    held: list[tuple[str, int]] | None = None,
+) -> list[SidedDriver]:
+    """The account's drivers with how fast each side of a move can shrink its headroom
+    (`sided_room`), from its exact risk (`account_risk`, priced: nothing unpriced):
+
+    - collateral X (net > 0, weight > 0): a fall loses at most net (weights <= 1); a rise
+      loses nothing unless the weight falls with size (penalty: both sides);
+    - debt in X: a rise costs the liability and maintenance, net * (1 + 2 MMF); a fall
+      lowers both, so it cannot hurt;
+    - perp, size s, margined quantity q (position and risk-increasing orders), MMF m:
+      a falling mark costs a long s and lowers the maintenance, a short gains; a rising
+      mark costs a short |s| + 2 m q, a long 2 m q - s when that is positive (the
+      maintenance of a moved notional grows at most 1.5 x 1.33 MMF fast, see above).
+    Assets with weight 0 or without a price count nothing at any price: no driver.
+    `held`: the account's positive nets (`holdings`), when the caller has them."""
+    from exchange.margin import margin_state
+
+    out: list[SidedDriver] = []
+    params = margin_state(state)
+    for asset, net in holdings(state, account) if held is None else held:
+        collateral = params.collateral_of(asset)
+        price = asset_price(state, asset) if collateral.weight else None
+        if price is not None:
+            loss = net * FRACTION
+            out.append((f"asset:{asset}", price, state.assets[asset].decimals, loss,
+                        loss if collateral.penalty else None))  # fmt: skip
+    books = matching_state(state).books
+    for item in risk.items:
+        if item.name.startswith("borrow:"):
+            asset = item.name[len("borrow:") :]
+            rise = item.size * (FRACTION + SENSITIVITY * item.mmf)
+            out.append((f"asset:{asset}", item.mark, state.assets[asset].decimals, None, rise))
+            continue
+        decimals = books[item.name].market.base_decimals
+        qty = risk.market_qty[item.name]
+        out.append(perp_driver(item.name, item.mark, decimals, item.size, qty, item.mmf))
+    return out
+
+
+def perp_driver(
+    symbol: str, mark: int, decimals: int, size: int, qty: int, mmf: int
+) -> SidedDriver:
+    """A perp's sided driver (see `sided_drivers`)."""
+    grow = SENSITIVITY * mmf * qty
+    rise = grow - size * FRACTION
+    fall = size * FRACTION if size > 0 else None
+    return (f"perp:{symbol}", mark, decimals, fall, rise if rise > 0 else None)
+
+
+def holdings(state: LedgerState, account: str) -> list[tuple[str, int]]:
+    """(asset, net) of the account's positive net balances (margin's buckets)."""
+    from exchange.margin import USER_BUCKETS
+
+    out = []
+    balances = state.balances
+    for asset in state.assets:
+        net = 0
+        for bucket in USER_BUCKETS:
+            net += balances.get((account, asset, bucket), 0)
+        if net > 0:
+            out.append((asset, net))
+    return out
+
+
 def evaluate(state: LedgerState, account: str) -> bool:
     """Exact check; re-indexes the account. True when it is at or below maintenance."""
     from exchange.margin import account_risk
@@ -122,11 +192,34 @@ def evaluate(state: LedgerState, account: str) -> bool:
     ls = liquidation_state(state)
     risk = account_risk(state, account)
     if not risk.exposure or risk.unpriced:
+        ls.singles.pop(account, None)
         ls.index.set(account, room(0, drivers_of(state, account)) if risk.unpriced else [])
         return False
     headroom = risk.equity - risk.maintenance
-    mmf = {item.name: item.mmf for item in risk.items}
-    ls.index.set(account, room(headroom, drivers_of(state, account, mmf)))
+    held = holdings(state, account)
+    drivers = sided_drivers(state, account, risk, held)
+    single = single_position(state, risk, held, drivers)
+    if single is None:
+        ls.singles.pop(account, None)
+    else:
+        ls.singles[account] = single
+    ls.index.set(account, sided_room(headroom, drivers))
+    return headroom <= 0
+
+
+def recheck(state: LedgerState, account: str, prices: dict[str, int]) -> bool | None:
+    """`evaluate` of an untouched single-position account from its kept numbers (see
+    `_single`); None when there are none or they no longer apply."""
+    ls = liquidation_state(state)
+    single = ls.singles.get(account)
+    if single is None:
+        return None
+    got = headroom_at(state, single, prices)
+    if got is None:
+        return None
+    headroom, mark, mmf = got
+    driver = perp_driver(single.symbol, mark, single.decimals, single.size, single.qty, mmf)
+    ls.index.set(account, sided_room(headroom, [*single.drivers, driver]))
     return headroom <= 0
 
 
@@ -151,20 +244,32 @@ def _build(state: LedgerState) -> None:
         for order in book.orders.values():
             ls.owners[order.order_id] = order.account
     ls.dirty = {a for a in state.accounts if not is_system_account(a)}
+    ls.singles = {}
     ls.built = True
 
 
 def find_liquidatable(state: LedgerState) -> list[str]:
     """Accounts at or below maintenance now: those whose headroom interval the current
-    prices left, plus those touched since the last check, each checked exactly."""
+    prices left, plus those touched since the last check, each checked exactly (an
+    untouched single-position account from its kept numbers, `recheck`)."""
     ls = liquidation_state(state)
     if not ls.built:
         _build(state)
-    candidates = ls.index.crossed(current_prices(state))
-    if ls.dirty:
-        candidates |= ls.dirty
+    prices = current_prices(state)
+    crossed = ls.index.crossed(prices)
+    dirty = ls.dirty
+    if dirty:
         ls.dirty = set()
-    return sorted(a for a in candidates if evaluate(state, a))
+    found = [a for a in dirty if evaluate(state, a)]
+    for account in crossed:
+        if account in dirty:
+            continue
+        verdict = recheck(state, account, prices)
+        if verdict is None:
+            verdict = evaluate(state, account)
+        if verdict:
+            found.append(account)
+    return sorted(found)
 
 
 # ---------------------------------------------------------------------------- the job

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import heapq
 
-__all__ = ["HeadroomIndex", "SENSITIVITY", "room"]
+__all__ = ["SENSITIVITY", "HeadroomIndex", "SidedDriver", "room", "sided_room"]
 
 SENSITIVITY = 2  # k = 1 + SENSITIVITY * MMF
 SCALE = 10**9
@@ -45,6 +45,41 @@ def room(
     for name, price, _, _, _ in drivers:
         move = price * r // SCALE
         out.append((name, price - move, price + move))
+    return out
+
+
+SidedDriver = tuple[str, int, int, int | None, int | None]
+"""(driver, price, decimals, fall, rise): how fast the headroom can shrink when the price
+falls / rises, as a base quantity at SCALE (the headroom loses at most
+`fall * |dP| / (SCALE * 10^decimals)` USDC units when the price falls by dP), or None when
+a move that way (of at most 50 %) cannot shrink it (see `sided_room`)."""
+
+
+def sided_room(headroom: int, drivers: list[SidedDriver]) -> list[tuple[str, int, int]]:
+    """(driver, low, high) intervals with a side per direction.
+
+    The headroom is a sum of one term per driver (collateral and liability of each asset at
+    its index, PnL and maintenance of each perp at its mark), so each driver's move acts
+    alone. Where a direction cannot shrink its term (None), that side gets the 50 % cap;
+    e.g. a short's PnL grows and its maintenance falls with the mark, so a falling mark
+    never brings a short closer to liquidation. The other sides share the headroom as in
+    `room`: r = min((h - 64) / sum_d(loss_d * P_d / 10^dec_d), 1/2), loss_d the larger of
+    the driver's shrinking sides. At h <= 64 every side is closed (any move pops)."""
+    weight = 0
+    for _, price, dec, fall, rise in drivers:
+        loss = max(fall or 0, rise or 0)
+        if loss:
+            weight += -(-loss * price // (SCALE * 10**dec))
+    h = headroom - SAFETY
+    if h <= 0:
+        return [(d[0], d[1], d[1]) for d in drivers]
+    cap = SCALE // 2
+    r = min(h * SCALE // weight, cap) if weight > 0 else cap
+    out = []
+    for name, price, _, fall, rise in drivers:
+        down = price * (cap if fall is None else r) // SCALE
+        up = price * (cap if rise is None else r) // SCALE
+        out.append((name, price - down, price + up))
     return out
 
 

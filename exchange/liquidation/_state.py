@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ._headroom import HeadroomIndex
+from ._single import SinglePosition
 
 __all__ = ["LiquidationParams", "LiquidationState"]
 
@@ -29,7 +30,7 @@ class LiquidationParams:
 
 
 class LiquidationState:
-    __slots__ = ("built", "dirty", "index", "owners", "params", "providers")
+    __slots__ = ("built", "dirty", "index", "owners", "params", "providers", "singles")
 
     def __init__(self) -> None:
         self.providers: dict[str, int] = {}  # account -> remaining capacity (USDC units)
@@ -37,4 +38,5 @@ class LiquidationState:
         self.index = HeadroomIndex()
         self.dirty: set[str] = set()
         self.owners: dict[int, str] = {}
+        self.singles: dict[str, SinglePosition] = {}  # kept numbers of `_single`
         self.built = False
