@@ -80,8 +80,9 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument(
-        "--db", default=None, help="database URL (default: a temp SQLite file; PostgreSQL: "
-        "a temporary schema in it)"
+        "--db",
+        default=None,
+        help="database URL (default: a temp SQLite file; PostgreSQL: a temporary schema in it)",
     )
     args = parser.parse_args()
     n, rounds = args.entries, args.rounds
