@@ -6,10 +6,11 @@ plus a bisection over the sorted tags: microseconds of work, whatever the tree's
 only the touched pages are ever resident. `export_jsonl` writes every account's proof,
 one per line, partition by partition, formatting each node's JSON once.
 
-Fields of a store (`tree.json`): snapshot_id, assets, height, leaf_count, account_count,
-partitions, partition_height, root. Guarantees: files are complete (the builder writes
-`tree.json` last). Updates: none; a new snapshot is a new directory. Deletion: remove
-the directory.
+Fields of a store (`tree.json`): format, layout, snapshot_id, assets, height, leaf_count,
+account_count, partitions, partition_height, root. `format` and `layout` must be exactly
+this code's (`por.builder._layout.check_layout`), else `open` raises `StoreLayoutError`.
+Guarantees: files are complete (the builder writes `tree.json` last). Updates: none; a new
+snapshot is a new directory. Deletion: remove the directory.
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ from por.builder._direct import StreamFile
 from por.builder._layout import (
     FENCE_NAME,
     FENCE_STRIDE,
-    META_FORMAT,
     META_NAME,
     ORDER_BYTES,
     SECTION_ALIGN,
     TOP_NAME,
+    LayoutError,
+    check_layout,
     level_offsets,
     order_offset,
     part_name,
@@ -47,7 +49,7 @@ from por.builder._layout import (
 from por.errors import InputError
 from por.model import Node
 
-__all__ = ["PROOF_FORMAT", "ProofNotFoundError", "ProofStore"]
+__all__ = ["PROOF_FORMAT", "ProofNotFoundError", "ProofStore", "StoreLayoutError"]
 
 PROOF_FORMAT = "por-proof/1"
 _ZERO16 = bytes(16)
@@ -55,6 +57,11 @@ _ZERO16 = bytes(16)
 
 class ProofNotFoundError(InputError, LookupError):
     """No leaf with that tag (or index) in this tree."""
+
+
+class StoreLayoutError(InputError):
+    """The directory is not a tree store in the layout this code reads (written by other
+    code, or not a store at all): rebuild it rather than misread it."""
 
 
 class _Tags(Sequence[bytes]):
@@ -87,8 +94,10 @@ class ProofStore:
     """Read-only view of one built tree directory."""
 
     def __init__(self, out_dir: Path, meta: dict[str, Any]) -> None:
-        if meta.get("format") != META_FORMAT:
-            raise InputError(f"{out_dir}: not a tree store (format {meta.get('format')!r})")
+        try:
+            check_layout(meta, str(out_dir))
+        except LayoutError as exc:
+            raise StoreLayoutError(str(exc)) from None
         self.out_dir = out_dir
         self.snapshot_id: str = meta["snapshot_id"]
         self.assets: tuple[str, ...] = tuple(meta["assets"])
@@ -141,6 +150,8 @@ class ProofStore:
             meta = json.loads((path / META_NAME).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise InputError(f"{path}: no finished tree here ({exc})") from None
+        if not isinstance(meta, dict):
+            raise StoreLayoutError(f"{path}: not a tree store ({META_NAME} is not an object)")
         return cls(path, meta)
 
     def __enter__(self) -> ProofStore:
@@ -217,14 +228,21 @@ class ProofStore:
         one call per partition instead of two per leaf. The arrays are copies: they stay
         valid after the store is closed."""
         span = self._part_leaves
-        mm = self._part(part)
-        tags = mm[: span * HASH_BYTES]
         if self.partition_height == 0:  # one leaf per partition: its record is a top node
             row = self.record(0, part)
+            tags = self.tag_at(part)
             return tags, np.frombuffer(row, np.uint8).reshape(1, self.record_bytes)
         start = self._part_offsets[0]
-        section = np.frombuffer(mm[start : start + (span // 2) * self.pair_bytes], np.uint8)
-        records = section.reshape(-1, self.pair_bytes)[:, 1:].reshape(span, self.record_bytes)
+        # plain sequential reads, not the mapping: the maps are MADV_RANDOM (no read-ahead),
+        # and the builder wrote these files with O_DIRECT, so they are not in the cache
+        with open(self.out_dir / part_name(part), "rb") as fh:
+            fd = fh.fileno()
+            if hasattr(os, "posix_fadvise"):
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+            tags = _pread(fd, span * HASH_BYTES, 0)
+            section = _pread(fd, (span // 2) * self.pair_bytes, start)
+        pairs = np.frombuffer(section, np.uint8).reshape(-1, self.pair_bytes)
+        records = pairs[:, 1:].reshape(span, self.record_bytes)
         return tags, records
 
     # --- lookups ----------------------------------------------------------------------
@@ -422,6 +440,19 @@ class ProofStore:
 
 
 _EXPORT: dict[str, Any] = {}
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    """Exactly `size` bytes at `offset` (a short read of a truncated file is an error)."""
+    parts = []
+    while size > 0:
+        chunk = os.pread(fd, min(size, 1 << 30), offset)
+        if not chunk:
+            raise InputError(f"tree file ends early at byte {offset}")
+        parts.append(chunk)
+        size -= len(chunk)
+        offset += len(chunk)
+    return b"".join(parts) if len(parts) != 1 else parts[0]
 
 
 def _export_partition(part: int) -> int:

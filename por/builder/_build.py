@@ -1,10 +1,10 @@
 """`build_tree`: validate, tag, sort, build partitions in parallel, fold the top, commit.
 
 Order of work (each step only once the previous one passed):
-1. validate the input (vector lengths, amount ranges, leaf count, per-asset totals < 2^128,
-   so no sum anywhere in the tree can overflow);
-2. phase 1 (parallel): account tags and filler tags;
-   (the per-asset totals are checked in this process while the workers hash);
+1. validate the input (vector lengths, amount ranges, leaf count);
+2. phase 1 (parallel): account tags and filler tags; meanwhile this process checks that
+   account ids are unique and that per-asset totals are < 2^128 (so no sum anywhere in
+   the tree can overflow);
 3. sort by tag, reject duplicate tags -- still nothing written;
 4. phase 2 (parallel): each partition hashes its leaves and levels into its own file;
 5. fold the partition tops into the top levels, write `tree.json` last (temp + rename).
@@ -30,7 +30,8 @@ from por._hashing import AMOUNT_LIMIT, u16
 from por.builder._batch import AccountBatch, LeafBatch
 from por.builder._engines import DaskEngine, Engine, Job, LocalEngine, SerialEngine
 from por.builder._errors import TreeInputError
-from por.builder._layout import FENCE_NAME, META_FORMAT, META_NAME, TOP_NAME
+from por.builder._ids import check_unique_ids
+from por.builder._layout import FENCE_NAME, LAYOUT, META_FORMAT, META_NAME, TOP_NAME
 from por.builder._level import build_levels
 from por.builder._limbs import limbs_to_ints, totals
 from por.builder._order import check_sorted_unique, sort_by_tag
@@ -126,12 +127,7 @@ def build_tree(
     clock = _Clock()
     try:
         with _engine(engine, scheduler, n_workers) as runner:
-            tags, runs = runner.tags(
-                job,
-                lambda: _check_totals(
-                    batch.amounts.reshape(batch.count, 2 * len(assets), 2), len(assets)
-                ),
-            )
+            tags, runs = runner.tags(job, lambda: _check_accounts(batch, len(assets)))
             clock.lap("tags")
             perm = sort_by_tag(
                 tags, describe, runs, out=None if runs is None else runs.view(np.int64)
@@ -214,6 +210,12 @@ def _check_snapshot_id(snapshot_id: str) -> None:
         raise TreeInputError(f"snapshot_id: {exc}") from None
 
 
+def _check_accounts(batch: AccountBatch, n_assets: int) -> None:
+    """Checks that need no tags, run while the workers hash: unique ids, u128 totals."""
+    check_unique_ids(batch)
+    _check_totals(batch.amounts.reshape(batch.count, 2 * n_assets, 2), n_assets)
+
+
 def _check_totals(sums: NDArray[np.uint64], n_assets: int) -> None:
     """Amounts are non-negative, so if each root sum fits in a u128, every sum does.
 
@@ -286,6 +288,7 @@ def _finish(
     height = (job.leaf_count - 1).bit_length()
     meta = {
         "format": META_FORMAT,
+        "layout": LAYOUT,
         "snapshot_id": job.snapshot_id,
         "assets": list(assets),
         "height": height,

@@ -10,6 +10,7 @@ __all__ = ["TreeInputError"]
 class TreeInputError(InputError):
     """The accounts (or leaves) cannot form a valid tree; raised before anything is written.
 
-    Covers duplicate tags, amounts outside [0, 2^128), vectors of the wrong length,
-    more than 2^32 leaves and per-asset totals that would overflow a u128 sum.
+    Covers duplicate account ids, duplicate tags, amounts outside [0, 2^128), vectors of
+    the wrong length, more than 2^32 leaves and per-asset totals that would overflow a u128
+    sum.
     """

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from por import tree as reference
 from por.builder import AccountBatch, LeafBatch, TreeInputError, build_tree, build_tree_from_leaves
+from por.builder._ids import first_duplicate_id
 from por.builder._limbs import add_u128, ints_to_limbs, limbs_to_ints, totals
 from por.builder._order import index_bits, packed_run, sort_by_tag
 from por.errors import InputError
@@ -36,8 +39,52 @@ def test_input_error_is_a_value_error_and_the_package_input_error() -> None:
     assert issubclass(TreeInputError, InputError), "por's InputError root"
 
 
-def test_duplicate_tags_from_a_repeated_account_are_rejected_naming_both(tmp_path: Path) -> None:
-    rejected(tmp_path / "t", [acc("a"), acc("b"), acc("a")], r"duplicate tag .*'a'.*'a'")
+def test_a_repeated_account_is_rejected_as_a_duplicate_id(tmp_path: Path) -> None:
+    # same id and nonce: the tags are equal too; the id check names it first, as por.tree does
+    rejected(
+        tmp_path / "t",
+        [acc("a"), acc("b"), acc("a")],
+        r"account 2 \('a'\): duplicate account id, already account 0",
+    )
+
+
+def test_duplicate_id_with_another_nonce_is_rejected_like_the_reference(tmp_path: Path) -> None:
+    twin = AccountInput("b", b"\x07" * 32, (5, 0), (0, 0))
+    accounts = [acc("a"), acc("b"), acc("c"), twin, AccountInput("a", b"\x09" * 32, (1, 1), (0, 0))]
+    message = r"account 3 \('b'\): duplicate account id, already account 1"
+    with pytest.raises(InputError, match=message):
+        reference.build_tree(SNAPSHOT, ASSETS, accounts, filler_secret=SECRET)
+    rejected(tmp_path / "serial", accounts, message)
+    with pytest.raises(TreeInputError, match=message):
+        build_tree(
+            accounts, ASSETS, SNAPSHOT, SECRET, engine="local", workers=2, out_dir=tmp_path / "l"
+        )
+    assert not any((tmp_path / "l").iterdir()), "files were written for rejected input"
+
+
+def test_duplicate_ids_are_found_among_ids_of_any_length() -> None:
+    rng = random.Random(4)
+    long_a, long_b = "x" * 70 + "a", "x" * 70 + "b"  # differ only after the fingerprinted 64 B
+    names = [f"u{rng.randrange(10**9)}-{'é' * rng.randrange(12)}" for _ in range(3000)]
+    names = list(dict.fromkeys(names)) + ["", "q", long_a, long_b, "\U00010000" * 3]
+    unique = [AccountInput(n, bytes(32), (0, 0), (0, 0)) for n in names]
+    assert first_duplicate_id(AccountBatch.from_accounts(unique, 2)) is None, "no duplicates"
+    for later, earlier in ((len(names) - 3, 40), (len(names) - 5, len(names) - 4), (17, 3)):
+        accounts = list(unique)
+        accounts[later] = AccountInput(names[earlier], b"\x01" * 32, (0, 0), (0, 0))
+        batch = AccountBatch.from_accounts(accounts, 2)
+        assert first_duplicate_id(batch) == (min(earlier, later), max(earlier, later)), (
+            f"duplicate of {names[earlier]!r} at {later}"
+        )
+
+
+def test_fixed_width_ids_are_checked_in_place_and_report_the_first_repeat() -> None:
+    ids = [f"acct{i:010d}" for i in range(5000)]
+    ids[4000] = ids[123]
+    ids[2500] = ids[7]
+    ids[4500] = ids[7]
+    accounts = [AccountInput(i, bytes(32), (0, 0), (0, 0)) for i in ids]
+    assert first_duplicate_id(AccountBatch.from_accounts(accounts, 2)) == (7, 2500), "first"
 
 
 def test_negative_amount_is_rejected_naming_the_account(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from por.builder import AccountBatch, BuiltTree, build_tree
 from por.model import AccountInput
 from por.proof import parse_proof
-from por.proofstore import ProofNotFoundError, ProofStore
+from por.proofstore import ProofNotFoundError, ProofStore, StoreLayoutError
 from por.vectorgen import random_accounts
 from por.verify import verify_inclusion
 
@@ -90,3 +90,48 @@ def test_parallel_export_to_a_directory_equals_the_single_stream_export(
     assert [f.name for f in files] == [f"proofs-{p:05d}.jsonl" for p in range(4)], "one per part"
     joined = "".join(f.read_text(encoding="utf-8") for f in files)
     assert count == expected and joined == single.getvalue(), "parallel export differs"
+
+
+def _rewrite_meta(src: Path, dest: Path, **changes: object) -> Path:
+    """A copy of a store's files with fields of tree.json replaced (None: removed)."""
+    dest.mkdir()
+    for path in src.iterdir():
+        (dest / path.name).write_bytes(path.read_bytes())
+    meta = json.loads((dest / "tree.json").read_text(encoding="utf-8"))
+    for key, value in changes.items():
+        if value is None:
+            meta.pop(key, None)
+        else:
+            meta[key] = value
+    (dest / "tree.json").write_text(json.dumps(meta), encoding="utf-8")
+    return dest
+
+
+def test_store_of_an_older_layout_version_is_refused_naming_both_versions(
+    tree: BuiltTree, tmp_path: Path
+) -> None:
+    old = _rewrite_meta(tree.out_dir, tmp_path / "v1", format="por-tree-store/1", layout=None)
+    with pytest.raises(
+        StoreLayoutError,
+        match=r"'por-tree-store/1' \(layout version 1\).*"
+        r"'por-tree-store/2' \(layout version 2\): rebuild the tree",
+    ):
+        ProofStore.open(old)
+
+
+def test_store_with_the_same_format_but_another_layout_is_refused(
+    tree: BuiltTree, tmp_path: Path
+) -> None:
+    meta = json.loads((tree.out_dir / "tree.json").read_text(encoding="utf-8"))
+    changed = dict(meta["layout"], section_align=512)
+    other = _rewrite_meta(tree.out_dir, tmp_path / "other", layout=changed)
+    with pytest.raises(StoreLayoutError, match="'section_align': 512.*rebuild the tree"):
+        ProofStore.open(other)
+    with pytest.raises(StoreLayoutError, match="not a tree store"):
+        ProofStore.open(_rewrite_meta(tree.out_dir, tmp_path / "x", format="something/1"))
+
+
+def test_store_written_by_the_builder_names_its_layout(tree: BuiltTree) -> None:
+    meta = json.loads((tree.out_dir / "tree.json").read_text(encoding="utf-8"))
+    assert meta["format"] == "por-tree-store/2", "format carries the layout version"
+    assert meta["layout"]["version"] == 2 and meta["layout"]["section_align"] == 4096, "layout"
