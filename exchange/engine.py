@@ -260,15 +260,10 @@ class Context:
             )
         if not distinct <= known.keys() or not set(buckets) <= self._buckets.keys():
             self._find_unknown(accounts, assets, buckets, amounts)
-        column: Iterable[str] = repeat(single) if single is not None else assets
-        n = len(amounts)
-        if len(set(accounts)) != n and len(set(zip(accounts, buckets, strict=True))) != n:
-            # a key twice in the columns: applied leg by leg
-            entry = self._entry
-            self._entry = entry + 1
-            self._apply(entry, (*zip(accounts, column, buckets, amounts, strict=False), *legs))
-            return
         read = self._read
+        self._read = None
+        olds: list[int] | None = None
+        absent: list[bool] | None = None
         if (
             read is not None
             and single is not None
@@ -280,25 +275,35 @@ class Context:
             and read[2] == buckets
         ):
             olds, absent = read[3], read[4]
-        else:
-            raw = list(map(balances.get, zip(accounts, column, buckets, strict=False)))
-            olds, absent = raw, None  # type: ignore[assignment]
-            if None in raw:
-                absent = list(map(is_, raw, repeat(None)))
-                olds = [0 if v is None else v for v in raw]
-        self._read = None
-        if absent is not None and not all(
-            map(state.accounts.__contains__, compress(accounts, absent))
-        ):
-            self._find_unknown(accounts, column, buckets, amounts)
         if 0 in amounts:  # zero legs are dropped, as `post` does
             keep = list(map(bool, amounts))
             accounts = list(compress(accounts, keep))
             buckets = list(compress(buckets, keep))
             amounts = list(compress(amounts, keep))
-            olds = list(compress(olds, keep))
             if single is None:
-                column = assets = list(compress(assets, keep))
+                assets = list(compress(assets, keep))
+            if olds is not None:
+                olds = list(compress(olds, keep))
+            if absent is not None:
+                absent = list(compress(absent, keep))
+        column: Iterable[str] = repeat(single) if single is not None else assets
+        n = len(amounts)
+        if len(set(accounts)) != n and len(set(zip(accounts, buckets, strict=True))) != n:
+            # a key twice in the columns: applied leg by leg
+            entry = self._entry
+            self._entry = entry + 1
+            self._apply(entry, (*zip(accounts, column, buckets, amounts, strict=False), *legs))
+            return
+        if olds is None:
+            raw = list(map(balances.get, zip(accounts, column, buckets, strict=False)))
+            olds = raw  # type: ignore[assignment]
+            if None in raw:
+                absent = list(map(is_, raw, repeat(None)))
+                olds = [0 if v is None else v for v in raw]
+        if absent is not None and not all(
+            map(state.accounts.__contains__, compress(accounts, absent))
+        ):
+            self._find_unknown(accounts, column, buckets, amounts)
         entry = self._entry
         self._entry = entry + 1
         news = list(map(add, olds, amounts))

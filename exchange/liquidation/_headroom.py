@@ -1,7 +1,7 @@
 """Which accounts a price move can push into liquidation, found without a full scan.
 
 For an account with headroom h = equity - maintenance (USDC units) and price drivers d (a
-perp's mark, an asset's index) with quantity q_d (base units, scale 10^dec_d), a move of
+perp's mark, an asset's index) with quantities q_d (base units, scale 10^dec_d), a move of
 the driver's price by dP changes equity by at most q_d * |dP| / 10^dec_d (collateral
 weights are <= 1) and maintenance by at most 1.5 * MMF' times that, where MMF' is the
 fraction at the moved notional (MMF = max(base, factor * sqrt(notional)) grows at most
@@ -9,7 +9,15 @@ fraction at the moved notional (MMF = max(base, factor * sqrt(notional)) grows a
 headroom falls by at most L_d * |dP| with L_d = k_d * q_d / 10^dec_d, k_d = 1 + 2 * MMF_d
 (k_d = 1 for collateral). Giving every driver the same relative room
 r = min(h / sum_d(L_d * P_d), 1/2), the account cannot reach maintenance while every
-price stays strictly inside P_d * (1 - r) .. P_d * (1 + r).
+price stays strictly inside P_d * (1 - r) .. P_d * (1 + r) (`room`).
+
+Sided intervals (`sided_room`, what the liquidation check indexes): h is a sum of one term
+per driver, and many terms cannot shrink one way: a short's PnL grows and its maintenance
+falls as the mark falls, a debt's value and maintenance fall with its price, collateral
+without a size penalty only gains when its price rises. Such a side gets the 50 % cap; the
+other sides share h as above, with the loss rate of the side that can hurt (a long's fall
+costs its size, no more: its maintenance falls too). A price update then pops only the
+accounts it can actually bring closer to liquidation.
 
 The index keeps, per driver, a max-heap of the lower edges and a min-heap of the upper
 edges. A price update pops exactly the accounts whose interval it left (plus stale

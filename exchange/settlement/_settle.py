@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 __all__ = ["SETTLEMENT_JOB", "SETTLEMENT_PERIOD_MS", "replay_settlement", "settle"]
 
+_Undo = tuple[list[Any], list[int], list[int]]
+
 SETTLEMENT_JOB = "settlement"
 SETTLEMENT_PERIOD_MS = 10_000
 
@@ -60,17 +62,26 @@ def _marks(state: LedgerState, matching: MatchingState) -> dict[str, int]:
 
 def _realise(
     matching: MatchingState, marks: dict[str, int]
-) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]], list[tuple[Any, int, int]]]:
+) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]], _Undo]:
     """Reset every open position's entry to mark. Returns (quote -> account -> upnl,
-    quote -> market -> upnl total, undo list of (position, old basis, old realised)).
+    quote -> market -> upnl total, undo: the moved positions, their old bases and old
+    realised PnL, as three lists).
 
     Market facts are looked up once per market, not once per position (this loops over
-    every open position every 10 s); `_reference.realise_reference` is the plain loop."""
+    every open position every 10 s); `_reference.realise_reference` is the plain loop.
+    The undo is kept in flat lists, not a tuple per position: fewer objects for the cyclic
+    collector to visit after the tick."""
     books = matching.books
     per_account: dict[str, dict[str, int]] = {}
     per_market: dict[str, dict[str, int]] = {}
-    undo: list[tuple[Any, int, int]] = []
-    keep = undo.append
+    moved_positions: list[Any] = []
+    old_bases: list[int] = []
+    old_realised: list[int] = []
+    keep_position, keep_basis, keep_realised = (
+        moved_positions.append,
+        old_bases.append,
+        old_realised.append,
+    )
     of_market: dict[str, tuple[int, int, str]] = {}
     for symbol, mark in marks.items():
         market = books[symbol].market
@@ -95,14 +106,16 @@ def _realise(
         accounts[account] = accounts.get(account, 0) + upnl
         if upnl:
             realised = pos.realised
-            keep((pos, basis, realised))
+            keep_position(pos)
+            keep_basis(basis)
+            keep_realised(realised)
             pos.basis = basis + upnl
             pos.realised = realised + upnl
             moved[symbol] = moved.get(symbol, 0) + upnl
     for symbol, total in moved.items():
         quote = of_market[symbol][2]
         per_market.setdefault(quote, {})[symbol] = total
-    return per_account, per_market, undo
+    return per_account, per_market, (moved_positions, old_bases, old_realised)
 
 
 def settle(ctx: Context, instant: int) -> None:
@@ -122,10 +135,11 @@ def _settle(ctx: Context) -> None:
         ctx.on_rollback(lambda: settlement_state(state).remove_samples(premiums))
         ctx.emit(premium={m: str(v) for m, v in sorted(premiums.items())})
     per_account, per_market, undo = _realise(matching, marks)
-    if undo:
+    moved = bool(undo[0])
+    if moved:
 
         def restore() -> None:
-            for pos, basis, realised in undo:
+            for pos, basis, realised in zip(*undo, strict=True):
                 pos.basis, pos.realised = basis, realised
 
         ctx.on_rollback(restore)
@@ -133,7 +147,7 @@ def _settle(ctx: Context) -> None:
     for quote in sorted(per_account):
         if _settle_quote(ctx, quote, per_account[quote], per_market.get(quote, {})):
             settled = True
-    if settled or undo:
+    if settled or moved:
         ctx.emit(marks={m: str(p) for m, p in sorted(marks.items())})
 
 
@@ -150,9 +164,14 @@ def _settle_quote(ctx: Context, quote: str, upnls: dict[str, int], markets: dict
     append = legs.append
     to_pool = 0  # lent into the pool (+) or redeemed (-): liquidity and supplied
     loans = 0  # borrowed (+) or repaid (-): liquidity and loans
-    # share changes for the pool: (account, delta, balance after when it shrinks)
-    lends: list[tuple[str, int, int | None]] = []
-    debts: list[tuple[str, int, int | None]] = []
+    # share changes for the pool: account, delta, balance after when it shrinks (flat
+    # lists: no tuple per account left for the cyclic collector)
+    lenders: list[str] = []
+    lent_deltas: list[int] = []
+    lent_after: list[int | None] = []
+    borrowers: list[str] = []
+    debt_deltas: list[int] = []
+    debt_after: list[int | None] = []
     losers: list[tuple[str, int, int]] = []
     off = ls.auto_lend_off
     get = balances.get
@@ -171,12 +190,16 @@ def _settle_quote(ctx: Context, quote: str, upnls: dict[str, int], markets: dict
             if repaid:
                 append((account, quote, "borrowed", repaid))
                 loans -= repaid
-                debts.append((account, repaid, borrowed + repaid))
+                borrowers.append(account)
+                debt_deltas.append(repaid)
+                debt_after.append(borrowed + repaid)
             if rest:
                 if pool_open and (account, quote) not in off:
                     append((account, quote, "lent", rest))
                     to_pool += rest
-                    lends.append((account, rest, None))
+                    lenders.append(account)
+                    lent_deltas.append(rest)
+                    lent_after.append(None)
                 else:
                     append((account, quote, "available", rest))
         elif x < 0:
@@ -200,7 +223,9 @@ def _settle_quote(ctx: Context, quote: str, upnls: dict[str, int], markets: dict
                 r = min(loss - paid, lent, liquidity, room)
                 if r > 0:
                     append((account, quote, "lent", -r))
-                    lends.append((account, -r, lent - r))
+                    lenders.append(account)
+                    lent_deltas.append(-r)
+                    lent_after.append(lent - r)
                     to_pool -= r
                     lent_total -= r
                     liquidity -= r
@@ -210,7 +235,9 @@ def _settle_quote(ctx: Context, quote: str, upnls: dict[str, int], markets: dict
                 b = min(loss - paid, liquidity, room)
                 if b > 0:
                     append((account, quote, "borrowed", -b))
-                    debts.append((account, -b, None))
+                    borrowers.append(account)
+                    debt_deltas.append(-b)
+                    debt_after.append(None)
                     loans += b
                     borrowed_total += b
                     liquidity -= b
@@ -227,16 +254,19 @@ def _settle_quote(ctx: Context, quote: str, upnls: dict[str, int], markets: dict
         append((p, quote, "supplied", -to_pool))
         append((p, quote, "loans", loans))
     ctx.post(*legs)
-    if lends or debts:
+    if lenders or borrowers:
         pool = ls.pool(quote)
         shares, pool_debts = pool.shares, pool.debts
-        old_shares = [(a, shares.get(a)) for a, _, _ in lends]
-        old_debts = [(a, pool_debts.get(a)) for a, _, _ in debts]
+        old_shares = list(map(shares.get, lenders))
+        old_debts = list(map(pool_debts.get, borrowers))
         total = pool.total_shares
 
         def undo() -> None:
-            for table, olds in ((shares, old_shares), (pool_debts, old_debts)):
-                for a, v in reversed(olds):
+            for table, who, olds in (
+                (shares, lenders, old_shares),
+                (pool_debts, borrowers, old_debts),
+            ):
+                for a, v in zip(reversed(who), reversed(olds), strict=True):
                     if v is None:
                         table.pop(a, None)
                     else:
@@ -244,8 +274,8 @@ def _settle_quote(ctx: Context, quote: str, upnls: dict[str, int], markets: dict
             pool.total_shares = total
 
         ctx.on_rollback(undo)
-        pool.on_lent_many(lends)
-        pool.on_borrowed_many(debts)
+        pool.on_lent_many(zip(lenders, lent_deltas, lent_after, strict=True))
+        pool.on_borrowed_many(zip(borrowers, debt_deltas, debt_after, strict=True))
     return True
 
 
