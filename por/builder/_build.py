@@ -34,7 +34,7 @@ from por.builder._ids import check_unique_ids
 from por.builder._layout import FENCE_NAME, LAYOUT, META_FORMAT, META_NAME, TOP_NAME
 from por.builder._level import build_levels
 from por.builder._limbs import limbs_to_ints, totals
-from por.builder._order import check_sorted_unique, sort_by_tag
+from por.builder._order import check_sorted_unique
 from por.builder.partition import PartitionTop
 from por.model import MAX_LEAVES, AccountInput, Node, padded_size
 from por.tree import FILLER_SECRET_MIN_BYTES
@@ -129,9 +129,7 @@ def build_tree(
         with _engine(engine, scheduler, n_workers) as runner:
             tags, runs = runner.tags(job, lambda: _check_accounts(batch, len(assets)))
             clock.lap("tags")
-            perm = sort_by_tag(
-                tags, describe, runs, out=None if runs is None else runs.view(np.int64)
-            )
+            perm = runner.sort(job, tags, runs, describe)
             clock.lap("sort")
             tops = runner.partitions(job, tags, perm)
             clock.lap("partitions")

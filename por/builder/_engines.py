@@ -23,7 +23,15 @@ from numpy.typing import NDArray
 
 from por._hashing import HASH_BYTES
 from por.builder._batch import AccountBatch
-from por.builder._order import index_bits, packed_keys
+from por.builder._order import (
+    DuplicateTags,
+    duplicate_error,
+    index_bits,
+    merge_slice,
+    packed_keys,
+    sort_by_tag,
+    split_runs,
+)
 from por.builder._tags import account_tags, account_tags_into, filler_tags, filler_tags_into
 from por.builder.partition import (
     PartitionInput,
@@ -78,6 +86,17 @@ class Engine(Protocol):
         this process while the workers hash (validation that needs no tags)."""
         ...
 
+    def sort(
+        self,
+        job: Job,
+        tags: NDArray[np.uint8],
+        runs: Runs | None,
+        describe: Callable[[int], str],
+    ) -> NDArray[np.int64]:
+        """The permutation putting the tags in order (`sort_by_tag`: same result and
+        errors), before anything is written."""
+        ...
+
     def partitions(
         self, job: Job, tags: NDArray[np.uint8], perm: NDArray[np.int64]
     ) -> list[PartitionTop]:
@@ -118,6 +137,15 @@ class SerialEngine:
         out[:n] = account_tags(job.batch, job.snapshot_id)
         out[n:] = filler_tags(job.filler_secret, job.snapshot_id, 0, job.fillers)
         return out, None
+
+    def sort(
+        self,
+        job: Job,
+        tags: NDArray[np.uint8],
+        runs: Runs | None,
+        describe: Callable[[int], str],
+    ) -> NDArray[np.int64]:
+        return sort_by_tag(tags, describe, runs)
 
     def partitions(
         self, job: Job, tags: NDArray[np.uint8], perm: NDArray[np.int64]
@@ -184,6 +212,22 @@ def _sorted_run(tags: NDArray[np.uint8], first: int, leaf_count: int) -> None:
     run.sort()
 
 
+def _merge_task(index: int, pieces: list[tuple[int, int]]) -> tuple[int, int] | None:
+    """Merge partition `index`'s pieces of the sorted runs into the shared permutation;
+    a duplicate tag is returned (the parent names the accounts)."""
+    job: Job = _WORKER["job"]
+    runs: NDArray[np.uint64] = _WORKER["runs"]
+    size = job.partition_leaves
+    out = _WORKER["perm"][index * size : (index + 1) * size]
+    try:
+        merge_slice(
+            [runs[a:b] for a, b in pieces], _WORKER["tags"], index_bits(job.leaf_count), out
+        )
+    except DuplicateTags as dup:
+        return dup.a, dup.b
+    return None
+
+
 def _partition_task(index: int) -> PartitionTop:
     job: Job = _WORKER["job"]
     ws = thread_workspace(job.partition_leaves, job.batch.n_assets)
@@ -214,6 +258,7 @@ class LocalEngine:
         self._pool: ProcessPoolExecutor | None = None
         self._maps: list[mmap.mmap] = []
         self._state: dict[str, Any] = {}
+        self._runs: list[tuple[int, int]] = []
 
     def __enter__(self) -> LocalEngine:
         return self
@@ -234,8 +279,8 @@ class LocalEngine:
         if self._pool is None:
             tags = self._shared((job.leaf_count, HASH_BYTES), np.uint8)
             runs = self._shared((job.leaf_count,), np.uint64)
-            # the parent overwrites the merged runs with the permutation (sort_by_tag)
-            self._state = {"job": job, "tags": tags, "runs": runs, "perm": runs.view(np.int64)}
+            perm = self._shared((job.leaf_count,), np.int64)
+            self._state = {"job": job, "tags": tags, "runs": runs, "perm": perm}
             self._pool = ProcessPoolExecutor(
                 max_workers=self._workers,
                 mp_context=multiprocessing.get_context("fork"),
@@ -250,12 +295,49 @@ class LocalEngine:
         pool = self._start(job)
         n = job.batch.count
         pieces = 4 * self._workers
-        futures = [pool.submit(_tags_task, a, b) for a, b in chunks(n, pieces)]
-        futures += [pool.submit(_fillers_task, a, b) for a, b in chunks(job.fillers, pieces)]
+        accounts = list(chunks(n, pieces))
+        fillers = list(chunks(job.fillers, pieces))
+        self._runs = accounts + [(n + a, n + b) for a, b in fillers]
+        futures = [pool.submit(_tags_task, a, b) for a, b in accounts]
+        futures += [pool.submit(_fillers_task, a, b) for a, b in fillers]
         meanwhile()
         for fut in futures:
             fut.result()
         return self._state["tags"], self._state["runs"]
+
+    def sort(
+        self,
+        job: Job,
+        tags: NDArray[np.uint8],
+        runs: Runs | None,
+        describe: Callable[[int], str],
+    ) -> NDArray[np.int64]:
+        """Parallel merge: cut the workers' sorted runs at every partition boundary (by
+        bisection on the key, here), then each worker merges one partition's pieces into
+        the shared permutation. Serial `sort_by_tag` if a cut falls between tied keys."""
+        pool = self._start(job)
+        perm: NDArray[np.int64] = self._state["perm"]
+        if runs is None or job.partitions < 2:
+            return sort_by_tag(tags, describe, runs, out=perm)
+        bits = index_bits(job.leaf_count)
+        size = job.partition_leaves
+        run_arrays = [runs[a:b] for a, b in self._runs]
+        cuts = split_runs(run_arrays, [p * size for p in range(1, job.partitions)], bits)
+        if cuts is None:
+            return sort_by_tag(tags, describe, runs, out=perm)
+        bounds = [[0, *cut, b - a] for cut, (a, b) in zip(cuts, self._runs, strict=True)]
+        tasks = [
+            [
+                (a + bound[p], a + bound[p + 1])
+                for (a, _), bound in zip(self._runs, bounds, strict=True)
+                if bound[p + 1] > bound[p]
+            ]
+            for p in range(job.partitions)
+        ]
+        for dup in pool.map(_merge_task, range(job.partitions), tasks):
+            if dup is not None:
+                duplicate_error(tags, describe, DuplicateTags(*dup))
+        return perm
 
     def partitions(
         self, job: Job, tags: NDArray[np.uint8], perm: NDArray[np.int64]
@@ -330,6 +412,15 @@ class DaskEngine:
         parts = client.gather(account_futs + filler_futs)
         tags = np.concatenate(parts) if parts else np.empty((0, HASH_BYTES), dtype=np.uint8)
         return tags, None
+
+    def sort(
+        self,
+        job: Job,
+        tags: NDArray[np.uint8],
+        runs: Runs | None,
+        describe: Callable[[int], str],
+    ) -> NDArray[np.int64]:
+        return sort_by_tag(tags, describe, runs)
 
     def partitions(
         self, job: Job, tags: NDArray[np.uint8], perm: NDArray[np.int64]

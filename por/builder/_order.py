@@ -12,13 +12,24 @@ tags of each tied group; equal full tags are duplicates. Workers sort their own 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NoReturn
 
 import numpy as np
 from numpy.typing import NDArray
 
 from por.builder._errors import TreeInputError
 
-__all__ = ["check_sorted_unique", "index_bits", "packed_keys", "packed_run", "sort_by_tag"]
+__all__ = [
+    "DuplicateTags",
+    "check_sorted_unique",
+    "duplicate_error",
+    "index_bits",
+    "merge_slice",
+    "packed_keys",
+    "packed_run",
+    "sort_by_tag",
+    "split_runs",
+]
 
 MAX_TIED = 1 << 16  # beyond this many tied keys, one full lexsort instead of groups
 
@@ -76,32 +87,91 @@ def sort_by_tag(
         return perm
     if tied.size > MAX_TIED:
         return _lexsort(tags, describe, perm)
-    _order_ties(tags, describe, perm, tied)
+    try:
+        _order_ties(tags, perm, tied)
+    except DuplicateTags as dup:
+        duplicate_error(tags, describe, dup)
     return perm
 
 
-def _order_ties(
-    tags: NDArray[np.uint8],
-    describe: Callable[[int], str],
-    perm: NDArray[np.int64],
-    tied: NDArray[np.intp],
-) -> None:
-    """Reorder each group of equal high keys by full tag; reject equal full tags."""
+class DuplicateTags(Exception):  # noqa: N818 - internal signal, never escapes the package
+    """Inputs `a` and `b` have the same tag (turned into a `TreeInputError` by the caller,
+    who can name them)."""
+
+    def __init__(self, a: int, b: int) -> None:
+        super().__init__(a, b)
+        self.a, self.b = min(a, b), max(a, b)
+
+
+def _order_ties(tags: NDArray[np.uint8], perm: NDArray[np.int64], tied: NDArray[np.intp]) -> None:
+    """Reorder each group of equal high keys by full tag; equal full tags raise
+    `DuplicateTags`."""
     starts = tied[np.concatenate(([True], tied[1:] != tied[:-1] + 1))]
     ends = tied[np.concatenate((tied[1:] != tied[:-1] + 1, [True]))] + 2
     for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
         group = sorted(perm[lo:hi].tolist(), key=lambda i: tags[i].tobytes())
         for a, b in zip(group, group[1:], strict=False):
             if tags[a].tobytes() == tags[b].tobytes():
-                _duplicate(tags, describe, a, b)
+                raise DuplicateTags(a, b)
         perm[lo:hi] = group
 
 
-def _duplicate(tags: NDArray[np.uint8], describe: Callable[[int], str], a: int, b: int) -> None:
+def split_runs(
+    runs: list[NDArray[np.uint64]], ranks: list[int], bits: int
+) -> list[list[int]] | None:
+    """Cut sorted runs of unique packed keys at global ranks, for a parallel merge.
+
+    Returns, for each run, the position of each rank's cut in it (`ranks` ascending):
+    run r contributes run[cut[r][p-1]:cut[r][p]] to slice p. The cut value of each rank
+    is found by bisection on the value (vectorised over ranks, <= 64 rounds of
+    `searchsorted`). None if the keys on both sides of a cut tie in their high bits:
+    their order needs full tags and may cross the cut (the caller sorts serially).
+    """
+    if not ranks:
+        return [[] for _ in runs]
+    want = np.array(ranks, dtype=np.int64)
+    lo = np.zeros(want.size, dtype=np.uint64)
+    hi = np.full(want.size, (1 << 64) - 1, dtype=np.uint64)
+    one = np.uint64(1)
+    while bool((lo < hi).any()):
+        mid = lo + ((hi - lo) >> one)
+        below = sum((np.searchsorted(run, mid, side="right") for run in runs), np.zeros_like(want))
+        enough = below >= want + 1  # at least rank + 1 keys <= mid: the cut is <= mid
+        hi = np.where(enough, mid, hi)
+        lo = np.where(enough, lo, mid + one)
+    cuts = [np.searchsorted(run, lo, side="left").tolist() for run in runs]
+    last = np.zeros(want.size, dtype=np.uint64)
+    for run, cut in zip(runs, cuts, strict=True):
+        at = np.array(cut, dtype=np.int64)
+        has = at > 0
+        last[has] = np.maximum(last[has], run[at[has] - 1])
+    shift = np.uint64(bits)
+    if bool(((last >> shift) == (lo >> shift)).any()):
+        return None
+    return cuts
+
+
+def merge_slice(
+    pieces: list[NDArray[np.uint64]], tags: NDArray[np.uint8], bits: int, out: NDArray[np.int64]
+) -> None:
+    """Merge the sorted pieces of one slice into `out` (input indices in tag order);
+    raises `DuplicateTags`."""
+    merged = np.concatenate(pieces) if len(pieces) != 1 else pieces[0].copy()
+    merged.sort(kind="stable")
+    np.bitwise_and(merged, np.uint64((1 << bits) - 1), out=out.view(np.uint64))
+    high = merged >> np.uint64(bits)
+    tied = np.flatnonzero(high[1:] == high[:-1])
+    if tied.size:
+        _order_ties(tags, out, tied)
+
+
+def duplicate_error(
+    tags: NDArray[np.uint8], describe: Callable[[int], str], dup: DuplicateTags
+) -> NoReturn:
     raise TreeInputError(
-        f"duplicate tag {tags[a].tobytes().hex()}: {describe(min(a, b))} and "
-        f"{describe(max(a, b))} (tags must be unique: same account id and nonce?)"
-    )
+        f"duplicate tag {tags[dup.a].tobytes().hex()}: {describe(dup.a)} and "
+        f"{describe(dup.b)} (tags must be unique: same account id and nonce?)"
+    ) from None
 
 
 def _lexsort(
@@ -112,7 +182,7 @@ def _lexsort(
     rows = cols[perm]
     same = np.flatnonzero(np.all(rows[1:] == rows[:-1], axis=1))
     if same.size:
-        _duplicate(tags, describe, int(perm[same[0]]), int(perm[same[0] + 1]))
+        duplicate_error(tags, describe, DuplicateTags(int(perm[same[0]]), int(perm[same[0] + 1])))
     return perm
 
 
