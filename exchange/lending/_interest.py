@@ -83,7 +83,10 @@ def _post_interest(ctx: Context) -> None:
             il1 = il0 + (pot - margin) * RAY // pool.total_shares
         if il1 != il0:  # lender k: floor(s_k * il' / RAY) - lent_k, posted when > 0
             grown = map(floordiv, map(mul, shares.values(), repeat(il1)), repeat(RAY))
-            amounts += map(max, map(sub, grown, held[nb:]), repeat(0))
+            gains = list(map(sub, grown, held[nb:]))
+            if gains and min(gains) < 0:  # (rare: a lend above its shares' value)
+                gains = list(map(max, gains, repeat(0)))
+            amounts += gains
         else:
             amounts += repeat(0, len(shares))
         total_l = total_i + sum(amounts)

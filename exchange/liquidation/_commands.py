@@ -214,6 +214,9 @@ def recheck(state: LedgerState, account: str, prices: dict[str, int]) -> bool | 
     single = ls.singles.get(account)
     if single is None:
         return None
+    pos = matching_state(state).positions.get((account, single.symbol))
+    if pos is None or pos.size != single.size or pos.basis != single.basis:
+        return None  # (touched accounts are never re-checked so: this is a second guard)
     got = headroom_at(state, single, prices)
     if got is None:
         return None
