@@ -152,16 +152,19 @@ def _settle(ctx: Context) -> None:
 
 
 def _settle_quote(ctx: Context, quote: str, upnls: dict[str, int], markets: dict[str, int]) -> bool:
-    """Settle one quote asset: one entry, posted column-wise (the plain loop it must equal
-    is `_reference._settle_quote_reference`)."""
+    """Settle one quote asset: one entry, the accounts' legs built as columns (account,
+    bucket, amount), the clearing and pool legs after them (`Context.post_columns`). The
+    plain loop it must equal, leg for leg, is `_reference._settle_quote_reference`."""
     state = ctx.state
     balances = state.balances
     ls = lending_state(state)
     pool_open = ls.is_open(quote)
     throttle = ls.params_of(quote).throttle
     lent_total, borrowed_total, liquidity = pool_totals(state, quote)
-    legs: list[tuple[str, str, str, int]] = []
-    append = legs.append
+    accounts: list[str] = []
+    buckets: list[str] = []
+    amounts: list[int] = []
+    leg_account, leg_bucket, leg_amount = accounts.append, buckets.append, amounts.append
     to_pool = 0  # lent into the pool (+) or redeemed (-): liquidity and supplied
     loans = 0  # borrowed (+) or repaid (-): liquidity and loans
     # share changes for the pool: account, delta, balance after when it shrinks (flat
@@ -174,6 +177,7 @@ def _settle_quote(ctx: Context, quote: str, upnls: dict[str, int], markets: dict
     debt_after: list[int | None] = []
     losers: list[tuple[str, int, int]] = []
     off = ls.auto_lend_off
+    lend_all = pool_open and not off  # nobody opted out of auto-lend
     get = balances.get
     names = list(upnls)
     unsettled = map(get, zip(names, repeat(quote), repeat("pnl_unsettled")), repeat(0))
@@ -186,26 +190,36 @@ def _settle_quote(ctx: Context, quote: str, upnls: dict[str, int], markets: dict
             repaid = x if x < debt else debt
             rest = x - repaid
             if upnl != x:  # (a leg of 0 would be dropped by `post` anyway)
-                append((account, quote, "pnl_unsettled", upnl - x))
+                leg_account(account)
+                leg_bucket("pnl_unsettled")
+                leg_amount(upnl - x)
             if repaid:
-                append((account, quote, "borrowed", repaid))
+                leg_account(account)
+                leg_bucket("borrowed")
+                leg_amount(repaid)
                 loans -= repaid
                 borrowers.append(account)
                 debt_deltas.append(repaid)
                 debt_after.append(borrowed + repaid)
             if rest:
-                if pool_open and (account, quote) not in off:
-                    append((account, quote, "lent", rest))
+                if lend_all or (pool_open and (account, quote) not in off):
+                    leg_account(account)
+                    leg_bucket("lent")
+                    leg_amount(rest)
                     to_pool += rest
                     lenders.append(account)
                     lent_deltas.append(rest)
                     lent_after.append(None)
                 else:
-                    append((account, quote, "available", rest))
+                    leg_account(account)
+                    leg_bucket("available")
+                    leg_amount(rest)
         elif x < 0:
             losers.append((account, upnl, -x))
         elif upnl:
-            append((account, quote, "pnl_unsettled", upnl))
+            leg_account(account)
+            leg_bucket("pnl_unsettled")
+            leg_amount(upnl)
     lent_total += to_pool
     borrowed_total += loans
     liquidity += to_pool - loans
@@ -214,7 +228,9 @@ def _settle_quote(ctx: Context, quote: str, upnls: dict[str, int], markets: dict
         have = get((account, quote, "available"), 0)
         if have > 0:
             a = have if have < loss else loss
-            append((account, quote, "available", -a))
+            leg_account(account)
+            leg_bucket("available")
+            leg_amount(-a)
             paid += a
         if paid < loss and pool_open:
             lent = get((account, quote, "lent"), 0)
@@ -222,7 +238,9 @@ def _settle_quote(ctx: Context, quote: str, upnls: dict[str, int], markets: dict
                 room = lent_total - ceil_div(borrowed_total * FRACTION, throttle)
                 r = min(loss - paid, lent, liquidity, room)
                 if r > 0:
-                    append((account, quote, "lent", -r))
+                    leg_account(account)
+                    leg_bucket("lent")
+                    leg_amount(-r)
                     lenders.append(account)
                     lent_deltas.append(-r)
                     lent_after.append(lent - r)
@@ -234,7 +252,9 @@ def _settle_quote(ctx: Context, quote: str, upnls: dict[str, int], markets: dict
                 room = lent_total * throttle // FRACTION - borrowed_total
                 b = min(loss - paid, liquidity, room)
                 if b > 0:
-                    append((account, quote, "borrowed", -b))
+                    leg_account(account)
+                    leg_bucket("borrowed")
+                    leg_amount(-b)
                     borrowers.append(account)
                     debt_deltas.append(-b)
                     debt_after.append(None)
@@ -243,17 +263,19 @@ def _settle_quote(ctx: Context, quote: str, upnls: dict[str, int], markets: dict
                     liquidity -= b
                     paid += b
         if upnl + paid:
-            append((account, quote, "pnl_unsettled", upnl + paid))
-    if not legs:
+            leg_account(account)
+            leg_bucket("pnl_unsettled")
+            leg_amount(upnl + paid)
+    if not amounts:
         return False
-    for symbol in sorted(markets):
-        append((clearing_account(symbol), quote, "pnl_unsettled", -markets[symbol]))
+    legs = [(clearing_account(symbol), quote, "pnl_unsettled", -markets[symbol])
+            for symbol in sorted(markets)]  # fmt: skip
     if to_pool or loans:
         p = lending_pool(quote)
-        append((p, quote, "liquidity", to_pool - loans))
-        append((p, quote, "supplied", -to_pool))
-        append((p, quote, "loans", loans))
-    ctx.post(*legs)
+        legs.append((p, quote, "liquidity", to_pool - loans))
+        legs.append((p, quote, "supplied", -to_pool))
+        legs.append((p, quote, "loans", loans))
+    ctx.post_columns(quote, accounts, buckets, amounts, *legs)
     if lenders or borrowers:
         pool = ls.pool(quote)
         shares, pool_debts = pool.shares, pool.debts

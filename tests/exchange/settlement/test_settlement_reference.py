@@ -39,6 +39,12 @@ def _run(lines: list[str], reference: bool, monkeypatch: pytest.MonkeyPatch) -> 
 
 def _scenario() -> list[str]:
     lines = crash_log(7, 70, PATH)
+    # some traders opt out of auto-lend before the path starts (profits stay available)
+    start = next(i for i, line in enumerate(lines) if '"ts"' in line)
+    lines[start:start] = [
+        f'{{"cmd":"auto_lend","account":"u{i:03d}","asset":"USDC","enabled":false}}'
+        for i in range(0, 70, 5)
+    ]
     # lenders of every size, then past a whole hour (interest)
     for i in range(40):
         lines.append(
@@ -64,5 +70,7 @@ def test_fast_settlement_and_interest_journal_equals_the_reference(
         return [e for e in fast.pending if e.cmd == cmd and len(e.postings) > BULK_LEGS]
 
     assert big("settlement"), "some settlement entry must take the column-wise path"
+    kept = {p[1] for e in big("settlement") for p in e.postings if p[3] == "available" and p[4] > 0}
+    assert kept, "a profit of an account without auto-lend stays available"
     assert [e for e in fast.pending if e.cmd == "lending_interest"], "a whole hour passed"
     assert check_replay(fast.state, fast.pending, fast.registry).ok
