@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from itertools import compress, repeat
 from operator import add, eq, is_
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn, Protocol, cast
 
 from exchange import fields
 from exchange.errors import InvalidCommandError, LedgerBugError, Rejected
@@ -296,10 +296,11 @@ class Context:
             return
         if olds is None:
             raw = list(map(balances.get, zip(accounts, column, buckets, strict=False)))
-            olds = raw  # type: ignore[assignment]
             if None in raw:
                 absent = list(map(is_, raw, repeat(None)))
                 olds = [0 if v is None else v for v in raw]
+            else:
+                olds = cast("list[int]", raw)  # (no None in it)
         if absent is not None and not all(
             map(state.accounts.__contains__, compress(accounts, absent))
         ):
