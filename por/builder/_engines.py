@@ -28,7 +28,7 @@ from por.builder._order import (
     duplicate_error,
     index_bits,
     merge_slice,
-    packed_keys,
+    packed_run,
     sort_by_tag,
     split_runs,
 )
@@ -207,9 +207,9 @@ def _fillers_task(start: int, stop: int) -> None:
 
 def _sorted_run(tags: NDArray[np.uint8], first: int, leaf_count: int) -> None:
     """The chunk's packed sort keys, sorted in place in the shared runs map."""
-    run = _WORKER["runs"][first : first + tags.shape[0]]
-    run[:] = packed_keys(tags, first, index_bits(leaf_count))
-    run.sort()
+    _WORKER["runs"][first : first + tags.shape[0]] = packed_run(
+        tags, first, index_bits(leaf_count)
+    )
 
 
 def _merge_task(index: int, pieces: list[tuple[int, int]]) -> tuple[int, int] | None:
