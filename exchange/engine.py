@@ -365,14 +365,47 @@ class Context:
             postings.append((entry, account, asset, bucket, amount))
 
     def move(self, account: str, asset: str, src: str, dst: str, amount: int) -> None:
-        """Move `amount` between two buckets of one account (e.g. available -> locked_order)."""
-        self.post((account, asset, src, -amount), (account, asset, dst, amount))
+        """Move `amount` between two buckets of one account (e.g. available -> locked_order).
+
+        Exactly `post((account, asset, src, -amount), (account, asset, dst, amount))`, with
+        `_apply` inlined: the two legs of a move are the commonest entry of the matching path.
+        """
+        entry = self._entry
+        self._entry = entry + 1
+        if not amount:
+            return
+        state = self.state
+        buckets = self._buckets
+        if asset not in state.assets or account not in state.accounts or src not in buckets:
+            raise LedgerBugError(
+                "posting to an unknown asset, account or bucket: "
+                f"{(account, asset, src, -amount)!r}"
+            )
+        balances = state.balances
+        undo = self._undo
+        postings = self._postings
+        key = (account, asset, src)
+        old = balances.get(key, 0)
+        undo.append((key, old))
+        balances[key] = old - amount
+        postings.append((entry, account, asset, src, -amount))
+        if dst not in buckets:
+            raise LedgerBugError(
+                "posting to an unknown asset, account or bucket: "
+                f"{(account, asset, dst, amount)!r}"
+            )
+        key = (account, asset, dst)
+        old = balances.get(key, 0)
+        undo.append((key, old))
+        balances[key] = old + amount
+        postings.append((entry, account, asset, dst, amount))
 
     def emit(self, **data: Any) -> None:
         """Record JSON-serialisable facts on this command's event (what replay hooks read)."""
         if self._data is None:
-            self._data = {}
-        self._data.update(data)
+            self._data = data  # a fresh dict (the ** call made it): kept, not copied
+        else:
+            self._data.update(data)
 
     def on_rollback(self, undo: Callable[[], object]) -> None:
         """Run `undo` if the command is rejected later (for module state changed early)."""

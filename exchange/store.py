@@ -26,6 +26,9 @@ __all__ = ["SqlJournal"]
 
 _READ_CHUNK = 10_000
 
+_encode_data = json.JSONEncoder(sort_keys=True).encode
+"""`json.dumps(data, sort_keys=True)` without building an encoder per event (same text)."""
+
 
 class SqlJournal:
     """Journal on SQLAlchemy Core. `write` = one transaction (group commit).
@@ -57,23 +60,26 @@ class SqlJournal:
 
     # -- writing -----------------------------------------------------------------------
     def write(self, events: list[Event], state: LedgerState) -> None:
-        dumps = json.dumps
+        encode = _encode_data
         amount_out = int if self.postgres else str
         event_rows: list[tuple[Any, ...]] = []
         posting_rows: list[tuple[Any, ...]] = []
+        add_row = posting_rows.append
+        add_row_event = event_rows.append
         touched: set[BalanceKey] = set()
+        touch = touched.add
         new_assets: list[dict[str, Any]] = []
         for ev in events:
             seq, ts, kind, cmd, status, reason, detail, command, data, postings = ev
-            event_rows.append(
+            add_row_event(
                 (
                     seq, ts, kind, cmd, status, reason, detail, command,
-                    None if data is None else dumps(data, sort_keys=True),
+                    None if data is None else encode(data),
                 )
             )  # fmt: skip
             for idx, (entry, account, asset, bucket, amount) in enumerate(postings):
-                posting_rows.append((seq, idx, entry, account, asset, bucket, amount_out(amount)))
-                touched.add((account, asset, bucket))
+                add_row((seq, idx, entry, account, asset, bucket, amount_out(amount)))
+                touch((account, asset, bucket))
             if cmd == "asset" and status == "accepted" and kind == "command":
                 symbol = json.loads(command)["symbol"]
                 new_assets.append({"symbol": symbol, "decimals": state.assets[symbol].decimals})
