@@ -248,7 +248,10 @@ class CancelParams:
     def __init__(self, raw: dict[str, Any]) -> None:
         self.account = _account(raw)
         self.market = _market_fast(raw)
-        self.order_id = fields.integer(raw, "id", 1, 2**63 - 1) if "id" in raw else None
+        order_id = raw.get("id")
+        if type(order_id) is not int or not 0 < order_id < 2**63:  # (the common case inline)
+            order_id = fields.integer(raw, "id", 1, 2**63 - 1) if "id" in raw else None
+        self.order_id = order_id
         self.cid = fields.optional_string(raw, "cid") if "cid" in raw else None
         if (self.order_id is None) == (self.cid is None):
             raise InvalidCommandError("a cancel names exactly one of 'id' and 'cid'")
