@@ -46,6 +46,10 @@ _Read = tuple[str, list[str], list[str], list[int], list[bool] | None, tuple[int
 """`Context.balances_of`'s last read: (asset, accounts, buckets, values, absent, stamp)."""
 
 
+_new_event = cast("Callable[[type[Event], tuple[Any, ...]], Event]", tuple.__new__)
+"""`Event(...)` without the NamedTuple's Python-level `__new__` (same object, half the cost)."""
+
+
 class Journal(Protocol):
     """Where recorded events go. `write` is one transaction: all of `events` or none."""
 
@@ -391,8 +395,7 @@ class Context:
         postings.append((entry, account, asset, src, -amount))
         if dst not in buckets:
             raise LedgerBugError(
-                "posting to an unknown asset, account or bucket: "
-                f"{(account, asset, dst, amount)!r}"
+                f"posting to an unknown asset, account or bucket: {(account, asset, dst, amount)!r}"
             )
         key = (account, asset, dst)
         old = balances.get(key, 0)
@@ -575,10 +578,10 @@ class Exchange:
         state = self.state
         seq = state.seq + 1
         state.seq = seq
-        event = Event(
+        event = _new_event(Event, (
             seq, state.time, "command", spec.name, "accepted", None, None, text,
             ctx._data, tuple(ctx._postings),
-        )  # fmt: skip
+        ))  # fmt: skip
         self.pending.append(event)
         if self.after_event:
             for hook in self.after_event:
