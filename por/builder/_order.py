@@ -81,10 +81,7 @@ def sort_by_tag(
     """
     n = tags.shape[0]
     bits = index_bits(n)
-    if runs is None:
-        merged = packed_run(tags, 0, bits)
-    else:
-        merged = np.sort(runs, kind="stable")
+    merged = packed_run(tags, 0, bits) if runs is None else np.sort(runs, kind="stable")
     high = merged >> np.uint64(bits)
     tied = np.flatnonzero(high[1:] == high[:-1])
     perm = out if out is not None else np.empty(n, dtype=np.int64)
