@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, update
@@ -26,8 +27,30 @@ __all__ = ["SqlJournal"]
 
 _READ_CHUNK = 10_000
 
-_encode_data = json.JSONEncoder(sort_keys=True).encode
-"""`json.dumps(data, sort_keys=True)` without building an encoder per event (same text)."""
+
+def _data_encoder() -> Callable[[Any], str]:
+    """`json.dumps(data, sort_keys=True)` (the same text) without building an encoder per
+    event: CPython's C encoder made once (no circular-reference check: event data are
+    JSON facts a handler emitted, a cycle would already fail elsewhere)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has it
+        return json.JSONEncoder(sort_keys=True).encode
+    chunks = make(
+        None,  # markers: no circular check
+        json.JSONEncoder().default,  # the same TypeError for a non-JSON value
+        json.encoder.encode_basestring_ascii,  # ensure_ascii=True, as json.dumps
+        None,  # indent
+        ": ",
+        ", ",
+        True,  # sort_keys
+        False,  # skipkeys
+        True,  # allow_nan
+    )
+    join = "".join
+    return lambda data: join(chunks(data, 0))
+
+
+_encode_data = _data_encoder()
 
 
 class SqlJournal:
@@ -63,26 +86,45 @@ class SqlJournal:
         encode = _encode_data
         amount_out = int if self.postgres else str
         event_rows: list[tuple[Any, ...]] = []
-        posting_rows: list[tuple[Any, ...]] = []
-        add_row = posting_rows.append
-        add_row_event = event_rows.append
-        touched: set[BalanceKey] = set()
-        touch = touched.add
+        add_event_row = event_rows.append
+        # the postings of the batch as columns: rows are zipped in C, not built per posting
+        seq_column: list[int] = []
+        idx_column: list[int] = []
+        all_postings: list[Posting] = []
         new_assets: list[dict[str, Any]] = []
         for ev in events:
             seq, ts, kind, cmd, status, reason, detail, command, data, postings = ev
-            add_row_event(
+            add_event_row(
                 (
                     seq, ts, kind, cmd, status, reason, detail, command,
                     None if data is None else encode(data),
                 )
             )  # fmt: skip
-            for idx, (entry, account, asset, bucket, amount) in enumerate(postings):
-                add_row((seq, idx, entry, account, asset, bucket, amount_out(amount)))
-                touch((account, asset, bucket))
+            if postings:
+                n = len(postings)
+                seq_column.extend(repeat(seq, n))
+                idx_column.extend(range(n))
+                all_postings.extend(postings)
             if cmd == "asset" and status == "accepted" and kind == "command":
                 symbol = json.loads(command)["symbol"]
                 new_assets.append({"symbol": symbol, "decimals": state.assets[symbol].decimals})
+        posting_rows: list[tuple[Any, ...]] = []
+        touched: set[BalanceKey] = set()
+        if all_postings:
+            entries, accounts, assets, buckets, amounts = zip(*all_postings, strict=True)
+            posting_rows = list(
+                zip(
+                    seq_column,
+                    idx_column,
+                    entries,
+                    accounts,
+                    assets,
+                    buckets,
+                    map(amount_out, amounts),
+                    strict=True,
+                )
+            )
+            touched = set(zip(accounts, assets, buckets, strict=True))
         balances = state.balances
         balance_rows = [(k[0], k[1], k[2], amount_out(balances.get(k, 0))) for k in sorted(touched)]
         try:
