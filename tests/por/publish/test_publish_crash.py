@@ -30,7 +30,7 @@ from por.publish.anchor import Anchorer
 from tests.por.publish.checks import check_publication
 from tests.por.publish.publish_world import DELAY, SECRET, START, FakeClock, World, iso
 
-HOURS = 20
+HOURS = 40  # room for 30 kills: a run often publishes an hour or two before its kill
 KILLS = 30
 SEED = int(os.environ.get("POR_CRASH_SEED", "20261124"))
 NAMED = ["commit:1", "commit:2", "commit:3", "rename:1", "rename:2", "anchor-sent", "fsync:2"]
