@@ -79,10 +79,16 @@ class MemoryCut:
     def in_flight(self) -> Mapping[str, int]:
         return {}
 
+    def price_decimals(self) -> int:
+        return 6
+
     def index_prices(self) -> Mapping[str, int] | None:
         return None
 
-    def haircuts_ppm(self) -> Mapping[str, int] | None:
+    def borrower_collateral(self) -> Mapping[str, tuple[int, int, int, int]] | None:
+        return None
+
+    def borrower_shortfall(self) -> tuple[int, int, int] | None:
         return None
 
 
