@@ -19,11 +19,16 @@ per transaction. Prints ONE line:
 
     book_ops_s=... ledger_ops_s=... persisted_ops_s=... ledger_p99_us=... book_wall_ops_s=...
 
-`book_ops_s` and `ledger_ops_s` are per CPU-second of this process (what ONE core does;
-this machine is shared, so wall-clock rates mostly measure the other jobs: they are printed
-too, as `*_wall_ops_s`). `persisted_ops_s` is per wall second, because waiting for the
-commit is part of its cost (`persisted_cpu_ops_s` beside it). `ledger_p99_us` is the 99th
-percentile of the wall time of one `Exchange.apply` in (b). `load1` is the load average.
+`margin_ops_s` (issue 6) is (b) again with the pricing, lending and margin modules registered,
+so the cross-margin pre-trade risk check (`MarginRisk`) runs on every order (index price and
+collateral parameters set first; the flow is spot, so it is the spot path of the check).
+
+`book_ops_s`, `ledger_ops_s` and `margin_ops_s` are per CPU-second of this process (what ONE
+core does; this machine is shared, so wall-clock rates mostly measure the other jobs: they
+are printed too, as `*_wall_ops_s`). `persisted_ops_s` is per wall second, because waiting
+for the commit is part of its cost (`persisted_cpu_ops_s` beside it). `ledger_p99_us` is the
+99th percentile of the wall time of one `Exchange.apply` in (b). `load1` is the load
+average.
 
 Examples:
     .venv/bin/python bench/matching.py                    # 1,000,000 commands
@@ -59,6 +64,7 @@ ACCOUNTS = 1_000
 TARGET_RESTING = 5_000
 CHUNK = 50_000
 MODULES = ("exchange.core", "exchange.matching")  # matching on the bare ledger (no auto-lend)
+MARGIN_MODULES = (*MODULES, "exchange.pricing", "exchange.lending", "exchange.margin")
 
 # (kind, order id, account, side, price, quantity, tif, _) with tif 0 = GTC, 1 = IOC
 Cmd = tuple[int, int, str, int, int, int, int, int]
@@ -195,8 +201,25 @@ class _Discard:
         return None
 
 
-def _run_ledger(ex: Exchange, flow: list[Cmd], batch: int, latencies: list[int] | None) -> float:
-    for raw in setup_lines():
+def margin_setup_lines() -> list[dict[str, Any]]:
+    """Prices and collateral parameters the margin module needs to value every order."""
+    return [
+        {"cmd": "index_price", "asset": "BTC", "price": str(MID // 10**3 * 10**3)},
+        {"cmd": "collateral_params", "asset": "BTC", "weight": "0.9", "penalty": "0.000005",
+         "imf_base": "0.1", "mmf_base": "0.05"},
+        {"cmd": "collateral_params", "asset": "USDC", "weight": "1", "penalty": "0",
+         "imf_base": "0.1", "mmf_base": "0.05"},
+    ]  # fmt: skip
+
+
+def _run_ledger(
+    ex: Exchange,
+    flow: list[Cmd],
+    batch: int,
+    latencies: list[int] | None,
+    setup: list[dict[str, Any]] | None = None,
+) -> float:
+    for raw in setup if setup is not None else setup_lines():
         ex.apply(raw)
     ex.flush()
     apply = ex.apply
@@ -237,6 +260,14 @@ def bench_ledger(flow: list[Cmd], batch: int) -> tuple[Rate, float]:
     return ops, p99
 
 
+def bench_margin(flow: list[Cmd], batch: int) -> Rate:
+    """(b) with the cross-margin pre-trade risk check on every order (issue 6)."""
+    setup = setup_lines()
+    setup[3:3] = margin_setup_lines()  # after the assets and the market, before deposits
+    ex = Exchange(build_registry(MARGIN_MODULES), journal=_Discard())
+    return _run_ledger(ex, flow, batch, None, setup)
+
+
 def bench_persisted(flow: list[Cmd], batch: int) -> Rate:
     from exchange.ledger import open_ledger
 
@@ -256,6 +287,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="book runs (best is kept)")
     parser.add_argument("--skip-ledger", action="store_true")
     parser.add_argument("--skip-persisted", action="store_true")
+    parser.add_argument("--skip-margin", action="store_true")
     args = parser.parse_args()
     flow = build_flow(args.commands, args.seed)
     books = [bench_books(flow) for _ in range(args.repeat)]
@@ -268,6 +300,9 @@ def main() -> None:
         ledger, p99 = bench_ledger(flow, args.batch)
         out.append(f"ledger_ops_s={ledger.cpu:.0f}")
         extra.append(f"ledger_wall_ops_s={ledger.wall:.0f}")
+    if not args.skip_margin:
+        margin = bench_margin(flow, args.batch)
+        extra.append(f"margin_ops_s={margin.cpu:.0f}")
     if args.skip_persisted:
         out.append("persisted_ops_s=skipped")
     else:
