@@ -38,11 +38,15 @@ class Venue(Exchange):
     """An in-memory exchange that asserts the ledger's and the matching invariants after
     every event; `do(cmd, **fields)` applies one command."""
 
-    def __init__(self) -> None:
+    default_market = "BTC/USDC"  # where `order` goes unless told
+
+    def __init__(
+        self, modules: tuple[str, ...] = MODULES, setup: tuple[dict[str, Any], ...] = MARKETS
+    ) -> None:
         self.memory = MemoryJournal()
-        super().__init__(build_registry(MODULES), journal=self.memory)
+        super().__init__(build_registry(modules), journal=self.memory)
         self.after_event.append(self._check)
-        for raw in MARKETS:
+        for raw in setup:
             self.ok(raw)
 
     def _check(self, event: Event) -> None:
@@ -67,8 +71,9 @@ class Venue(Exchange):
                  "amount": str(amount), "tx": f"{account}:{asset}:{self.state.seq}"})  # fmt: skip
 
     def order(self, account: str, side: str, quantity: int, price: int | None = None,
-              market: str = "BTC/USDC", **extra: Any) -> Event:  # fmt: skip
-        fields: dict[str, Any] = {"account": account, "market": market, "side": side,
+              market: str | None = None, **extra: Any) -> Event:  # fmt: skip
+        fields: dict[str, Any] = {"account": account, "market": market or self.default_market,
+                                  "side": side,
                                   "quantity": str(quantity), **extra}  # fmt: skip
         if price is not None:
             fields["price"] = str(price)

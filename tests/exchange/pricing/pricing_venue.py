@@ -3,16 +3,12 @@ invariants after every event, and a replay check."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from exchange.engine import Exchange, MemoryJournal
-from exchange.invariants import check_events, check_state
-from exchange.matching import check_matching
 from exchange.model import Event, format_time
 from exchange.pricing import pricing_state
-from exchange.registry import build_registry
 from exchange.replay import rebuild, state_digest
+from tests.exchange.matching.matching_venue import Venue
 
 MODULES = ("exchange.core", "exchange.matching", "exchange.pricing")
 T0 = 1_795_000_000_000  # a whole second, ms since the epoch
@@ -37,26 +33,13 @@ SETUP = (
 )  # fmt: skip
 
 
-class PriceVenue(Exchange):
+class PriceVenue(Venue):
+    """The matching tests' venue with the pricing module, a clock, and orders on BTC-PERP."""
+
+    default_market = "BTC-PERP"
+
     def __init__(self, modules: tuple[str, ...] = MODULES) -> None:
-        self.memory = MemoryJournal()
-        super().__init__(build_registry(modules), journal=self.memory)
-        self.after_event.append(self._check)
-        for raw in SETUP:
-            self.ok(raw)
-
-    def _check(self, event: Event) -> None:
-        problems = check_state(self.state, self.registry) + check_matching(self.state)
-        problems += check_events([*self.memory.events, *self.pending])
-        assert not problems, f"after seq {event.seq} ({event.cmd}): {problems}"
-
-    def do(self, cmd: str, **fields: Any) -> Event:
-        return self.apply_line(json.dumps({"cmd": cmd, **fields}))
-
-    def ok(self, raw: dict[str, Any]) -> Event:
-        event = self.apply_line(json.dumps(raw))
-        assert event.accepted, f"{raw} was rejected: {event.reason} {event.detail}"
-        return event
+        super().__init__(modules, SETUP)
 
     def at(self, seconds: int) -> str:
         return format_time(T0 + seconds * 1000)
@@ -71,26 +54,8 @@ class PriceVenue(Exchange):
     def clock(self, seconds: int) -> None:
         self.ok({"cmd": "clock", "time": self.at(seconds)})
 
-    def fund(self, account: str, asset: str, amount: int) -> None:
-        self.ok({"cmd": "deposit", "account": account, "asset": asset,
-                 "amount": str(amount), "tx": f"{account}:{asset}:{self.state.seq}"})  # fmt: skip
-
-    def order(self, account: str, side: str, quantity: int, price: int | None = None,
-              market: str = "BTC-PERP", **extra: Any) -> Event:  # fmt: skip
-        fields: dict[str, Any] = {"account": account, "market": market, "side": side,
-                                  "quantity": str(quantity), **extra}  # fmt: skip
-        if price is not None:
-            fields["price"] = str(price)
-        else:
-            fields.setdefault("type", "market")
-        return self.do("order", **fields)
-
     def mark(self, market: str = "BTC-PERP") -> int | None:
         return pricing_state(self.state).mark.get(market)
-
-    def events(self) -> list[Event]:
-        self.flush()
-        return self.memory.events
 
     def assert_replays(self) -> None:
         rebuilt = rebuild(self.events(), self.registry)
