@@ -560,7 +560,7 @@ _CORE_BASE = {"BTC": 10**6, "ETH": 10**17, "SOL": 10**9, "USDC": 10**8}
 
 def core_sample(seed: int = SEED, accounts: int = 240, steps: int = 2400) -> list[str]:
     """A few hundred accounts' deposits (heavy-tailed), transfers, withdrawals that complete
-    or are cancelled, the odd command the ledger must reject, and ~400 orders on six
+    or are cancelled, the odd command the ledger must reject, and ~200 orders on six
     markets. Kept for `por exchange` examples and the ledger's CLI tests."""
     rng = random.Random(seed)
     lines = [_line({"cmd": "asset", "symbol": s, "decimals": d}) for s, d in ASSETS]
@@ -663,6 +663,8 @@ def _core_trading(
                             "quote": "USDC", "tick_size": str(tick), "step_size": str(step),
                             "min_notional": "1000000", "maker_fee_ppm": maker,
                             "taker_fee_ppm": taker}))  # fmt: skip
+    for base, mid in _CORE_MID.items():  # prices first: orders need a known price to check
+        lines.append(_line({"cmd": "index_price", "asset": base, "price": str(mid)}))
     open_cids: list[tuple[str, str, str]] = []
     for n in range(600):
         symbol, kind, base, tick, step, _, taker_ppm = rng.choice(MARKETS)
@@ -681,10 +683,12 @@ def _core_trading(
                 asset = "USDC"
             else:
                 need, asset = quantity, base
-            have = available.get((account, asset), 0)
-            if need > have // 3:
-                continue
-            available[(account, asset)] = have - need
+        else:  # a perp: USDC collateral for the initial margin at well under 2x leverage
+            need, asset = quantity * price // 10 ** DECIMALS[base] // 2, "USDC"
+        have = available.get((account, asset), 0)
+        if need > have // 3:
+            continue
+        available[(account, asset)] = have - need
         obj: dict[str, Any] = {"cmd": "order", "account": account, "market": symbol,
                                "side": side, "price": str(price),
                                "quantity": str(quantity)}  # fmt: skip
