@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 FRACTION_DIGITS = 9
-FRACTION = 10**FRACTION_DIGITS
+FRACTION: int = 10**FRACTION_DIGITS
 WAD = 10**18
 RAY = 10**27
 HOURS_PER_YEAR = 8_760  # 365 days: an annual rate r accrues r / 8760 per hour

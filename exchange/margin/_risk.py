@@ -85,7 +85,7 @@ def collateral_value(
     check and the proof-of-reserves export, so both use one risk model."""
     if not params.weight:
         return 0
-    value = net * price // 10**decimals
+    value: int = net * price // 10**decimals
     w = collateral_weight(params.weight, params.penalty, usd_sqrt(value, quote_decimals))
     return value * w // FRACTION
 
@@ -234,15 +234,15 @@ def account_risk(
         qty = max(abs(size + buys), abs(size - sells))
         risk.market_qty[symbol] = qty
         notional = ceil_div(qty * mark, market.scale)
-        params = ms.perp_of(symbol)
+        perp = ms.perp_of(symbol)
         root = usd_sqrt(notional, qd)
         _add(
             risk,
             Exposure(
                 symbol,
                 notional,
-                margin_curve(params.imf_base, params.imf_factor, root),
-                margin_curve(params.mmf_base, params.mmf_factor, root),
+                margin_curve(perp.imf_base, perp.imf_factor, root),
+                margin_curve(perp.mmf_base, perp.mmf_factor, root),
                 size=size,
                 mark=mark,
                 unrealised=upnl,

@@ -7,6 +7,8 @@ Create Date: 2026-11-25
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -18,7 +20,7 @@ depends_on = None
 _JOURNAL = ("events", "postings")
 
 
-def _amount() -> sa.types.TypeEngine[object]:
+def _amount() -> sa.types.TypeEngine[Any]:
     if op.get_bind().dialect.name == "postgresql":
         return sa.Numeric(40, 0)
     return sa.Text()
