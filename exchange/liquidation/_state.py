@@ -23,7 +23,8 @@ class LiquidationParams:
     """`auto_close`: below equity < auto_close x maintenance the book is skipped and the
     account goes to the backstop at once (Backpack's auto-close margin fraction, here as a
     share of the maintenance requirement). `slice`: share of a position one book step
-    closes (rounded up to the step size). Both at FRACTION scale."""
+    closes, or of a debt one spot-book step repays (rounded up to the step size). Both at
+    FRACTION scale."""
 
     auto_close: int = 500_000_000
     slice: int = 250_000_000

@@ -8,7 +8,10 @@ with its reason (docs/liquidation.md):
    account's own funds in the same asset (`repay`). Healthy again: stop.
 1. (a) `book`: when equity >= auto_close x maintenance and nobody is bankrupt, each perp
    position is reduced by one slice with a reduce-only IOC order priced at the impact band's
-   edge (inside the bands). Something filled: stop; the next mark update continues.
+   edge (inside the bands); still unhealthy, each debt is repaid by one slice bought with
+   the spot books: a USDC debt by selling collateral on X/USDC, a debt in X by buying X on
+   X/USDC (IOC at the band edge, sized to what the account holds, so the pre-trade check
+   never borrows). Something filled: stop; the next second continues.
 2. (c) `insurance`: a negative net value (all balances at index, positions at mark, no
    haircut) is covered from @insurance's USDC.
 3. (d) `adl`: still negative: positions are closed against the most profitable, most
@@ -27,14 +30,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from exchange.lending import ensure_available, lending_state, repay
-from exchange.matching import OrderRejected, clearing_account
+from exchange.matching import OrderRejected, Side, clearing_account
 from exchange.matching._commands import OrderParams, _cancel_order, _place
+from exchange.matching._market import PPM
 from exchange.model import BACKSTOP, INSURANCE
 from exchange.pricing import QUOTE_ASSET, asset_price
 
 if TYPE_CHECKING:
     from exchange.engine import Context
-    from exchange.matching import MatchingState, Position
+    from exchange.matching import Market, MatchingState, Position
     from exchange.state import LedgerState
 
     from ._state import LiquidationState
@@ -181,7 +185,16 @@ def _healthy(state: LedgerState, account: str) -> bool:
 
 
 def _book_stage(run: Run, account: str) -> bool:
-    """(a) one reduce-only IOC slice per position at the impact band edge. True if filled."""
+    """(a) one slice per position, then (still unhealthy) one slice per debt, through the
+    books at the impact band edge. True if anything filled."""
+    filled = _close_positions(run, account)
+    if _has_debt(run.state, account) and not (filled and _healthy(run.state, account)):
+        filled = _repay_through_book(run, account) or filled
+    return filled
+
+
+def _close_positions(run: Run, account: str) -> bool:
+    """One reduce-only IOC slice per perp position at the impact band edge."""
     filled = False
     slice_share = run.ls.params.slice
     for symbol, pos in positions_of(run.state, account):
@@ -194,8 +207,6 @@ def _book_stage(run: Run, account: str) -> bool:
         if qty <= 0:
             continue
         side = "sell" if pos.size > 0 else "buy"
-        from exchange.matching import Side
-
         edge = run.ms.band.worst_price(market, Side.SELL if pos.size > 0 else Side.BUY)
         if edge is None:
             continue
@@ -209,6 +220,124 @@ def _book_stage(run: Run, account: str) -> bool:
                  quantity=qty, filled=got, price=edge)  # fmt: skip
         filled = filled or got > 0
     return filled
+
+
+def _spot_market(run: Run, asset: str) -> Market | None:
+    """The asset's spot market against USDC (the first by symbol), if there is one."""
+    for symbol in sorted(run.ms.books):
+        market = run.ms.books[symbol].market
+        if not market.is_perp and market.base == asset and market.quote == QUOTE_ASSET:
+            return market
+    return None
+
+
+def _repay_through_book(run: Run, account: str) -> bool:
+    """One slice (`slice` of the debt, rounded up) of each debt the account's own funds did
+    not cover, bought with the spot books, then repaid (`_repay_own`). True if filled."""
+    filled = False
+    slice_share = run.ls.params.slice
+    for asset in sorted(run.state.assets):
+        debt = -run.ctx.balance(account, asset, "borrowed")
+        if debt <= 0:
+            continue
+        want = -(-debt * slice_share // FRACTION)
+        if asset == QUOTE_ASSET:
+            got = _sell_collateral(run, account, want, asset)
+        else:
+            got = _buy_debt_asset(run, account, asset, want)
+        if got:
+            filled = True
+            _repay_own(run, account)
+    return filled
+
+
+def _sell_collateral(run: Run, account: str, want: int, debt: str) -> bool:
+    """Sell held assets on their X/USDC books (by symbol, each IOC at the lower impact
+    edge) until `want` USDC was raised or nothing is left to sell. True if filled.
+
+    A sale is sized so that, filled at the edge, its proceeds after the taker fee cover
+    what is still wanted (rounded up to the step; at least the market's minimum notional),
+    and no larger than what the account holds once its lend is redeemed (as far as the
+    pool allows): the pre-trade check then finds it available and never borrows."""
+    ctx = run.ctx
+    filled = False
+    for asset in sorted(run.state.assets):
+        if want <= 0:
+            break
+        if asset == QUOTE_ASSET or ctx.balance(account, asset, "borrowed") < 0:
+            continue
+        if ctx.balance(account, asset) + ctx.balance(account, asset, "lent") <= 0:
+            continue
+        market = _spot_market(run, asset)
+        edge = None if market is None else run.ms.band.worst_price(market, Side.SELL)
+        if market is None or edge is None:
+            continue
+        step = market.step_size
+        gross = -(-want * PPM // max(PPM - market.taker_fee_ppm, 1))
+        qty = _at_least_min_notional(market, -(-gross * market.scale // edge), edge)
+        held = ensure_available(ctx, account, asset, qty)
+        qty = min(qty, held // step * step)
+        if qty <= 0:
+            continue
+        before = ctx.balance(account, QUOTE_ASSET)
+        got = _take(run, account, market, "sell", qty, edge)
+        raised = ctx.balance(account, QUOTE_ASSET) - before
+        run.step(account, "book", "sell_collateral_through_book", market=market.symbol,
+                 side="sell", quantity=qty, filled=got, price=edge, debt=debt,
+                 proceeds=raised)  # fmt: skip
+        want -= raised
+        filled = filled or got > 0
+    return filled
+
+
+def _buy_debt_asset(run: Run, account: str, asset: str, want: int) -> bool:
+    """Buy `want` of the owed asset (rounded up to the step) on its X/USDC book, IOC at the
+    upper impact edge, with the account's USDC (its lend redeemed first; other collateral
+    sold for what is missing). Sized to what the buy may lock, so the pre-trade check never
+    borrows. True if anything filled (the sale included)."""
+    ctx = run.ctx
+    market = _spot_market(run, asset)
+    edge = None if market is None else run.ms.band.worst_price(market, Side.BUY)
+    if market is None or edge is None:
+        return False
+    step = market.step_size
+    qty = _at_least_min_notional(market, want, edge)
+    cost = market.buy_lock(qty, edge)
+    have = ensure_available(ctx, account, QUOTE_ASSET, cost)
+    sold = False
+    if have < cost:
+        sold = _sell_collateral(run, account, cost - have, asset)
+        have = ctx.balance(account, QUOTE_ASSET)
+    per_step = market.buy_lock(step, edge)
+    qty = min(qty, have // per_step * step if per_step else qty)
+    if qty <= 0:
+        return sold
+    before = ctx.balance(account, QUOTE_ASSET)
+    got = _take(run, account, market, "buy", qty, edge)
+    run.step(account, "book", "buy_debt_through_book", market=market.symbol, side="buy",
+             quantity=qty, filled=got, price=edge, debt=asset,
+             cost=before - ctx.balance(account, QUOTE_ASSET))  # fmt: skip
+    return sold or got > 0
+
+
+def _at_least_min_notional(market: Market, qty: int, price: int) -> int:
+    """`qty` rounded up to the step, raised to the market's minimum notional at `price`."""
+    step = market.step_size
+    qty = -(-qty // step) * step
+    if qty * price // market.scale < market.min_notional:
+        least = -(-market.min_notional * market.scale // price)
+        qty = -(-least // step) * step
+    return qty
+
+
+def _take(run: Run, account: str, market: Market, side: str, qty: int, edge: int) -> int:
+    """One IOC limit order at `edge` through `run.place`; returns the quantity filled."""
+    raw = {
+        "account": account, "market": market.symbol, "side": side, "type": "limit",
+        "price": str(edge), "tif": "IOC", "quantity": str(qty),
+    }  # fmt: skip
+    data = run.place(raw)
+    return sum(q for _, q, _ in data.get("fills", ())) if data else 0
 
 
 def _insurance(run: Run, account: str, deficit: int) -> int:
@@ -429,7 +558,8 @@ def liquidate(run: Run, account: str) -> None:
     risk = account_risk(state, account)
     value = net_value(state, account)
     above_auto_close = risk.equity * FRACTION >= run.ls.params.auto_close * risk.maintenance
-    book_first = value >= 0 and above_auto_close and positions_of(state, account)
+    exposed = bool(positions_of(state, account)) or _has_debt(state, account)
+    book_first = value >= 0 and above_auto_close and exposed
     if book_first and _book_stage(run, account):
         _repay_own(run, account)
         return

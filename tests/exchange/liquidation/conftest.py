@@ -15,3 +15,8 @@ from liquidation_world import World  # noqa: E402
 @pytest.fixture
 def world() -> World:
     return World()
+
+
+@pytest.fixture
+def world_spot() -> World:
+    return World(spot=True)

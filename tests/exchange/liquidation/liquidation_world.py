@@ -1,5 +1,6 @@
 """A full exchange (every engine module) with BTC, USDC, a zero-fee BTC-PERP with flat
-margin curves (IMF 10 %, MMF 5 %), a market maker, and helpers to check the ledger."""
+margin curves (IMF 10 %, MMF 5 %), a market maker, and helpers to check the ledger.
+`World(spot=True)` adds the BTC/USDC spot market of `SPOT` (taker fee 0.1 %)."""
 
 from __future__ import annotations
 
@@ -34,14 +35,21 @@ WORLD: tuple[dict[str, Any], ...] = (
     {"cmd": "clock", "time": format_time(T0)},
 )  # fmt: skip
 
+SPOT_FEE_PPM = 1_000  # 0.1 % taker, no maker fee
+SPOT: tuple[dict[str, Any], ...] = (
+    {"cmd": "market", "symbol": "BTC/USDC", "kind": "spot", "base": "BTC", "quote": "USDC",
+     "tick_size": str(TICK), "step_size": str(STEP), "min_notional": str(10 * USDC),
+     "maker_fee_ppm": 0, "taker_fee_ppm": SPOT_FEE_PPM},
+)  # fmt: skip
+
 
 class World(Exchange):
-    def __init__(self) -> None:
+    def __init__(self, *, spot: bool = False) -> None:
         self.memory = MemoryJournal()
         super().__init__(default_registry(), journal=self.memory)
         self.after_event.append(self._check)
         self.seconds = 0
-        for raw in WORLD:
+        for raw in WORLD + SPOT if spot else WORLD:
             self.ok(raw)
 
     def _check(self, event: Event) -> None:
@@ -69,7 +77,8 @@ class World(Exchange):
                  "tx": f"{account}:{asset}:{self.state.seq}"})  # fmt: skip
 
     def order(self, account: str, side: str, quantity: int, price: int, **extra: Any) -> Event:
-        return self.ok({"cmd": "order", "account": account, "market": "BTC-PERP", "side": side,
+        extra.setdefault("market", "BTC-PERP")
+        return self.ok({"cmd": "order", "account": account, "side": side,
                         "quantity": str(quantity), "price": str(price), **extra})  # fmt: skip
 
     def index(self, price: int) -> None:

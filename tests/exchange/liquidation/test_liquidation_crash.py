@@ -51,8 +51,9 @@ def _check_no_hidden_hole(ex: Exchange, events: list) -> dict[str, int]:
         clearing = state.balance(clearing_account(symbol), "USDC", "pnl_unsettled")
         assert clearing == -sum(p.realised for p in pos), "PnL left the perp unaccounted"
     # money: users + insurance + fees + backstop + clearing + pools == what custody holds
-    total = sum(v for (a, s, _), v in state.balances.items() if s == "USDC" and a != "@custody")
-    assert total == -state.balance("@custody", "USDC", "onchain")
+    for asset in ("USDC", "BTC"):
+        total = sum(v for (a, s, _), v in state.balances.items() if s == asset and a != "@custody")
+        assert total == -state.balance("@custody", asset, "onchain"), f"{asset} left custody"
     insurance_paid = sum(s["amount"] for s in steps if s["stage"] == "insurance")
     assert state.balance(INSURANCE, "USDC") == 20_000 * USDC - insurance_paid, (
         "the insurance fund changed by something other than its named covers"
@@ -63,11 +64,29 @@ def _check_no_hidden_hole(ex: Exchange, events: list) -> dict[str, int]:
 
 def test_a_thirty_percent_crash_in_ten_minutes_leaves_no_hidden_hole() -> None:
     path = [-59] * 60  # 60 index updates 10 s apart: 0.9941^60 = 0.70
-    ex, events = _run(crash_log(7, 120, path))
+    ex, events = _run(crash_log(7, 500, path))
     facts = _check_no_hidden_hole(ex, events)
-    stages = {s["stage"] for e in events if e.cmd == "liquidation" and e.data
-              for s in e.data["steps"]}  # fmt: skip
-    assert facts["steps"] > 0 and "book" in stages, f"the crash liquidated nobody: {stages}"
+    steps = [s for e in events if e.cmd == "liquidation" and e.data for s in e.data["steps"]]
+    filled = {s["market"] for s in steps if s["stage"] == "book" and s["filled"]}
+    assert facts["steps"] > 0 and filled == {"BTC-PERP", "BTC/USDC"}, (
+        f"positions and borrows were not both closed through the books: {filled}"
+    )
+    sellers = {s["account"] for s in steps if s["reason"] == "sell_collateral_through_book"}
+    repaid = {s["account"] for s in steps if s["stage"] == "repay" and s["asset"] == "USDC"}
+    assert sellers and sellers <= repaid, "a borrower sold collateral without repaying"
+    report = check_replay(ex.state, events, ex.registry)
+    assert report.ok, f"replay differs: {report}"
+
+
+def test_a_thirty_percent_rally_buys_btc_debts_back_through_the_spot_book() -> None:
+    path = [45] * 60  # 1.0045^60 = 1.31: shorts and BTC borrowers are squeezed
+    ex, events = _run(crash_log(7, 200, path))
+    _check_no_hidden_hole(ex, events)
+    steps = [s for e in events if e.cmd == "liquidation" and e.data for s in e.data["steps"]]
+    buyers = {s["account"] for s in steps
+              if s["reason"] == "buy_debt_through_book" and s["filled"]}  # fmt: skip
+    repaid = {s["account"] for s in steps if s["stage"] == "repay" and s["asset"] == "BTC"}
+    assert buyers and buyers <= repaid, f"no BTC debt was bought back and repaid: {steps[:5]}"
     report = check_replay(ex.state, events, ex.registry)
     assert report.ok, f"replay differs: {report}"
 
