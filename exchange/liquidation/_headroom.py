@@ -27,6 +27,7 @@ interval can only cause an extra evaluation, never a missed liquidation.
 
 from __future__ import annotations
 
+import builtins
 import heapq
 
 __all__ = ["SENSITIVITY", "HeadroomIndex", "SidedDriver", "room", "sided_room"]
@@ -117,10 +118,10 @@ class HeadroomIndex:
     def drop(self, account: str) -> None:
         self.set(account, [])
 
-    def crossed(self, prices: dict[str, int]) -> set[str]:
+    def crossed(self, prices: dict[str, int]) -> builtins.set[str]:  # (`set` is a method)
         """Accounts whose interval some price touched or left; their entries are removed
         (the caller re-evaluates them and calls `set`)."""
-        out: set[str] = set()
+        out: builtins.set[str] = set()
         version = self._version
         pop = heapq.heappop
         for driver, price in prices.items():

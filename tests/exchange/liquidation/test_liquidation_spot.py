@@ -150,3 +150,48 @@ def test_a_borrower_with_a_perp_position_goes_through_both_books(world_spot: Wor
     assert all(s["filled"] for s in steps if s["stage"] == "book")
     world.assert_replays()
     world.assert_no_hidden_hole()
+
+
+def test_without_usdc_other_collateral_is_sold_to_buy_the_owed_btc(world_spot: World) -> None:
+    world = world_spot
+    eth = 10**8  # ETH with 8 decimals here; ETH/USDC tick 0.01 USDC, step 0.01 ETH
+    for raw in (
+        {"cmd": "asset", "symbol": "ETH", "decimals": 8},
+        {"cmd": "lending_pool", "asset": "ETH"},
+        {"cmd": "collateral_params", "asset": "ETH", "weight": "0.8"},
+        {"cmd": "market", "symbol": "ETH/USDC", "kind": "spot", "base": "ETH", "quote": "USDC",
+         "tick_size": "10000", "step_size": "1000000", "min_notional": str(10 * USDC),
+         "maker_fee_ppm": 0, "taker_fee_ppm": 1_000},
+        {"cmd": "index_price", "asset": "ETH", "price": str(3_000 * USDC)},
+    ):  # fmt: skip
+        world.ok(raw)
+    world.index(60_000 * USDC)
+    world.fund("lender", "BTC", BTC)
+    world.fund("erin", "ETH", 2 * eth)  # auto-lent; collateral 0.8 x 6,000 = 4,800
+    world.ok({"cmd": "borrow", "account": "erin", "asset": "BTC", "amount": str(7 * BTC // 100)})
+    world.ok({"cmd": "transfer", "from": "erin", "to": "lender", "asset": "BTC",
+              "amount": str(7 * BTC // 100)})  # fmt: skip
+    world.fund("mm", "BTC", BTC)
+    world.fund("mm", "USDC", 100_000 * USDC)
+    assert world.steps(world.tick()) == []
+    # at 66,000: debt 4,620, equity 180 <= maintenance 231, >= 115.5
+    world.index(66_000 * USDC)
+    world.order("mm", "sell", BTC, 66_100 * USDC, market="BTC/USDC")
+    world.order("mm", "buy", 10 * eth, 2_990 * USDC, market="ETH/USDC")
+    steps = world.steps(world.tick())
+    # buying 0.018 BTC (25 % of 0.07, up to the step) may lock 18 x 66.72666 = 1,201.07988
+    # at the upper edge 66,660; erin has no USDC: ceil(1,201.07988 / 0.999 / 2,970) ETH ->
+    # 0.41 ETH sold at 2,990: 1,225.9 - 1.2259; 0.018 BTC bought at 66,100: 1,189.8 + 1.1898
+    assert [(s["reason"], s.get("market"), s.get("quantity"), s.get("filled")) for s in steps] == [
+        ("sell_collateral_through_book", "ETH/USDC", 41_000_000, 41_000_000),
+        ("buy_debt_through_book", "BTC/USDC", 1_800_000, 1_800_000),
+        ("repay_borrow_from_own_funds", None, None, None),
+    ]  # fmt: skip
+    assert (steps[0]["debt"], steps[0]["proceeds"]) == ("BTC", 1_224_674_100)
+    assert steps[1]["cost"] == 1_190_989_800 and steps[2]["amount"] == 1_800_000
+    assert world.bal("erin", "BTC", "borrowed") == -5_200_000
+    assert world.bal("erin", "USDC") == 1_224_674_100 - 1_190_989_800
+    assert world.claim("erin", "ETH") == 2 * eth - 41_000_000
+    assert world.steps(world.tick()) == [], "healthy after one slice"
+    world.assert_replays()
+    world.assert_no_hidden_hole()
