@@ -28,7 +28,7 @@ from exchange.model import (
 from exchange.registry import CommandSpec, JobSpec, Registry, default_registry
 from exchange.state import BalanceKey, LedgerState
 
-__all__ = ["BULK_LEGS", "Context", "Exchange", "Journal", "MemoryJournal"]
+__all__ = ["BULK_LEGS", "Context", "Exchange", "FastPath", "Journal", "MemoryJournal"]
 
 Leg = tuple[str, str, str, int]
 """(account, asset, bucket, amount): one side of an entry, as handlers write it."""
@@ -48,6 +48,34 @@ _Read = tuple[str, list[str], list[str], list[int], list[bool] | None, tuple[int
 
 _new_event = cast("Callable[[type[Event], tuple[Any, ...]], Event]", tuple.__new__)
 """`Event(...)` without the NamedTuple's Python-level `__new__` (same object, half the cost)."""
+
+
+class FastPath:
+    """A command handler with a fast path for the command's common shape.
+
+    Registered as a command's handler (`registry.command(name, parse, FastPath(handle,
+    fast))`), it is `handle` to everyone who calls or wraps it. The engine first offers the
+    raw command to `fast(ctx, raw)`, which either executes it completely (postings, emitted
+    data, rejects through `ctx.reject`) and returns True, or returns False having changed
+    nothing; then the command takes the general path (parse, `handle`). A handler that
+    wraps this one is a plain function, so a wrapped command never takes the fast path.
+
+    The engine calls `fast` only for a command with text and without its time field;
+    `raw` always has "cmd". `fast` must give exactly the general path's event and state.
+    """
+
+    __slots__ = ("fast", "handle")
+
+    def __init__(
+        self,
+        handle: Callable[[Context, Any], None],
+        fast: Callable[[Context, dict[str, Any]], bool],
+    ) -> None:
+        self.handle = handle
+        self.fast = fast
+
+    def __call__(self, ctx: Context, params: Any) -> None:
+        self.handle(ctx, params)
 
 
 class Journal(Protocol):
@@ -403,6 +431,33 @@ class Context:
         balances[key] = old + amount
         postings.append((entry, account, asset, dst, amount))
 
+    def post_entries(self, entries: Iterable[tuple[Leg, ...]]) -> None:
+        """`post` of each entry in turn, for entries the caller built balanced from accounts,
+        assets and buckets it knows exist (matching's fill entries: two assets that have a
+        market, accounts that hold orders, core buckets).
+
+        Those two checks of `post` are skipped, nothing else: zero legs are dropped, every
+        entry takes its number (an all-zero one too), and the sign and size of every
+        touched bucket are checked after the command as for any posting. The matching
+        tests run the same commands through the checked `post` and compare the postings.
+        """
+        state = self.state
+        balances = state.balances
+        get = balances.get
+        undo = self._undo.append
+        postings = self._postings.append
+        entry = self._entry
+        for legs in entries:
+            for account, asset, bucket, amount in legs:
+                if amount:
+                    key = (account, asset, bucket)
+                    old = get(key, 0)
+                    undo((key, old))
+                    balances[key] = old + amount
+                    postings((entry, account, asset, bucket, amount))
+            entry += 1
+        self._entry = entry
+
     def emit(self, **data: Any) -> None:
         """Record JSON-serialisable facts on this command's event (what replay hooks read)."""
         if self._data is None:
@@ -531,6 +586,11 @@ class Exchange:
                     "missing field 'cmd'" if name is None else "'cmd' must be a string"
                 )
             raise InvalidCommandError(f"unknown cmd {name!r}")
+        handle = spec.handle
+        if type(handle) is FastPath and text is not None and spec.time_field not in raw:
+            event = self._run_fast(spec.name, handle.fast, raw, text)
+            if event is not None:
+                return event
         at = fields.time(raw, spec.time_field) if spec.time_field in raw else None
         if spec.time_field != "ts" and at is None:
             raise InvalidCommandError(f"missing field {spec.time_field!r}")
@@ -580,6 +640,48 @@ class Exchange:
         state.seq = seq
         event = _new_event(Event, (
             seq, state.time, "command", spec.name, "accepted", None, None, text,
+            ctx._data, tuple(ctx._postings),
+        ))  # fmt: skip
+        self.pending.append(event)
+        if self.after_event:
+            for hook in self.after_event:
+                hook(event)
+        return event
+
+    def _run_fast(
+        self,
+        name: str,
+        fast: Callable[[Context, dict[str, Any]], bool],
+        raw: dict[str, Any],
+        text: str,
+    ) -> Event | None:
+        """`_run` of a `FastPath`'s fast path; None when it declined (nothing changed)."""
+        ctx = self._ctx
+        ctx._undo = []
+        ctx._segments = None
+        ctx._read = None
+        ctx._postings = []
+        ctx._data = None
+        ctx._entry = 0
+        ctx._rollbacks = None
+        try:
+            if not fast(ctx, raw):
+                return None
+            ctx._check_touched()
+        except Rejected as rej:
+            ctx._rollback()
+            return self._record(
+                "command", name, text, "rejected", rej.reason, rej.detail or None, None, ()
+            )
+        except BaseException:
+            ctx._rollback()
+            raise
+        # the tail of `_run`, repeated (one call less on the hot path)
+        state = self.state
+        seq = state.seq + 1
+        state.seq = seq
+        event = _new_event(Event, (
+            seq, state.time, "command", name, "accepted", None, None, text,
             ctx._data, tuple(ctx._postings),
         ))  # fmt: skip
         self.pending.append(event)

@@ -254,6 +254,39 @@ class OrderBook:
         order.resting = True
         return order
 
+    def place_limit(
+        self, order_id: int, account: str, side: Side, price: int, quantity: int, tif: TimeInForce
+    ) -> RestingOrder:
+        """`place` of a limit order that passed `validate`, GTC or IOC, not post-only,
+        self-trade prevention RejectTaker: the engine's plain path (no checks repeated).
+
+        Same book changes and the same `fills` as `place` with those arguments (tested
+        against it); `cancelled` stays empty (RejectTaker never cancels a maker).
+        """
+        if side:
+            keys = self._bid_keys
+            crosses = bool(keys) and keys[-1] >= price
+        else:
+            keys = self._ask_keys
+            crosses = bool(keys) and -keys[-1] <= price
+        order = RestingOrder(order_id, account, side, price, quantity, _REJECT_TAKER, None, False)
+        if crosses and self._match(order) or tif:
+            return order
+        if side:
+            level = self.asks.get(price)
+            if level is None:
+                level = self.asks[price] = {}
+                insort(self._ask_keys, -price)
+        else:
+            level = self.bids.get(price)
+            if level is None:
+                level = self.bids[price] = {}
+                insort(self._bid_keys, price)
+        level[order_id] = order
+        self.orders[order_id] = order
+        order.resting = True
+        return order
+
     def validate(
         self,
         side: Side,

@@ -22,6 +22,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from exchange import fields
+from exchange.engine import FastPath
 from exchange.errors import InvalidCommandError
 from exchange.model import FEES, Event
 
@@ -709,13 +710,21 @@ def _digest(state: LedgerState) -> bytes:
     return h.digest()
 
 
-def register(registry: Registry) -> None:
-    """Plug the matching commands into the ledger (see docs/ledger.md, handler API)."""
+def register(registry: Registry, *, fast: bool = True) -> None:
+    """Plug the matching commands into the ledger (see docs/ledger.md, handler API).
+
+    `fast=False` leaves out the fast paths of `order` and `cancel` (`_fast.py`): every
+    command then takes the general path, the reference the fast paths are tested against.
+    """
+    from ._fast import fast_cancel, fast_order  # (they import this module)
+
     registry.state(MODULE, MatchingState)
     registry.digest(MODULE, _digest)
     registry.command("market", MarketParams, _handle_market)
-    registry.command("order", OrderParams, _handle_order)
-    registry.command("cancel", CancelParams, _handle_cancel)
+    order = FastPath(_handle_order, fast_order) if fast else _handle_order
+    cancel = FastPath(_handle_cancel, fast_cancel) if fast else _handle_cancel
+    registry.command("order", OrderParams, order)
+    registry.command("cancel", CancelParams, cancel)
     registry.command("cancel_all", CancelAllParams, _handle_cancel_all)
     registry.on_replay("market", _replayer(MarketParams, _market))
     registry.on_replay("order", _replayer(OrderParams, _place))
