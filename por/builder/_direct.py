@@ -21,10 +21,11 @@ from numpy.typing import NDArray
 
 from por.builder._layout import SECTION_ALIGN, padded
 
-__all__ = ["StreamFile", "aligned_empty"]
+__all__ = ["ChunkFile", "StreamFile", "aligned_empty"]
 
 _STAGE = 4 << 20
 _Item = tuple[NDArray[np.uint8], int] | None
+_Chunk = tuple[NDArray[np.uint8], int, threading.Event | None] | None
 
 
 def aligned_empty(shape: tuple[int, ...]) -> NDArray[np.uint8]:
@@ -164,6 +165,87 @@ class StreamFile:
         finally:
             os.close(self._fd)
             self._fd = -1
+
+
+class ChunkFile:
+    """A file written in aligned chunks at given offsets by a background thread; use as a
+    context manager (the file is complete when it exits).
+
+    `pwrite(block, offset, done)` queues the write of `block` (from `aligned_empty`,
+    whole pages, `offset` a multiple of SECTION_ALIGN) and returns at once; `done` is set
+    when the writer no longer needs the block (also after an error, so nobody waits
+    forever: `check()` then raises it).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], direct: bool = True) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        self._fd = -1
+        self.direct = False
+        if direct and hasattr(os, "O_DIRECT"):
+            try:
+                self._fd = os.open(path, flags | os.O_DIRECT, 0o644)
+                self.direct = True
+            except OSError:
+                self._fd = -1
+        if self._fd < 0:
+            self._fd = os.open(path, flags, 0o644)
+        self._error: BaseException | None = None
+        self._queue: queue.SimpleQueue[_Chunk] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._drain, name="por-writer", daemon=True)
+        self._thread.start()
+
+    def __enter__(self) -> ChunkFile:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _drain(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            block, offset, done = item
+            try:
+                if self._error is None:
+                    _pwrite_all(self._fd, block.data, offset)
+            except BaseException as exc:  # reported by check() / close()
+                self._error = exc
+            finally:
+                if done is not None:
+                    done.set()
+
+    def check(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def pwrite(
+        self, block: NDArray[np.uint8], offset: int, done: threading.Event | None = None
+    ) -> None:
+        self.check()
+        self._queue.put((block, offset, done))
+
+    def close(self) -> None:
+        if self._fd < 0:
+            return
+        try:
+            self._queue.put(None)
+            self._thread.join()
+            self.check()
+        finally:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
+    done = 0
+    while done < len(data):
+        done += os.pwrite(fd, data[done:], offset + done)
 
 
 def _write_all(fd: int, data: memoryview) -> None:

@@ -38,6 +38,7 @@ from por.builder.partition import (
     PartitionTop,
     Workspace,
     build_partition,
+    build_sorted_partition,
     gather_partition,
     thread_workspace,
 )
@@ -154,12 +155,7 @@ class SerialEngine:
         amounts = job.batch.amounts
         ws = self._workspace = Workspace(size, job.batch.n_assets)
         return [
-            build_partition(
-                gather_partition(p, size, tags, perm, amounts, n, ws),
-                job.out_dir,
-                ws,
-                totals_checked=True,
-            )
+            build_sorted_partition(p, size, tags, perm, amounts, n, job.out_dir, ws)
             for p in range(job.partitions)
         ]
 
@@ -207,9 +203,7 @@ def _fillers_task(start: int, stop: int) -> None:
 
 def _sorted_run(tags: NDArray[np.uint8], first: int, leaf_count: int) -> None:
     """The chunk's packed sort keys, sorted in place in the shared runs map."""
-    _WORKER["runs"][first : first + tags.shape[0]] = packed_run(
-        tags, first, index_bits(leaf_count)
-    )
+    _WORKER["runs"][first : first + tags.shape[0]] = packed_run(tags, first, index_bits(leaf_count))
 
 
 def _merge_task(index: int, pieces: list[tuple[int, int]]) -> tuple[int, int] | None:
@@ -231,16 +225,16 @@ def _merge_task(index: int, pieces: list[tuple[int, int]]) -> tuple[int, int] | 
 def _partition_task(index: int) -> PartitionTop:
     job: Job = _WORKER["job"]
     ws = thread_workspace(job.partition_leaves, job.batch.n_assets)
-    part = gather_partition(
+    return build_sorted_partition(
         index,
         job.partition_leaves,
         _WORKER["tags"],
         _WORKER["perm"],
         job.batch.amounts,
         job.batch.count,
+        job.out_dir,
         ws,
     )
-    return build_partition(part, job.out_dir, ws, totals_checked=True)
 
 
 def _dask_partition_task(part: PartitionInput, out_dir: str) -> PartitionTop:

@@ -1,39 +1,61 @@
-"""Cache-blocked folding of one partition's leaves into its subtree.
+"""Cache-blocked folding of one partition's leaves into its subtree, streamed to its file.
 
-Every byte string hashed (a leaf preimage, a pair record) is laid out by numpy in a
-buffer that is reused, and hashed while it is still in the CPU cache:
+Every byte string hashed (a leaf preimage, a pair record) is laid out by numpy in a small
+buffer that is reused, hashed while it is still in the CPU cache, and written to the
+partition file from that same buffer:
 
-- leaves are taken `BLOCK_LEAVES` at a time: their preimages `0x00 || tag || enc(equity)
-  || enc(debt)` go into one reused (B, 1 + 32 + 32A) buffer, are hashed, and the block is
-  folded up its lowest levels (while a level of the block still has >= `MIN_BLOCK_PAIRS`
-  pairs) before the next block is touched;
+- leaves are taken `BLOCK_LEAVES` at a time (gathered straight from the sorted order by
+  the caller's `fill`): their preimages `0x00 || tag || enc(equity) || enc(debt)` go into
+  one reused (B, 1 + 32 + 32A) buffer, are hashed, and the block is folded up its lowest
+  levels (while a level of the block still has >= `MIN_BLOCK_PAIRS` pairs) before the
+  next block is touched;
 - each level's pair records `0x01 || L.hash || enc(L) || R.hash || enc(R)` are written
-  straight into that level's section buffer (prefix bytes set once, hashes and big-endian
-  sums written through strided views), which is then hashed in place and streamed to disk
-  unchanged: the bytes hashed and the bytes stored are the same buffer;
+  straight into a *chunk* of that level's section (prefix bytes set once, hashes and
+  big-endian sums through strided views), hashed in place, and the chunk is handed to a
+  background writer (`O_DIRECT` at its offset in the file) as soon as it is full: the
+  bytes hashed and the bytes stored are the same buffer, and the disk writes overlap the
+  hashing instead of following it;
 - the nodes left after the blocked levels (`L >> blocked` of them, a few hundred KB) are
   folded level by level to the partition's top.
 
+A section is streamed through a ring of two chunk buffers of `CHUNK_BYTES` or more (a
+whole number of 4 KB pages, so every write is aligned): a worker's memory is a few MB
+whatever the partition size, touched once and then reused, so it stays in cache and costs
+no page faults after the first partition (fresh memory costs a fault per 4 KB, which on
+this VM is more than hashing it).
+
 Sums are `[hi, lo]` native uint64 limbs, added with a carry and no overflow test: the
-partition's exact totals are checked first (`check_partition_totals`), and amounts are
-non-negative, so no sum inside the partition can reach 2^128. Workspaces (all these
-buffers, ~0.5 KB per leaf) are kept from one partition to the next by the engines: fresh
-memory costs a page fault per 4 KB, which on this VM is more than hashing that memory.
+tree's or the partition's exact totals are checked first (`check_partition_totals`), and
+amounts are non-negative, so no sum inside the partition can reach 2^128.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
+import os
+import threading
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
 from por._hashing import AMOUNT_LIMIT, HASH_BYTES, LEAF_PREFIX, NODE_PREFIX
-from por.builder._direct import aligned_empty
+from por.builder._direct import ChunkFile, aligned_empty
+from por.builder._layout import (
+    ORDER_BYTES,
+    SECTION_ALIGN,
+    level_offsets,
+    order_offset,
+    partition_header_bytes,
+)
 
 __all__ = [
     "BLOCK_LEAVES",
+    "CHUNK_BYTES",
     "MIN_BLOCK_PAIRS",
+    "BlockFill",
     "Workspace",
     "check_partition_totals",
     "fold_partition",
@@ -42,18 +64,105 @@ __all__ = [
 
 BLOCK_LEAVES = 2048
 MIN_BLOCK_PAIRS = 128
+CHUNK_BYTES = 1 << 20  # smallest write: O_DIRECT below ~1 MB costs CPU and throughput here
 _LEAF = LEAF_PREFIX[0]
 _NODE = NODE_PREFIX[0]
 _U128 = 16
+
+# fill(lo, hi, tags_out, order_out) -> amounts: leaves [lo, hi) of the partition in tree
+# order; writes their tags (hi-lo, 32) and input indices (hi-lo,) u32 into the given views
+# and returns their amounts (hi-lo, 2, A, 2) (zero vectors for fillers).
+BlockFill = Callable[[int, int, NDArray[np.uint8], NDArray[np.uint32]], NDArray[np.uint64]]
+
+
+def _chunk_rows(rows: int, width: int, multiple: int) -> int:
+    """Rows per chunk of a section of `rows` rows: whole pages, >= CHUNK_BYTES, a multiple
+    of `multiple` (what one block adds); the whole section if that is not smaller."""
+    unit = math.lcm(SECTION_ALIGN // math.gcd(SECTION_ALIGN, width), multiple)
+    units = -(-CHUNK_BYTES // (unit * width))
+    chunk = unit << (units - 1).bit_length()  # powers of two: divides `rows` if smaller
+    return rows if chunk >= rows else chunk
+
+
+class _PairViews(NamedTuple):
+    """A chunk buffer of pair records and its strided views: both children's hashes,
+    their `enc(equity) || enc(debt)` bytes, and the same bytes as big-endian uint64."""
+
+    pairs: NDArray[np.uint8]
+    hashes: NDArray[np.uint8]
+    enc: NDArray[np.uint8]
+    sums: NDArray[Any]
+
+
+class _Section:
+    """One section of the partition file (`rows` rows of `width` bytes from `offset`),
+    written chunk by chunk from a ring of reusable aligned buffers.
+
+    A buffer is handed to the writer when its chunk is complete and is not touched again
+    until the writer says it is done with it (`_free` events).
+    """
+
+    def __init__(self, rows: int, width: int, multiple: int, prefix: int | None = None) -> None:
+        self.rows = rows
+        self.width = width
+        self.chunk = _chunk_rows(rows, width, multiple)
+        if rows % self.chunk:
+            raise ValueError(f"a section of {rows} rows cannot be cut in chunks of {self.chunk}")
+        count = 1 if self.chunk == rows else 2
+        self.buffers = [aligned_empty((self.chunk, width)) for _ in range(count)]
+        if prefix is not None:
+            for buf in self.buffers:
+                buf[:, 0] = prefix
+        self.views: list[_PairViews] = []
+        self._free = [threading.Event() for _ in range(count)]
+        for event in self._free:
+            event.set()
+        self.offset = 0
+        self._file: ChunkFile | None = None
+
+    def start(self, file: ChunkFile, offset: int) -> None:
+        self._file = file
+        self.offset = offset
+
+    def buffer(self, first: int) -> tuple[int, NDArray[np.uint8]]:
+        """(index, buffer) of the chunk holding row `first`; waits, at the start of a
+        chunk, until the writer has finished with the buffer's previous chunk."""
+        c = first // self.chunk
+        index = c % len(self.buffers)
+        if first % self.chunk == 0:
+            self._free[index].wait()
+            assert self._file is not None
+            self._file.check()
+        return index, self.buffers[index]
+
+    def done(self, stop: int) -> None:
+        """Rows up to `stop` are written: send the chunk if `stop` completes it."""
+        if stop % self.chunk:
+            return
+        c = stop // self.chunk - 1
+        index = c % len(self.buffers)
+        block = _padded_view(self.buffers[index])
+        self._free[index].clear()
+        assert self._file is not None
+        self._file.pwrite(block, self.offset + c * self.chunk * self.width, self._free[index])
+
+
+def _padded_view(buf: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """An `aligned_empty` buffer as flat bytes extended to whole (zeroed) pages."""
+    root = buf
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    start = buf.ctypes.data - root.ctypes.data
+    return root[start : start + -(-buf.nbytes // SECTION_ALIGN) * SECTION_ALIGN]
 
 
 class Workspace:
     """Buffers to fold partitions of `leaves` leaves and `n_assets` assets, reusable.
 
-    Fields: `tags` (L, 32) and `order` (L,) u32 and `amounts` (L, 2, A, 2) for a gathered
-    partition; `levels[k]` the pair records of level k, (L >> (k+1), 1 + 2 rec), each from
-    `aligned_empty` (written to disk with O_DIRECT as they are); `leaf_rows` one block of
-    leaf preimages. Prefix bytes are set once here and never overwritten.
+    Fields: `leaf_rows` one block of leaf preimages, `amounts` a block of gathered
+    amounts, the streamed sections (`tags`, `order`, one per level: pair records with
+    their prefix bytes set once), and the arrays of the nodes left after the blocked
+    levels. A few MB in all, whatever `leaves` is.
     """
 
     def __init__(self, leaves: int, n_assets: int) -> None:
@@ -64,34 +173,37 @@ class Workspace:
         self.height = leaves.bit_length() - 1
         rec = HASH_BYTES + 2 * _U128 * n_assets
         self.record = rec
-        self.tags = aligned_empty((leaves, HASH_BYTES))
-        self.order = aligned_empty((leaves * 4,)).view("<u4")
-        self.amounts = np.empty((leaves, 2, n_assets, 2), dtype=np.uint64)
-        self.levels: list[NDArray[np.uint8]] = []
-        self._hash_views: list[NDArray[np.uint8]] = []
-        self._byte_views: list[NDArray[np.uint8]] = []
-        self._sum_views: list[NDArray[np.uint64]] = []
-        for k in range(self.height):
-            pairs = aligned_empty((leaves >> (k + 1), 1 + 2 * rec))
-            pairs[:, 0] = _NODE
-            sides = pairs[:, 1:].reshape(pairs.shape[0], 2, rec)
-            self.levels.append(pairs)
-            self._hash_views.append(sides[:, :, :HASH_BYTES])
-            self._byte_views.append(sides[:, :, HASH_BYTES:])
-            self._sum_views.append(sides[:, :, HASH_BYTES:].view(">u8"))
+        self.pair = 1 + 2 * rec
         block = min(BLOCK_LEAVES, leaves)
         self.block = block
-        self.leaf_rows = np.empty((block, 1 + rec), dtype=np.uint8)
-        self.leaf_rows[:, 0] = _LEAF
-        self._leaf_tags = self.leaf_rows[:, 1 : 1 + HASH_BYTES]
-        self._leaf_sums = self.leaf_rows[:, 1 + HASH_BYTES :].view(">u8")
-        self._leaf_bytes = self.leaf_rows[:, 1 + HASH_BYTES :]
         blocked = 0
         while blocked < self.height and (block >> (blocked + 1)) >= MIN_BLOCK_PAIRS:
             blocked += 1
         if block == leaves:
             blocked = self.height  # one block: fold it all the way up
         self.blocked = blocked
+        self.leaf_rows = np.empty((block, 1 + rec), dtype=np.uint8)
+        self.leaf_rows[:, 0] = _LEAF
+        self._leaf_tags = self.leaf_rows[:, 1 : 1 + HASH_BYTES]
+        self._leaf_sums = self.leaf_rows[:, 1 + HASH_BYTES :].view(">u8")
+        self._leaf_bytes = self.leaf_rows[:, 1 + HASH_BYTES :]
+        self.amounts = np.empty((block, 2, n_assets, 2), dtype=np.uint64)
+        self.tags = _Section(leaves, HASH_BYTES, block)
+        self.order = _Section(leaves, ORDER_BYTES, block)
+        self.levels = [
+            _Section(leaves >> (k + 1), self.pair, max(1, block >> (k + 1)), _NODE)
+            for k in range(self.height)
+        ]
+        for section in self.levels:
+            for pairs in section.buffers:
+                sides = pairs[:, 1:].reshape(pairs.shape[0], 2, rec)
+                enc = sides[:, :, HASH_BYTES:]
+                section.views.append(
+                    _PairViews(pairs, sides[:, :, :HASH_BYTES], enc, enc.view(">u8"))
+                )
+        mid = leaves >> blocked
+        self.mid_hashes = np.empty((mid, HASH_BYTES), dtype=np.uint8)
+        self.mid_sums = np.empty((mid, 2 * n_assets, 2), dtype=np.uint64)
 
     def fits(self, leaves: int, n_assets: int) -> bool:
         return self.leaves == leaves and self.n_assets == n_assets
@@ -141,49 +253,88 @@ def _level(
     sums: NDArray[np.uint64],
     enc: NDArray[np.uint8] | None = None,
 ) -> tuple[NDArray[np.uint8], NDArray[np.uint64]]:
-    """Write pairs [first, first + n/2) of level k from n nodes, hash them; parents out.
+    """Write pairs [first, first + n/2) of level k from n nodes (inside one chunk), hash
+    them, send the chunk if complete; returns the parents.
 
     `enc`, if given, is the nodes' `enc(equity) || enc(debt)` already as bytes (the leaf
     preimages hold them): copied instead of byte-swapped again.
     """
     half = hashes.shape[0] // 2
-    stop = first + half
-    ws._hash_views[k][first:stop] = hashes.reshape(half, 2, HASH_BYTES)
+    section = ws.levels[k]
+    index, _ = section.buffer(first)
+    pairs, hash_view, byte_view, sum_view = section.views[index]
+    lo = first % section.chunk
+    hi = lo + half
+    hash_view[lo:hi] = hashes.reshape(half, 2, HASH_BYTES)
     if enc is None:
-        np.copyto(ws._sum_views[k][first:stop], sums.reshape(half, 2, -1))
+        np.copyto(sum_view[lo:hi], sums.reshape(half, 2, -1))
     else:
-        ws._byte_views[k][first:stop] = enc.reshape(half, 2, -1)
-    parents = hash_rows_into(ws.levels[k][first:stop])
+        byte_view[lo:hi] = enc.reshape(half, 2, -1)
+    parents = hash_rows_into(pairs[lo:hi])
+    section.done(first + half)
     return parents, _add(sums[0::2], sums[1::2])
 
 
-def fold_partition(
-    ws: Workspace, tags: NDArray[np.uint8], amounts: NDArray[np.uint64]
-) -> tuple[bytes, NDArray[np.uint64]]:
-    """Fill `ws.levels` with every level's pair records; return the top (hash, sums).
+def _upper_level(
+    ws: Workspace, k: int, hashes: NDArray[np.uint8], sums: NDArray[np.uint64]
+) -> tuple[NDArray[np.uint8], NDArray[np.uint64]]:
+    """A whole level above the blocked ones, one chunk at a time."""
+    half = hashes.shape[0] // 2
+    step = ws.levels[k].chunk
+    if half <= step:
+        return _level(ws, k, 0, hashes, sums)
+    parts = [
+        _level(ws, k, a, hashes[2 * a : 2 * (a + step)], sums[2 * a : 2 * (a + step)])
+        for a in range(0, half, step)
+    ]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
-    `tags` (L, 32) and `amounts` (L, 2, A, 2) are the partition's sorted leaves; the
-    caller has checked the partition's totals (no u128 sum can overflow).
+
+def fold_partition(
+    ws: Workspace, fill: BlockFill, path: str | os.PathLike[str], first_leaf: int, stride: int
+) -> tuple[bytes, NDArray[np.uint64], bytes]:
+    """Fold one partition into `path` (temp name: the caller renames it); return the top
+    (hash, sums (2A, 2)) and the fences (tags at global leaf positions divisible by
+    `stride`; the partition's first leaf is `first_leaf`).
+
+    The caller has checked totals covering these leaves (no u128 sum can overflow). The
+    file is complete when this returns.
     """
     leaves = ws.leaves
-    sums = amounts.reshape(leaves, 2 * ws.n_assets, 2)
     block, blocked = ws.block, ws.blocked
     per_block = block >> blocked
-    n_blocks = leaves // block
-    mid_hashes = np.empty((n_blocks * per_block, HASH_BYTES), dtype=np.uint8)
-    mid_sums = np.empty((n_blocks * per_block, 2 * ws.n_assets, 2), dtype=np.uint64)
-    for j in range(n_blocks):
-        lo, hi = j * block, (j + 1) * block
-        ws._leaf_tags[:] = tags[lo:hi]
-        block_sums = sums[lo:hi]
-        np.copyto(ws._leaf_sums, block_sums.reshape(block, -1))
-        hashes = hash_rows_into(ws.leaf_rows)
-        hashes, block_sums = _level(ws, 0, lo >> 1, hashes, block_sums, ws._leaf_bytes)
-        for k in range(1, blocked):
-            hashes, block_sums = _level(ws, k, lo >> (k + 1), hashes, block_sums)
-        mid_hashes[j * per_block : (j + 1) * per_block] = hashes
-        mid_sums[j * per_block : (j + 1) * per_block] = block_sums
-    hashes, level_sums = mid_hashes, mid_sums
-    for k in range(blocked, ws.height):
-        hashes, level_sums = _level(ws, k, 0, hashes, level_sums)
-    return hashes[0].tobytes(), level_sums[0]
+    fence_first = (-first_leaf) % stride
+    fences: list[bytes] = []
+    header = partition_header_bytes(leaves)
+    offsets = level_offsets(leaves, ws.height, ws.pair, header, SECTION_ALIGN)
+    with ChunkFile(path) as file:
+        ws.tags.start(file, 0)
+        ws.order.start(file, order_offset(leaves))
+        for k, section in enumerate(ws.levels):
+            section.start(file, offsets[k])
+        for j in range(leaves // block):
+            lo, hi = j * block, (j + 1) * block
+            t_index, t_buf = ws.tags.buffer(lo)
+            o_index, o_buf = ws.order.buffer(lo)
+            t_lo = lo % ws.tags.chunk
+            o_lo = lo % ws.order.chunk
+            tags = t_buf[t_lo : t_lo + block]
+            amounts = fill(lo, hi, tags, o_buf.reshape(-1).view("<u4")[o_lo : o_lo + block])
+            ws._leaf_tags[:] = tags
+            block_sums = amounts.reshape(block, 2 * ws.n_assets, 2)
+            np.copyto(ws._leaf_sums, block_sums.reshape(block, -1))
+            start = (fence_first - lo) % stride
+            if start < block:
+                fences.append(np.ascontiguousarray(tags[start::stride]).tobytes())
+            ws.tags.done(hi)
+            ws.order.done(hi)
+            hashes = hash_rows_into(ws.leaf_rows)
+            hashes, block_sums = _level(ws, 0, lo >> 1, hashes, block_sums, ws._leaf_bytes)
+            for k in range(1, blocked):
+                hashes, block_sums = _level(ws, k, lo >> (k + 1), hashes, block_sums)
+            ws.mid_hashes[j * per_block : (j + 1) * per_block] = hashes
+            ws.mid_sums[j * per_block : (j + 1) * per_block] = block_sums
+        hashes, level_sums = ws.mid_hashes, ws.mid_sums
+        for k in range(blocked, ws.height):
+            hashes, level_sums = _upper_level(ws, k, hashes, level_sums)
+    return hashes[0].tobytes(), level_sums[0].copy(), b"".join(fences)

@@ -2,9 +2,12 @@
 its subtree's levels on disk and its top node out.
 
 Engines differ only in where this runs (in-process, a forked worker, a Dask worker); the
-function itself is pure apart from writing its own file (temp, then rename). A worker
-that builds several partitions passes the same `Workspace` each time, so its buffers are
-faulted in once (see `por.builder._fold`).
+function itself is pure apart from writing its own file (temp, then rename). Its leaves
+come either as a `PartitionInput` (arrays shipped to a Dask worker) or straight from the
+unsorted input and the sort permutation (`build_sorted_partition`: gathered a block at a
+time into the fold's own buffers, no partition-sized copy). A worker that builds several
+partitions passes the same `Workspace` each time, so its buffers are faulted in once
+(see `por.builder._fold`).
 """
 
 from __future__ import annotations
@@ -17,9 +20,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from por.builder._direct import StreamFile, aligned_empty
 from por.builder._errors import TreeInputError
-from por.builder._fold import Workspace, check_partition_totals, fold_partition
+from por.builder._fold import BlockFill, Workspace, check_partition_totals, fold_partition
 from por.builder._layout import FENCE_STRIDE, part_path
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "PartitionTop",
     "Workspace",
     "build_partition",
+    "build_sorted_partition",
     "gather_partition",
     "thread_workspace",
 ]
@@ -78,32 +81,70 @@ def gather_partition(
     perm: NDArray[np.int64] | NDArray[np.uint64],
     amounts: NDArray[np.uint64],
     accounts: int,
-    workspace: Workspace | None = None,
 ) -> PartitionInput:
-    """Pick partition `index` out of unsorted tags/amounts using the sort permutation,
-    into the workspace's buffers if one is given.
+    """Pick partition `index` out of unsorted tags/amounts using the sort permutation (for
+    an engine that ships partitions elsewhere).
 
     perm[i] < accounts is an account (its amounts), otherwise a filler (zero vectors).
     """
     sel = perm[index * leaves : (index + 1) * leaves].view(np.int64)
-    if workspace is not None:
-        part_tags, order, part_amounts = workspace.tags, workspace.order, workspace.amounts
-    else:
-        part_tags = aligned_empty((leaves, tags.shape[1]))
-        order = aligned_empty((leaves * 4,)).view("<u4")
-        part_amounts = np.empty((leaves, *amounts.shape[1:]), dtype=np.uint64)
-    real = sel < accounts
-    if accounts == 0:
-        part_amounts[:] = 0
-    elif bool(real.all()):
-        np.take(amounts, sel, axis=0, out=part_amounts)
-    else:
-        # Fillers: clip their index to a real row, then zero them (np.take beats masks).
-        np.take(amounts, np.minimum(sel, accounts - 1), axis=0, out=part_amounts)
-        part_amounts[~real] = 0
-    np.take(tags, sel, axis=0, out=part_tags)
-    order[:] = sel
+    part_tags = np.empty((leaves, tags.shape[1]), dtype=np.uint8)
+    order = np.empty(leaves, dtype="<u4")
+    part_amounts = np.empty((leaves, *amounts.shape[1:]), dtype=np.uint64)
+    _gather(sel, tags, amounts, accounts, part_tags, order, part_amounts)
     return PartitionInput(index, part_tags, order, part_amounts)
+
+
+def _gather(
+    sel: NDArray[np.int64],
+    tags: NDArray[np.uint8],
+    amounts: NDArray[np.uint64],
+    accounts: int,
+    tags_out: NDArray[np.uint8],
+    order_out: NDArray[np.uint32],
+    amounts_out: NDArray[np.uint64],
+) -> None:
+    """Rows `sel` of tags and amounts into the outputs (fillers: zero amounts).
+
+    `mode="clip"` lets `np.take` write straight into `out` (with the default "raise" it
+    gathers into a temporary first) and maps every filler index to the last account,
+    whose row is then zeroed.
+    """
+    np.take(tags, sel, axis=0, out=tags_out, mode="clip")
+    order_out[:] = sel
+    if accounts == 0:
+        amounts_out[:] = 0
+        return
+    np.take(amounts, sel, axis=0, out=amounts_out, mode="clip")
+    fillers = sel >= accounts
+    if bool(fillers.any()):
+        amounts_out[fillers] = 0
+
+
+def build_sorted_partition(
+    index: int,
+    leaves: int,
+    tags: NDArray[np.uint8],
+    perm: NDArray[np.int64] | NDArray[np.uint64],
+    amounts: NDArray[np.uint64],
+    accounts: int,
+    out_dir: str,
+    workspace: Workspace,
+) -> PartitionTop:
+    """`build_partition` of partition `index`, its leaves gathered a block at a time from
+    the unsorted input (`tags` of accounts then fillers, `amounts` of accounts) through
+    the sort permutation. The caller has checked the tree's totals."""
+    sel = perm[index * leaves : (index + 1) * leaves].view(np.int64)
+    scratch = workspace.amounts
+
+    def fill(
+        lo: int, hi: int, tags_out: NDArray[np.uint8], order_out: NDArray[np.uint32]
+    ) -> NDArray[np.uint64]:
+        out = scratch[: hi - lo]
+        _gather(sel[lo:hi], tags, amounts, accounts, tags_out, order_out, out)
+        return out
+
+    return _write(index, leaves, fill, out_dir, workspace)
 
 
 def build_partition(
@@ -134,15 +175,20 @@ def build_partition(
             )
     ws = workspace if workspace is not None and workspace.fits(leaves, n_assets) else None
     ws = ws or Workspace(leaves, n_assets)
-    top_hash, top_sums = fold_partition(ws, part.tags, part.amounts)
-    final = part_path(Path(out_dir), part.index)
+
+    def fill(
+        lo: int, hi: int, tags_out: NDArray[np.uint8], order_out: NDArray[np.uint32]
+    ) -> NDArray[np.uint64]:
+        tags_out[:] = part.tags[lo:hi]
+        order_out[:] = part.order[lo:hi]
+        return part.amounts[lo:hi]
+
+    return _write(part.index, leaves, fill, out_dir, ws)
+
+
+def _write(index: int, leaves: int, fill: BlockFill, out_dir: str, ws: Workspace) -> PartitionTop:
+    final = part_path(Path(out_dir), index)
     tmp = final.with_name(final.name + ".tmp")
-    with StreamFile(tmp) as fh:
-        fh.write(part.tags)
-        fh.write(part.order.astype("<u4", copy=False).view(np.uint8))
-        for pairs in ws.levels:
-            fh.write(pairs)
+    top_hash, top_sums, fences = fold_partition(ws, fill, tmp, index * leaves, FENCE_STRIDE)
     os.replace(tmp, final)
-    first = (-part.index * leaves) % FENCE_STRIDE
-    fences = np.ascontiguousarray(part.tags[first::FENCE_STRIDE]).tobytes()
-    return PartitionTop(part.index, top_hash, top_sums.copy(), fences)
+    return PartitionTop(index, top_hash, top_sums, fences)
