@@ -101,10 +101,12 @@ class Context:
         "_buckets",
         "_data",
         "_entry",
+        "_positive",
         "_postings",
         "_read",
         "_rollbacks",
         "_segments",
+        "_unchecked",
         "_undo",
         "registry",
         "state",
@@ -114,6 +116,9 @@ class Context:
         self.state = state
         self.registry = registry
         self._buckets = registry.buckets
+        # buckets `move` and `post_entries` check as they write (a bucket registered later
+        # is not in it: its postings are checked after the command, as every other one)
+        self._positive = frozenset(b for b, sign in registry.buckets.items() if sign == POSITIVE)
         self._reset()
 
     def _reset(self) -> None:
@@ -123,6 +128,7 @@ class Context:
         self._postings: list[Posting] = []
         self._data: dict[str, Any] | None = None
         self._entry = 0
+        self._unchecked = False  # True once a posting's value was not checked as it was written
         self._rollbacks: list[Callable[[], object]] | None = None
 
     # -- reading -------------------------------------------------------------------------
@@ -384,6 +390,7 @@ class Context:
         buckets = self._buckets
         undo = self._undo
         postings = self._postings
+        self._unchecked = True  # (checked after the command: `_check_touched`)
         for leg in legs:
             account, asset, bucket, amount = leg
             if not amount:
@@ -401,6 +408,8 @@ class Context:
 
         Exactly `post((account, asset, src, -amount), (account, asset, dst, amount))`, with
         `_apply` inlined: the two legs of a move are the commonest entry of the matching path.
+        The two values written are checked at once when both buckets must stay >= 0 (see
+        `_check_touched`).
         """
         entry = self._entry
         self._entry = entry + 1
@@ -419,7 +428,7 @@ class Context:
         key = (account, asset, src)
         old = balances.get(key, 0)
         undo.append((key, old))
-        balances[key] = old - amount
+        taken = balances[key] = old - amount
         postings.append((entry, account, asset, src, -amount))
         if dst not in buckets:
             raise LedgerBugError(
@@ -428,8 +437,16 @@ class Context:
         key = (account, asset, dst)
         old = balances.get(key, 0)
         undo.append((key, old))
-        balances[key] = old + amount
+        given = balances[key] = old + amount
         postings.append((entry, account, asset, dst, amount))
+        positive = self._positive
+        if not (
+            0 <= taken < AMOUNT_LIMIT
+            and 0 <= given < AMOUNT_LIMIT
+            and src in positive
+            and dst in positive
+        ):
+            self._unchecked = True
 
     def post_entries(self, entries: Iterable[tuple[Leg, ...]]) -> None:
         """`post` of each entry in turn, for entries the caller built balanced from accounts,
@@ -438,25 +455,31 @@ class Context:
 
         Those two checks of `post` are skipped, nothing else: zero legs are dropped, every
         entry takes its number (an all-zero one too), and the sign and size of every
-        touched bucket are checked after the command as for any posting. The matching
-        tests run the same commands through the checked `post` and compare the postings.
+        touched bucket are checked (as written, or after the command: `_check_touched`).
+        The matching tests run the same commands through `post` and compare the postings.
         """
         state = self.state
         balances = state.balances
         get = balances.get
         undo = self._undo.append
         postings = self._postings.append
+        positive = self._positive
         entry = self._entry
+        checked = True
         for legs in entries:
             for account, asset, bucket, amount in legs:
                 if amount:
                     key = (account, asset, bucket)
                     old = get(key, 0)
                     undo((key, old))
-                    balances[key] = old + amount
+                    value = balances[key] = old + amount
                     postings((entry, account, asset, bucket, amount))
+                    if checked and not (0 <= value < AMOUNT_LIMIT and bucket in positive):
+                        checked = False
             entry += 1
         self._entry = entry
+        if not checked:
+            self._unchecked = True
 
     def emit(self, **data: Any) -> None:
         """Record JSON-serialisable facts on this command's event (what replay hooks read)."""
@@ -500,7 +523,16 @@ class Context:
         return out
 
     def _check_touched(self) -> None:
-        """Sign and size of every touched bucket after the command."""
+        """Sign and size of every touched bucket after the command.
+
+        `move` and `post_entries` check each value as they write it when its bucket must
+        stay >= 0, and set `_unchecked` otherwise (as `_apply` always does). When no value
+        went unchecked and nothing was posted column-wise there is nothing left to check:
+        the last value written to each key (its value now) passed. Otherwise every key is
+        checked here, in posting order, so the first failure is reported as before.
+        """
+        if not self._unchecked and not self._segments:
+            return
         records: Iterable[tuple[BalanceKey, int]] = self._undo
         if self._segments and not self._segments_hold():  # find the first, in posting order
             records = reversed(list(self._undo_records()))
@@ -623,6 +655,7 @@ class Exchange:
         ctx._data = None
         ctx._entry = 0
         ctx._rollbacks = None
+        ctx._unchecked = False
         try:
             spec.handle(ctx, params)
             ctx._check_touched()
@@ -664,10 +697,12 @@ class Exchange:
         ctx._data = None
         ctx._entry = 0
         ctx._rollbacks = None
+        ctx._unchecked = False
         try:
             if not fast(ctx, raw):
                 return None
-            ctx._check_touched()
+            if ctx._unchecked or ctx._segments:
+                ctx._check_touched()
         except Rejected as rej:
             ctx._rollback()
             return self._record(
