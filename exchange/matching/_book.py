@@ -35,6 +35,7 @@ _MARKET = OrderType.MARKET
 _REJECT_TAKER = SelfTradePrevention.REJECT_TAKER
 _REJECT_MAKER = SelfTradePrevention.REJECT_MAKER
 _OPEN = MarketState.OPEN
+_new_order = object.__new__
 
 
 class PriceBand(Protocol):
@@ -70,6 +71,8 @@ class RestingOrder:
 
     `resting` is True while the order is in the book. `client_id` and `reduce_only` are kept
     for the engine (cancel by client id, reduce-only upkeep); the book does not read them.
+    `OrderBook.place` and `place_limit` set the slots inline (no `__init__` frame on the
+    hot path): a new slot must be set there too (the tests read every slot of their orders).
     """
 
     __slots__ = (
@@ -224,10 +227,10 @@ class OrderBook:
         # Side.BUY is 0: `if side` is the sell branch (an int truth test, the cheapest check).
         if side:
             keys = self._bid_keys
-            crosses = bool(keys) and keys[-1] >= price
+            crosses = keys[-1] >= price if keys else False
         else:
             keys = self._ask_keys
-            crosses = bool(keys) and -keys[-1] <= price
+            crosses = -keys[-1] <= price if keys else False
         if crosses:
             if post_only:
                 raise OrderRejected(Reject.POST_ONLY_WOULD_TAKE, "")
@@ -236,7 +239,17 @@ class OrderBook:
         elif tif == _FOK:
             raise OrderRejected(Reject.FOK_NOT_FILLABLE, "")
 
-        order = RestingOrder(order_id, account, side, price, quantity, stp, client_id, reduce_only)
+        order = _new_order(RestingOrder)  # `RestingOrder(...)` inline: no __init__ frame
+        order.order_id = order_id
+        order.account = account
+        order.side = side
+        order.price = price
+        order.quantity = quantity
+        order.remaining = quantity
+        order.stp = stp
+        order.client_id = client_id
+        order.reduce_only = reduce_only
+        order.resting = False
         if crosses and self._match(order) or tif or order_type:
             return order  # filled, stopped by self-trade prevention, or not to rest (not GTC limit)
         if side:
@@ -265,11 +278,21 @@ class OrderBook:
         """
         if side:
             keys = self._bid_keys
-            crosses = bool(keys) and keys[-1] >= price
+            crosses = keys[-1] >= price if keys else False
         else:
             keys = self._ask_keys
-            crosses = bool(keys) and -keys[-1] <= price
-        order = RestingOrder(order_id, account, side, price, quantity, _REJECT_TAKER, None, False)
+            crosses = -keys[-1] <= price if keys else False
+        order = _new_order(RestingOrder)  # as in `place`
+        order.order_id = order_id
+        order.account = account
+        order.side = side
+        order.price = price
+        order.quantity = quantity
+        order.remaining = quantity
+        order.stp = _REJECT_TAKER
+        order.client_id = None
+        order.reduce_only = False
+        order.resting = False
         if crosses and self._match(order) or tif:
             return order
         if side:
