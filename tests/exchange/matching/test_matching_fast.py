@@ -128,7 +128,8 @@ def _order(rng: random.Random, n: int) -> dict[str, Any]:
         "quantity": str(rng.randint(1, 40) * STEP * 100),
     }
     if r() < 0.08:
-        raw["price"] = rng.choice([str(P + 1), "0", "0123", str(10**25), P, "-100000", None])
+        raw["price"] = rng.choice([str(P + 1), "0", "0123", str(10**25), P, "-100000", None,
+                                   str(2 * P), str(P // 2)])  # fmt: skip
     if r() < 0.08:
         raw["quantity"] = rng.choice(["1", str(STEP), str(10**12), str(10**25), "", 5000])
     if r() < 0.3:
@@ -186,8 +187,9 @@ def _command(rng: random.Random, pair: Pair, n: int) -> dict[str, Any]:
         return _cancel(rng, pair, n)
     if r < 0.95:
         return {"cmd": "cancel_all", "account": rng.choice(TRADERS)}
-    if r < 0.98:
-        state = rng.choice(["Open", "Open", "CancelOnly", "PostOnly", "LimitOnly", "Closed"])
+    if r < 0.96:  # mostly back to Open: the fast path only takes an Open market's orders
+        state = rng.choice(["Open", "Open", "Open", "CancelOnly", "PostOnly", "LimitOnly",
+                            "Closed"])  # fmt: skip
         return {"cmd": "market", "symbol": "BTC/USDC", "state": state}
     who = rng.choice(TRADERS)
     return {"cmd": "deposit", "account": who, "asset": rng.choice(["BTC", "USDC"]),
