@@ -68,6 +68,7 @@ CHUNK_BYTES = 1 << 20  # smallest write: O_DIRECT below ~1 MB costs CPU and thro
 _LEAF = LEAF_PREFIX[0]
 _NODE = NODE_PREFIX[0]
 _U128 = 16
+_HASH_ITEM = f"V{HASH_BYTES}"
 
 # fill(lo, hi, tags_out, order_out) -> amounts: leaves [lo, hi) of the partition in tree
 # order; writes their tags (hi-lo, 32) and input indices (hi-lo,) u32 into the given views
@@ -85,13 +86,22 @@ def _chunk_rows(rows: int, width: int, multiple: int) -> int:
 
 
 class _PairViews(NamedTuple):
-    """A chunk buffer of pair records and its strided views: both children's hashes,
-    their `enc(equity) || enc(debt)` bytes, and the same bytes as big-endian uint64."""
+    """A chunk buffer of pair records and its strided views: the left and right child's
+    hash and `enc(equity) || enc(debt)` as one opaque item per pair (numpy then copies
+    one item per row instead of dispatching a 32- or 128-byte inner loop per row: ~2x
+    faster), and both children's encoded sums as big-endian uint64."""
 
     pairs: NDArray[np.uint8]
-    hashes: NDArray[np.uint8]
-    enc: NDArray[np.uint8]
+    left_hash: NDArray[np.void]
+    right_hash: NDArray[np.void]
+    left_enc: NDArray[np.void]
+    right_enc: NDArray[np.void]
     sums: NDArray[Any]
+
+
+def _items(rows: NDArray[np.uint8], start: int, width: int) -> NDArray[np.void]:
+    """Bytes [start, start + width) of every row of a (m, w) uint8 array, as (m,) items."""
+    return rows[:, start : start + width].view(f"V{width}")[:, 0]
 
 
 class _Section:
@@ -184,9 +194,9 @@ class Workspace:
         self.blocked = blocked
         self.leaf_rows = np.empty((block, 1 + rec), dtype=np.uint8)
         self.leaf_rows[:, 0] = _LEAF
-        self._leaf_tags = self.leaf_rows[:, 1 : 1 + HASH_BYTES]
+        self._leaf_tags = _items(self.leaf_rows, 1, HASH_BYTES)
         self._leaf_sums = self.leaf_rows[:, 1 + HASH_BYTES :].view(">u8")
-        self._leaf_bytes = self.leaf_rows[:, 1 + HASH_BYTES :]
+        self._leaf_enc = _items(self.leaf_rows, 1 + HASH_BYTES, rec - HASH_BYTES)
         self.amounts = np.empty((block, 2, n_assets, 2), dtype=np.uint64)
         self.tags = _Section(leaves, HASH_BYTES, block)
         self.order = _Section(leaves, ORDER_BYTES, block)
@@ -197,9 +207,16 @@ class Workspace:
         for section in self.levels:
             for pairs in section.buffers:
                 sides = pairs[:, 1:].reshape(pairs.shape[0], 2, rec)
-                enc = sides[:, :, HASH_BYTES:]
+                enc = rec - HASH_BYTES
                 section.views.append(
-                    _PairViews(pairs, sides[:, :, :HASH_BYTES], enc, enc.view(">u8"))
+                    _PairViews(
+                        pairs,
+                        _items(pairs, 1, HASH_BYTES),
+                        _items(pairs, 1 + rec, HASH_BYTES),
+                        _items(pairs, 1 + HASH_BYTES, enc),
+                        _items(pairs, 1 + rec + HASH_BYTES, enc),
+                        sides[:, :, HASH_BYTES:].view(">u8"),
+                    )
                 )
         mid = leaves >> blocked
         self.mid_hashes = np.empty((mid, HASH_BYTES), dtype=np.uint8)
@@ -221,11 +238,16 @@ def hash_rows_into(rows: NDArray[np.uint8]) -> NDArray[np.uint8]:
     return np.frombuffer(digests, dtype=np.uint8).reshape(m, HASH_BYTES)
 
 
-def _add(a: NDArray[np.uint64], b: NDArray[np.uint64]) -> NDArray[np.uint64]:
-    """u128 a + b on (..., 2) [hi, lo] limbs, carrying; the caller excludes overflow."""
-    out = np.add(a, b)
-    np.add(out[..., 0], out[..., 1] < a[..., 1], out=out[..., 0], casting="unsafe")
-    return out
+def _pair_sums(sums: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    """Parents' sums from children's (2n, k, 2) [hi, lo] u128 limbs, carrying; the caller
+    excludes overflow. Rows of k*2 limbs keep numpy's inner loops long (a (..., 2) view
+    would dispatch one inner loop per two limbs)."""
+    n = sums.shape[0] // 2
+    rows = sums.reshape(n, 2, -1)
+    left = rows[:, 0]
+    out = np.add(left, rows[:, 1])
+    np.add(out[:, 0::2], out[:, 1::2] < left[:, 1::2], out=out[:, 0::2], casting="unsafe")
+    return out.reshape(n, *sums.shape[1:])
 
 
 def check_partition_totals(amounts: NDArray[np.uint64]) -> int:
@@ -251,28 +273,31 @@ def _level(
     first: int,
     hashes: NDArray[np.uint8],
     sums: NDArray[np.uint64],
-    enc: NDArray[np.uint8] | None = None,
+    enc: NDArray[np.void] | None = None,
 ) -> tuple[NDArray[np.uint8], NDArray[np.uint64]]:
     """Write pairs [first, first + n/2) of level k from n nodes (inside one chunk), hash
     them, send the chunk if complete; returns the parents.
 
     `enc`, if given, is the nodes' `enc(equity) || enc(debt)` already as bytes (the leaf
-    preimages hold them): copied instead of byte-swapped again.
+    preimages hold them, as (n,) items): copied instead of byte-swapped again.
     """
     half = hashes.shape[0] // 2
     section = ws.levels[k]
     index, _ = section.buffer(first)
-    pairs, hash_view, byte_view, sum_view = section.views[index]
+    views = section.views[index]
     lo = first % section.chunk
     hi = lo + half
-    hash_view[lo:hi] = hashes.reshape(half, 2, HASH_BYTES)
+    items = hashes.view(_HASH_ITEM)[:, 0]
+    views.left_hash[lo:hi] = items[0::2]
+    views.right_hash[lo:hi] = items[1::2]
     if enc is None:
-        np.copyto(sum_view[lo:hi], sums.reshape(half, 2, -1))
+        np.copyto(views.sums[lo:hi], sums.reshape(half, 2, -1))
     else:
-        byte_view[lo:hi] = enc.reshape(half, 2, -1)
-    parents = hash_rows_into(pairs[lo:hi])
+        views.left_enc[lo:hi] = enc[0::2]
+        views.right_enc[lo:hi] = enc[1::2]
+    parents = hash_rows_into(views.pairs[lo:hi])
     section.done(first + half)
-    return parents, _add(sums[0::2], sums[1::2])
+    return parents, _pair_sums(sums)
 
 
 def _upper_level(
@@ -320,7 +345,7 @@ def fold_partition(
             o_lo = lo % ws.order.chunk
             tags = t_buf[t_lo : t_lo + block]
             amounts = fill(lo, hi, tags, o_buf.reshape(-1).view("<u4")[o_lo : o_lo + block])
-            ws._leaf_tags[:] = tags
+            ws._leaf_tags[:] = tags.view(_HASH_ITEM)[:, 0]
             block_sums = amounts.reshape(block, 2 * ws.n_assets, 2)
             np.copyto(ws._leaf_sums, block_sums.reshape(block, -1))
             start = (fence_first - lo) % stride
@@ -329,7 +354,7 @@ def fold_partition(
             ws.tags.done(hi)
             ws.order.done(hi)
             hashes = hash_rows_into(ws.leaf_rows)
-            hashes, block_sums = _level(ws, 0, lo >> 1, hashes, block_sums, ws._leaf_bytes)
+            hashes, block_sums = _level(ws, 0, lo >> 1, hashes, block_sums, ws._leaf_enc)
             for k in range(1, blocked):
                 hashes, block_sums = _level(ws, k, lo >> (k + 1), hashes, block_sums)
             ws.mid_hashes[j * per_block : (j + 1) * per_block] = hashes
