@@ -21,6 +21,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from exchange import fields
+from exchange.engine import FastPath
 from exchange.matching import matching_state
 from exchange.matching._commands import OrderParams, _cancel_order, _place
 from exchange.model import INSURANCE, is_system_account
@@ -411,17 +412,17 @@ def _digest(state: LedgerState) -> bytes:
 
 def _tracking(name: str, handle: Any) -> Any:
     """Wrap a handler: accounts it posted for, placed or filled orders for, are re-checked
-    at the next liquidation run (the headroom index only knows about price moves)."""
+    at the next liquidation run (the headroom index only knows about price moves). A
+    `FastPath` stays one, with both paths noting the same accounts (the fast path's raw
+    command carries the same account as the parsed params)."""
 
-    def wrapped(ctx: Context, params: Any) -> None:
-        handle(ctx, params)
+    def note(ctx: Context, account: object) -> None:
         ls: LiquidationState | None = ctx.state.ext.get(MODULE)
         if ls is None or not ls.built:
             return
         dirty = ls.dirty
         for posting in ctx._postings:  # noqa: SLF001 - read-only: who this command touched
             dirty.add(posting[1])
-        account = getattr(params, "account", None)
         if isinstance(account, str):
             dirty.add(account)
         data = ctx._data  # noqa: SLF001 - read-only: the event data of this command
@@ -434,7 +435,21 @@ def _tracking(name: str, handle: Any) -> Any:
             if "rested" in data and isinstance(account, str):
                 owners[data["id"]] = account
 
-    return wrapped
+    def wrapped(ctx: Context, params: Any) -> None:
+        handle(ctx, params)
+        note(ctx, getattr(params, "account", None))
+
+    if not isinstance(handle, FastPath):
+        return wrapped
+    fast = handle.fast
+
+    def wrapped_fast(ctx: Context, raw: dict[str, Any]) -> bool:
+        if not fast(ctx, raw):
+            return False
+        note(ctx, raw.get("account"))
+        return True
+
+    return FastPath(wrapped, wrapped_fast)
 
 
 def register(registry: Registry) -> None:
