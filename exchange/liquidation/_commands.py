@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from exchange import fields
 from exchange.engine import FastPath
-from exchange.matching import matching_state
-from exchange.matching._commands import OrderParams, _cancel_order, _place
+from exchange.matching import cancel_order, matching_state, place_order
 from exchange.model import INSURANCE, is_system_account
 from exchange.pricing import asset_price, pricing_state
 
@@ -308,9 +307,9 @@ def _replay_job(state: LedgerState, event: Event) -> None:
         kind = action[0]
         if kind == "cancel":
             book = ms.books[action[1]]
-            _cancel_order(None, ms, book, book.orders[action[2]])
+            cancel_order(None, ms, book, book.orders[action[2]])
         elif kind == "order":
-            data = _place(None, ms, OrderParams(action[1]), action[2])
+            data = place_order(None, ms, action[1], action[2])
             ms.next_id = action[2] + 1
             if data != action[3]:
                 raise ValueError(f"journal event {event.seq}: liquidation order replays as {data}")

@@ -30,9 +30,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from exchange.lending import ensure_available, lending_state, repay
-from exchange.matching import OrderRejected, Side, clearing_account
-from exchange.matching._commands import OrderParams, _cancel_order, _place
-from exchange.matching._market import PPM
+from exchange.matching import PPM, OrderRejected, Side, cancel_order, clearing_account, place_order
 from exchange.model import BACKSTOP, INSURANCE
 from exchange.pricing import QUOTE_ASSET, asset_price
 
@@ -135,7 +133,7 @@ class Run:
         for symbol in sorted(self.ms.books):
             book = self.ms.books[symbol]
             for order in [o for o in book.orders.values() if o.account == account]:
-                _cancel_order(self.ctx, self.ms, book, order)
+                cancel_order(self.ctx, self.ms, book, order)
                 self.actions.append(["cancel", symbol, order.order_id])
                 ids.append(order.order_id)
         return ids
@@ -143,7 +141,7 @@ class Run:
     def place(self, raw: dict[str, Any]) -> dict[str, Any] | None:
         oid = self.ms.next_id
         try:
-            data = _place(self.ctx, self.ms, OrderParams(raw), oid)
+            data = place_order(self.ctx, self.ms, raw, oid)
         except OrderRejected:
             return None
         self.ms.next_id = oid + 1

@@ -8,7 +8,14 @@ docs/matching.md.
 """
 
 from ._book import NO_BAND, OrderBook, PriceBand, RestingOrder
-from ._commands import MAX_PERP_NOTIONAL, clearing_account, matching_state, register
+from ._commands import (
+    MAX_PERP_NOTIONAL,
+    cancel_order,
+    clearing_account,
+    matching_state,
+    place_order,
+    register,
+)
 from ._errors import MarketConfigError, MatchingError, OrderRejected, Reject
 from ._invariants import check_matching
 from ._market import (
@@ -53,10 +60,12 @@ __all__ = [
     "Side",
     "TimeInForce",
     "book_view",
+    "cancel_order",
     "check_matching",
     "clearing_account",
     "fee",
     "matching_state",
+    "place_order",
     "register",
     "spot_need",
 ]

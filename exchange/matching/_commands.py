@@ -307,6 +307,25 @@ def _cancel_order(
     _forget(ms, book.market.symbol, order)
 
 
+def place_order(
+    ctx: Context | None, ms: MatchingState, raw: dict[str, Any], oid: int
+) -> dict[str, Any]:
+    """Place an order for an account from another module's handler (liquidation's IOC
+    slices) or its replay hook (ctx None): the `order` command's shape check, rules, risk
+    check and matching, under order id `oid`. Returns the event data; raises
+    `OrderRejected` (or `InvalidCommandError` for a malformed `raw`) before anything
+    changed. The caller advances `ms.next_id` and records what replay needs."""
+    return _place(ctx, ms, OrderParams(raw), oid)
+
+
+def cancel_order(
+    ctx: Context | None, ms: MatchingState, book: OrderBook, order: RestingOrder
+) -> None:
+    """Cancel a resting order for another module (liquidation cancels every open order of an
+    account it takes over): out of the book, its lock released, its client id forgotten."""
+    _cancel_order(ctx, ms, book, order)
+
+
 def _place(ctx: Context | None, ms: MatchingState, p: OrderParams, oid: int) -> dict[str, Any]:
     """Validate, risk-check (live only), match, book and rest one order. Returns event data.
 
