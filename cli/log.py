@@ -196,9 +196,7 @@ def _read_json(path: Path) -> Any:
 
 @log.command()
 @db_option
-@click.argument(
-    "manifests", nargs=-1, type=click.Path(dir_okay=False, path_type=Path)
-)
+@click.argument("manifests", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--entries",
     "entries_file",

@@ -58,7 +58,6 @@ class SigningKeyError(PorError):
     """Root of this module's errors: a key that cannot be loaded, written or used."""
 
 
-
 class SignatureError(SigningKeyError):
     """A signature that does not verify under the given public key."""
 
@@ -140,8 +139,7 @@ def load_signing_key(path: str | os.PathLike[str]) -> SigningKey:
         text = data.decode("ascii")
     except UnicodeDecodeError:
         raise SigningKeyError(
-            f"signing key file {name}: expected {2 * SEED_BYTES} hex characters "
-            "(an Ed25519 seed)"
+            f"signing key file {name}: expected {2 * SEED_BYTES} hex characters (an Ed25519 seed)"
         ) from None
     return signing_key_from_hex(text, f"signing key file {name}")
 
@@ -211,8 +209,7 @@ def verify_signature(public_key_hex: str, message: bytes, signature: bytes) -> N
     """Ed25519 verification against a hex public key; raises SignatureError."""
     if len(public_key_hex) != PUBLIC_KEY_HEX_CHARS:
         raise SignatureError(
-            f"public key must be {PUBLIC_KEY_HEX_CHARS} hex characters, "
-            f"got {len(public_key_hex)}"
+            f"public key must be {PUBLIC_KEY_HEX_CHARS} hex characters, got {len(public_key_hex)}"
         )
     try:
         raw = binascii.unhexlify(public_key_hex)
@@ -220,9 +217,7 @@ def verify_signature(public_key_hex: str, message: bytes, signature: bytes) -> N
     except (ValueError, binascii.Error):
         raise SignatureError("public key is not a valid Ed25519 key in hex") from None
     if len(signature) != SIGNATURE_BYTES:
-        raise SignatureError(
-            f"signature must be {SIGNATURE_BYTES} bytes, got {len(signature)}"
-        )
+        raise SignatureError(f"signature must be {SIGNATURE_BYTES} bytes, got {len(signature)}")
     try:
         public.verify(signature, message)
     except InvalidSignature:

@@ -48,7 +48,6 @@ EMPTY_ROOT = hashlib.sha256(b"").digest()  # MTH({}) = HASH()
 Range = tuple[int, int]
 
 
-
 def leaf_hash(entry: bytes) -> bytes:
     """MTH({d(0)}) = HASH(0x00 || d(0))."""
     return hashlib.sha256(b"\x00" + entry).digest()

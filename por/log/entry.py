@@ -32,7 +32,6 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _AMOUNT = re.compile(r"0|[1-9][0-9]*")
 
 
-
 @dataclass(frozen=True, slots=True)
 class LogEntry:
     """A parsed, validated entry; `data` is its exact canonical bytes (what is hashed)."""

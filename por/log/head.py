@@ -46,7 +46,6 @@ _HEX128 = re.compile(r"[0-9a-f]{128}")
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
-
 @dataclass(frozen=True, slots=True)
 class LogHead:
     """A log head's content (what is signed, minus the key)."""

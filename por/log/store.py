@@ -447,4 +447,3 @@ class TransparencyLog:
     def prove_inclusion(self, index: int, size: int | None = None) -> InclusionProof:
         with self.engine.connect() as conn:
             return prove_inclusion(conn, index, size)
-

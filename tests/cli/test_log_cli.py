@@ -166,7 +166,12 @@ def test_an_unreachable_database_is_one_line_without_traceback(tmp_path: Path) -
     env = dict(os.environ, POR_LOG_DATABASE_URL="postgresql://nobody:secret@127.0.0.1:1/none")
     proc = subprocess.run(
         [sys.executable, "-m", "cli.main", "log", "head"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith("por log: cannot open log database postgresql://nobody:***@")
