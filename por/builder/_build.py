@@ -133,7 +133,8 @@ def build_tree(
             clock.lap("sort")
             tops = runner.partitions(job, tags, perm)
             clock.lap("partitions")
-        built = _finish(job, tops, assets, batch.count, owned)
+            runner.release()
+            built = _finish(job, tops, assets, batch.count, owned)
         clock.lap("top")
         return built
     except BaseException:

@@ -12,6 +12,7 @@ import importlib
 import mmap
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -71,6 +72,11 @@ class Job:
 class Engine(Protocol):
     def __enter__(self) -> Engine: ...
 
+    def release(self) -> None:
+        """The workers are no longer needed: start stopping them (the caller goes on with
+        the top of the tree meanwhile); `__exit__` waits until they are gone."""
+        ...
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
@@ -128,6 +134,9 @@ class SerialEngine:
 
     def __exit__(self, *exc: object) -> None:
         self._workspace = None
+
+    def release(self) -> None:
+        return
 
     def tags(
         self, job: Job, meanwhile: Callable[[], None]
@@ -250,6 +259,7 @@ class LocalEngine:
     def __init__(self, workers: int | None = None) -> None:
         self._workers = workers or os.cpu_count() or 1
         self._pool: ProcessPoolExecutor | None = None
+        self._closer: threading.Thread | None = None
         self._maps: list[mmap.mmap] = []
         self._state: dict[str, Any] = {}
         self._runs: list[tuple[int, int]] = []
@@ -258,10 +268,22 @@ class LocalEngine:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
+        if self._closer is not None:
+            self._closer.join()
+            self._closer = None
+        elif self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self._pool = None
         self._maps.clear()  # buffers may still be referenced by returned arrays
+
+    def release(self) -> None:
+        """Stop the pool from a thread: the worker processes exit and are joined while
+        this process folds the top levels and writes the last files."""
+        if self._pool is not None and self._closer is None:
+            self._closer = threading.Thread(
+                target=self._pool.shutdown, kwargs={"wait": True}, name="por-pool-shutdown"
+            )
+            self._closer.start()
 
     def _shared(self, shape: tuple[int, ...], dtype: type[np.generic]) -> NDArray[Any]:
         nbytes = max(1, int(np.prod(shape)) * np.dtype(dtype).itemsize)
@@ -375,6 +397,9 @@ class DaskEngine:
         else:
             self._client = dist.Client(self._scheduler)
         return self
+
+    def release(self) -> None:
+        return
 
     def __exit__(self, *exc: object) -> None:
         if self._client is not None:

@@ -6,7 +6,8 @@ unique, so a plain `np.sort` (no argsort, no index array) orders them and the lo
 give the permutation. Two tags whose high bits tie (~ n^2 / 2^(65 - index_bits) pairs:
 none at 1M leaves, ~100 at 16M) are put in exact bytewise order by comparing the full
 tags of each tied group; equal full tags are duplicates. Workers sort their own chunks
-(`packed_run`); the parent merges the runs with a stable sort (timsort finds them).
+(`packed_run`); the runs are merged by sorting them again (numpy's SIMD quicksort is
+faster here than timsort merging the runs).
 """
 
 from __future__ import annotations
@@ -50,14 +51,12 @@ def packed_keys(tags: NDArray[np.uint8], first: int, bits: int) -> NDArray[np.ui
 def packed_run(tags: NDArray[np.uint8], first: int, bits: int) -> NDArray[np.uint64]:
     """A chunk's packed keys, sorted: one run for the merge.
 
-    Tags are uniform, so bucketing by the top 16 bits (numpy's radix sort for uint16)
-    leaves only short unsorted stretches, which timsort then finishes: ~2x faster than
-    `np.sort` on random keys.
+    Packed keys are unique, so stability is moot and numpy's default sort (a SIMD
+    quicksort on x86: ~0.45 ms per 131k keys here) beats a 16-bit radix pass + timsort
+    (~1.7 ms).
     """
     keys = packed_keys(tags, first, bits)
-    order = np.argsort((keys >> np.uint64(48)).astype(np.uint16), kind="stable")
-    keys = np.take(keys, order)
-    keys.sort(kind="stable")
+    keys.sort()
     return keys
 
 
@@ -74,14 +73,13 @@ def sort_by_tag(
     """Permutation putting `tags` in bytewise ascending order; raises on a duplicate tag.
 
     `runs`, if given, are all packed keys (`index_bits(len(tags))` bits) as sorted runs
-    (each worker sorted its chunk with `packed_run`); merging them with a stable sort is
-    several times cheaper than sorting from scratch in this serial step. The result is
+    (each worker sorted its chunk with `packed_run`). The result is
     written to `out` if given. `describe(i)` names input i in the error ("account 3
     ('alice')", "filler 7").
     """
     n = tags.shape[0]
     bits = index_bits(n)
-    merged = packed_run(tags, 0, bits) if runs is None else np.sort(runs, kind="stable")
+    merged = packed_run(tags, 0, bits) if runs is None else np.sort(runs)
     high = merged >> np.uint64(bits)
     tied = np.flatnonzero(high[1:] == high[:-1])
     perm = out if out is not None else np.empty(n, dtype=np.int64)
@@ -160,7 +158,7 @@ def merge_slice(
     """Merge the sorted pieces of one slice into `out` (input indices in tag order);
     raises `DuplicateTags`."""
     merged = np.concatenate(pieces) if len(pieces) != 1 else pieces[0].copy()
-    merged.sort(kind="stable")
+    merged.sort()  # unique keys: the SIMD quicksort beats timsort's merging of the runs 3x
     np.bitwise_and(merged, np.uint64((1 << bits) - 1), out=out.view(np.uint64))
     high = merged >> np.uint64(bits)
     tied = np.flatnonzero(high[1:] == high[:-1])
