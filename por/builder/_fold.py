@@ -60,6 +60,7 @@ __all__ = [
     "check_partition_totals",
     "fold_partition",
     "hash_rows_into",
+    "row_items",
 ]
 
 BLOCK_LEAVES = 2048
@@ -99,8 +100,10 @@ class _PairViews(NamedTuple):
     sums: NDArray[Any]
 
 
-def _items(rows: NDArray[np.uint8], start: int, width: int) -> NDArray[np.void]:
-    """Bytes [start, start + width) of every row of a (m, w) uint8 array, as (m,) items."""
+def row_items(rows: NDArray[np.uint8], start: int, width: int) -> NDArray[np.void]:
+    """Bytes [start, start + width) of every row of a (m, w) uint8 array (rows of
+    contiguous bytes), as (m,) opaque items: numpy copies those one item per row, ~2x
+    faster than a (m, width) uint8 slice, whose copy dispatches an inner loop per row."""
     return rows[:, start : start + width].view(f"V{width}")[:, 0]
 
 
@@ -194,9 +197,9 @@ class Workspace:
         self.blocked = blocked
         self.leaf_rows = np.empty((block, 1 + rec), dtype=np.uint8)
         self.leaf_rows[:, 0] = _LEAF
-        self._leaf_tags = _items(self.leaf_rows, 1, HASH_BYTES)
+        self._leaf_tags = row_items(self.leaf_rows, 1, HASH_BYTES)
         self._leaf_sums = self.leaf_rows[:, 1 + HASH_BYTES :].view(">u8")
-        self._leaf_enc = _items(self.leaf_rows, 1 + HASH_BYTES, rec - HASH_BYTES)
+        self._leaf_enc = row_items(self.leaf_rows, 1 + HASH_BYTES, rec - HASH_BYTES)
         self.amounts = np.empty((block, 2, n_assets, 2), dtype=np.uint64)
         self.tags = _Section(leaves, HASH_BYTES, block)
         self.order = _Section(leaves, ORDER_BYTES, block)
@@ -211,10 +214,10 @@ class Workspace:
                 section.views.append(
                     _PairViews(
                         pairs,
-                        _items(pairs, 1, HASH_BYTES),
-                        _items(pairs, 1 + rec, HASH_BYTES),
-                        _items(pairs, 1 + HASH_BYTES, enc),
-                        _items(pairs, 1 + rec + HASH_BYTES, enc),
+                        row_items(pairs, 1, HASH_BYTES),
+                        row_items(pairs, 1 + rec, HASH_BYTES),
+                        row_items(pairs, 1 + HASH_BYTES, enc),
+                        row_items(pairs, 1 + rec + HASH_BYTES, enc),
                         sides[:, :, HASH_BYTES:].view(">u8"),
                     )
                 )
