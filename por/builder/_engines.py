@@ -364,7 +364,11 @@ class LocalEngine:
             shared_perm[:] = perm
         if tags is not self._state["tags"]:
             raise ValueError("LocalEngine.partitions needs the tags it computed")
-        return list(pool.map(_partition_task, range(job.partitions)))
+        futures = [pool.submit(_partition_task, p) for p in range(job.partitions)]
+        # the last phase: a worker with nothing left to do exits (and is joined) while
+        # the other one finishes its last partition
+        self.release()
+        return [fut.result() for fut in futures]
 
 
 # --- Dask ----------------------------------------------------------------------------
