@@ -212,7 +212,7 @@ def _fillers_task(start: int, stop: int) -> None:
 
 def _sorted_run(tags: NDArray[np.uint8], first: int, leaf_count: int) -> None:
     """The chunk's packed sort keys, sorted in place in the shared runs map."""
-    _WORKER["runs"][first : first + tags.shape[0]] = packed_run(tags, first, index_bits(leaf_count))
+    packed_run(tags, first, index_bits(leaf_count), _WORKER["runs"][first : first + tags.shape[0]])
 
 
 def _merge_task(index: int, pieces: list[tuple[int, int]]) -> tuple[int, int] | None:

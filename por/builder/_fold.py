@@ -18,8 +18,9 @@ partition file from that same buffer:
 - the nodes left after the blocked levels (`L >> blocked` of them, a few hundred KB) are
   folded level by level to the partition's top.
 
-A section is streamed through a ring of two chunk buffers of `CHUNK_BYTES` or more (a
-whole number of 4 KB pages, so every write is aligned): a worker's memory is a few MB
+A section is streamed through chunk buffers of `CHUNK_BYTES` or more (a whole number of
+4 KB pages, so every write is aligned; two buffers where a chunk fills quickly, level 0):
+a worker's memory is a few MB
 whatever the partition size, touched once and then reused, so it stays in cache and costs
 no page faults after the first partition (fresh memory costs a fault per 4 KB, which on
 this VM is more than hashing it).
@@ -121,7 +122,9 @@ class _Section:
         self.chunk = _chunk_rows(rows, width, multiple)
         if rows % self.chunk:
             raise ValueError(f"a section of {rows} rows cannot be cut in chunks of {self.chunk}")
-        count = 1 if self.chunk == rows else 2
+        # a second buffer only where the writer could still be busy with the previous
+        # chunk (one filled in fewer than 8 blocks): fewer fresh pages to fault in
+        count = 1 if self.chunk == rows or self.chunk >= 8 * multiple else 2
         self.buffers = [aligned_empty((self.chunk, width)) for _ in range(count)]
         if prefix is not None:
             for buf in self.buffers:
