@@ -26,6 +26,7 @@ from por._hashing import HASH_BYTES
 from por.builder._batch import AccountBatch
 from por.builder._order import (
     DuplicateTags,
+    Perm,
     duplicate_error,
     index_bits,
     merge_slice,
@@ -99,14 +100,12 @@ class Engine(Protocol):
         tags: NDArray[np.uint8],
         runs: Runs | None,
         describe: Callable[[int], str],
-    ) -> NDArray[np.int64]:
+    ) -> Perm:
         """The permutation putting the tags in order (`sort_by_tag`: same result and
         errors), before anything is written."""
         ...
 
-    def partitions(
-        self, job: Job, tags: NDArray[np.uint8], perm: NDArray[np.int64]
-    ) -> list[PartitionTop]:
+    def partitions(self, job: Job, tags: NDArray[np.uint8], perm: Perm) -> list[PartitionTop]:
         """Build every partition; tops in partition order."""
         ...
 
@@ -154,12 +153,10 @@ class SerialEngine:
         tags: NDArray[np.uint8],
         runs: Runs | None,
         describe: Callable[[int], str],
-    ) -> NDArray[np.int64]:
+    ) -> Perm:
         return sort_by_tag(tags, describe, runs)
 
-    def partitions(
-        self, job: Job, tags: NDArray[np.uint8], perm: NDArray[np.int64]
-    ) -> list[PartitionTop]:
+    def partitions(self, job: Job, tags: NDArray[np.uint8], perm: Perm) -> list[PartitionTop]:
         size, n = job.partition_leaves, job.batch.count
         amounts = job.batch.amounts
         ws = self._workspace = Workspace(size, job.batch.n_assets)
@@ -295,7 +292,7 @@ class LocalEngine:
         if self._pool is None:
             tags = self._shared((job.leaf_count, HASH_BYTES), np.uint8)
             runs = self._shared((job.leaf_count,), np.uint64)
-            perm = self._shared((job.leaf_count,), np.int64)
+            perm = self._shared((job.leaf_count,), np.uint32)  # leaf indices < 2^32
             self._state = {"job": job, "tags": tags, "runs": runs, "perm": perm}
             self._pool = ProcessPoolExecutor(
                 max_workers=self._workers,
@@ -327,12 +324,12 @@ class LocalEngine:
         tags: NDArray[np.uint8],
         runs: Runs | None,
         describe: Callable[[int], str],
-    ) -> NDArray[np.int64]:
+    ) -> Perm:
         """Parallel merge: cut the workers' sorted runs at every partition boundary (by
         bisection on the key, here), then each worker merges one partition's pieces into
         the shared permutation. Serial `sort_by_tag` if a cut falls between tied keys."""
         pool = self._start(job)
-        perm: NDArray[np.int64] = self._state["perm"]
+        perm: Perm = self._state["perm"]
         if runs is None or job.partitions < 2:
             return sort_by_tag(tags, describe, runs, out=perm)
         bits = index_bits(job.leaf_count)
@@ -355,11 +352,9 @@ class LocalEngine:
                 duplicate_error(tags, describe, DuplicateTags(*dup))
         return perm
 
-    def partitions(
-        self, job: Job, tags: NDArray[np.uint8], perm: NDArray[np.int64]
-    ) -> list[PartitionTop]:
+    def partitions(self, job: Job, tags: NDArray[np.uint8], perm: Perm) -> list[PartitionTop]:
         pool = self._start(job)
-        shared_perm: NDArray[np.int64] = self._state["perm"]
+        shared_perm: Perm = self._state["perm"]
         if perm.ctypes.data != shared_perm.ctypes.data:
             shared_perm[:] = perm
         if tags is not self._state["tags"]:
@@ -442,12 +437,10 @@ class DaskEngine:
         tags: NDArray[np.uint8],
         runs: Runs | None,
         describe: Callable[[int], str],
-    ) -> NDArray[np.int64]:
+    ) -> Perm:
         return sort_by_tag(tags, describe, runs)
 
-    def partitions(
-        self, job: Job, tags: NDArray[np.uint8], perm: NDArray[np.int64]
-    ) -> list[PartitionTop]:
+    def partitions(self, job: Job, tags: NDArray[np.uint8], perm: Perm) -> list[PartitionTop]:
         dist: Any = importlib.import_module("distributed")
         client = self._client
         size, n = job.partition_leaves, job.batch.count

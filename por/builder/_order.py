@@ -22,6 +22,7 @@ from por.builder._errors import TreeInputError
 
 __all__ = [
     "DuplicateTags",
+    "Perm",
     "check_sorted_unique",
     "duplicate_error",
     "index_bits",
@@ -32,6 +33,7 @@ __all__ = [
     "split_runs",
 ]
 
+Perm = NDArray[np.int64] | NDArray[np.uint32]  # input indices in tag order (< 2^32 leaves)
 MAX_TIED = 1 << 16  # beyond this many tied keys, one full lexsort instead of groups
 
 
@@ -89,8 +91,8 @@ def sort_by_tag(
     tags: NDArray[np.uint8],
     describe: Callable[[int], str],
     runs: NDArray[np.uint64] | None = None,
-    out: NDArray[np.int64] | None = None,
-) -> NDArray[np.int64]:
+    out: Perm | None = None,
+) -> Perm:
     """Permutation putting `tags` in bytewise ascending order; raises on a duplicate tag.
 
     `runs`, if given, are all packed keys (`index_bits(len(tags))` bits) as sorted runs
@@ -103,8 +105,8 @@ def sort_by_tag(
     merged = packed_run(tags, 0, bits) if runs is None else np.sort(runs)
     high = merged >> np.uint64(bits)
     tied = np.flatnonzero(high[1:] == high[:-1])
-    perm = out if out is not None else np.empty(n, dtype=np.int64)
-    np.bitwise_and(merged, np.uint64((1 << bits) - 1), out=perm.view(np.uint64))
+    perm: Perm = out if out is not None else np.empty(n, dtype=np.int64)
+    np.bitwise_and(merged, np.uint64((1 << bits) - 1), out=perm, casting="unsafe")
     if tied.size == 0:
         return perm
     if tied.size > MAX_TIED:
@@ -125,7 +127,7 @@ class DuplicateTags(Exception):  # noqa: N818 - internal signal, never escapes t
         self.a, self.b = min(a, b), max(a, b)
 
 
-def _order_ties(tags: NDArray[np.uint8], perm: NDArray[np.int64], tied: NDArray[np.intp]) -> None:
+def _order_ties(tags: NDArray[np.uint8], perm: Perm, tied: NDArray[np.intp]) -> None:
     """Reorder each group of equal high keys by full tag; equal full tags raise
     `DuplicateTags`."""
     starts = tied[np.concatenate(([True], tied[1:] != tied[:-1] + 1))]
@@ -174,13 +176,13 @@ def split_runs(
 
 
 def merge_slice(
-    pieces: list[NDArray[np.uint64]], tags: NDArray[np.uint8], bits: int, out: NDArray[np.int64]
+    pieces: list[NDArray[np.uint64]], tags: NDArray[np.uint8], bits: int, out: Perm
 ) -> None:
     """Merge the sorted pieces of one slice into `out` (input indices in tag order);
     raises `DuplicateTags`."""
     merged = np.concatenate(pieces) if len(pieces) != 1 else pieces[0].copy()
     merged.sort()  # unique keys: the SIMD quicksort beats timsort's merging of the runs 3x
-    np.bitwise_and(merged, np.uint64((1 << bits) - 1), out=out.view(np.uint64))
+    np.bitwise_and(merged, np.uint64((1 << bits) - 1), out=out, casting="unsafe")
     high = merged >> np.uint64(bits)
     tied = np.flatnonzero(high[1:] == high[:-1])
     if tied.size:
@@ -197,8 +199,8 @@ def duplicate_error(
 
 
 def _lexsort(
-    tags: NDArray[np.uint8], describe: Callable[[int], str], perm: NDArray[np.int64]
-) -> NDArray[np.int64]:
+    tags: NDArray[np.uint8], describe: Callable[[int], str], perm: Perm
+) -> Perm:
     cols = _columns(tags)
     perm[:] = np.lexsort((cols[:, 3], cols[:, 2], cols[:, 1], cols[:, 0]))
     rows = cols[perm]

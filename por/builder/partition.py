@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from por.builder._errors import TreeInputError
 from por.builder._fold import BlockFill, Workspace, check_partition_totals, fold_partition
 from por.builder._layout import FENCE_STRIDE, part_path
+from por.builder._order import Perm
 
 __all__ = [
     "PartitionInput",
@@ -78,7 +79,7 @@ def gather_partition(
     index: int,
     leaves: int,
     tags: NDArray[np.uint8],
-    perm: NDArray[np.int64] | NDArray[np.uint64],
+    perm: Perm,
     amounts: NDArray[np.uint64],
     accounts: int,
 ) -> PartitionInput:
@@ -87,7 +88,7 @@ def gather_partition(
 
     perm[i] < accounts is an account (its amounts), otherwise a filler (zero vectors).
     """
-    sel = perm[index * leaves : (index + 1) * leaves].view(np.int64)
+    sel = perm[index * leaves : (index + 1) * leaves]
     part_tags = np.empty((leaves, tags.shape[1]), dtype=np.uint8)
     order = np.empty(leaves, dtype="<u4")
     part_amounts = np.empty((leaves, *amounts.shape[1:]), dtype=np.uint64)
@@ -96,7 +97,7 @@ def gather_partition(
 
 
 def _gather(
-    sel: NDArray[np.int64],
+    sel: Perm,
     tags: NDArray[np.uint8],
     amounts: NDArray[np.uint64],
     accounts: int,
@@ -125,7 +126,7 @@ def build_sorted_partition(
     index: int,
     leaves: int,
     tags: NDArray[np.uint8],
-    perm: NDArray[np.int64] | NDArray[np.uint64],
+    perm: Perm,
     amounts: NDArray[np.uint64],
     accounts: int,
     out_dir: str,
@@ -134,7 +135,7 @@ def build_sorted_partition(
     """`build_partition` of partition `index`, its leaves gathered a block at a time from
     the unsorted input (`tags` of accounts then fillers, `amounts` of accounts) through
     the sort permutation. The caller has checked the tree's totals."""
-    sel = perm[index * leaves : (index + 1) * leaves].view(np.int64)
+    sel = perm[index * leaves : (index + 1) * leaves]
     scratch = workspace.amounts
 
     def fill(
