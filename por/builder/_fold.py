@@ -70,7 +70,8 @@ CHUNK_BYTES = 1 << 20  # smallest write: O_DIRECT below ~1 MB costs CPU and thro
 _LEAF = LEAF_PREFIX[0]
 _NODE = NODE_PREFIX[0]
 _U128 = 16
-_HASH_ITEM = f"V{HASH_BYTES}"
+_HASH_ITEM = np.dtype(f"V{HASH_BYTES}")  # a digest as one opaque item (a dtype object:
+# a string would be parsed on every call)
 
 # fill(lo, hi, tags_out, order_out) -> amounts: leaves [lo, hi) of the partition in tree
 # order; writes their tags (hi-lo, 32) and input indices (hi-lo,) u32 into the given views
@@ -224,12 +225,23 @@ class Workspace:
                         sides[:, :, HASH_BYTES:].view(">u8"),
                     )
                 )
+        self.tag_items = [buf.view(_HASH_ITEM)[:, 0] for buf in self.tags.buffers]
+        self.order_u32 = [buf.reshape(-1).view(np.uint32) for buf in self.order.buffers]
         mid = leaves >> blocked
-        self.mid_hashes = np.empty((mid, HASH_BYTES), dtype=np.uint8)
+        self.mid_hashes = np.empty(mid, dtype=_HASH_ITEM)
         self.mid_sums = np.empty((mid, 2 * n_assets, 2), dtype=np.uint64)
 
     def fits(self, leaves: int, n_assets: int) -> bool:
         return self.leaves == leaves and self.n_assets == n_assets
+
+
+def _digests(rows: NDArray[np.uint8]) -> NDArray[np.void]:
+    """`hash_rows_into` with each digest as one (V32) item: what the fold copies."""
+    m, width = rows.shape
+    mv = rows.reshape(-1).data
+    sha = hashlib.sha256
+    digests = b"".join([sha(mv[a : a + width]).digest() for a in range(0, m * width, width)])
+    return np.frombuffer(digests, dtype=_HASH_ITEM)
 
 
 def hash_rows_into(rows: NDArray[np.uint8]) -> NDArray[np.uint8]:
@@ -277,10 +289,10 @@ def _level(
     ws: Workspace,
     k: int,
     first: int,
-    hashes: NDArray[np.uint8],
+    hashes: NDArray[np.void],
     sums: NDArray[np.uint64],
     enc: NDArray[np.void] | None = None,
-) -> tuple[NDArray[np.uint8], NDArray[np.uint64]]:
+) -> tuple[NDArray[np.void], NDArray[np.uint64]]:
     """Write pairs [first, first + n/2) of level k from n nodes (inside one chunk), hash
     them, send the chunk if complete; returns the parents.
 
@@ -293,22 +305,21 @@ def _level(
     views = section.views[index]
     lo = first % section.chunk
     hi = lo + half
-    items = hashes.view(_HASH_ITEM)[:, 0]
-    views.left_hash[lo:hi] = items[0::2]
-    views.right_hash[lo:hi] = items[1::2]
+    views.left_hash[lo:hi] = hashes[0::2]
+    views.right_hash[lo:hi] = hashes[1::2]
     if enc is None:
         np.copyto(views.sums[lo:hi], sums.reshape(half, 2, -1))
     else:
         views.left_enc[lo:hi] = enc[0::2]
         views.right_enc[lo:hi] = enc[1::2]
-    parents = hash_rows_into(views.pairs[lo:hi])
+    parents = _digests(views.pairs[lo:hi])
     section.done(first + half)
     return parents, _pair_sums(sums)
 
 
 def _upper_level(
-    ws: Workspace, k: int, hashes: NDArray[np.uint8], sums: NDArray[np.uint64]
-) -> tuple[NDArray[np.uint8], NDArray[np.uint64]]:
+    ws: Workspace, k: int, hashes: NDArray[np.void], sums: NDArray[np.uint64]
+) -> tuple[NDArray[np.void], NDArray[np.uint64]]:
     """A whole level above the blocked ones, one chunk at a time."""
     half = hashes.shape[0] // 2
     step = ws.levels[k].chunk
@@ -346,12 +357,12 @@ def fold_partition(
         for j in range(leaves // block):
             lo, hi = j * block, (j + 1) * block
             t_index, t_buf = ws.tags.buffer(lo)
-            o_index, o_buf = ws.order.buffer(lo)
+            o_index, _ = ws.order.buffer(lo)
             t_lo = lo % ws.tags.chunk
             o_lo = lo % ws.order.chunk
             tags = t_buf[t_lo : t_lo + block]
-            amounts = fill(lo, hi, tags, o_buf.reshape(-1).view("<u4")[o_lo : o_lo + block])
-            ws._leaf_tags[:] = tags.view(_HASH_ITEM)[:, 0]
+            amounts = fill(lo, hi, tags, ws.order_u32[o_index][o_lo : o_lo + block])
+            ws._leaf_tags[:] = ws.tag_items[t_index][t_lo : t_lo + block]
             block_sums = amounts.reshape(block, 2 * ws.n_assets, 2)
             np.copyto(ws._leaf_sums, block_sums.reshape(block, -1))
             start = (fence_first - lo) % stride
@@ -359,7 +370,7 @@ def fold_partition(
                 fences.append(np.ascontiguousarray(tags[start::stride]).tobytes())
             ws.tags.done(hi)
             ws.order.done(hi)
-            hashes = hash_rows_into(ws.leaf_rows)
+            hashes = _digests(ws.leaf_rows)
             hashes, block_sums = _level(ws, 0, lo >> 1, hashes, block_sums, ws._leaf_enc)
             for k in range(1, blocked):
                 hashes, block_sums = _level(ws, k, lo >> (k + 1), hashes, block_sums)
