@@ -79,8 +79,9 @@ def check_layout(meta: dict[str, object], where: str) -> None:
         return
     if isinstance(found, str) and found.startswith("por-tree-store/"):
         detail = (
-            f"layout {layout!r}" if found == META_FORMAT else f"format {found!r} "
-            f"(layout version {found.rsplit('/', 1)[1]})"
+            f"layout {layout!r}"
+            if found == META_FORMAT
+            else f"format {found!r} (layout version {found.rsplit('/', 1)[1]})"
         )
         raise LayoutError(
             f"{where}: tree store written with {detail}, but this code reads "

@@ -198,9 +198,7 @@ def duplicate_error(
     ) from None
 
 
-def _lexsort(
-    tags: NDArray[np.uint8], describe: Callable[[int], str], perm: Perm
-) -> Perm:
+def _lexsort(tags: NDArray[np.uint8], describe: Callable[[int], str], perm: Perm) -> Perm:
     cols = _columns(tags)
     perm[:] = np.lexsort((cols[:, 3], cols[:, 2], cols[:, 1], cols[:, 0]))
     rows = cols[perm]
