@@ -105,7 +105,11 @@ def proof(account_id: str, at: str, out: str | None, base: str) -> None:
         index = SnapshotIndex(found)
         document: dict[str, Any] = index.proof(account_id)
     except KeyError:
-        _fail(f"no account {account_id!r} in snapshot {snapshot_id}", EXIT_USAGE)
+        _fail(
+            f"no account {account_id!r} in snapshot {snapshot_id} (an account that neither held"
+            " nor owed anything at the cut has no leaf)",
+            EXIT_USAGE,
+        )
         return
     except (OSError, InputError) as exc:
         _fail(f"{found}: cannot read the proof store: {exc}", EXIT_USAGE)
