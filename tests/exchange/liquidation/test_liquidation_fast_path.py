@@ -6,7 +6,6 @@ the price falls: with and without the fast paths, the same events and state."""
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections import Counter
 from typing import Any
@@ -15,21 +14,10 @@ from liquidation_world import BTC, SPOT, STEP, T0, TICK, USDC, WORLD
 
 from exchange.engine import Exchange, FastPath, MemoryJournal
 from exchange.model import format_time
-from exchange.registry import ENGINE_MODULES, Registry
 from exchange.replay import state_digest
+from tests.exchange.registries import registry_of
 
 PRICE = 60_000 * USDC
-
-
-def _registry(fast: bool) -> Registry:
-    registry = Registry()
-    for name in ENGINE_MODULES:
-        module = importlib.import_module(name)
-        if name == "exchange.matching":
-            module.register(registry, fast=fast)
-        else:
-            module.register(registry)
-    return registry
 
 
 def _lines() -> list[dict[str, Any]]:
@@ -67,8 +55,8 @@ def _lines() -> list[dict[str, Any]]:
 
 
 def test_fast_path_orders_are_noted_for_liquidation_as_general_ones() -> None:
-    fast = Exchange(_registry(True), journal=MemoryJournal())
-    slow = Exchange(_registry(False), journal=MemoryJournal())
+    fast = Exchange(registry_of(fast=True), journal=MemoryJournal())
+    slow = Exchange(registry_of(fast=False), journal=MemoryJournal())
     took: Counter[bool] = Counter()
     handle = fast.registry.commands["order"].handle
     assert isinstance(handle, FastPath), "liquidation's wrapper dropped the fast path"

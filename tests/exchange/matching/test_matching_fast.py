@@ -5,7 +5,6 @@ postings), identical errors for malformed commands, and the same balances and di
 
 from __future__ import annotations
 
-import importlib
 import json
 import random
 from collections import Counter
@@ -29,8 +28,8 @@ from exchange.matching import (
     matching_state,
 )
 from exchange.model import Event, format_time
-from exchange.registry import Registry
 from exchange.replay import check_replay, state_digest
+from tests.exchange.registries import registry_of
 
 MATCHING = ("exchange.core", "exchange.matching")
 MARGIN = ("exchange.core", "exchange.matching", "exchange.pricing", "exchange.lending",
@@ -38,17 +37,6 @@ MARGIN = ("exchange.core", "exchange.matching", "exchange.pricing", "exchange.le
 T0 = 1_795_000_000_000
 TRADERS = ("a", "b", "c")
 ACCOUNTS = (*TRADERS, *TRADERS, *TRADERS, "d", "zz", "@fees")  # d: no funds, zz: unknown
-
-
-def _registry(modules: tuple[str, ...], fast: bool) -> Registry:
-    registry = Registry()
-    for name in modules:
-        module = importlib.import_module(name)
-        if name == "exchange.matching":
-            module.register(registry, fast=fast)
-        else:
-            module.register(registry)
-    return registry
 
 
 def _setup(modules: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -75,8 +63,8 @@ class Pair:
     """Two exchanges, with and without the fast paths, fed the same commands."""
 
     def __init__(self, modules: tuple[str, ...]) -> None:
-        self.fast = Exchange(_registry(modules, True), journal=MemoryJournal())
-        self.slow = Exchange(_registry(modules, False), journal=MemoryJournal())
+        self.fast = Exchange(registry_of(modules, fast=True), journal=MemoryJournal())
+        self.slow = Exchange(registry_of(modules, fast=False), journal=MemoryJournal())
         self.took: Counter[tuple[str, bool]] = Counter()
         for name in ("order", "cancel"):
             handle = self.fast.registry.commands[name].handle
@@ -230,7 +218,7 @@ def test_random_streams_agree_with_and_without_the_fast_paths(
 def test_fast_path_declines_a_wrapped_handler() -> None:
     """A module that wraps `order` gets a plain function: the engine never takes the fast
     path around it."""
-    registry = _registry(MATCHING, True)
+    registry = registry_of(MATCHING, fast=True)
     spec = registry.commands["order"]
     seen: list[Any] = []
 
