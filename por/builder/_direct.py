@@ -54,6 +54,18 @@ def _padded_block(data: NDArray[np.uint8]) -> NDArray[np.uint8] | None:
     return root[offset : offset + length]
 
 
+def _open_for_write(path: str | os.PathLike[str], direct: bool) -> tuple[int, bool]:
+    """Create/truncate `path` for writing; with `O_DIRECT` when asked and the filesystem
+    takes it (tmpfs does not: ordinary writes then). Returns (fd, whether direct)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    if direct and hasattr(os, "O_DIRECT"):
+        try:
+            return os.open(path, flags | os.O_DIRECT, 0o644), True
+        except OSError:
+            pass
+    return os.open(path, flags, 0o644), False
+
+
 class StreamFile:
     """Append-only writer of one file; use as a context manager.
 
@@ -66,17 +78,7 @@ class StreamFile:
     def __init__(
         self, path: str | os.PathLike[str], direct: bool = True, exact_size: bool = False
     ) -> None:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-        self._fd = -1
-        self.direct = False
-        if direct and hasattr(os, "O_DIRECT"):
-            try:
-                self._fd = os.open(path, flags | os.O_DIRECT, 0o644)
-                self.direct = True
-            except OSError:
-                self._fd = -1
-        if self._fd < 0:
-            self._fd = os.open(path, flags, 0o644)
+        self._fd, self.direct = _open_for_write(path, direct)
         self._exact = exact_size
         self._size = 0
         self._stage: NDArray[np.uint8] | None = None
@@ -178,17 +180,7 @@ class ChunkFile:
     """
 
     def __init__(self, path: str | os.PathLike[str], direct: bool = True) -> None:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-        self._fd = -1
-        self.direct = False
-        if direct and hasattr(os, "O_DIRECT"):
-            try:
-                self._fd = os.open(path, flags | os.O_DIRECT, 0o644)
-                self.direct = True
-            except OSError:
-                self._fd = -1
-        if self._fd < 0:
-            self._fd = os.open(path, flags, 0o644)
+        self._fd, self.direct = _open_for_write(path, direct)
         self._error: BaseException | None = None
         self._queue: queue.SimpleQueue[_Chunk] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._drain, name="por-writer", daemon=True)
