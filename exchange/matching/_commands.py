@@ -28,12 +28,12 @@ from exchange.model import FEES, Event
 
 from ._book import NO_BAND, OrderBook, RestingOrder
 from ._errors import MarketConfigError, OrderRejected, Reject
-from ._market import FEE_PPM_MAX, Market, MarketKind, MarketState, fee
+from ._market import FEE_PPM_MAX, PPM, Market, MarketKind, MarketState, fee
 from ._state import MatchingState
 from ._types import OrderType, SelfTradePrevention, Side, TimeInForce
 
 if TYPE_CHECKING:
-    from exchange.engine import Context
+    from exchange.engine import Context, Leg
     from exchange.registry import Registry
     from exchange.state import LedgerState
 
@@ -418,47 +418,71 @@ def _book_spot_fills(
     taker: RestingOrder,
     fills: list[tuple[RestingOrder, int, int]],
 ) -> None:
-    symbol = market.symbol
+    if ctx is not None:
+        _post_spot_fills(ctx, ms, market, taker.account, taker.side, fills)
+        return
+    symbol = market.symbol  # replay: the balances come from the journal, only forget
     for maker, _, _ in fills:
         if not maker.remaining:
             _forget(ms, symbol, maker)
-    if ctx is None:
-        return
+
+
+def _post_spot_fills(
+    ctx: Context,
+    ms: MatchingState,
+    market: Market,
+    account: str,
+    side: Side,
+    fills: list[tuple[RestingOrder, int, int]],
+) -> None:
+    """Book spot fills: one balanced entry per fill (base and quote between taker and
+    maker, both fees to @fees, rounded up), posted with `Context.post_entries` (the entries
+    name the market's assets, accounts that hold orders and core buckets); makers that
+    filled completely are forgotten. Used by the general and the fast order path."""
+    symbol = market.symbol
     scale = market.scale
     taker_ppm = market.taker_fee_ppm
     maker_ppm = market.maker_fee_ppm
     base = market.base
     quote = market.quote
-    account = taker.account
-    post = ctx.post
-    if taker.side:  # taker sells into resting bids
+    entries: list[tuple[Leg, ...]] = []
+    add = entries.append
+    if side:  # taker sells into resting bids
+        step = market.step_size
+        lock_ppm = market.lock_fee_ppm
         for maker, q, price in fills:
+            if not maker.remaining and (maker.client_id is not None or maker.reduce_only):
+                _forget(ms, symbol, maker)
             notional = q * price // scale
-            fee_t = -(-notional * taker_ppm // 1_000_000)
-            fee_m = -(-notional * maker_ppm // 1_000_000)
-            release = market.buy_lock(q, price)
+            fee_t = -(-notional * taker_ppm // PPM)
+            fee_m = -(-notional * maker_ppm // PPM)
+            per_step = step * price // scale  # the maker's lock of q, released: `buy_lock`
+            release = q // step * (per_step - (-per_step * lock_ppm // PPM))
             other = maker.account
-            post(
+            add((
                 (account, base, "available", -q),
                 (account, quote, "available", notional - fee_t),
                 (other, quote, "locked_order", -release),
                 (other, quote, "available", release - notional - fee_m),
                 (other, base, "available", q),
                 (FEES, quote, "available", fee_t + fee_m),
-            )
+            ))  # fmt: skip
     else:  # taker buys from resting asks
         for maker, q, price in fills:
+            if not maker.remaining and (maker.client_id is not None or maker.reduce_only):
+                _forget(ms, symbol, maker)
             notional = q * price // scale
-            fee_t = -(-notional * taker_ppm // 1_000_000)
-            fee_m = -(-notional * maker_ppm // 1_000_000)
+            fee_t = -(-notional * taker_ppm // PPM)
+            fee_m = -(-notional * maker_ppm // PPM)
             other = maker.account
-            post(
+            add((
                 (account, quote, "available", -notional - fee_t),
                 (account, base, "available", q),
                 (other, base, "locked_order", -q),
                 (other, quote, "available", notional - fee_m),
                 (FEES, quote, "available", fee_t + fee_m),
-            )
+            ))  # fmt: skip
+    ctx.post_entries(entries)
 
 
 def _book_perp_fills(

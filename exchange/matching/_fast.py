@@ -21,12 +21,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from exchange.fields import MAX_ID_LENGTH
-from exchange.model import FEES
 
-from ._book import NO_BAND, RestingOrder
-from ._commands import MODULE, _forget
+from ._book import NO_BAND
+from ._commands import MODULE, _forget, _post_spot_fills
 from ._errors import OrderRejected
-from ._market import MAX_PRICE, MAX_QUANTITY, PPM, Market
+from ._market import MAX_PRICE, MAX_QUANTITY, PPM
 from ._risk import DefaultRisk
 from ._types import OrderType, SelfTradePrevention, Side, TimeInForce
 
@@ -43,8 +42,6 @@ _GTC = TimeInForce.GTC
 _IOC = TimeInForce.IOC
 _LIMIT = OrderType.LIMIT
 _REJECT_TAKER = SelfTradePrevention.REJECT_TAKER
-
-Leg = tuple[str, str, str, int]
 
 
 def fast_order(ctx: Context, raw: dict[str, Any]) -> bool:
@@ -155,7 +152,7 @@ def fast_order(ctx: Context, raw: dict[str, Any]) -> bool:
         else:
             ctx.emit(id=oid, expired=quantity)
         return True
-    _book_fills(ctx, ms, market, account, side, fills)
+    _post_spot_fills(ctx, ms, market, account, side, fills)
     data: dict[str, Any] = {"id": oid, "fills": [[m.order_id, q, p] for m, q, p in fills]}
     fills.clear()
     remaining = order.remaining
@@ -170,63 +167,6 @@ def fast_order(ctx: Context, raw: dict[str, Any]) -> bool:
         data["expired"] = remaining
     ctx.emit(**data)
     return True
-
-
-def _book_fills(
-    ctx: Context,
-    ms: MatchingState,
-    market: Market,
-    account: str,
-    side: Side,
-    fills: list[tuple[RestingOrder, int, int]],
-) -> None:
-    """`_commands._book_spot_fills` (one entry per fill, same legs in the same order),
-    posted with `Context.post_entries`: the entries are balanced by construction and name
-    the market's assets, accounts that hold orders and core buckets."""
-    symbol = market.symbol
-    scale = market.scale
-    taker_ppm = market.taker_fee_ppm
-    maker_ppm = market.maker_fee_ppm
-    base = market.base
-    quote = market.quote
-    entries: list[tuple[Leg, ...]] = []
-    add = entries.append
-    if side:  # taker sells into resting bids
-        step = market.step_size
-        lock_ppm = market.lock_fee_ppm
-        for maker, q, price in fills:
-            if not maker.remaining and (maker.client_id is not None or maker.reduce_only):
-                _forget(ms, symbol, maker)
-            notional = q * price // scale
-            fee_t = -(-notional * taker_ppm // PPM)
-            fee_m = -(-notional * maker_ppm // PPM)
-            per_step = step * price // scale  # the maker's lock of q, released: `buy_lock`
-            release = q // step * (per_step - (-per_step * lock_ppm // PPM))
-            other = maker.account
-            add((
-                (account, base, "available", -q),
-                (account, quote, "available", notional - fee_t),
-                (other, quote, "locked_order", -release),
-                (other, quote, "available", release - notional - fee_m),
-                (other, base, "available", q),
-                (FEES, quote, "available", fee_t + fee_m),
-            ))  # fmt: skip
-    else:  # taker buys from resting asks
-        for maker, q, price in fills:
-            if not maker.remaining and (maker.client_id is not None or maker.reduce_only):
-                _forget(ms, symbol, maker)
-            notional = q * price // scale
-            fee_t = -(-notional * taker_ppm // PPM)
-            fee_m = -(-notional * maker_ppm // PPM)
-            other = maker.account
-            add((
-                (account, quote, "available", -notional - fee_t),
-                (account, base, "available", q),
-                (other, base, "locked_order", -q),
-                (other, quote, "available", notional - fee_m),
-                (FEES, quote, "available", fee_t + fee_m),
-            ))  # fmt: skip
-    ctx.post_entries(entries)
 
 
 def fast_cancel(ctx: Context, raw: dict[str, Any]) -> bool:
