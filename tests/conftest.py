@@ -9,22 +9,12 @@ Without it the PostgreSQL cases are skipped with that reason, never silently dro
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-PG_ENV = "POR_TEST_DATABASE_URL"
-
-
-def _engine_url(base: str) -> str:
-    for prefix in ("postgresql://", "postgres://"):
-        if base.startswith(prefix):
-            return "postgresql+psycopg://" + base[len(prefix) :]
-    return base
+from tests.pg_schema import PG_ENV, fresh_schema
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -33,17 +23,4 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'ledger.db'}"
         return
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} not set")
-    schema = f"t_{uuid.uuid4().hex}"
-    admin = sa.create_engine(_engine_url(base))
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = sa.make_url(_engine_url(base)).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    yield from fresh_schema("t_", f"{PG_ENV} not set")

@@ -6,18 +6,17 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
 from cli.main import cli
 from por.keys import ENV_VAR, generate, write_key_file
 from por.log import ConsistencyProof, InclusionProof, verify_head
+from tests.pg_schema import fresh_schema
 
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = Path(os.environ.get("POR_SHARED_VECTORS") or REPO.parent / "shared" / "vectors")
@@ -39,20 +38,9 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'por-log.db'}"
         return
-    base = os.environ.get("POR_TEST_DATABASE_URL")
-    if not base:
-        pytest.skip("POR_TEST_DATABASE_URL is not set: no PostgreSQL to test against")
-    schema = f"por_log_cli_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = sa.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    yield from fresh_schema(
+        "por_log_cli_", "POR_TEST_DATABASE_URL is not set: no PostgreSQL to test against"
+    )
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:

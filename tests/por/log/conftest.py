@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
+
+from tests.pg_schema import fresh_schema
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -41,27 +41,12 @@ def vector(request: pytest.FixtureRequest) -> dict[str, Any]:
     return dict(VECTORS)[request.param]
 
 
-def _postgres_schema_url(base: str) -> Iterator[str]:
-    schema = f"por_log_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = sa.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database URL for the log: SQLite file, or a PostgreSQL schema."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'log.db'}"
         return
-    base = os.environ.get("POR_TEST_DATABASE_URL")
-    if not base:
-        pytest.skip("POR_TEST_DATABASE_URL is not set: no PostgreSQL to test against")
-    yield from _postgres_schema_url(base)
+    yield from fresh_schema(
+        "por_log_test_", "POR_TEST_DATABASE_URL is not set: no PostgreSQL to test against"
+    )
