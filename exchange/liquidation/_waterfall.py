@@ -208,12 +208,7 @@ def _close_positions(run: Run, account: str) -> bool:
         edge = run.ms.band.worst_price(market, Side.SELL if pos.size > 0 else Side.BUY)
         if edge is None:
             continue
-        raw = {
-            "account": account, "market": symbol, "side": side, "type": "limit",
-            "price": str(edge), "tif": "IOC", "quantity": str(qty), "reduce_only": True,
-        }  # fmt: skip
-        data = run.place(raw)
-        got = sum(q for _, q, _ in data.get("fills", ())) if data else 0
+        got = _take(run, account, market, side, qty, edge, reduce_only=True)
         run.step(account, "book", "close_through_book", market=symbol, side=side,
                  quantity=qty, filled=got, price=edge)  # fmt: skip
         filled = filled or got > 0
@@ -328,12 +323,22 @@ def _at_least_min_notional(market: Market, qty: int, price: int) -> int:
     return qty
 
 
-def _take(run: Run, account: str, market: Market, side: str, qty: int, edge: int) -> int:
+def _take(
+    run: Run,
+    account: str,
+    market: Market,
+    side: str,
+    qty: int,
+    edge: int,
+    reduce_only: bool = False,
+) -> int:
     """One IOC limit order at `edge` through `run.place`; returns the quantity filled."""
-    raw = {
+    raw: dict[str, Any] = {
         "account": account, "market": market.symbol, "side": side, "type": "limit",
         "price": str(edge), "tif": "IOC", "quantity": str(qty),
     }  # fmt: skip
+    if reduce_only:
+        raw["reduce_only"] = True
     data = run.place(raw)
     return sum(q for _, q, _ in data.get("fills", ())) if data else 0
 
