@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from exchange.fields import MAX_ID_LENGTH
 
 from ._book import NO_BAND
-from ._commands import MODULE, _forget, _post_spot_fills
+from ._commands import MODULE, _forget, _post_spot_fills, _unlock
 from ._errors import OrderRejected
 from ._market import MAX_PRICE, MAX_QUANTITY, PPM
 from ._risk import DefaultRisk
@@ -197,13 +197,7 @@ def fast_cancel(ctx: Context, raw: dict[str, Any]) -> bool:
     ):
         return False
     book.cancel(order_id)
-    market = book.market
-    if not market.kind:  # `_unlock`
-        if order.side:
-            ctx.move(account, market.base, "locked_order", "available", order.remaining)
-        else:
-            amount = market.buy_lock(order.remaining, order.price)
-            ctx.move(account, market.quote, "locked_order", "available", amount)
+    _unlock(ctx, book.market, order)
     if order.client_id is not None or order.reduce_only:
         _forget(ms, symbol, order)
     ctx.emit(id=order_id, cancelled=order.remaining)
