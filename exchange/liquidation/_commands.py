@@ -263,7 +263,9 @@ def find_liquidatable(state: LedgerState) -> list[str]:
     dirty = ls.dirty
     if dirty:
         ls.dirty = set()
-    found = [a for a in dirty if evaluate(state, a)]
+    # the dirty set notes every account a command posted for; system accounts (@fees, a
+    # perp's clearing account, @insurance) hold no margin and are never liquidated
+    found = [a for a in dirty if not is_system_account(a) and evaluate(state, a)]
     for account in crossed:
         if account in dirty:
             continue

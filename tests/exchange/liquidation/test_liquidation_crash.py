@@ -33,6 +33,8 @@ def _check_no_hidden_hole(ex: Exchange, events: list) -> dict[str, int]:
     steps = [s for e in events if e.cmd == "liquidation" and e.data for s in e.data["steps"]]
     named = {s["account"] for s in steps
              if s["stage"] in ("insurance", "adl", "backstop_capital")}  # fmt: skip
+    system = sorted({s["account"] for s in steps if is_system_account(s["account"])})
+    assert not system, f"system accounts went through the waterfall: {system}"
     for account in state.accounts:
         if is_system_account(account):
             continue
