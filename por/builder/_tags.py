@@ -1,8 +1,8 @@
 """Account and filler tags for a slice of the input, with numpy-built preimages.
 
 Preimages are laid out by numpy in a reused buffer, `TAG_BLOCK` records at a time, then
-one `hashlib.sha256` call per record over a memoryview slice: the Python loop does
-nothing but hash, and the buffer it reads is still in cache.
+one `hashlib.sha256` call per record over a memoryview of it made once per buffer: the
+Python loop does nothing but hash, and the buffer it reads is still in cache.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from numpy.typing import NDArray
 
 from por._hashing import HASH_BYTES, TAG_DOMAIN, TAG_PREFIX, u16
 from por.builder._batch import NONCE_BYTES, AccountBatch
-from por.builder._fold import hash_rows_into as hash_rows
-from por.builder._fold import row_items
+from por.builder._fold import digest_views, row_items, row_views
 
 __all__ = [
     "FILLER_DOMAIN",
@@ -123,13 +122,15 @@ def account_tags_into(batch: AccountBatch, snapshot_id: str, out: NDArray[np.uin
     all_ids = np.frombuffer(batch.ids, dtype=np.uint8).reshape(n, width)
     ids = row_items(rows, fixed, width) if width else None
     id_items = row_items(all_ids, 0, width) if width else None
+    views = row_views(rows)
     for lo in range(0, n, block):
         hi = min(n, lo + block)
         m = hi - lo
         nonces[:m] = all_nonces[lo:hi]
         if ids is not None and id_items is not None:
             ids[:m] = id_items[lo:hi]
-        out[lo:hi] = hash_rows(rows[:m])
+        digests = digest_views(views if m == block else views[:m])
+        out[lo:hi] = np.frombuffer(digests, dtype=np.uint8).reshape(m, HASH_BYTES)
 
 
 def filler_messages(snapshot_id: str, start: int, stop: int) -> NDArray[np.uint8]:
@@ -172,16 +173,15 @@ def filler_tags_into(
     ipad, opad = hmac_pads(secret)
     inner0 = hashlib.sha256(ipad)
     outer0 = hashlib.sha256(opad)
-    width = rows.shape[1]
+    views = row_views(rows)
     for lo in range(start, stop, block):
         m = min(block, stop - lo)
         counter[:m] = np.arange(lo, lo + m, dtype=np.uint64)
-        mv = rows.reshape(-1).data
         out_digests: list[bytes] = []
         append = out_digests.append
-        for a in range(0, m * width, width):
+        for view in views if m == block else views[:m]:
             inner = inner0.copy()
-            inner.update(mv[a : a + width])
+            inner.update(view)
             outer = outer0.copy()
             outer.update(inner.digest())
             append(outer.digest())
