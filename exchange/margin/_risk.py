@@ -26,15 +26,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from exchange.lending import FRACTION, ceil_div, ceil_sqrt, ensure_available
-from exchange.matching import Reject, spot_need
-from exchange.matching._types import OrderType, SelfTradePrevention, Side
+from exchange.matching import OrderType, Reject, SelfTradePrevention, Side, spot_need
 
 from ._params import QUOTE, CollateralParams, index_price, margin_state, mark_price
 
 if TYPE_CHECKING:
     from exchange.engine import Context
-    from exchange.matching import OrderBook
-    from exchange.matching._state import MatchingState
+    from exchange.matching import MatchingState, OrderBook
     from exchange.state import LedgerState
 
 __all__ = [
