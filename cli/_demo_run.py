@@ -491,11 +491,11 @@ def _audit_hour(hour: HourResult, out: Path, public_key: str, eth_rpc: str, sol_
                 anchor: str) -> None:  # fmt: skip
     """What an auditor runs every hour: verify bundle, verify reserves (its own nodes,
     right away: Solana has no past reads), verify log (the monitor's state file)."""
-    from por.audit._source import open_site
     from por.audit.bundle import verify_bundle_dir
     from por.audit.errors import AuditInputError, EquivocationError
     from por.audit.monitor import monitor_log
     from por.audit.reserves import verify_reserves
+    from por.audit.source import open_site
 
     key = bytes.fromhex(public_key)
     bundle = _site_bundle(out, hour.snapshot_id)
@@ -549,10 +549,10 @@ def _user_proofs(role: str, account: str, out: Path, public_key: str,
                  hours: Sequence[HourResult]) -> UserResult:  # fmt: skip
     """The exchange hands the owner a proof per hour (as `por proof`); the owner checks
     every hour against the signed manifest and that each root is the one logged."""
-    from por.audit._source import open_site
     from por.audit.batch import AccountHour, check_account_history
     from por.audit.logged import check_manifest_logged
     from por.audit.monitor import read_site_log
+    from por.audit.source import open_site
     from por.errors import PorError
     from por.manifest import parse_manifest_bytes
     from por.proof import parse_proof

@@ -697,9 +697,9 @@ def log_command(
     """
     from pathlib import Path
 
-    from por.audit._source import open_site
     from por.audit.errors import EquivocationError
     from por.audit.monitor import monitor_log
+    from por.audit.source import open_site
     from por.manifest import parse_public_key
 
     keys = [parse_public_key(k).hex() for k in public_keys]
@@ -821,8 +821,8 @@ def bundle_command(
     on-chain anchors. Exit 0 when nothing fails, 1 naming each failed check, 2 when the
     bundle cannot be read.
     """
-    from por.audit._source import open_site
     from por.audit.bundle import verify_bundle_dir
+    from por.audit.source import open_site
     from por.manifest import parse_public_key
 
     key = parse_public_key(public_key_hex)

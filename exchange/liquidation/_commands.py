@@ -376,7 +376,7 @@ def _insurance(ctx: Context, p: tuple[str, str, int]) -> None:
 
 
 def _parse_params(raw: dict[str, Any]) -> LiquidationParams:
-    from exchange.pricing._fixed import fraction
+    from exchange.pricing import fraction
 
     d = LiquidationParams()
     return replace(

@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from por._input import load_json, read_bounded
-from por.audit._source import Site
 from por.audit.errors import AuditInputError, LogMismatchError
 from por.audit.replica import LogReplica
+from por.audit.source import Site
 from por.errors import ManifestError, PorError, TreeError
 from por.log import LogHead
 from por.manifest import Manifest, parse_manifest_bytes, verify_manifest
@@ -289,8 +289,8 @@ def check_reserves(reserves: Any, manifest: Manifest, document: Mapping[str, Any
 
 def find_site(directory: Path) -> Site | None:
     """The site a bundle sits in (`<site>/snapshots/<name>/`), if its log is there."""
-    from por.audit._source import Site
     from por.audit.monitor import LOG_ENTRIES_PATH
+    from por.audit.source import Site
 
     here = directory.resolve()
     for _ in range(3):

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from por.audit._source import Site
 from por.audit.bundle import BundleReport, Check, verify_bundle_dir
 from por.audit.errors import AuditInputError, LogMismatchError
 from por.audit.monitor import read_site_log
+from por.audit.source import Site
 from por.log import parse_entry
 
 __all__ = ["SNAPSHOTS_DIR", "HistoryReport", "verify_history"]

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 from por._input import load_json
-from por.audit._source import Site
 from por.audit.errors import (
     AuditInputError,
     EquivocationError,
@@ -41,6 +40,7 @@ from por.audit.errors import (
     MonitorStateError,
 )
 from por.audit.replica import LogReplica
+from por.audit.source import Site
 from por.log import HeadError, LogHead, check_extends, verify_head
 
 __all__ = [
