@@ -90,6 +90,13 @@ public_key_option = click.option(
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object on stdout instead of text."
 )
+pinned_key_option = click.option(
+    "--public-key",
+    "public_key_hex",
+    required=True,
+    metavar="HEX",
+    help="The exchange's pinned Ed25519 key (64 hex).",
+)
 
 
 def _asset_rows(
@@ -776,13 +783,7 @@ def _checks_table(title: str, checks: Sequence[Any]) -> None:
     ),
 )
 @click.argument("directory", metavar="DIR")
-@click.option(
-    "--public-key",
-    "public_key_hex",
-    required=True,
-    metavar="HEX",
-    help="The exchange's pinned Ed25519 key (64 hex).",
-)
+@pinned_key_option
 @click.option(
     "--site",
     "site_location",
@@ -943,13 +944,7 @@ def reserves_command(
     ),
 )
 @click.argument("site_dir", metavar="SITE_DIR")
-@click.option(
-    "--public-key",
-    "public_key_hex",
-    required=True,
-    metavar="HEX",
-    help="The exchange's pinned Ed25519 key (64 hex).",
-)
+@pinned_key_option
 @click.option(
     "--eth-rpc",
     default=None,
