@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from typing import Any
 
@@ -68,8 +69,26 @@ def cli() -> None:
     """
 
 
+DEBUG_ENV = "POR_DEBUG"  # set to 1 to see the traceback of an internal error
+
+
 def main(argv: list[str] | None = None) -> Any:
-    return cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="por")
+    """Run `por`; an error no command expected (a bug) is still one line and exit 2.
+
+    Each command maps the errors it expects to its own one-line messages and exit codes;
+    this is the net under them, so that no input ever ends in a traceback.
+    """
+    try:
+        return cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="por")
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        text = f"{type(exc).__name__}: {exc}".replace("\r", "\\r").replace("\n", "\\n")
+        click.echo(
+            f"por: internal error (please report it; {DEBUG_ENV}=1 shows the traceback): {text}",
+            err=True,
+        )
+        sys.exit(2)
 
 
 if __name__ == "__main__":
