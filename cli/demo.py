@@ -14,16 +14,15 @@ from typing import Any, NoReturn
 
 import click
 
+from cli._errors import EXIT_FAILED, EXIT_USAGE, Rule, describe, fail
+
 __all__ = ["demo"]
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    click.echo(message, err=True)
-    sys.exit(code)
+    fail(message, code)
 
 
 class _Bars:
@@ -230,8 +229,6 @@ def demo(
       por demo --out /tmp/demo --accounts 200 --hours 4
       por demo --insolvent
     """
-    import sqlalchemy as sa
-
     from cli._demo_run import DemoConfig, DemoInputError, run_demo
     from exchange.errors import ExchangeError
     from por.errors import PorError
@@ -243,15 +240,15 @@ def demo(
             result = run_demo(config, bars)
     except KeyboardInterrupt:
         _fail("por demo: interrupted; every process it started was stopped", EXIT_INTERRUPTED)
-    except DemoInputError as exc:
-        _fail(f"por demo: {exc}")
-    except sa.exc.SQLAlchemyError as exc:
-        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        _fail(f"por demo: database error: {detail}")
-    except (ExchangeError, PorError) as exc:
-        _fail(f"por demo: {exc}", EXIT_FAILED)
-    except OSError as exc:
-        _fail(f"por demo: {exc.filename or ''}: {exc.strerror or exc}")
+    except Exception as exc:
+        rules: list[Rule] = [
+            ((DemoInputError,), EXIT_USAGE, lambda e: f"por demo: {e}"),
+            ((ExchangeError, PorError), EXIT_FAILED, lambda e: f"por demo: {e}"),
+        ]
+        described = describe(exc, rules, "por demo: ")
+        if described is None:
+            raise
+        _fail(described[1], described[0])
     finally:
         signal.signal(signal.SIGTERM, previous)
     _print_summary(result, insolvent)

@@ -2,47 +2,28 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import sys
-from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 import click
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_FAILED = 1
-EXIT_USAGE = 2
+from cli._errors import EXIT_FAILED, EXIT_USAGE, Rule, fail, reporter
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    click.echo(message, err=True)
-    sys.exit(code)
+    fail(message, code)
 
 
-def _reported(func: F) -> F:
-    """The library's refusals become one line on stderr and exit 2 (never a traceback)."""
+def _rules() -> list[Rule]:
+    from exchange.errors import CommandLineError, ExchangeError
 
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        import sqlalchemy as sa
+    return [
+        ((CommandLineError,), EXIT_USAGE, str),  # already names FILE:LINE
+        ((ExchangeError,), EXIT_USAGE, lambda exc: f"por exchange: {exc}"),
+    ]
 
-        from exchange.errors import CommandLineError, ExchangeError
 
-        try:
-            return func(*args, **kwargs)
-        except CommandLineError as exc:
-            _fail(str(exc))
-        except ExchangeError as exc:
-            _fail(f"por exchange: {exc}")
-        except sa.exc.SQLAlchemyError as exc:
-            detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-            _fail(f"por exchange: database error: {detail}")
-        except OSError as exc:
-            _fail(f"por exchange: {exc.filename or ''}: {exc.strerror}")
-
-    return wrapper  # type: ignore[return-value]
+_reported = reporter("por exchange: ", _rules)
 
 
 db_option = click.option(

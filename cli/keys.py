@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
+from cli._errors import EXIT_USAGE, fail
 from por.keys import SigningKeyError, generate, resolve_signing_key, write_key_file
 
 
-def _fail(message: str) -> None:
-    click.echo(f"por keys: {message}", err=True)
-    sys.exit(2)
+def _fail(message: str) -> NoReturn:
+    fail(f"por keys: {message}", EXIT_USAGE)
 
 
 @click.group()

@@ -3,51 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 import click
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_FAILED = 1
-EXIT_USAGE = 2
+from cli._errors import EXIT_FAILED, EXIT_USAGE, Rule, fail, reporter
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    click.echo(f"por log: {message}", err=True)
-    sys.exit(code)
+    fail(f"por log: {message}", code)
 
 
 def _print_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False))
 
 
-def _reported(func: F) -> F:
-    """Turn the library's refusals into one line on stderr and exit 2 (no traceback)."""
+def _rules() -> list[Rule]:
+    from por.keys import SigningKeyError
+    from por.log.errors import LogError
 
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        import sqlalchemy as sa
+    return [((LogError, SigningKeyError), EXIT_USAGE, lambda exc: f"por log: {exc}")]
 
-        from por.keys import SigningKeyError
-        from por.log.errors import LogError
 
-        try:
-            return func(*args, **kwargs)
-        except (LogError, SigningKeyError) as exc:
-            _fail(str(exc))
-        except sa.exc.SQLAlchemyError as exc:
-            detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-            _fail(f"database error: {detail}")
-        except OSError as exc:
-            _fail(f"{exc.filename or ''}: {exc.strerror}".lstrip(": "))
-
-    return wrapper  # type: ignore[return-value]
+_reported = reporter("por log: ", _rules)
 
 
 db_option = click.option(

@@ -17,15 +17,15 @@ from typing import Any
 
 import click
 
+from cli._errors import EXIT_FAILED, EXIT_USAGE, fail
+
 __all__ = ["proof"]
 
-EXIT_INVALID = 1
-EXIT_USAGE = 2
+EXIT_INVALID = EXIT_FAILED
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo("por proof: " + message.replace("\n", "\\n"), err=True)
-    sys.exit(code)
+    fail(f"por proof: {message}", code)
 
 
 def _snapshot_dir(base: Path, name: str) -> Path | None:

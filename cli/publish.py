@@ -10,85 +10,58 @@ publisher running).
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+from cli._errors import EXIT_FAILED, EXIT_USAGE, Rule, reporter
 
 if TYPE_CHECKING:
     from por.publish import Publisher
 
 __all__ = ["publish", "schedule"]
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 ENV_ANCHOR_KEY = "POR_ANCHOR_PRIVATE_KEY"
 F = TypeVar("F", bound=Callable[..., Any])
 _DURATION = re.compile(r"(\d+)([smh]?)")
 
 
-def _fail(prog: str, message: str, code: int) -> NoReturn:
-    text = message.replace("\r", "\\r").replace("\n", "\\n")
-    click.echo(f"por {prog}: {text}", err=True)
-    sys.exit(code)
+def _rules(prog: str) -> Callable[[], list[Rule]]:
+    def rules() -> list[Rule]:
+        from exchange.errors import ExchangeError
+        from por.errors import PorError
+        from por.keys import SigningKeyError
+        from por.log.errors import LogError
+        from por.publish.errors import LockedError, NotDueError, PublishConfigError
+        from por.reserves.errors import KeyStoreError, WalletFileError
+        from por.snapshot.errors import SnapshotConfigError
+
+        said = f"por {prog}: {{}}".format
+        unusable = (
+            PublishConfigError,
+            LockedError,
+            NotDueError,
+            SigningKeyError,
+            SnapshotConfigError,
+            WalletFileError,
+            KeyStoreError,
+            ExchangeError,
+            LogError,
+        )
+        return [(unusable, EXIT_USAGE, said), ((PorError,), EXIT_FAILED, said)]
+
+    return rules
 
 
 def _reported(prog: str) -> Callable[[F], F]:
     """Every expected error -> one line on stderr and its exit code; never a traceback."""
-
-    def decorate(func: F) -> F:
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            import sqlalchemy as sa
-
-            from exchange.errors import ExchangeError
-            from por.errors import PorError
-            from por.keys import SigningKeyError
-            from por.log.errors import LogError
-            from por.publish.errors import (
-                LockedError,
-                NotDueError,
-                PublishConfigError,
-            )
-            from por.reserves.errors import KeyStoreError, WalletFileError
-            from por.snapshot.errors import SnapshotConfigError
-
-            try:
-                return func(*args, **kwargs)
-            except (
-                PublishConfigError,
-                LockedError,
-                NotDueError,
-                SigningKeyError,
-                SnapshotConfigError,
-                WalletFileError,
-                KeyStoreError,
-                ExchangeError,
-                LogError,
-            ) as exc:
-                _fail(prog, str(exc), EXIT_USAGE)
-            except PorError as exc:
-                _fail(prog, str(exc), EXIT_FAILED)
-            except sa.exc.SQLAlchemyError as exc:
-                detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-                _fail(prog, f"database error: {detail}", EXIT_USAGE)
-            except OSError as exc:
-                _fail(prog, f"{exc.filename or ''}: {exc.strerror or exc}", EXIT_USAGE)
-            except (KeyboardInterrupt, SystemExit, click.exceptions.Exit, click.ClickException):
-                raise
-            except Exception as exc:  # a bug: still one line, but say so
-                _fail(prog, f"internal error (please report): {type(exc).__name__}: {exc}", 2)
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
+    return reporter(f"por {prog}: ", _rules(prog))
 
 
 def _hour(text: str | None, what: str) -> datetime | None:

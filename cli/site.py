@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
+
+from cli._errors import EXIT_USAGE, Rule, describe, fail
 
 __all__ = ["site"]
 
@@ -48,8 +49,6 @@ Examples:
 def build(directory: str, bundles: str, log_db: str) -> None:
     """Build or refresh the site in DIRECTORY: index with the coverage chart, one page per
     hour, the log (entries.jsonl, signed head) and the offline verifier page."""
-    import sqlalchemy as sa
-
     from por.errors import PorError
 
     try:
@@ -60,13 +59,11 @@ def build(directory: str, bundles: str, log_db: str) -> None:
 
         summary = build_site(Path(directory), Path(bundles), open_publication_db(log_db))
     except click.UsageError as exc:
-        click.echo(f"por site build: {exc.message}", err=True)
-        sys.exit(2)
-    except (PorError, sa.exc.SQLAlchemyError) as exc:
-        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        click.echo(f"por site build: {detail}", err=True)
-        sys.exit(2)
-    except OSError as exc:
-        click.echo(f"por site build: {exc.filename or ''}: {exc.strerror or exc}", err=True)
-        sys.exit(2)
+        fail(f"por site build: {exc.message}", EXIT_USAGE)
+    except Exception as exc:
+        rules: list[Rule] = [((PorError,), EXIT_USAGE, lambda e: f"por site build: {e}")]
+        described = describe(exc, rules, "por site build: ")
+        if described is None:
+            raise
+        fail(described[1], described[0])
     click.echo(f"site {directory}: {summary.hours} hours, {summary.changed} files written")

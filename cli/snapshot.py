@@ -10,74 +10,54 @@ files are left behind.
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn
 
 import click
+
+from cli._errors import EXIT_FAILED, EXIT_USAGE, Rule, fail, reporter
 
 if TYPE_CHECKING:
     from por.snapshot import ReserveSetup
 
 __all__ = ["snapshot"]
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 KEYSTORE_NAME = "ownership-keys.json"
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    text = message.replace("\r", "\\r").replace("\n", "\\n")
-    click.echo(f"por snapshot: {text}", err=True)
-    sys.exit(code)
+    fail(f"por snapshot: {message}", code)
 
 
-def _reported(func: F) -> F:
-    """Every expected error -> one line on stderr and its exit code; never a traceback."""
+def _snapshot_error(exc: BaseException) -> int:
+    """A snapshot that could not be taken because its cut is not final yet is unusable
+    input (exit 2); any other failed snapshot check is a failure (exit 1)."""
+    cause = exc.__cause__
+    return (
+        EXIT_USAGE
+        if cause is not None and type(cause).__name__ == "CutNotFinalError"
+        else EXIT_FAILED
+    )
 
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        import sqlalchemy as sa
 
-        from exchange.errors import ExchangeError
-        from por.errors import PorError
-        from por.reserves.errors import (
-            KeyStoreError,
-            OwnershipError,
-            ReaderError,
-            WalletFileError,
-        )
-        from por.snapshot.errors import SnapshotConfigError, SnapshotError
+def _rules() -> list[Rule]:
+    from exchange.errors import ExchangeError
+    from por.errors import PorError
+    from por.reserves.errors import KeyStoreError, OwnershipError, ReaderError, WalletFileError
+    from por.snapshot.errors import SnapshotConfigError, SnapshotError
 
-        try:
-            return func(*args, **kwargs)
-        except (SnapshotConfigError, WalletFileError, KeyStoreError, ExchangeError) as exc:
-            _fail(str(exc), EXIT_USAGE)
-        except (ReaderError, OwnershipError) as exc:
-            _fail(f"reserves: {exc}", EXIT_FAILED)
-        except SnapshotError as exc:
-            cause = exc.__cause__
-            if cause is not None and type(cause).__name__ == "CutNotFinalError":
-                _fail(str(exc), EXIT_USAGE)
-            _fail(str(exc), EXIT_FAILED)
-        except PorError as exc:
-            _fail(str(exc), EXIT_FAILED)
-        except sa.exc.SQLAlchemyError as exc:
-            detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-            _fail(f"database error: {detail}", EXIT_USAGE)
-        except OSError as exc:
-            _fail(f"{exc.filename or ''}: {exc.strerror or exc}", EXIT_USAGE)
-        except (KeyboardInterrupt, SystemExit, click.exceptions.Exit, click.ClickException):
-            raise
-        except Exception as exc:  # a bug: still one line, but say so
-            _fail(f"internal error (please report): {type(exc).__name__}: {exc}", EXIT_USAGE)
+    said = "por snapshot: {}".format
+    return [
+        ((SnapshotConfigError, WalletFileError, KeyStoreError, ExchangeError), EXIT_USAGE, said),
+        ((ReaderError, OwnershipError), EXIT_FAILED, lambda exc: said(f"reserves: {exc}")),
+        ((SnapshotError,), _snapshot_error, said),
+        ((PorError,), EXIT_FAILED, said),
+    ]
 
-    return wrapper  # type: ignore[return-value]
+
+_reported = reporter("por snapshot: ", _rules)
 
 
 def _reserve_setup(

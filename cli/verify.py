@@ -9,14 +9,15 @@ sub-commands (`bundle`, `log`, `reserves`) to this group; keep their imports laz
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
+
+from cli._errors import EXIT_FAILED, EXIT_USAGE, Rule, fail, one_line, reporter
 
 if TYPE_CHECKING:
     from por.manifest import Manifest
@@ -31,45 +32,21 @@ __all__ = [
     "verify",
 ]
 
-EXIT_INVALID = 1
-EXIT_USAGE = 2
-
-F = TypeVar("F", bound=Callable[..., Any])
+EXIT_INVALID = EXIT_FAILED
 
 
-def _one_line(message: str) -> str:
-    return message.replace("\r", "\\r").replace("\n", "\\n")
+def _rules() -> list[Rule]:
+    from por.errors import InputError, ManifestError, PorError, ProofError, TreeError
+
+    return [
+        ((ProofError, ManifestError, TreeError), EXIT_INVALID, lambda exc: f"invalid: {exc}"),
+        ((InputError,), EXIT_USAGE, lambda exc: f"error: {exc}"),
+        # any other check of ours that failed (log, audit)
+        ((PorError,), EXIT_INVALID, lambda exc: f"invalid: {exc}"),
+    ]
 
 
-def fail(message: str, code: int) -> NoReturn:
-    """One line on stderr, then exit with `code` (1 invalid, 2 unusable input)."""
-    click.echo(_one_line(message), err=True)
-    sys.exit(code)
-
-
-def reported(func: F) -> F:
-    """Map the library's errors to exit codes and one line on stderr; never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from por.errors import InputError, ManifestError, PorError, ProofError, TreeError
-
-        try:
-            return func(*args, **kwargs)
-        except (ProofError, ManifestError, TreeError) as exc:
-            fail(f"invalid: {exc}", EXIT_INVALID)
-        except InputError as exc:
-            fail(f"error: {exc}", EXIT_USAGE)
-        except PorError as exc:  # any other check of ours that failed (log, audit)
-            fail(f"invalid: {exc}", EXIT_INVALID)
-        except OSError as exc:
-            fail(f"error: {exc.filename or ''}: {exc.strerror or exc}", EXIT_USAGE)
-        except (KeyboardInterrupt, SystemExit, click.exceptions.Exit, click.ClickException):
-            raise
-        except Exception as exc:  # a bug: still one line, but say so
-            fail(f"internal error (please report): {type(exc).__name__}: {exc}", EXIT_USAGE)
-
-    return wrapper  # type: ignore[return-value]
+reported = reporter("error: ", _rules)
 
 
 manifest_option = click.option(
@@ -444,7 +421,7 @@ def _proof_batch(
                 who_text = "" if who is None else f"  account {_shown(who)}"
                 click.echo(f"valid    {_shown(o.name)}  leaf {o.proof.leaf.index}{who_text}")
             else:
-                click.echo(f"INVALID  {_shown(o.name)}: {_one_line(str(o.error))}")
+                click.echo(f"INVALID  {_shown(o.name)}: {one_line(str(o.error))}")
         click.echo(
             f"{len(outcomes)} proofs against snapshot {_shown(manifest.snapshot_id)}:"
             f" {len(outcomes) - len(bad)} valid, {len(bad)} invalid"
