@@ -31,6 +31,7 @@ from por.reserves import _abi
 from por.reserves.contracts import MULTICALL3_ADDRESS, load_artifact
 from por.reserves.errors import ReaderError
 from por.reserves.model import AssetSpec, Balance, BlockPin, Chain, ReserveReading, Wallet, iso_utc
+from por.reserves.reader import snapshot_unix
 
 __all__ = [
     "CALLS_PER_CHUNK",
@@ -58,14 +59,6 @@ class _Item:
     address: str
     asset: str
     token: str | None  # ERC-20 contract, None for native ETH
-
-
-def _to_unix(at: datetime | None) -> int | None:
-    if at is None:
-        return None
-    if at.tzinfo is None:
-        raise ReaderError(f"snapshot time {at.isoformat()} has no time zone; use UTC")
-    return int(at.timestamp())
 
 
 class EthereumReader:
@@ -158,7 +151,7 @@ class EthereumReader:
 
     def pin_block(self, at: datetime | None = None) -> BlockPin:
         """The latest finalized block at or before `at` (the finalized head if None)."""
-        at_unix = _to_unix(at)
+        at_unix = snapshot_unix(at)
         final = self._block("finalized")
         if final is None:
             raise _Retry("the node reports no finalized block yet")

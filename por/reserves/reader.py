@@ -6,9 +6,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from por.reserves.errors import ReaderError
 from por.reserves.model import Chain, ReserveReading, Wallet
 
-__all__ = ["ReserveReader"]
+__all__ = ["ReserveReader", "snapshot_unix"]
+
+
+def snapshot_unix(at: datetime | None) -> int | None:
+    """The snapshot time as Unix seconds (None: no time given); a naive time is refused,
+    since the block or slot it pins would depend on the reader's time zone."""
+    if at is None:
+        return None
+    if at.tzinfo is None:
+        raise ReaderError(f"snapshot time {at.isoformat()} has no time zone; use UTC")
+    return int(at.timestamp())
 
 
 @runtime_checkable

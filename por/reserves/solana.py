@@ -35,6 +35,7 @@ from solders.token.state import TokenAccount
 
 from por.reserves.errors import ReaderError
 from por.reserves.model import AssetSpec, Balance, BlockPin, Chain, ReserveReading, Wallet
+from por.reserves.reader import snapshot_unix
 
 __all__ = [
     "MAX_KEYS_PER_REQUEST",
@@ -68,14 +69,6 @@ class _Key:
     asset: str
     account: Pubkey
     mint: Pubkey | None  # None for native SOL
-
-
-def _to_unix(at: datetime | None) -> int | None:
-    if at is None:
-        return None
-    if at.tzinfo is None:
-        raise ReaderError(f"snapshot time {at.isoformat()} has no time zone; use UTC")
-    return int(at.timestamp())
 
 
 def reserve_accounts(wallets: Sequence[Wallet], assets: Mapping[str, AssetSpec]) -> list[_Key]:
@@ -173,7 +166,7 @@ class SolanaRpcReader:
 
     def read(self, wallets: Sequence[Wallet], at: datetime | None = None) -> ReserveReading:
         """All balances from one finalized slot, or ReaderError after the retries."""
-        at_unix = _to_unix(at)
+        at_unix = snapshot_unix(at)
         keys = reserve_accounts(wallets, self.assets)
         last = ""
         for attempt in range(1, self.retries + 2):
@@ -263,7 +256,7 @@ class LiteSvmReader:
 
     def read(self, wallets: Sequence[Wallet], at: datetime | None = None) -> ReserveReading:
         """All balances at the SVM's current slot (single-threaded, so one state)."""
-        at_unix = _to_unix(at)
+        at_unix = snapshot_unix(at)
         keys = reserve_accounts(wallets, self.assets)
         clock = self.svm.get_clock()
         get = self.svm.get_account
