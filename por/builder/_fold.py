@@ -51,6 +51,7 @@ from por.builder._layout import (
     order_offset,
     partition_header_bytes,
 )
+from por.builder._limbs import totals
 
 __all__ = [
     "BLOCK_LEAVES",
@@ -278,17 +279,9 @@ def _pair_sums(sums: NDArray[np.uint64]) -> NDArray[np.uint64]:
 
 def check_partition_totals(amounts: NDArray[np.uint64]) -> int:
     """Index of the first (side, asset) whose exact total over these leaves is >= 2^128,
-    or -1. `amounts` is (L, 2A, 2) limbs; each limb is summed as two uint32 halves in
-    uint64 (exact for fewer than 2^32 leaves)."""
-    flat = np.ascontiguousarray(amounts).reshape(amounts.shape[0], -1)
-    halves = flat.view(np.uint32).reshape(flat.shape[0], amounts.shape[1], 4)
-    sums = halves.sum(axis=0, dtype=np.uint64).tolist()
-    for i, row in enumerate(sums):
-        if np.little_endian:  # [hi.lo32, hi.hi32, lo.lo32, lo.hi32]
-            hi_lo, hi_hi, lo_lo, lo_hi = row
-        else:
-            hi_hi, hi_lo, lo_hi, lo_lo = row
-        if (((hi_hi << 32) + hi_lo) << 64) + (lo_hi << 32) + lo_lo >= AMOUNT_LIMIT:
+    or -1. `amounts` is (L, 2A, 2) limbs (exact totals: `_limbs.totals`)."""
+    for i, total in enumerate(totals(amounts)):
+        if total >= AMOUNT_LIMIT:
             return i
     return -1
 

@@ -197,3 +197,24 @@ def test_duplicate_tags_hidden_behind_a_prefix_tie_are_rejected() -> None:
     tags[:, 31] = [1, 2, 1, 3]
     with pytest.raises(TreeInputError, match="duplicate tag 0+01: 0 and 2"):
         sort_by_tag(tags, str)
+
+
+def test_a_shipped_partition_whose_total_reaches_2_128_is_refused_before_its_file(
+    tmp_path: Path,
+) -> None:
+    from por.builder.partition import PartitionInput, build_partition
+
+    leaves = 4
+    amounts = np.zeros((leaves, 2, len(ASSETS), 2), dtype=np.uint64)
+    amounts[:, 1, 1] = ints_to_limbs([2**126] * leaves)  # debt of ETH: exactly 2^128 in all
+    part = PartitionInput(
+        3,
+        np.arange(leaves * 32, dtype=np.uint8).reshape(leaves, 32),
+        np.arange(leaves, dtype=np.uint32),
+        amounts,
+    )
+    with pytest.raises(TreeInputError, match=r"partition 3: total debt of asset 1 reaches 2\^128"):
+        build_partition(part, str(tmp_path))
+    assert not any(tmp_path.iterdir()), "a file was written for a refused partition"
+    amounts[0, 1, 1] = ints_to_limbs([2**126 - 1])[0]  # one less: fits
+    assert build_partition(part, str(tmp_path)).index == 3
