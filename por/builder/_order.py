@@ -103,10 +103,8 @@ def sort_by_tag(
     n = tags.shape[0]
     bits = index_bits(n)
     merged = packed_run(tags, 0, bits) if runs is None else np.sort(runs)
-    high = merged >> np.uint64(bits)
-    tied = np.flatnonzero(high[1:] == high[:-1])
     perm: Perm = out if out is not None else np.empty(n, dtype=np.int64)
-    np.bitwise_and(merged, np.uint64((1 << bits) - 1), out=perm, casting="unsafe")
+    tied = _unpack(merged, bits, perm)
     if tied.size == 0:
         return perm
     if tied.size > MAX_TIED:
@@ -116,6 +114,14 @@ def sort_by_tag(
     except DuplicateTags as dup:
         duplicate_error(tags, describe, dup)
     return perm
+
+
+def _unpack(merged: NDArray[np.uint64], bits: int, out: Perm) -> NDArray[np.intp]:
+    """The input indices of sorted packed keys into `out`; returns the positions i whose
+    key ties with key i + 1 in its high bits (their order needs the full tags)."""
+    np.bitwise_and(merged, np.uint64((1 << bits) - 1), out=out, casting="unsafe")
+    high = merged >> np.uint64(bits)
+    return np.flatnonzero(high[1:] == high[:-1])
 
 
 class DuplicateTags(Exception):  # noqa: N818 - internal signal, never escapes the package
@@ -182,9 +188,7 @@ def merge_slice(
     raises `DuplicateTags`."""
     merged = np.concatenate(pieces) if len(pieces) != 1 else pieces[0].copy()
     merged.sort()  # unique keys: the SIMD quicksort beats timsort's merging of the runs 3x
-    np.bitwise_and(merged, np.uint64((1 << bits) - 1), out=out, casting="unsafe")
-    high = merged >> np.uint64(bits)
-    tied = np.flatnonzero(high[1:] == high[:-1])
+    tied = _unpack(merged, bits, out)
     if tied.size:
         _order_ties(tags, out, tied)
 
