@@ -122,7 +122,25 @@ def chunks(total: int, pieces: int) -> Iterator[tuple[int, int]]:
         start = stop
 
 
-class SerialEngine:
+class _SortsHere:
+    """`sort` and `release` of the engines that sort in this process (`sort_by_tag` over
+    every tag) and have no workers to let go early: the serial reference, and Dask (its
+    client gathers every tag anyway)."""
+
+    def release(self) -> None:
+        return
+
+    def sort(
+        self,
+        job: Job,
+        tags: NDArray[np.uint8],
+        runs: Runs | None,
+        describe: Callable[[int], str],
+    ) -> Perm:
+        return sort_by_tag(tags, describe, runs)
+
+
+class SerialEngine(_SortsHere):
     """Everything in this process: the reference for the parallel engines."""
 
     def __init__(self) -> None:
@@ -134,9 +152,6 @@ class SerialEngine:
     def __exit__(self, *exc: object) -> None:
         self._workspace = None
 
-    def release(self) -> None:
-        return
-
     def tags(
         self, job: Job, meanwhile: Callable[[], None]
     ) -> tuple[NDArray[np.uint8], Runs | None]:
@@ -146,15 +161,6 @@ class SerialEngine:
         out[:n] = account_tags(job.batch, job.snapshot_id)
         out[n:] = filler_tags(job.filler_secret, job.snapshot_id, 0, job.fillers)
         return out, None
-
-    def sort(
-        self,
-        job: Job,
-        tags: NDArray[np.uint8],
-        runs: Runs | None,
-        describe: Callable[[int], str],
-    ) -> Perm:
-        return sort_by_tag(tags, describe, runs)
 
     def partitions(self, job: Job, tags: NDArray[np.uint8], perm: Perm) -> list[PartitionTop]:
         size, n = job.partition_leaves, job.batch.count
@@ -369,7 +375,7 @@ class LocalEngine:
 # --- Dask ----------------------------------------------------------------------------
 
 
-class DaskEngine:
+class DaskEngine(_SortsHere):
     """The same tasks on a Dask cluster: `scheduler` address, or a fresh LocalCluster.
 
     Partition inputs are built on the client and scattered a few at a time (bounded
@@ -396,9 +402,6 @@ class DaskEngine:
         else:
             self._client = dist.Client(self._scheduler)
         return self
-
-    def release(self) -> None:
-        return
 
     def __exit__(self, *exc: object) -> None:
         if self._client is not None:
@@ -430,15 +433,6 @@ class DaskEngine:
         parts = client.gather(account_futs + filler_futs)
         tags = np.concatenate(parts) if parts else np.empty((0, HASH_BYTES), dtype=np.uint8)
         return tags, None
-
-    def sort(
-        self,
-        job: Job,
-        tags: NDArray[np.uint8],
-        runs: Runs | None,
-        describe: Callable[[int], str],
-    ) -> Perm:
-        return sort_by_tag(tags, describe, runs)
 
     def partitions(self, job: Job, tags: NDArray[np.uint8], perm: Perm) -> list[PartitionTop]:
         dist: Any = importlib.import_module("distributed")
