@@ -461,9 +461,9 @@ def _export_partition(part: int) -> int:
     final = dest / f"proofs-{part:05d}.jsonl"
     tmp = final.with_name(final.name + ".tmp")
     count = 0
-    with ProofStore.open(_EXPORT["store_dir"]) as store, StreamFile(tmp, exact_size=True) as fh:
+    with ProofStore.open(_EXPORT["store_dir"]) as store, StreamFile(tmp) as fh:
         for text, lines in store.partition_lines(part, _EXPORT["batch"]):
-            fh.write(text.encode("utf-8"), pad=False)
+            fh.write(text.encode("utf-8"))
             count += lines
     os.replace(tmp, final)
     return count

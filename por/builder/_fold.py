@@ -43,7 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from por._hashing import AMOUNT_LIMIT, HASH_BYTES, LEAF_PREFIX, NODE_PREFIX
-from por.builder._direct import ChunkFile, aligned_empty
+from por.builder._direct import ChunkFile, aligned_empty, padded_block
 from por.builder._layout import (
     ORDER_BYTES,
     SECTION_ALIGN,
@@ -164,19 +164,11 @@ class _Section:
             return
         c = stop // self.chunk - 1
         index = c % len(self.buffers)
-        block = _padded_view(self.buffers[index])
+        block = padded_block(self.buffers[index])
+        assert block is not None, "chunk buffers come from aligned_empty"
         self._free[index].clear()
         assert self._file is not None
         self._file.pwrite(block, self.offset + c * self.chunk * self.width, self._free[index])
-
-
-def _padded_view(buf: NDArray[np.uint8]) -> NDArray[np.uint8]:
-    """An `aligned_empty` buffer as flat bytes extended to whole (zeroed) pages."""
-    root = buf
-    while isinstance(root.base, np.ndarray):
-        root = root.base
-    start = buf.ctypes.data - root.ctypes.data
-    return root[start : start + -(-buf.nbytes // SECTION_ALIGN) * SECTION_ALIGN]
 
 
 class Workspace:

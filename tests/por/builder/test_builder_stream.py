@@ -137,3 +137,31 @@ def test_a_failing_disk_write_is_raised_not_hung_on(
         build_tree(batch, ASSETS, SNAPSHOT, SECRET, engine="serial", partitions=1, out_dir=tmp_path)
     assert not (tmp_path / part_name(0)).exists(), "a partition file was completed"
     assert not (tmp_path / "tree.json").exists(), "the tree was marked complete"
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_a_stream_file_holds_exactly_the_bytes_appended(tmp_path: Path, direct: bool) -> None:
+    """More than `_IN_FLIGHT` staged buffers (each reused once written), pieces across their
+    edges, a last partial buffer: the file is the concatenation, nothing more."""
+    rng = np.random.default_rng(11)
+    pieces = [rng.bytes(int(rng.integers(1, 3 << 20))) for _ in range(14)]
+    pieces += [b"", b"tail"]
+    path = tmp_path / "stream.jsonl"
+    with _direct.StreamFile(path, direct=direct) as fh:
+        for piece in pieces:
+            fh.write(piece)
+    assert sum(map(len, pieces)) > (_direct._IN_FLIGHT + 1) * _direct._STAGE
+    assert path.read_bytes() == b"".join(pieces)
+
+
+def test_a_stream_file_raises_a_failed_write(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def failing(fd: int, data: memoryview, offset: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_direct, "_pwrite_all", failing)
+    # the error may surface in a later write or at close: either way it is raised
+    with pytest.raises(OSError, match="No space left"), _direct.StreamFile(tmp_path / "s") as fh:  # noqa: PT012
+        for _ in range(3):
+            fh.write(bytes(_direct._STAGE))
