@@ -299,14 +299,6 @@ def _unlock(ctx: Context | None, market: Market, order: RestingOrder) -> None:
         ctx.move(order.account, market.quote, "locked_order", "available", amount)
 
 
-def _cancel_order(
-    ctx: Context | None, ms: MatchingState, book: OrderBook, order: RestingOrder
-) -> None:
-    book.cancel(order.order_id)
-    _unlock(ctx, book.market, order)
-    _forget(ms, book.market.symbol, order)
-
-
 def place_order(
     ctx: Context | None, ms: MatchingState, raw: dict[str, Any], oid: int
 ) -> dict[str, Any]:
@@ -321,9 +313,12 @@ def place_order(
 def cancel_order(
     ctx: Context | None, ms: MatchingState, book: OrderBook, order: RestingOrder
 ) -> None:
-    """Cancel a resting order for another module (liquidation cancels every open order of an
-    account it takes over): out of the book, its lock released, its client id forgotten."""
-    _cancel_order(ctx, ms, book, order)
+    """Cancel a resting order: out of the book, its lock released (live only), its client
+    id and reduce-only entry forgotten. The `cancel` commands use it, and so do other
+    modules (liquidation cancels every open order of an account it takes over)."""
+    book.cancel(order.order_id)
+    _unlock(ctx, book.market, order)
+    _forget(ms, book.market.symbol, order)
 
 
 def _place(ctx: Context | None, ms: MatchingState, p: OrderParams, oid: int) -> dict[str, Any]:
@@ -420,8 +415,14 @@ def _book_spot_fills(
 ) -> None:
     if ctx is not None:
         _post_spot_fills(ctx, ms, market, taker.account, taker.side, fills)
-        return
-    symbol = market.symbol  # replay: the balances come from the journal, only forget
+    else:  # replay: the balances come from the journal, only forget
+        _forget_filled(ms, market.symbol, fills)
+
+
+def _forget_filled(
+    ms: MatchingState, symbol: str, fills: list[tuple[RestingOrder, int, int]]
+) -> None:
+    """`_forget` the makers the fills completed."""
     for maker, _, _ in fills:
         if not maker.remaining:
             _forget(ms, symbol, maker)
@@ -447,17 +448,13 @@ def _post_spot_fills(
     quote = market.quote
     entries: list[tuple[Leg, ...]] = []
     add = entries.append
+    _forget_filled(ms, symbol, fills)
     if side:  # taker sells into resting bids
-        step = market.step_size
-        lock_ppm = market.lock_fee_ppm
         for maker, q, price in fills:
-            if not maker.remaining and (maker.client_id is not None or maker.reduce_only):
-                _forget(ms, symbol, maker)
             notional = q * price // scale
             fee_t = -(-notional * taker_ppm // PPM)
             fee_m = -(-notional * maker_ppm // PPM)
-            per_step = step * price // scale  # the maker's lock of q, released: `buy_lock`
-            release = q // step * (per_step - (-per_step * lock_ppm // PPM))
+            release = market.buy_lock(q, price)  # the maker's lock of q
             other = maker.account
             add((
                 (account, base, "available", -q),
@@ -469,8 +466,6 @@ def _post_spot_fills(
             ))  # fmt: skip
     else:  # taker buys from resting asks
         for maker, q, price in fills:
-            if not maker.remaining and (maker.client_id is not None or maker.reduce_only):
-                _forget(ms, symbol, maker)
             notional = q * price // scale
             fee_t = -(-notional * taker_ppm // PPM)
             fee_m = -(-notional * maker_ppm // PPM)
@@ -561,7 +556,7 @@ def _enforce_reduce_only(
             else:
                 room -= order.remaining
         for order in doomed:
-            _cancel_order(ctx, ms, book, order)
+            cancel_order(ctx, ms, book, order)
             dropped.append(order.order_id)
     return dropped
 
@@ -584,7 +579,7 @@ def _find(ms: MatchingState, p: CancelParams) -> tuple[OrderBook, RestingOrder]:
 
 def _cancel(ctx: Context | None, ms: MatchingState, p: CancelParams) -> dict[str, Any]:
     book, order = _find(ms, p)
-    _cancel_order(ctx, ms, book, order)
+    cancel_order(ctx, ms, book, order)
     return {"id": order.order_id, "cancelled": order.remaining}
 
 
@@ -597,7 +592,7 @@ def _cancel_all(ctx: Context | None, ms: MatchingState, p: CancelAllParams) -> d
     for book in books:
         for order in book.resting_orders():
             if order.account == p.account:
-                _cancel_order(ctx, ms, book, order)
+                cancel_order(ctx, ms, book, order)
                 ids.append(order.order_id)
     return {"ids": ids}
 
@@ -652,7 +647,7 @@ def _market(
     if new.state == MarketState.CLOSED:
         ids = []
         for order in book.resting_orders():
-            _cancel_order(ctx, ms, book, order)
+            cancel_order(ctx, ms, book, order)
             ids.append(order.order_id)
         data["cancelled"] = ids
     return data

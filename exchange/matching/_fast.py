@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from exchange.fields import MAX_ID_LENGTH
 
 from ._book import NO_BAND
-from ._commands import MODULE, _forget, _post_spot_fills, _unlock
+from ._commands import MODULE, _post_spot_fills, cancel_order
 from ._errors import OrderRejected
 from ._market import MAX_PRICE, MAX_QUANTITY, PPM
 from ._risk import DefaultRisk
@@ -196,9 +196,6 @@ def fast_cancel(ctx: Context, raw: dict[str, Any]) -> bool:
         or account[0] == "@"
     ):
         return False
-    book.cancel(order_id)
-    _unlock(ctx, book.market, order)
-    if order.client_id is not None or order.reduce_only:
-        _forget(ms, symbol, order)
+    cancel_order(ctx, ms, book, order)
     ctx.emit(id=order_id, cancelled=order.remaining)
     return True
