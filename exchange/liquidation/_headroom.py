@@ -41,20 +41,16 @@ def room(
     headroom: int, drivers: list[tuple[str, int, int, int, int]]
 ) -> list[tuple[str, int, int]]:
     """(driver, low, high) intervals for drivers (name, price, quantity, decimals, MMF at
-    FRACTION scale; 0 for collateral)."""
-    weight = 0
-    for _, price, qty, dec, mmf in drivers:
-        k = SCALE + SENSITIVITY * mmf
-        weight += -(-k * qty * price // (SCALE * 10**dec))
-    h = headroom - SAFETY
-    if h <= 0 or weight <= 0:
-        return [(d[0], d[1], d[1]) for d in drivers]
-    r = min(h * SCALE // weight, SCALE // 2)
-    out = []
-    for name, price, _, _, _ in drivers:
-        move = price * r // SCALE
-        out.append((name, price - move, price + move))
-    return out
+    FRACTION scale; 0 for collateral): `sided_room` with both sides of each driver
+    shrinking the headroom at k * quantity, k = 1 + SENSITIVITY * MMF."""
+    return sided_room(
+        headroom,
+        [
+            (name, price, dec, loss, loss)
+            for name, price, qty, dec, mmf in drivers
+            for loss in ((SCALE + SENSITIVITY * mmf) * qty,)
+        ],
+    )
 
 
 SidedDriver = tuple[str, int, int, int | None, int | None]
