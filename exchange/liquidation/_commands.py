@@ -68,14 +68,11 @@ def drivers_of(
     """(driver, price, quantity, decimals, MMF) of every price the account's value depends
     on; `mmf` maps margin's exposure names (a perp symbol, "borrow:ASSET") to their MMF."""
     mmf = mmf or {}
-    from exchange.margin import USER_BUCKETS, mark_price
+    from exchange.margin import mark_price, net_balance
 
     out = []
-    balances = state.balances
     for asset, info in state.assets.items():
-        net = 0
-        for bucket in USER_BUCKETS:
-            net += balances.get((account, asset, bucket), 0)
+        net = net_balance(state, account, asset)
         if net:
             price = asset_price(state, asset)
             if price is not None:
@@ -172,14 +169,11 @@ def perp_driver(
 
 def holdings(state: LedgerState, account: str) -> list[tuple[str, int]]:
     """(asset, net) of the account's positive net balances (margin's buckets)."""
-    from exchange.margin import USER_BUCKETS
+    from exchange.margin import net_balance
 
     out = []
-    balances = state.balances
     for asset in state.assets:
-        net = 0
-        for bucket in USER_BUCKETS:
-            net += balances.get((account, asset, bucket), 0)
+        net = net_balance(state, account, asset)
         if net > 0:
             out.append((asset, net))
     return out

@@ -69,14 +69,11 @@ def net_value(state: LedgerState, account: str) -> int:
     """Everything the account has minus what it owes, in USDC units, without haircuts:
     balances at index (assets rounded down, debts up), positions at mark. An asset without
     a price counts 0 when held; a debt without a price cannot occur (borrowing needs one)."""
-    from exchange.margin import USER_BUCKETS
+    from exchange.margin import net_balance
 
-    balances = state.balances
     total = 0
     for asset, info in state.assets.items():
-        net = 0
-        for bucket in USER_BUCKETS:
-            net += balances.get((account, asset, bucket), 0)
+        net = net_balance(state, account, asset)
         if not net:
             continue
         price = asset_price(state, asset) or 0

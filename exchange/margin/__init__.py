@@ -31,6 +31,7 @@ from ._risk import (
     collateral_weight,
     liability_value,
     margin_curve,
+    net_balance,
     usd_sqrt,
 )
 from ._view import account_view
@@ -52,6 +53,7 @@ __all__ = [
     "index_price",
     "liability_value",
     "margin_curve",
+    "net_balance",
     "margin_state",
     "mark_price",
     "register",

@@ -45,6 +45,7 @@ __all__ = [
     "collateral_weight",
     "liability_value",
     "margin_curve",
+    "net_balance",
     "usd_sqrt",
 ]
 
@@ -153,6 +154,15 @@ def _add(risk: AccountRisk, item: Exposure) -> None:
     risk.maintenance += ceil_div(item.notional * item.mmf, FRACTION)
 
 
+def net_balance(state: LedgerState, account: str, asset: str) -> int:
+    """What the account holds of `asset` less what it owes, over margin's buckets."""
+    balances = state.balances
+    net = 0
+    for bucket in USER_BUCKETS:
+        net += balances.get((account, asset, bucket), 0)
+    return net
+
+
 def account_risk(
     state: LedgerState,
     account: str,
@@ -163,13 +173,10 @@ def account_risk(
     order, `adjust` = asset -> amount adds to net balances (a spot order as if filled)."""
     risk = AccountRisk()
     ms = margin_state(state)
-    balances = state.balances
     quote = state.assets.get(QUOTE)
     qd = quote.decimals if quote is not None else 6
     for asset, info in state.assets.items():
-        net = 0
-        for bucket in USER_BUCKETS:
-            net += balances.get((account, asset, bucket), 0)
+        net = net_balance(state, account, asset)
         if adjust is not None:
             net += adjust.get(asset, 0)
         if not net:
