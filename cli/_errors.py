@@ -16,7 +16,16 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-__all__ = ["EXIT_FAILED", "EXIT_USAGE", "Rule", "describe", "fail", "one_line", "reporter"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_USAGE",
+    "Rule",
+    "describe",
+    "fail",
+    "one_line",
+    "report",
+    "reporter",
+]
 
 EXIT_FAILED = 1  # a check failed, or the input is not a valid proof
 EXIT_USAGE = 2  # usage error, unreadable or unusable input: nothing was checked
@@ -57,6 +66,15 @@ def describe(exc: BaseException, rules: Sequence[Rule], prefix: str) -> tuple[in
     return None
 
 
+def report(exc: Exception, rules: Sequence[Rule], prefix: str) -> NoReturn:
+    """`describe`'s line and exit code for `exc` (call it in an `except` block); an error
+    nobody expected goes on up, to `cli.main`."""
+    described = describe(exc, rules, prefix)
+    if described is None:
+        raise exc
+    fail(described[1], described[0])
+
+
 def reporter(prefix: str, rules: Callable[[], Sequence[Rule]]) -> Callable[[F], F]:
     """Decorator: errors raised by the command become `describe`'s line and exit code.
 
@@ -72,10 +90,7 @@ def reporter(prefix: str, rules: Callable[[], Sequence[Rule]]) -> Callable[[F], 
             except (KeyboardInterrupt, SystemExit, click.exceptions.Exit, click.ClickException):
                 raise
             except Exception as exc:
-                described = describe(exc, rules(), prefix)
-                if described is None:
-                    raise
-                fail(described[1], described[0])
+                report(exc, rules(), prefix)
 
         return wrapper  # type: ignore[return-value]
 

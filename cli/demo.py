@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 import click
 
-from cli._errors import EXIT_FAILED, EXIT_USAGE, Rule, describe, fail
+from cli._errors import EXIT_FAILED, EXIT_USAGE, Rule, fail, report
 
 __all__ = ["demo"]
 
@@ -245,10 +245,7 @@ def demo(
             ((DemoInputError,), EXIT_USAGE, lambda e: f"por demo: {e}"),
             ((ExchangeError, PorError), EXIT_FAILED, lambda e: f"por demo: {e}"),
         ]
-        described = describe(exc, rules, "por demo: ")
-        if described is None:
-            raise
-        _fail(described[1], described[0])
+        report(exc, rules, "por demo: ")
     finally:
         signal.signal(signal.SIGTERM, previous)
     _print_summary(result, insolvent)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli._errors import EXIT_USAGE, Rule, describe, fail
+from cli._errors import EXIT_USAGE, Rule, fail, report
 
 __all__ = ["site"]
 
@@ -62,8 +62,5 @@ def build(directory: str, bundles: str, log_db: str) -> None:
         fail(f"por site build: {exc.message}", EXIT_USAGE)
     except Exception as exc:
         rules: list[Rule] = [((PorError,), EXIT_USAGE, lambda e: f"por site build: {e}")]
-        described = describe(exc, rules, "por site build: ")
-        if described is None:
-            raise
-        fail(described[1], described[0])
+        report(exc, rules, "por site build: ")
     click.echo(f"site {directory}: {summary.hours} hours, {summary.changed} files written")
