@@ -146,6 +146,32 @@ class Rate:
         self.wall = n / wall_s
 
 
+class Stopwatch:
+    """CPU and wall seconds of the `with` blocks it times, summed; the cyclic collector runs
+    before each block and is off inside it (as in every timed run of this bench)."""
+
+    __slots__ = ("_cpu0", "_wall0", "cpu", "wall")
+
+    def __init__(self) -> None:
+        self.cpu = 0.0
+        self.wall = 0.0
+
+    def __enter__(self) -> Stopwatch:
+        gc.collect()
+        gc.disable()
+        self._cpu0 = time.process_time()
+        self._wall0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall += time.perf_counter() - self._wall0
+        self.cpu += time.process_time() - self._cpu0
+        gc.enable()
+
+    def rate(self, n: int) -> Rate:
+        return Rate(n, self.cpu, self.wall)
+
+
 class BareBook:
     """Calibration only: the plainest price-time book in pure Python, to tell this host's
     speed from the code's.
@@ -224,42 +250,30 @@ class BareBook:
 def bench_bare(flow: list[Cmd]) -> Rate:
     book = BareBook()
     place, cancel = book.place, book.cancel
-    gc.collect()
-    gc.disable()
-    cpu = time.process_time()
-    start = time.perf_counter()
-    for kind, oid, _, side, price, quantity, tif, _ in flow:
-        if kind:
-            cancel(oid)
-        else:
-            place(oid, side, price, quantity, tif)
-    elapsed = time.perf_counter() - start
-    cpu = time.process_time() - cpu
-    gc.enable()
+    with Stopwatch() as clock:
+        for kind, oid, _, side, price, quantity, tif, _ in flow:
+            if kind:
+                cancel(oid)
+            else:
+                place(oid, side, price, quantity, tif)
     assert book.fills and book.orders, "the flow both fills and rests orders"
-    return Rate(len(flow), cpu, elapsed)
+    return clock.rate(len(flow))
 
 
 def bench_books(flow: list[Cmd]) -> Rate:
     book = OrderBook(market())
     place, cancel, fills, cancelled = book.place, book.cancel, book.fills, book.cancelled
-    gc.collect()
-    gc.disable()
-    cpu = time.process_time()
-    start = time.perf_counter()
-    for kind, oid, account, side, price, quantity, tif, _ in flow:
-        if kind:
-            cancel(oid)
-        else:
-            place(oid, account, side, price, quantity, 0, tif)  # type: ignore[arg-type]
-            if fills:
-                fills.clear()
-                if cancelled:
-                    cancelled.clear()
-    elapsed = time.perf_counter() - start
-    cpu = time.process_time() - cpu
-    gc.enable()
-    return Rate(len(flow), cpu, elapsed)
+    with Stopwatch() as clock:
+        for kind, oid, account, side, price, quantity, tif, _ in flow:
+            if kind:
+                cancel(oid)
+            else:
+                place(oid, account, side, price, quantity, 0, tif)  # type: ignore[arg-type]
+                if fills:
+                    fills.clear()
+                    if cancelled:
+                        cancelled.clear()
+    return clock.rate(len(flow))
 
 
 def setup_lines() -> list[dict[str, Any]]:
@@ -315,38 +329,33 @@ def _run_ledger(
     batch: int,
     latencies: list[int] | None,
     setup: list[dict[str, Any]] | None = None,
-) -> float:
+) -> Rate:
     for raw in setup if setup is not None else setup_lines():
         ex.apply(raw)
     ex.flush()
     apply = ex.apply
     ns = time.perf_counter_ns
-    elapsed = 0
-    cpu = 0.0
+    clock = Stopwatch()
     done = 0
     for lo in range(0, len(flow), CHUNK):
-        chunk = [to_command(cmd) for cmd in flow[lo : lo + CHUNK]]
-        gc.collect()
-        gc.disable()
-        cpu_start = time.process_time()
-        start = ns()
-        for raw, text in chunk:
-            if latencies is not None:
-                t0 = ns()
-                event = apply(raw, text)
-                latencies.append(ns() - t0)
-            else:
-                event = apply(raw, text)
-            if event.status != "accepted":
-                raise SystemExit(f"bench: command {raw} rejected: {event.reason} {event.detail}")
-            done += 1
-            if done % batch == 0:
-                ex.flush()
-        ex.flush()
-        elapsed += ns() - start
-        cpu += time.process_time() - cpu_start
-        gc.enable()
-    return Rate(len(flow), cpu, elapsed / 1e9)
+        chunk = [to_command(cmd) for cmd in flow[lo : lo + CHUNK]]  # built outside the clock
+        with clock:
+            for raw, text in chunk:
+                if latencies is not None:
+                    t0 = ns()
+                    event = apply(raw, text)
+                    latencies.append(ns() - t0)
+                else:
+                    event = apply(raw, text)
+                if event.status != "accepted":
+                    raise SystemExit(
+                        f"bench: command {raw} rejected: {event.reason} {event.detail}"
+                    )
+                done += 1
+                if done % batch == 0:
+                    ex.flush()
+            ex.flush()
+    return clock.rate(len(flow))
 
 
 def bench_ledger(flow: list[Cmd], batch: int) -> tuple[Rate, float]:
