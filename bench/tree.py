@@ -12,7 +12,7 @@ every build's and every floor's time.
 
 - Best of R: R builds, each followed by its floors, in one process; build_s and each floor
   are the fastest of their R (timeit's convention: noise only ever adds time). R defaults
-  to 3 up to 2M accounts and to 1 above (a 10M-account run is ~90 s; its 17 s build
+  to 5 up to 2M accounts and to 1 above (a 10M-account run is ~90 s; its 17 s build
   averages the noise out by itself).
 
 - Inputs (ids "acct0000000042", random 32-byte nonces, random u128 limbs with some ETH
@@ -292,12 +292,12 @@ def main() -> int:
         "--repeat",
         type=int,
         default=None,
-        help="best of R builds and R floors (default 3 up to 2M accounts, else 1)",
+        help="best of R builds and R floors (default 5 up to 2M accounts, else 1)",
     )
     ap.add_argument("--verbose", action="store_true", help="builder phase timings on stderr")
     args = ap.parse_args()
     if args.repeat is None:
-        args.repeat = 3 if args.accounts <= 2_000_000 else 1
+        args.repeat = 5 if args.accounts <= 2_000_000 else 1
     if args.repeat < 1:
         ap.error("--repeat must be >= 1")
     if not 1 <= args.assets <= len(ASSETS):

@@ -48,4 +48,4 @@ def test_tree_bench_prints_one_line_of_its_figures(tmp_path: Path) -> None:
     assert build > 0 and floor > 0 and worker_floor > 0
     assert _consistent(build, floor, float(pairs["ratio"]))
     assert _consistent(build, worker_floor, float(pairs["worker_ratio"]))
-    assert "repeat=3" in done.stderr  # best of 3 by default at this size
+    assert "repeat=5" in done.stderr  # best of 5 by default at this size
