@@ -34,6 +34,7 @@ from por.builder._order import (
     sort_by_tag,
     split_runs,
 )
+from por.builder._sort import simd_sort_is_fast
 from por.builder._tags import account_tags, account_tags_into, filler_tags, filler_tags_into
 from por.builder.partition import (
     PartitionInput,
@@ -296,6 +297,7 @@ class LocalEngine:
 
     def _start(self, job: Job) -> ProcessPoolExecutor:
         if self._pool is None:
+            simd_sort_is_fast()  # measured once here, inherited by the forked workers
             tags = self._shared((job.leaf_count, HASH_BYTES), np.uint8)
             runs = self._shared((job.leaf_count,), np.uint64)
             perm = self._shared((job.leaf_count,), np.uint32)  # leaf indices < 2^32
