@@ -2,11 +2,12 @@
 
 Sort keys are *packed*: the first bytes of the tag as a big-endian integer in the high
 bits of a uint64, the leaf's input index in the low `index_bits` bits. Packed keys are
-unique, so a plain sort (no argsort, no index array: `por.builder._sort`) orders them and
-the low bits give the permutation. Two tags whose high bits tie (~ n^2 / 2^(65 - index_bits) pairs:
-none at 1M leaves, ~100 at 16M) are put in exact bytewise order by comparing the full
-tags of each tied group; equal full tags are duplicates. Workers sort their own chunks
-(`packed_run`); the runs are merged by sorting them again (`merge_sorted_runs`).
+unique, so a plain sort (no argsort, no index array: `por.builder._sort`) orders them
+and the low bits give the permutation. Two tags whose high bits tie (~ n^2 /
+2^(65 - index_bits) pairs: none at 1M leaves, ~100 at 16M) are put in exact bytewise
+order by comparing the full tags of each tied group; equal full tags are duplicates.
+Workers sort their own chunks (`packed_run`); the runs are merged by sorting them again
+(`merge_sorted_runs`).
 """
 
 from __future__ import annotations
