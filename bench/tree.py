@@ -223,19 +223,18 @@ def floor_inputs(batch: AccountBatch, store: ProofStore) -> list[NDArray[np.uint
     return items
 
 
-def serial_floor(items: list[NDArray[np.uint8]]) -> tuple[float, float, int]:
-    """(wall, CPU, strings hashed) of one bare loop, in this process, over the leaf and
-    node preimages (`items[LEAF_ITEMS:]`): the issue's `hash_floor_s`."""
+def serial_floor(items: list[NDArray[np.uint8]]) -> tuple[float, int]:
+    """(wall, strings hashed) of one bare loop, in this process, over the leaf and node
+    preimages (`items[LEAF_ITEMS:]`): the issue's `hash_floor_s`."""
     _FLOOR[:] = items
-    wall = cpu = 0.0  # float-ok: seconds, not money
+    wall = 0.0  # float-ok: seconds, not money
     done = 0
     for i in range(LEAF_ITEMS, len(items)):
-        _, rows, w, c = _floor_work(i, 0, items[i].shape[0])
-        wall += w
-        cpu += c
+        _, rows, seconds, _ = _floor_work(i, 0, items[i].shape[0])
+        wall += seconds
         done += rows
     _FLOOR.clear()
-    return wall, cpu, done
+    return wall, done
 
 
 def hash_floor(items: list[NDArray[np.uint8]], workers: int) -> tuple[float, float]:
@@ -366,7 +365,7 @@ def main() -> int:
             worker_wall, floor_cpu_s = hash_floor(items, workers)
             workers_floors.append(worker_wall)
             floor_cpu.append(floor_cpu_s)
-            floor_wall, _, hashed = serial_floor(items)
+            floor_wall, hashed = serial_floor(items)
             # every leaf (2^h) and every node (2^h - 1) of the tree, nothing else
             assert hashed == 2 * tree.leaf_count - 1, (hashed, tree.leaf_count)
             floors.append(floor_wall)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -20,10 +21,21 @@ from por.vectorgen import random_accounts
 U64 = st.integers(0, (1 << 64) - 1)
 
 
+@contextmanager
+def forced(quick: bool) -> Iterator[None]:
+    """The sorts use the quicksort (True) or radix + timsort, whatever this CPU prefers."""
+    original = _sort.simd_sort_is_fast
+    _sort.simd_sort_is_fast = lambda: quick  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        _sort.simd_sort_is_fast = original
+
+
 @pytest.fixture(params=[True, False], ids=["quicksort", "radix-timsort"])
-def kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[bool]:
-    monkeypatch.setattr(_sort, "simd_sort_is_fast", lambda: request.param)
-    yield request.param
+def kernel(request: pytest.FixtureRequest) -> Iterator[bool]:
+    with forced(request.param):
+        yield request.param
 
 
 def test_the_probe_picks_one_kernel_once() -> None:
@@ -38,12 +50,8 @@ def test_the_probe_picks_one_kernel_once() -> None:
 def test_sort_keys_equals_numpys_sort(quick: bool, values: list[int], repeats: int) -> None:
     keys = np.array(values + values[:repeats], dtype=np.uint64)  # duplicates too
     expected = np.sort(keys)
-    original = _sort.simd_sort_is_fast
-    _sort.simd_sort_is_fast = lambda: quick  # type: ignore[assignment]
-    try:
+    with forced(quick):
         sort_keys(keys)
-    finally:
-        _sort.simd_sort_is_fast = original
     assert keys.tolist() == expected.tolist()
 
 
