@@ -237,7 +237,7 @@ def serial_floor(items: list[NDArray[np.uint8]]) -> tuple[float, int]:
     return wall, done
 
 
-def hash_floor(items: list[NDArray[np.uint8]], workers: int) -> tuple[float, float]:
+def worker_floor(items: list[NDArray[np.uint8]], workers: int) -> tuple[float, float]:
     """(wall, CPU) of the bare hashing, split evenly over `workers` forked processes.
 
     Wall is the busiest worker's summed hashing time (the workers hash concurrently, and
@@ -319,9 +319,9 @@ def main() -> int:
     try:
         builds: list[float] = []
         floors: list[float] = []
-        workers_floors: list[float] = []
+        worker_floors: list[float] = []
         build_cpu: list[float] = []
-        floor_cpu: list[float] = []
+        worker_cpu: list[float] = []
         rss_kb = 0
         for attempt in range(args.repeat):
             out = root / f"tree-{attempt}"
@@ -362,16 +362,16 @@ def main() -> int:
                     shutil.rmtree(root / "proofs")
             items = floor_inputs(batch, store)
             store.close()
-            worker_wall, floor_cpu_s = hash_floor(items, workers)
-            workers_floors.append(worker_wall)
-            floor_cpu.append(floor_cpu_s)
+            worker_wall, worker_cpu_s = worker_floor(items, workers)
+            worker_floors.append(worker_wall)
+            worker_cpu.append(worker_cpu_s)
             floor_wall, hashed = serial_floor(items)
             # every leaf (2^h) and every node (2^h - 1) of the tree, nothing else
             assert hashed == 2 * tree.leaf_count - 1, (hashed, tree.leaf_count)
             floors.append(floor_wall)
             del items
             shutil.rmtree(out, ignore_errors=True)
-        build_s, floor_s, worker_s = min(builds), min(floors), min(workers_floors)
+        build_s, floor_s, worker_s = min(builds), min(floors), min(worker_floors)
         print(
             f"accounts={args.accounts} build_s={build_s:.3f} proof_s={proof_s:.6f} "
             f"peak_rss_mb={rss_kb // 1024} hash_floor_s={floor_s:.3f} "
@@ -382,9 +382,9 @@ def main() -> int:
             f"# engine={args.engine} workers={workers} leaves={tree.leaf_count} "
             f"partitions={tree.partitions} assets={args.assets} repeat={args.repeat} "
             f"builds={[round(b, 3) for b in builds]} floors={[round(f, 3) for f in floors]} "
-            f"worker_floors={[round(f, 3) for f in workers_floors]} "
-            f"build_cpu_s={min(build_cpu):.3f} worker_floor_cpu_s={min(floor_cpu):.3f} "
-            f"cpu_ratio={min(build_cpu) / min(floor_cpu):.3f} "
+            f"worker_floors={[round(f, 3) for f in worker_floors]} "
+            f"build_cpu_s={min(build_cpu):.3f} worker_floor_cpu_s={min(worker_cpu):.3f} "
+            f"cpu_ratio={min(build_cpu) / min(worker_cpu):.3f} "
             f"loadavg={os.getloadavg()[0]:.2f} root={tree.root.hash.hex()[:16]} "
             f"cpu={cpu_model()}",
             file=sys.stderr,
