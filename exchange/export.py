@@ -165,20 +165,42 @@ class SqlLedgerCut:
 
     # -- customer claims -------------------------------------------------------------------
     def claims(self) -> Iterator[tuple[str, list[int]]]:
-        """(account, claim per asset in `assets()` order) of customers, streamed."""
+        """(account, claim per asset in `assets()` order) of every open customer account,
+        streamed: zero claims too (an account opened, or emptied, still has its leaf)."""
         symbols = [s for s, _ in self.assets()]
         rest = _Rest(len(symbols))
         rows = self._pg_rows(symbols) if self._pg else self._sqlite_rows(symbols)
         debtors = rest.debtors
+        seen: set[str] = set()
         for kind, account, *values in rows:
             if kind == "c":
                 claim = [0 if v is None else int(v) for v in values]
                 if claim and min(claim) < 0:
                     debtors[account] = claim
+                seen.add(account)
                 yield account, claim
             else:
                 rest.add(kind, account, symbols, values)
+        for account in self._opened_accounts():
+            if account not in seen:
+                seen.add(account)
+                yield account, [0] * len(symbols)
         self._rest = rest
+
+    def _opened_accounts(self) -> Iterator[str]:
+        """Customer accounts opened by an accepted `account` command up to the cut (an
+        account opened by its first deposit has postings, hence a row already)."""
+        result = self.conn.execute(
+            text(
+                "SELECT command FROM events WHERE cmd = 'account' AND status = 'accepted'"
+                " AND seq <= :s ORDER BY seq"
+            ),
+            {"s": self.seq},
+        )
+        for (command,) in result:
+            account = json.loads(command).get("id")
+            if isinstance(account, str) and not account.startswith(SYSTEM_PREFIX):
+                yield account
 
     def customer_totals(self) -> dict[str, tuple[int, int]]:
         """asset -> (sum of positive claims, sum of negated negative claims)."""
@@ -308,14 +330,13 @@ class SqlLedgerCut:
             wd.append(f"sum(w{k})::text")
             held.append(f"w{k}::text")
             system.append(f"c{k}::text")
-        nonzero = " OR ".join(f"c{k} <> 0" for k in range(len(symbols))) or "false"
         negative = " OR ".join(f"c{k} < 0" for k in range(len(symbols))) or "false"
         withdrawing = " OR ".join(f"w{k} <> 0" for k in range(len(symbols))) or "false"
         sql = (
             f"WITH p AS MATERIALIZED (SELECT account, {', '.join(sums)} FROM postings "
             "WHERE seq <= :s GROUP BY account) "
             f"SELECT 'c', account, {', '.join(claims)} FROM p "
-            f"WHERE {_USER} AND ({nonzero}) "
+            f"WHERE {_USER} "
             f"UNION ALL SELECT 's', account, {', '.join(system)} FROM p WHERE {_SYSTEM} "
             f"UNION ALL SELECT 'p', NULL, {', '.join(pos)} FROM p WHERE {_USER} "
             f"UNION ALL SELECT 'n', NULL, {', '.join(neg)} FROM p WHERE {_USER} "
@@ -360,8 +381,7 @@ class SqlLedgerCut:
                     pos[k] += value
                 elif value < 0:
                     neg[k] -= value
-            if any(vector):
-                yield ("c", account, *vector)
+            yield ("c", account, *vector)
         yield ("p", None, *pos)
         yield ("n", None, *neg)
         yield ("w", None, *held)

@@ -88,8 +88,13 @@ def build_tree(
     scheduler: str | None = None,
     workers: int | None = None,
     out_dir: str | os.PathLike[str] | None = None,
+    pieces: bool = False,
 ) -> BuiltTree:
     """Build the liabilities tree of one snapshot (spec `proof-format.md` v1).
+
+    With `pieces`, rows are pieces (spec "Pieces: one account in several leaves"): an
+    account id may recur, each time with its own nonce; tags must still be unique
+    (checked after the sort, as always). Without it a repeated id is rejected.
 
     `partitions` (a power of two) splits the sorted leaves into contiguous subtrees built
     in parallel; by default enough to give every worker several and keep each partition's
@@ -127,7 +132,7 @@ def build_tree(
     clock = _Clock()
     try:
         with _engine(engine, scheduler, n_workers) as runner:
-            tags, runs = runner.tags(job, lambda: _check_accounts(batch, len(assets)))
+            tags, runs = runner.tags(job, lambda: _check_accounts(batch, len(assets), pieces))
             clock.lap("tags")
             perm = runner.sort(job, tags, runs, describe)
             clock.lap("sort")
@@ -209,9 +214,10 @@ def _check_snapshot_id(snapshot_id: str) -> None:
         raise TreeInputError(f"snapshot_id: {exc}") from None
 
 
-def _check_accounts(batch: AccountBatch, n_assets: int) -> None:
+def _check_accounts(batch: AccountBatch, n_assets: int, pieces: bool) -> None:
     """Checks that need no tags, run while the workers hash: unique ids, u128 totals."""
-    check_unique_ids(batch)
+    if not pieces:
+        check_unique_ids(batch)
     _check_totals(batch.amounts.reshape(batch.count, 2 * n_assets, 2), n_assets)
 
 

@@ -12,6 +12,7 @@ from por.snapshot.leaves import (
     collect_leaves,
     derive_nonce,
 )
+from por.snapshot.pieces import DEFAULT_POLICY, PiecePolicy, Pieces, split_pieces
 from por.snapshot.reconcile import Reconciliation, reconcile, render_table
 from por.snapshot.reserves import ReserveSetup, SnapshotReserves, read_reserves
 from por.snapshot.run import (
@@ -24,10 +25,13 @@ from por.snapshot.run import (
 from por.snapshot.source import LedgerCut, LedgerSource
 
 __all__ = [
+    "DEFAULT_POLICY",
     "NONCE_DOMAIN",
     "CustomerLeaves",
     "LedgerCut",
     "LedgerSource",
+    "PiecePolicy",
+    "Pieces",
     "Reconciliation",
     "ReserveSetup",
     "SnapshotConfigError",
@@ -44,5 +48,6 @@ __all__ = [
     "read_secret",
     "reconcile",
     "render_table",
+    "split_pieces",
     "take_snapshot",
 ]

@@ -3,7 +3,10 @@
 Per account and asset the ledger reports one claim (the sum of all the account's buckets:
 available, locked by orders or withdrawals, lent with interest, unsettled PnL, minus
 borrowed with interest). Exactly as `proof-format.md` says: `equity = max(claim, 0)`,
-`debt = max(-claim, 0)`. Accounts with no claim at all get no leaf.
+`debt = max(-claim, 0)`. Every account the ledger reports has its leaves, an account
+whose claims are all zero too (a zero leaf, like a filler): a user always finds
+themselves, and the leaf count follows accounts, not funded accounts. Each account is then
+split into pieces (`por.snapshot.pieces`); its nonce here is the nonce of its piece 0.
 
 Nonce (32 bytes, fresh per snapshot, handed only to the account):
 
@@ -95,7 +98,7 @@ def collect_leaves(
 
     Raises SnapshotError for a system account (`@...`) or an empty id, an id over 65535
     bytes, the same account twice, a vector of the wrong length, or a claim that is not an
-    int in (-2^128, 2^128). Accounts whose claims are all zero get no leaf.
+    int in (-2^128, 2^128). Accounts whose claims are all zero are kept (one zero leaf).
     """
     assets = tuple(assets)
     n_assets = len(assets)
@@ -122,10 +125,6 @@ def collect_leaves(
     seen.clear()
     _check_claims(ids, flat, assets)
     equity, debt = _split(flat, len(ids), n_assets)
-    keep = np.flatnonzero(equity.any(axis=(1, 2)) | debt.any(axis=(1, 2)))
-    if keep.size != len(ids):
-        ids = [ids[i] for i in keep.tolist()]
-        equity, debt = equity[keep], debt[keep]
     borrowing = debt.any(axis=(1, 2))
     batch = _batch(ids, equity, debt, snapshot_id, secret, n_assets)
     return CustomerLeaves(

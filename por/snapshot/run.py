@@ -15,7 +15,8 @@ Layout of `<out>/<name>/` (name = snapshot id with ':' -> '-', e.g. 2026-11-24T1
       reconciliation.json   the report (see reconcile.py)
     private/                stays with the exchange
       tree/                 the proof store (levels of the tree, por.proofstore)
-      index/                the proof store's private index: account ids and nonces
+      index/                the proof store's private index: account ids, every piece's
+                            nonce, each account's pieces (a proof set per account)
       summary.json          account count, system account balances, timings
       secret                the snapshot secret, only when it was generated here
 """
@@ -37,19 +38,21 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from por._hashing import AMOUNT_LIMIT, HASH_BYTES
+from por._hashing import AMOUNT_LIMIT, HASH_BYTES, tag_hash
 from por.builder import AccountBatch, BuiltTree, EngineName, build_tree
 from por.model import Node
 from por.proof import parse_proof
 from por.proofstore import ProofStore
 from por.snapshot.errors import SnapshotConfigError, SnapshotError, TotalsMismatchError
 from por.snapshot.leaves import CustomerLeaves, check_root_totals, collect_leaves
+from por.snapshot.pieces import DEFAULT_POLICY, PiecePolicy, Pieces, split_pieces
 from por.snapshot.reconcile import BorrowerBook, Reconciliation, reconcile
 from por.snapshot.reserves import ReserveSetup, SnapshotReserves, read_reserves
 from por.snapshot.source import LedgerCut, LedgerSource
 from por.verify import verify_inclusion
 
 __all__ = [
+    "PROOF_SET_FORMAT",
     "PRICE_DECIMALS_MAX",
     "SECRET_BYTES_MIN",
     "CutData",
@@ -69,6 +72,7 @@ __all__ = [
 SECRET_BYTES_MIN = 32
 PRICE_DECIMALS_MAX = 38  # the scale of prices and USD values a ledger may declare
 SELF_CHECK_PROOFS = 32  # proofs served from the finished store and verified before renaming
+PROOF_SET_FORMAT = "por-proof-set/1"
 
 
 def parse_snapshot_time(text: str) -> tuple[str, datetime]:
@@ -326,24 +330,43 @@ def leaf_list_line(store: ProofStore, index: int) -> str:
     )
 
 
-def write_private_index(batch: AccountBatch, directory: Path) -> None:
-    """ids.bin (UTF-8 ids back to back), id_offsets.npy (int64, n+1), nonces.bin (n x 32)."""
+def write_private_index(pieces: Pieces, directory: Path) -> None:
+    """ids.bin (UTF-8 ids of the accounts back to back), id_offsets.npy (int64, accounts + 1),
+    pieces.npy (int64, accounts + 1: account j's pieces are nonces pieces[j]:pieces[j+1],
+    piece 0 first), nonces.bin (pieces x 32)."""
     directory.mkdir(parents=True)
-    (directory / "ids.bin").write_bytes(batch.ids)
-    np.save(directory / "id_offsets.npy", batch.id_offsets, allow_pickle=False)
+    batch, offsets = pieces.batch, pieces.offsets
+    first = offsets[:-1]
+    starts = batch.id_offsets[first]
+    ends = batch.id_offsets[first + 1]
+    lengths = ends - starts
+    id_offsets = np.zeros(first.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=id_offsets[1:])
+    blob = np.frombuffer(batch.ids, dtype=np.uint8)
+    total = int(id_offsets[-1])
+    within = np.arange(total, dtype=np.int64) - np.repeat(id_offsets[:-1], lengths)
+    (directory / "ids.bin").write_bytes(blob[np.repeat(starts, lengths) + within].tobytes())
+    np.save(directory / "id_offsets.npy", id_offsets, allow_pickle=False)
+    np.save(directory / "pieces.npy", offsets, allow_pickle=False)
     (directory / "nonces.bin").write_bytes(batch.nonces.tobytes())
 
 
 class SnapshotIndex:
-    """The private index of a finished snapshot: an account's nonce, hence its proof."""
+    """The private index of a finished snapshot: an account's nonces, hence its proof set."""
 
     def __init__(self, snapshot_dir: str | os.PathLike[str]) -> None:
         base = Path(snapshot_dir) / "private"
         ids = (base / "index" / "ids.bin").read_bytes()
         offsets = np.load(base / "index" / "id_offsets.npy", allow_pickle=False)
         nonces = (base / "index" / "nonces.bin").read_bytes()
+        pieces_path = base / "index" / "pieces.npy"
+        if pieces_path.exists():
+            pieces = np.load(pieces_path, allow_pickle=False)
+        else:  # an index written before pieces: one leaf per account
+            pieces = np.arange(len(offsets), dtype=np.int64)
         self._ids = ids
         self._offsets = offsets
+        self._pieces: list[int] = pieces.tolist()
         self._nonces = nonces
         self._rows: dict[str, int] | None = None
         self.store_dir = base / "tree"
@@ -356,18 +379,43 @@ class SnapshotIndex:
         for i in range(len(bounds) - 1):
             yield self._ids[bounds[i] : bounds[i + 1]].decode("utf-8")
 
-    def nonce(self, account_id: str) -> bytes:
+    def _row(self, account_id: str) -> int:
         if self._rows is None:
             self._rows = {a: i for i, a in enumerate(self.account_ids())}
         row = self._rows.get(account_id)
         if row is None:
             raise KeyError(f"no account {account_id!r} in this snapshot")
-        return self._nonces[32 * row : 32 * row + 32]
+        return row
+
+    def nonces(self, account_id: str) -> list[bytes]:
+        """The nonce of each of the account's pieces, piece 0 first."""
+        row = self._row(account_id)
+        lo, hi = self._pieces[row], self._pieces[row + 1]
+        return [self._nonces[32 * k : 32 * k + 32] for k in range(lo, hi)]
+
+    def nonce(self, account_id: str) -> bytes:
+        """The nonce of the account's piece 0."""
+        return self.nonces(account_id)[0]
+
+    def piece_tags(self, snapshot_id: str) -> Iterator[tuple[str, bytes]]:
+        """(account id, tag) of every piece of every account (ground truth for tests and
+        the privacy bench; never published)."""
+        for row, account in enumerate(self.account_ids()):
+            for k in range(self._pieces[row], self._pieces[row + 1]):
+                yield account, tag_hash(snapshot_id, self._nonces[32 * k : 32 * k + 32], account)
 
     def proof(self, account_id: str) -> dict[str, Any]:
-        """The account's own proof (with its id and nonce), served from the proof store."""
+        """The account's own `por-proof-set/1`: a proof (with its id and nonce) per piece,
+        served from the proof store."""
+        nonces = self.nonces(account_id)
         with ProofStore.open(self.store_dir) as store:
-            return store.account_proof(account_id, self.nonce(account_id))
+            proofs = [store.account_proof(account_id, nonce) for nonce in nonces]
+            return {
+                "format": PROOF_SET_FORMAT,
+                "snapshot_id": store.snapshot_id,
+                "account_id": account_id,
+                "proofs": proofs,
+            }
 
 
 def _write_json(path: Path, value: Any) -> None:
@@ -449,13 +497,15 @@ def take_snapshot(
     engine: EngineName = "local",
     min_leaves: int = 0,
     publish_leaves: bool = True,
+    pieces: PiecePolicy = DEFAULT_POLICY,
     after_step: Callable[[str], None] | None = None,
 ) -> SnapshotResult:
     """Take the snapshot at `at` and write `<out>/<name>/` (see the module docstring).
 
-    `secret` derives nonces and filler tags; when None a fresh one is generated and kept
-    in `private/secret`. `after_step(name)` is called after each step (tests use it to
-    fail midway). Raises SnapshotError (or a reserves error); nothing is left behind.
+    `secret` derives nonces, the split into pieces (`pieces`, the policy) and filler tags;
+    when None a fresh one is generated and kept in `private/secret`. `after_step(name)` is
+    called after each step (tests use it to fail midway). Raises SnapshotError (or a
+    reserves error); nothing is left behind.
     """
     snapshot_id, at_dt = parse_snapshot_time(at)
     if secret is not None and len(secret) < SECRET_BYTES_MIN:
@@ -481,6 +531,7 @@ def take_snapshot(
             engine,
             min_leaves,
             publish_leaves,
+            pieces,
             after_step or (lambda _step: None),
         )
         _fsync_tree(tmp)
@@ -506,6 +557,7 @@ def _run(
     engine: EngineName,
     min_leaves: int,
     publish_leaves: bool,
+    policy: PiecePolicy,
     after_step: Callable[[str], None],
 ) -> SnapshotResult:
     timings: dict[str, float] = {}
@@ -530,22 +582,25 @@ def _run(
     public, private = tmp / "public", tmp / "private"
     public.mkdir()
     private.mkdir()
+    pieces = split_pieces(cut.leaves.batch, policy, snapshot_id, secret)
+    lap("pieces")
     built: BuiltTree = build_tree(
-        cut.leaves.batch,
+        pieces.batch,
         cut.symbols,
         snapshot_id,
         secret,
         min_leaves=min_leaves,
         engine=engine,
         out_dir=private / "tree",
+        pieces=True,
     )
     lap("tree")
     check_root_totals(built.root, cut.symbols, cut.totals)
     check_borrower_book(built.root, cut.symbols, cut.book, cut.leaves.borrowers)
     lap("check")
-    write_private_index(cut.leaves.batch, private / "index")
+    write_private_index(pieces, private / "index")
     with ProofStore.open(private / "tree") as store:
-        _self_check(store, cut.leaves.batch, SELF_CHECK_PROOFS)
+        _self_check(store, pieces.batch, SELF_CHECK_PROOFS)
         lap("store")
         if publish_leaves:
             write_leaf_list(store, public / "leaves.jsonl")
@@ -610,6 +665,8 @@ def _run(
         {
             "snapshot_id": snapshot_id,
             "accounts": cut.leaves.count,
+            "pieces": pieces.count,
+            "piece_policy": policy.describe(),
             "borrowing_accounts": cut.leaves.borrowers,
             "system_balances": [
                 {"account": a, "asset": s, "amount": str(v)}

@@ -242,3 +242,21 @@ def test_account_ids_with_tabs_backslashes_and_newlines_come_back_intact(db_url:
     )
     with SqlLedgerExport(ledger.engine).cut(HOUR_MS) as cut:
         assert list(cut.claims()) == [(odd, [5])], "ids are data, never parsed"
+
+
+def test_every_open_account_is_in_the_cut_even_with_nothing_held_or_owed(db_url: str) -> None:
+    opened = [cmd("account", id="erin"), cmd("account", id="frank")]
+    emptied = [
+        cmd("deposit", account="gina", asset="ETH", amount="5", tx="eth:gina"),
+        cmd("withdraw", account="gina", asset="ETH", amount="5", address="0xg", id="wg"),
+        cmd("withdraw_complete", id="wg", tx="0xwg"),
+    ]
+    ledger = make_ledger(db_url, BEFORE[:-1] + opened + emptied + BEFORE[-1:] + AFTER)
+    with SqlLedgerExport(ledger.engine).cut(HOUR_MS) as cut:
+        claims = dict(cut.claims())
+        assert claims["erin"] == [0, 0] and claims["frank"] == [0, 0], (
+            "an account opened without a deposit has its (zero) claims"
+        )
+        assert claims["gina"] == [0, 0], "an account that withdrew everything is still open"
+        assert sorted(claims) == ["alice", "bob", "carol", "erin", "frank", "gina"]
+        assert cut.customer_totals()["ETH"] == (BOB_ETH, 0), "zero accounts add nothing"

@@ -49,7 +49,8 @@ def test_leaves_put_debt_in_the_debt_vector_and_keep_locked_funds_as_equity() ->
     leaves = collect_leaves(iter(claims), ASSETS, SID, SECRET)
     batch = leaves.batch
     rows = {batch.account_id(i): i for i in range(batch.count)}
-    assert set(rows) == {"alice", "bob", "carol"}, "an account owed nothing gets no leaf"
+    assert set(rows) == {"alice", "bob", "carol", "zed"}, "an account owed nothing has a leaf"
+    assert not batch.amounts[rows["zed"]].any(), "zed's leaf is all zero"
     bob = batch.amounts[rows["bob"]]
     assert (int(bob[0, 0, 1]), int(bob[0, 1, 1])) == (0, 9), "bob's equity: BTC 0, ETH 9"
     assert (int(bob[1, 0, 1]), int(bob[1, 1, 1])) == (20, 0), "bob's debt: BTC 20"
