@@ -14,6 +14,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli.main import cli
+from por.manifest import parse_manifest
+from por.proofset import parse_proof_set, verify_proof_set
 from por.snapshot import SnapshotIndex
 
 HOURS = 4
@@ -36,13 +38,19 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Result]:
 
 def _claims_at(db: Path, seq: int) -> dict[str, dict[str, int]]:
     """Every customer's claim per asset after event `seq`, summed from the journal's
-    postings (not from the snapshot's code path)."""
+    postings (not from the snapshot's code path); accounts opened with nothing are in."""
     claims: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT account, asset, amount FROM postings WHERE seq <= ?", (seq,))
         for account, asset, amount in rows:
             if not account.startswith("@"):
                 claims[account][asset] += int(amount)
+        opened = conn.execute(
+            "SELECT command FROM events WHERE cmd = 'account' AND status = 'accepted' AND seq <= ?",
+            (seq,),
+        )
+        for (command,) in opened:
+            claims[json.loads(command)["id"]]  # opened without a posting: a zero claim
     return claims
 
 
@@ -84,15 +92,15 @@ def test_every_leaf_equals_the_ledgers_claims_at_the_cut(demo: tuple[Path, Resul
         symbols = [a["symbol"] for a in assets]
         claims = _claims_at(out / "exchange.db", manifest["cut"]["seq"])
         index = SnapshotIndex(out / "publication" / "work" / manifest_path.parent.name)
-        holders = {a for a, c in claims.items() if any(c.values())}
-        assert set(index.account_ids()) == holders, "one leaf per customer with a claim, no other"
+        assert set(index.account_ids()) == set(claims), "every open customer account, no other"
+        parsed = parse_manifest(manifest)
         totals = {"equity": [0] * len(symbols), "debt": [0] * len(symbols)}
-        for account in holders:
-            leaf = index.proof(account)["leaf"]
+        for account in claims:
+            claim_of = verify_proof_set(parse_proof_set(index.proof(account)), parsed)
             for i, symbol in enumerate(symbols):
                 claim = claims[account][symbol]
-                expected = (str(max(claim, 0)), str(max(-claim, 0)))
-                got = (leaf["equity"][i], leaf["debt"][i])
+                expected = (max(claim, 0), max(-claim, 0))
+                got = (claim_of.equity[i], claim_of.debt[i])
                 assert got == expected, f"{manifest['snapshot_id']} {account} {symbol}"
                 totals["equity"][i] += max(claim, 0)
                 totals["debt"][i] += max(-claim, 0)

@@ -208,15 +208,19 @@ def _scaled(
 ) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
     """floor(x * cut / 2^32) for u128 x = (hi, lo) and 0 <= cut <= 2^32, exactly.
 
-    x in four 32-bit limbs; each limb times cut is < 2^64; carries propagate upward."""
-    a = (lo & _M32, lo >> _S32, hi & _M32, hi >> _S32)
+    x in four 32-bit limbs; each limb times cut is < 2^64; carries propagate upward. When
+    every x fits 64 bits (satoshi, lamports, micro-USDC) the upper limbs are skipped."""
+    wide = bool(hi.any())
+    a = (lo & _M32, lo >> _S32, hi & _M32, hi >> _S32) if wide else (lo & _M32, lo >> _S32)
     p = [limb * cut for limb in a]
     carry = p[0] >> _S32
     out = []
-    for k in (1, 2, 3):
+    for k in range(1, len(a)):
         t = (p[k] & _M32) + carry
         out.append(t & _M32)
         carry = (t >> _S32) + (p[k] >> _S32)
+    if not wide:
+        return np.zeros_like(lo), out[0] | (carry << _S32)
     return out[2] | (carry << _S32), out[0] | (out[1] << _S32)
 
 
@@ -331,10 +335,16 @@ def _fill(
         p_hi[first], p_lo[first] = 0, 0
         part_lo = f_lo - p_lo
         part_hi = f_hi - p_hi - (f_lo < p_lo).astype(np.uint64)
-        side = is_debt[:, a][owner].astype(np.int64)
-        rows = np.arange(total)
-        pieces[rows, side, a, 0] = part_hi
-        pieces[rows, side, a, 1] = part_lo
+        debt = is_debt[:, a]
+        if debt.any():
+            debt_rows = debt[owner]
+            zero = np.uint64(0)
+            pieces[:, 1, a, 0] = np.where(debt_rows, part_hi, zero)
+            pieces[:, 1, a, 1] = np.where(debt_rows, part_lo, zero)
+            part_hi = np.where(debt_rows, zero, part_hi)
+            part_lo = np.where(debt_rows, zero, part_lo)
+        pieces[:, 0, a, 0] = part_hi
+        pieces[:, 0, a, 1] = part_lo
 
 
 def _repeat_ids(
@@ -342,13 +352,18 @@ def _repeat_ids(
 ) -> tuple[bytes, NDArray[np.int64]]:
     """The ids blob with account j's id repeated counts[j] times, accounts in `order`."""
     lengths = np.diff(batch.id_offsets)[order]
+    blob = np.frombuffer(batch.ids, dtype=np.uint8)
+    width = int(lengths[0]) if lengths.size else 0
+    if width and bool((lengths == width).all()):  # one id length: rows of a 2-D array
+        rows = blob.reshape(-1, width)[order].repeat(counts, axis=0)
+        offsets = np.arange(rows.shape[0] + 1, dtype=np.int64) * width
+        return rows.tobytes(), offsets
     starts = batch.id_offsets[:-1][order]
     piece_lengths = np.repeat(lengths, counts)
     piece_starts = np.repeat(starts, counts)
     offsets = np.zeros(piece_lengths.size + 1, dtype=np.int64)
     np.cumsum(piece_lengths, out=offsets[1:])
     total = int(offsets[-1])
-    blob = np.frombuffer(batch.ids, dtype=np.uint8)
     within = np.arange(total, dtype=np.int64) - np.repeat(offsets[:-1], piece_lengths)
     out = blob[np.repeat(piece_starts, piece_lengths) + within]
     return out.tobytes(), offsets

@@ -30,12 +30,11 @@ from por.chain.litesvm_rpc import LiteSvmRpcServer
 from por.chain.solana_world import SolanaWorld, create_solana_world, fund_sol, fund_usdc
 from por.manifest import AssetInfo, LogHead, build_manifest, parse_manifest
 from por.model import Node
-from por.proof import parse_proof
+from por.proofset import parse_proof_set, verify_proof_set
 from por.reserves import Wallet, WalletRegistry
 from por.reserves.keystore import generate_keystore
 from por.reserves.ownership import OwnershipProof, verify_ownership
 from por.snapshot import SnapshotIndex
-from por.verify import verify_proof
 from tests.por.snapshot.snapshot_ledger import (
     BORROWERS,
     BORROWERS_AFTER,
@@ -178,9 +177,10 @@ def test_por_snapshot_writes_files_whose_proofs_and_signatures_verify(
     index = SnapshotIndex(snap)
     assert sorted(index.account_ids()) == ["u1", "u2", "u3", "u4"]
     for account in index.account_ids():
-        verify_proof(parse_proof(index.proof(account)), manifest)
-    u2 = parse_proof(index.proof("u2"))
-    assert u2.leaf.equity == (0, 3 * E18, 0, 0), "the pending withdrawal still counts"
+        verify_proof_set(parse_proof_set(index.proof(account)), manifest)
+    u2 = verify_proof_set(parse_proof_set(index.proof("u2")), manifest)
+    assert u2.equity == (0, 3 * E18, 0, 0), "the pending withdrawal still counts"
+    assert u2.pieces >= 3, "the default policy splits a funded account into >= 3 pieces"
     reserves = json.loads((snap / "public" / "reserves.json").read_text())
     assert reserves["totals"] == {
         "BTC": "100000000",
@@ -371,3 +371,45 @@ def test_help_ends_with_examples() -> None:
     tail = result.output.split("Options:")[-1]
     assert "Examples:" in tail, "the Examples section must come last"
     assert tail.rstrip().endswith("--out snapshots")
+
+
+def test_leaf_list_auditors_writes_only_the_encrypted_list_and_none_writes_no_list(
+    ledger_db: str, tmp_path: Path
+) -> None:
+    from por.audit._leaflist import fold_leaf_file
+    from por.leaflist import decrypted, read_identities, write_identity_file
+
+    recipient = write_identity_file(tmp_path / "auditor.key")
+    out = tmp_path / "out"
+    sealed = _run(["--at", AT, "--db", ledger_db, "--out", str(out), "--json",
+                   "--leaf-list", "auditors", "--auditor", recipient])  # fmt: skip
+    assert sealed.exit_code == 1, sealed.stderr  # no reserves: the reconciliation FAILs
+    assert [p.name for p in out.iterdir()] == ["2026-11-24T16-00-00Z"], "no staging left"
+    public = out / "2026-11-24T16-00-00Z" / "public"
+    assert not (public / "leaves.jsonl").exists()
+    meta = json.loads((public / "snapshot.json").read_text())
+    assert meta["files"]["leaves"] == "leaves.jsonl.age"
+    symbols = tuple(a["symbol"] for a in meta["assets"])
+    with decrypted(public / "leaves.jsonl.age", read_identities(tmp_path / "auditor.key")) as s:
+        summary = fold_leaf_file(s, symbols)
+    assert summary.root.hash.hex() == meta["tree"]["root"]["hash"]
+    withheld = _run(["--at", AT, "--db", ledger_db, "--out", str(tmp_path / "none"),
+                     "--leaf-list", "none"])  # fmt: skip
+    assert withheld.exit_code == 1, withheld.stderr
+    names = {p.name for p in (tmp_path / "none" / "2026-11-24T16-00-00Z" / "public").iterdir()}
+    assert names == {"snapshot.json", "reconciliation.json"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--leaf-list", "auditors"], "--leaf-list auditors needs the auditors' keys"),
+        (["--leaf-list", "auditors", "--auditor", "age1oops"], "--auditor: not an age X25519"),
+        (["--auditor", "age1" + "q" * 58], "--auditor: not an age"),
+    ],
+)
+def test_a_bad_leaf_list_choice_fails_with_one_line_and_no_files(
+    ledger_db: str, tmp_path: Path, args: list[str], message: str
+) -> None:
+    out = tmp_path / "out"
+    _fails(_run(["--at", AT, "--db", ledger_db, "--out", str(out), *args]), 2, message, out)
