@@ -1,4 +1,5 @@
-"""`por keys`: create and inspect the exchange's Ed25519 signing key."""
+"""`por keys`: create and inspect the exchange's Ed25519 signing key, and an auditor's
+age identity (for leaf lists encrypted for auditors)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def _fail(message: str) -> NoReturn:
 
 @click.group()
 def keys() -> None:
-    """The Ed25519 key that signs manifests and log heads.
+    """The Ed25519 key that signs manifests and log heads; an auditor's age key.
 
     A key file holds the 32-byte seed as 64 hex characters and must have mode 0600;
     the environment variable POR_SIGNING_KEY may hold the same hex instead.
@@ -27,6 +28,7 @@ def keys() -> None:
     Examples:
       por keys generate --out signing.key
       por keys public --key signing.key
+      por keys age-generate --out auditor.key
     """
 
 
@@ -77,3 +79,32 @@ def public_cmd(key_path: Path | None) -> None:
     except SigningKeyError as exc:
         _fail(str(exc))
     click.echo(key.public_key_hex)
+
+
+@keys.command("age-generate")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Identity file to create (mode 0600); never overwritten.",
+)
+def age_generate_cmd(out: Path) -> None:
+    """Create an auditor's age X25519 identity in FILE and print its recipient (age1...).
+
+    The file has age-keygen's format (so `age -d -i FILE` reads it too). Give the printed
+    recipient to the exchange (`por publish --leaf-list auditors --auditor age1...`); keep
+    the file to open the leaf lists encrypted for you (`por verify bundle --identity FILE`).
+
+    \b
+    Examples:
+      por keys age-generate --out auditor.key
+      por keys age-generate --out ~/.por/acme-auditor.key > acme-auditor.pub
+    """
+    from por.leaflist import LeafListError, write_identity_file
+
+    try:
+        recipient = write_identity_file(out)
+    except LeafListError as exc:
+        _fail(str(exc))
+    click.echo(recipient)

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from cli._errors import EXIT_FAILED, EXIT_USAGE, Rule, reporter
+from cli._leaflist import leaf_list_options, leaf_list_policy
+from cli._pieces import pieces_option
 
 if TYPE_CHECKING:
     from por.publish import Publisher
@@ -37,6 +39,7 @@ def _rules(prog: str) -> Callable[[], list[Rule]]:
         from exchange.errors import ExchangeError
         from por.errors import PorError
         from por.keys import SigningKeyError
+        from por.leaflist import LeafListError
         from por.log.errors import LogError
         from por.publish.errors import LockedError, NotDueError, PublishConfigError
         from por.reserves.errors import KeyStoreError, WalletFileError
@@ -53,6 +56,7 @@ def _rules(prog: str) -> Callable[[], list[Rule]]:
             KeyStoreError,
             ExchangeError,
             LogError,
+            LeafListError,
         )
         return [(unusable, EXIT_USAGE, said), ((PorError,), EXIT_FAILED, said)]
 
@@ -172,10 +176,13 @@ def _common(func: F) -> F:
             help=f"Node-unlocked sender (dev chains); else env {ENV_ANCHOR_KEY} "
             "(0x hex private key) signs locally.",
         ),
+        *leaf_list_options("the bundle"),
+        pieces_option,
         click.option(
             "--no-liabilities",
             is_flag=True,
-            help="Leave liabilities.jsonl (the full leaf list) out of the bundle.",
+            hidden=True,
+            help="Deprecated: --leaf-list none.",
         ),
         click.option(
             "--engine",
@@ -217,7 +224,7 @@ def _publisher(
     from exchange.export import SqlLedgerExport
     from por.keys import resolve_signing_key
     from por.publish import AnchorConfig, Publisher, PublisherConfig, open_publication_db
-    from por.snapshot import read_secret
+    from por.snapshot import PiecePolicy, read_secret
 
     key = resolve_signing_key(opts["key_file"])
     secret = read_secret(opts["secret_file"])
@@ -245,10 +252,16 @@ def _publisher(
         site=site,
         reserves=setup,
         anchor=anchor,
-        publish_liabilities=not opts["no_liabilities"],
+        leaf_list=leaf_list_policy(
+            opts["leaf_list"],
+            opts["auditors"],
+            opts["auditors_file"],
+            deprecated_none=opts["no_liabilities"],
+        ),
         min_leaves=opts["min_leaves"],
         engine=opts["engine"],
         late_after_s=opts["late_after"],
+        pieces=PiecePolicy.parse(opts["pieces"]),
     )
     ledger = open_database(opts["db_url"], create=False)
     return Publisher(
@@ -265,6 +278,7 @@ Examples:
       --log-db postgresql://postgres@127.0.0.1:5432/test --secret-file snapshot.secret \\
       --wallets wallets.json --keys keys.json --eth-rpc http://127.0.0.1:8545 \\
       --sol-rpc http://127.0.0.1:8899 --anchor 0x5FbDB2315678afecb367f032d93F642f64180aa3
+  por publish --at 2026-11-24T16:00:00Z ... --leaf-list auditors --auditors-file auditors.txt
 """
 )
 @click.option(
@@ -362,6 +376,7 @@ Examples:
   por schedule --db sqlite:///por.db --secret-file snapshot.secret --key publisher.key \\
       --delay 5m --health /var/run/por/health.json
   por schedule --since 2026-11-24T00:00:00Z --until 2026-11-25T00:00:00Z ...   # a backfill
+  por schedule ... --leaf-list auditors --auditor age1... --auditor age1...
 """
 )
 @click.option(

@@ -6,9 +6,14 @@ The checks, each a named `Check` with status pass, fail or skip (and why):
   trusted before this passes; every later check is skipped when it fails);
 - files: every file the signed `bundle.files` lists is there with its SHA-256 and size,
   and nothing else is;
-- liabilities: the whole tree rebuilt from `liabilities.jsonl` (fast builder path, see
+- liabilities: the whole tree rebuilt from the leaf list (fast builder path, see
   `_leaflist`) gives the manifest's height, leaf count and root; every amount canonical,
-  tags strictly ascending (so unique), no leaf with both equity and debt in one asset;
+  tags strictly ascending (so unique), no leaf with both equity and debt in one asset.
+  The signed `leaf_list` field (`por.leaflist`) says where the list is: public
+  (`liabilities.jsonl`), encrypted for auditors (`liabilities.jsonl.age`, decrypted in
+  a stream with the auditor's age identity, never written to disk: skipped without one,
+  or `LeafListLockedError` when the caller requires it), or withheld (skipped: the
+  tree cannot be rebuilt, and the report says so);
 - reconciliation: `reconciliation.json` recomputed: per asset liabilities and debts are
   the root's, net, reserves (from reserves.json), custody gap, coverage and PASS/FAIL,
   the overall verdict and the manifest's `reconciliation` field;
@@ -30,23 +35,36 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from por._input import load_json, read_bounded
 from por.audit.errors import AuditInputError, LogMismatchError
 from por.audit.replica import LogReplica
 from por.audit.source import Site
 from por.errors import ManifestError, PorError, TreeError
+from por.leaflist import (
+    CLEAR_NAME,
+    SEALED_NAME,
+    LeafListDecryptError,
+    LeafListError,
+    LeafListPolicy,
+    from_manifest,
+    identity_recipients,
+)
 from por.log import LogHead
 from por.manifest import Manifest, parse_manifest_bytes, verify_manifest
+
+if TYPE_CHECKING:
+    from pyrage.x25519 import Identity
 
 __all__ = [
     "BUNDLE_CHECKS",
     "BundleReport",
     "Check",
+    "LeafListLockedError",
     "check_reconciliation",
     "check_reserves",
     "find_site",
@@ -54,7 +72,7 @@ __all__ = [
 ]
 
 MANIFEST_NAME = "manifest.json"
-LIABILITIES_NAME = "liabilities.jsonl"
+LIABILITIES_NAME = CLEAR_NAME
 RESERVES_NAME = "reserves.json"
 RECONCILIATION_NAME = "reconciliation.json"
 BUNDLE_FORMAT = "por-bundle/1"
@@ -77,14 +95,29 @@ class BundleReport:
     checks: list[Check] = field(default_factory=list)
     manifest: Manifest | None = None
     document: dict[str, Any] | None = None
+    leaf_list: LeafListPolicy | None = None  # as the signed manifest states it
 
     @property
     def passed(self) -> bool:
+        """No check failed (a skipped check did not run: see `not_run`)."""
         return all(c.status != "fail" for c in self.checks)
 
     @property
     def failed(self) -> list[Check]:
         return [c for c in self.checks if c.status == "fail"]
+
+    @property
+    def not_run(self) -> list[Check]:
+        return [c for c in self.checks if c.status == "skip"]
+
+
+class LeafListLockedError(AuditInputError):
+    """The leaf list is encrypted for auditors and no identity given opens it: nothing
+    was checked (exit 2). `recipients` are the keys it is encrypted to."""
+
+    def __init__(self, message: str, recipients: Sequence[str]) -> None:
+        super().__init__(message)
+        self.recipients = tuple(recipients)
 
 
 class _Fail(Exception):
@@ -128,15 +161,38 @@ def _check_files(directory: Path, document: Mapping[str, Any]) -> str:
     return f"{len(files)} files, every SHA-256 and size as signed"
 
 
-def _check_liabilities(directory: Path, manifest: Manifest, document: Mapping[str, Any]) -> str:
+def _fold(stream: IO[bytes], manifest: Manifest, what: str) -> Any:
     from por.audit._leaflist import fold_leaf_file
 
-    path = directory / LIABILITIES_NAME
-    with open(path, "rb") as stream:
+    try:
+        return fold_leaf_file(stream, manifest.symbols, what)
+    except TreeError as exc:
+        raise _Fail(str(exc)) from None
+
+
+def _check_liabilities(
+    directory: Path,
+    manifest: Manifest,
+    document: Mapping[str, Any],
+    policy: LeafListPolicy,
+    identities: Sequence[Identity] = (),
+) -> str:
+    if policy.mode == "auditors":
+        from por.leaflist import decrypted
+
         try:
-            summary = fold_leaf_file(stream, manifest.symbols, LIABILITIES_NAME)
-        except TreeError as exc:
-            raise _Fail(str(exc)) from None
+            with decrypted(directory / SEALED_NAME, identities) as stream:
+                summary = _fold(stream, manifest, SEALED_NAME)
+        except LeafListDecryptError as exc:
+            keys = ", ".join(identity_recipients(identities))
+            raise _Fail(
+                f"{SEALED_NAME}: {exc} (key {keys}, which the signed manifest names as a recipient)"
+            ) from None
+        opened = f" decrypted with the key {identity_recipients(identities)[0]}"
+    else:
+        with open(directory / LIABILITIES_NAME, "rb") as stream:
+            summary = _fold(stream, manifest, LIABILITIES_NAME)
+        opened = ""
     stated = document.get("leaf_count")
     if stated is not None and stated != summary.leaf_count:
         raise _Fail(f"{summary.leaf_count} leaves, the manifest's leaf_count says {stated}")
@@ -149,7 +205,67 @@ def _check_liabilities(directory: Path, manifest: Manifest, document: Mapping[st
         )
     if summary.root != manifest.root:
         raise _Fail("the leaves' totals differ from the manifest's root totals")
-    return f"{summary.leaf_count} leaves rebuild the signed root {manifest.root.hash.hex()[:16]}…"
+    return (
+        f"{summary.leaf_count} leaves{opened} rebuild the signed root"
+        f" {manifest.root.hash.hex()[:16]}…"
+    )
+
+
+def _recipients_text(recipients: Sequence[str]) -> str:
+    n = len(recipients)
+    return f"{n} auditor{'s' if n != 1 else ''} ({', '.join(recipients)})"
+
+
+def _openers(policy: LeafListPolicy, identities: Sequence[Identity]) -> list[Identity]:
+    """The given identities whose key is one the list is encrypted to."""
+    keys = set(policy.recipients)
+    return [
+        i for i, r in zip(identities, identity_recipients(identities), strict=True) if r in keys
+    ]
+
+
+def _locked_reason(policy: LeafListPolicy, identities: Sequence[Identity]) -> str:
+    said = f"the leaf list is encrypted (age) for {_recipients_text(policy.recipients)}"
+    if not identities:
+        return f"{said}; give --identity FILE holding one of their keys"
+    mine = ", ".join(identity_recipients(identities))
+    return f"{said}; the identity given is for {mine}, not one of them"
+
+
+def _leaf_list_check(
+    path: Path,
+    manifest: Manifest,
+    document: Mapping[str, Any],
+    listed: Mapping[str, Any],
+    policy: LeafListPolicy,
+    identities: Sequence[Identity],
+) -> Check | Callable[[], str]:
+    """A skip or failure decided from the signed statement alone, else the rebuild to run."""
+    stated = "leaf_list" in document
+    others = sorted(n for n in (LIABILITIES_NAME, SEALED_NAME) if n in listed and n != policy.file)
+    if others:
+        return Check(
+            "liabilities",
+            "fail",
+            f"the manifest's leaf_list says mode {policy.mode}, yet bundle.files lists {others}",
+        )
+    if policy.mode == "none":
+        if stated:
+            detail = (
+                "NOT RUN: the exchange withheld the leaf list (signed leaf_list mode none);"
+                " the tree cannot be rebuilt, only its signed root and totals are checked"
+            )
+        else:
+            detail = "NOT RUN: no leaf list in this bundle (not published)"
+        return Check("liabilities", "skip", detail)
+    if policy.file not in listed:
+        return Check("liabilities", "fail", f"leaf_list names {policy.file}, not in bundle.files")
+    if policy.mode == "auditors":
+        openers = _openers(policy, identities)
+        if not openers:
+            return Check("liabilities", "skip", f"NOT RUN: {_locked_reason(policy, identities)}")
+        return lambda: _check_liabilities(path, manifest, document, policy, openers)
+    return lambda: _check_liabilities(path, manifest, document, policy)
 
 
 def _amount(value: Any, where: str) -> int:
@@ -349,11 +465,16 @@ def verify_bundle_dir(
     eth_rpc: str | None = None,
     anchor_contract: str | None = None,
     log: tuple[LogHead, LogReplica] | None = None,
+    identities: Sequence[Identity] = (),
+    require_identity: bool = False,
 ) -> BundleReport:
     """Run every check; `AuditInputError` only when there is nothing to check at all.
 
     `log` is the site's verified head and rebuilt log when the caller already has them
-    (`por verify history` checks many bundles against one log).
+    (`por verify history` checks many bundles against one log). `identities`: the
+    auditor's age identities, for a leaf list encrypted for auditors; when none of them
+    opens it, its check is skipped (said so), or with `require_identity`
+    `LeafListLockedError` is raised before anything else is checked.
     """
     path = Path(directory)
     if not path.is_dir():
@@ -370,6 +491,21 @@ def verify_bundle_dir(
             report.checks.append(Check(name, "skip", "the manifest is not verified"))
         return report
     report.manifest, report.document = manifest, document
+    policy_error = None
+    try:
+        report.leaf_list = from_manifest(document)
+    except LeafListError as exc:
+        policy_error = str(exc)
+    policy = report.leaf_list
+    if (
+        require_identity
+        and policy is not None
+        and policy.mode == "auditors"
+        and not _openers(policy, identities)
+    ):
+        raise LeafListLockedError(
+            f"{manifest.snapshot_id}: {_locked_reason(policy, identities)}", policy.recipients
+        )
     report.checks.append(
         Check("manifest", "pass", f"{manifest.snapshot_id}, signed by the pinned key")
     )
@@ -390,11 +526,16 @@ def verify_bundle_dir(
     def json_file(name: str) -> Any:
         return load_json(read_bounded(path / name), name)
 
-    if LIABILITIES_NAME in listed:
-        run("liabilities", lambda: _check_liabilities(path, manifest, document))
+    if policy_error is not None:
+        report.checks.append(Check("liabilities", "fail", policy_error))
+    elif not files_ok or policy is None:
+        report.checks.append(Check("liabilities", "skip", "the files do not verify"))
     else:
-        reason = "not published in this bundle" if files_ok else "the files do not verify"
-        report.checks.append(Check("liabilities", "skip", reason))
+        decided = _leaf_list_check(path, manifest, document, listed, policy, identities)
+        if isinstance(decided, Check):
+            report.checks.append(decided)
+        else:
+            run("liabilities", decided)
     reserves: Any = None
     if files_ok and RESERVES_NAME in listed:
         try:

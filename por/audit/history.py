@@ -10,15 +10,19 @@ hour logged just before it and the SHA-256 of that hour's `manifest.json`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from por.audit.bundle import BundleReport, Check, verify_bundle_dir
 from por.audit.errors import AuditInputError, LogMismatchError
 from por.audit.monitor import read_site_log
 from por.audit.source import Site
 from por.log import parse_entry
+
+if TYPE_CHECKING:
+    from pyrage.x25519 import Identity
 
 __all__ = ["SNAPSHOTS_DIR", "HistoryReport", "verify_history"]
 
@@ -45,9 +49,16 @@ def _bundle_dirs(root: Path) -> list[Path]:
 
 
 def verify_history(
-    site_dir: str, public_key: bytes, *, eth_rpc: str | None = None
+    site_dir: str,
+    public_key: bytes,
+    *,
+    eth_rpc: str | None = None,
+    identities: Sequence[Identity] = (),
 ) -> HistoryReport:
-    """Everything a site published; `AuditInputError` when the site cannot be read."""
+    """Everything a site published; `AuditInputError` when the site cannot be read.
+
+    `identities` (an auditor's age keys) open the hours whose leaf list is encrypted for
+    the auditors; without one of their keys, those rebuilds are skipped and said so."""
     root = Path(site_dir)
     if not root.is_dir():
         raise AuditInputError(f"{site_dir}: not a directory (expected a published site)")
@@ -64,7 +75,9 @@ def verify_history(
     by_sid: dict[str, BundleReport] = {}
     raws: dict[str, bytes] = {}
     for directory in _bundle_dirs(root):
-        bundle = verify_bundle_dir(directory, public_key, eth_rpc=eth_rpc, log=(head, replica))
+        bundle = verify_bundle_dir(
+            directory, public_key, eth_rpc=eth_rpc, log=(head, replica), identities=identities
+        )
         report.bundles.append(bundle)
         if bundle.manifest is not None:
             by_sid[bundle.manifest.snapshot_id] = bundle

@@ -3,7 +3,10 @@
 Layout of `<bundles>/<name>/` (name = snapshot id with ':' -> '-'):
 
     manifest.json        `por-manifest/1` (spec) plus our signed fields, see below
-    liabilities.jsonl    every leaf in tree order: {"debt", "equity", "tag"} (optional)
+    liabilities.jsonl    every leaf in tree order: {"debt", "equity", "tag"} (leaf list
+                         mode public)
+    liabilities.jsonl.age  the same list encrypted with age to the auditors' X25519 keys
+                         (mode auditors); neither file in mode none (`por.leaflist`)
     reserves.json        wallets' balances at the pinned block/slot, ownership signatures
                          (present when a wallet registry is configured)
     reconciliation.json  liabilities against reserves per asset (`por-reconciliation/1`)
@@ -20,6 +23,12 @@ nulls, so absent means "none"):
     "cut":      {"seq": N, "time": "...Z"}   -- last journal sequence in the snapshot and
                  its ledger time (time absent when the ledger had no clock yet)
     "leaf_count": N                          -- leaves of the tree, fillers included
+    "leaf_list": {"mode": "public", "file": "liabilities.jsonl"}
+               | {"mode": "auditors", "file": "liabilities.jsonl.age",
+                  "recipients": ["age1...", ...]}          -- sorted, unique
+               | {"mode": "none"}
+                 -- how the leaf list is published (`por.leaflist`); absent in bundles
+                 published before it (then: public iff liabilities.jsonl is listed)
     "reserves": [{"chain", "block"|"slot", "hash", "time", "requested_at", "late_s"}, ...]
                  -- one pin per chain; late_s = seconds the reading is after the hour
     "late":     ["solana", ...]              -- chains read more than `late_after_s` after
@@ -48,6 +57,7 @@ from typing import Any
 
 from por._fields import node_json
 from por.errors import PorError
+from por.leaflist import CLEAR_NAME, SEALED_NAME, LeafListPolicy, seal_file
 from por.manifest import AssetInfo, Manifest, parse_manifest_bytes, verify_manifest
 from por.model import Node
 from por.publish._fsio import fsync_dir, fsync_file, link_or_copy, sha256_file
@@ -61,6 +71,7 @@ __all__ = [
     "MANIFEST_NAME",
     "RECONCILIATION_NAME",
     "RESERVES_NAME",
+    "SEALED_LIABILITIES_NAME",
     "FileDigest",
     "PreviousPublication",
     "SnapshotFacts",
@@ -75,11 +86,18 @@ __all__ = [
 
 BUNDLE_FORMAT = "por-bundle/1"
 MANIFEST_NAME = "manifest.json"
-LIABILITIES_NAME = "liabilities.jsonl"
+LIABILITIES_NAME = CLEAR_NAME
+SEALED_LIABILITIES_NAME = SEALED_NAME
 RESERVES_NAME = "reserves.json"
 RECONCILIATION_NAME = "reconciliation.json"
 INDEX_NAME = "index.html"
-BUNDLE_FILES = (LIABILITIES_NAME, RESERVES_NAME, RECONCILIATION_NAME, INDEX_NAME)
+BUNDLE_FILES = (
+    LIABILITIES_NAME,
+    SEALED_LIABILITIES_NAME,
+    RESERVES_NAME,
+    RECONCILIATION_NAME,
+    INDEX_NAME,
+)
 # fields a re-run recomputes identically from the ledger (given the same snapshot secret)
 COMPARED_FIELDS = ("snapshot_id", "assets", "tree", "cut", "leaf_count")
 
@@ -180,29 +198,37 @@ def write_bundle_files(
     facts: SnapshotFacts,
     directory: Path,
     *,
-    publish_liabilities: bool,
+    leaf_list: LeafListPolicy,
     previous: PreviousPublication | None,
     published_at: str,
 ) -> dict[str, FileDigest]:
-    """Put every file but the manifest into `directory` (fsynced); return their digests."""
+    """Put every file but the manifest into `directory` (fsynced); return their digests.
+
+    The leaf list goes in as `leaf_list` says: linked in clear, encrypted for the auditors
+    (streamed from the snapshot's leaves.jsonl, never a second clear copy), or left out.
+    """
     from por.site.templates import bundle_page
 
     directory.mkdir(parents=True, exist_ok=True)
     public = facts.public_dir
     names: list[str] = []
-    if publish_liabilities:
+    if leaf_list.file is not None:
         src = public / "leaves.jsonl"
         if not src.exists():
             raise BundleError(f"{src}: missing: the snapshot was taken without its leaf list")
-        link_or_copy(src, directory / LIABILITIES_NAME)
-        names.append(LIABILITIES_NAME)
+        if leaf_list.mode == "public":
+            link_or_copy(src, directory / leaf_list.file)
+        else:
+            seal_file(src, directory / leaf_list.file, leaf_list.recipients)
+            fsync_file(directory / leaf_list.file)
+        names.append(leaf_list.file)
     if (public / "reserves.json").exists():
         link_or_copy(public / "reserves.json", directory / RESERVES_NAME)
         names.append(RESERVES_NAME)
     link_or_copy(public / "reconciliation.json", directory / RECONCILIATION_NAME)
     names.append(RECONCILIATION_NAME)
     digests = {name: FileDigest(*sha256_file(directory / name)) for name in names}
-    page = bundle_page(facts, digests, previous, published_at).encode("utf-8")
+    page = bundle_page(facts, digests, previous, published_at, leaf_list).encode("utf-8")
     (directory / INDEX_NAME).write_bytes(page)
     fsync_file(directory / INDEX_NAME)
     digests[INDEX_NAME] = FileDigest(*sha256_file(directory / INDEX_NAME))
@@ -216,6 +242,7 @@ def manifest_extras(
     previous: PreviousPublication | None,
     published_at: str,
     late_after_s: int,
+    leaf_list: LeafListPolicy,
 ) -> dict[str, Any]:
     """Our signed fields (see the module docstring)."""
     cut: dict[str, Any] = {"seq": facts.cut_seq}
@@ -229,6 +256,7 @@ def manifest_extras(
         },
         "cut": cut,
         "leaf_count": facts.leaf_count,
+        "leaf_list": leaf_list.to_json(),
         "reserves": pins,
         "reconciliation": facts.status,
         "published_at": published_at,

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Engine
 
 from por.keys import SigningKey
+from por.leaflist import LeafListPolicy
 from por.log import store as log_store
 from por.log.entry import entry_from_manifest
 from por.log.head import LogHead as SignedHeadContent
@@ -69,6 +70,7 @@ from por.publish.errors import (
     RecomputedDiffersError,
 )
 from por.publish.records import Publication
+from por.snapshot.pieces import DEFAULT_POLICY, PiecePolicy
 
 if TYPE_CHECKING:
     from por.snapshot import LedgerSource, ReserveSetup
@@ -107,7 +109,9 @@ class PublisherConfig:
     `site` the static site updated after each hour (None: no site). `secret` derives
     nonces and filler tags: the same secret makes a re-run reproduce the tree exactly,
     which is how an existing hour is re-checked. `late_after_s`: a chain read more than
-    this after the hour is listed under the manifest's "late".
+    this after the hour is listed under the manifest's "late". `leaf_list`: how the leaf
+    list is published (public, encrypted for auditors, none; `por.leaflist`). `pieces`:
+    how each account is split into leaves (`por.snapshot.pieces`).
     """
 
     out: Path
@@ -116,10 +120,11 @@ class PublisherConfig:
     site: Path | None = None
     reserves: ReserveSetup | None = None
     anchor: AnchorConfig | None = None
-    publish_liabilities: bool = True
+    leaf_list: LeafListPolicy = field(default_factory=LeafListPolicy)
     min_leaves: int = 0
     engine: str = "local"
     late_after_s: int = 900
+    pieces: PiecePolicy = DEFAULT_POLICY
 
     @property
     def work(self) -> Path:
@@ -328,7 +333,8 @@ class Publisher:
                 reserves=self.config.reserves if with_reserves else None,
                 engine=self.config.engine,  # type: ignore[arg-type]
                 min_leaves=self.config.min_leaves,
-                publish_leaves=self.config.publish_liabilities,
+                publish_leaves=self.config.leaf_list.needs_leaves,
+                pieces=self.config.pieces,
             )
         except SnapshotError as exc:
             if type(exc.__cause__).__name__ == "CutNotFinalError":
@@ -363,11 +369,11 @@ class Publisher:
         files = write_bundle_files(
             facts,
             tmp,
-            publish_liabilities=cfg.publish_liabilities,
+            leaf_list=cfg.leaf_list,
             previous=prev,
             published_at=published_at,
         )
-        extras = manifest_extras(facts, files, prev, published_at, cfg.late_after_s)
+        extras = manifest_extras(facts, files, prev, published_at, cfg.late_after_s, cfg.leaf_list)
         late = tuple(extras.get("late", ()))
         unsigned_view = {
             "snapshot_id": sid,

@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from por.leaflist import LeafListError, from_manifest
 from por.log import store as log_store
 from por.publish import records
 from por.publish._fsio import link_or_copy, write_atomic
@@ -119,6 +120,10 @@ def build_site(site: Path, bundles: Path, db: Engine) -> SiteSummary:
                 assets.append(symbol)
         points.append(CoveragePoint(pub.snapshot_id, coverage))
         known = [v for v in coverage.values() if v is not None]
+        try:
+            leaf_list = from_manifest(manifest).mode
+        except LeafListError:
+            leaf_list = "malformed"
         rows.append(
             {
                 "snapshot_id": pub.snapshot_id,
@@ -128,6 +133,7 @@ def build_site(site: Path, bundles: Path, db: Engine) -> SiteSummary:
                 "log_index": pub.log_index,
                 "anchor_tx": pub.anchor_tx,
                 "late": manifest.get("late", []),
+                "leaf_list": leaf_list,
             }
         )
     head = json.loads(pubs[-1].head) if pubs else None

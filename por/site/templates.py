@@ -13,9 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from por.leaflist import LeafListError, from_manifest
 from por.snapshot.reconcile import format_signed_units
 
 if TYPE_CHECKING:
+    from por.leaflist import LeafListPolicy
     from por.publish.bundle import FileDigest, PreviousPublication, SnapshotFacts
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "coverage_svg",
     "index_page",
     "layout",
+    "leaf_list_html",
     "ppm_percent",
     "reconciliation_table",
     "snapshot_page",
@@ -155,11 +158,38 @@ def _pins_table(pins: Sequence[Mapping[str, Any]], late_after_s: int | None = No
     )
 
 
+def leaf_list_html(policy: LeafListPolicy, href_prefix: str) -> str:
+    """How the hour's leaf list is published, and what that lets readers check."""
+    if policy.mode == "public":
+        name = esc(policy.file)
+        return (
+            f'<p>Public: <a href="{esc(href_prefix)}{name}">{name}</a>, every leaf of the tree '
+            "in order. Anyone can rebuild the tree from it: <code>por verify tree "
+            f"{name} --manifest manifest.json --public-key KEY</code>.</p>"
+        )
+    if policy.mode == "auditors":
+        n = len(policy.recipients)
+        name = esc(policy.file)
+        keys = "".join(f'<li class="hash">{esc(r)}</li>' for r in policy.recipients)
+        return (
+            f"<p>Encrypted for {n} auditor{'s' if n != 1 else ''}: "
+            f'<a href="{esc(href_prefix)}{name}">{name}</a> (age, X25519). Only the holders '
+            "of these keys can rebuild the tree: <code>por verify bundle DIR --public-key KEY "
+            f"--identity AUDITOR.key</code>.</p><ul>{keys}</ul>"
+        )
+    return (
+        '<p class="muted">Withheld by the exchange: no leaf list is published for this hour, '
+        "so nobody can rebuild the tree. The signed root and its totals are in the log, and "
+        "every customer's own proof still verifies against them.</p>"
+    )
+
+
 def bundle_page(
     facts: SnapshotFacts,
     files: Mapping[str, FileDigest],
     previous: PreviousPublication | None,
     published_at: str,
+    leaf_list: LeafListPolicy,
 ) -> str:
     """The bundle's own index.html (its hash is in the manifest, so it cannot show the
     manifest's signature or log position: manifest.json beside it has them)."""
@@ -186,15 +216,16 @@ def bundle_page(
         f"<dt>Ledger cut</dt><dd>journal sequence {facts.cut_seq}"
         f"{' at ' + esc(facts.cut_time) if facts.cut_time else ''}</dd>"
         f"<dt>Tree</dt><dd>height {facts.height}, {facts.leaf_count:,} leaves</dd>"
+        f"<dt>Leaf list</dt><dd>{esc(leaf_list.describe())}</dd>"
         f'<dt>Root hash</dt><dd class="hash">{esc(facts.root.hash.hex())}</dd>'
         f"<dt>Published</dt><dd>{esc(published_at)}</dd></dl></section>"
         f"<h2>Reconciliation</h2><section class=card>{reconciliation_table(report)}</section>"
         f"<h2>Reserves read at</h2><section class=card>{_pins_table(facts.pins)}</section>"
+        f"<h2>Leaf list</h2><section class=card>{leaf_list_html(leaf_list, '')}</section>"
         f"<h2>Files</h2><section class=card>{_files_table(files, '')}"
         '<p class="muted">manifest.json (signed) lists each file with its SHA-256. Check '
-        "your own leaf with <code>por verify proof PROOF.json --manifest manifest.json "
-        "--public-key KEY</code>, the whole list with <code>por verify tree "
-        "liabilities.jsonl --manifest manifest.json</code>.</p></section>"
+        "your own leaves with <code>por verify proof PROOF.json --manifest manifest.json "
+        "--public-key KEY</code>.</p></section>"
         f"<h2>Chain of hours</h2><section class=card>{prev}</section>"
     )
     return layout(
@@ -317,7 +348,8 @@ def index_page(
             f'<tr><td><a href="{esc(r["href"])}">{esc(r["snapshot_id"])}</a>{late}</td>'
             f"<td>{_status(r['status'])}</td>"
             f'<td class="num">{esc(r["coverage"])}</td>'
-            f'<td class="num">{r["log_index"]}</td><td>{anchor}</td></tr>'
+            f'<td class="num">{r["log_index"]}</td><td>{esc(r.get("leaf_list", ""))}</td>'
+            f"<td>{anchor}</td></tr>"
         )
     head_html = '<p class="muted">The log is empty.</p>'
     if head is not None:
@@ -337,7 +369,8 @@ def index_page(
         f'<h2>Transparency log</h2><section class="card">{head_html}</section>'
         f"<h2>Published hours</h2><section class=card><table><thead><tr><th>Snapshot</th>"
         "<th>Status</th><th class=num>Lowest coverage</th><th class=num>Log entry</th>"
-        f"<th>Anchor tx</th></tr></thead><tbody>{''.join(trs)}</tbody></table></section>"
+        "<th>Leaf list</th><th>Anchor tx</th></tr></thead>"
+        f"<tbody>{''.join(trs)}</tbody></table></section>"
     )
     title = f"{exchange} proof of reserves" if exchange else "Proof of reserves"
     return layout(title, body, subtitle="Hourly, append-only, anchored on Ethereum")
@@ -350,8 +383,14 @@ def snapshot_page(
     anchor: Mapping[str, Any] | None,
     log_index: int,
 ) -> str:
-    """One published hour on the site: reconciliation, files, log position, anchor."""
+    """One published hour on the site: reconciliation, leaf list, files, log, anchor."""
     sid = str(manifest["snapshot_id"])
+    try:
+        policy = from_manifest(manifest)
+        leaf_list, leaf_line = leaf_list_html(policy, files_href), esc(policy.describe())
+    except LeafListError as exc:
+        leaf_list = f'<p class="fail">The manifest\'s leaf_list field is malformed: {esc(exc)}</p>'
+        leaf_line = '<span class="fail">malformed</span>'
     root = manifest["tree"]["root"]
     files = dict(manifest["bundle"]["files"])
     if anchor:
@@ -377,6 +416,7 @@ def snapshot_page(
         f"<dt>Ledger cut</dt><dd>sequence {esc(manifest['cut']['seq'])}</dd>"
         f"<dt>Tree</dt><dd>height {esc(manifest['tree']['height'])}, "
         f"{esc(manifest.get('leaf_count', ''))} leaves</dd>"
+        f"<dt>Leaf list</dt><dd>{leaf_line}</dd>"
         f'<dt>Root hash</dt><dd class="hash">{esc(root["hash"])}</dd>'
         f"<dt>Log</dt><dd>entry {log_index}; size {esc(manifest['log']['size'])}, root "
         f'<span class="hash">{esc(manifest["log"]["root"])}</span></dd>'
@@ -384,6 +424,7 @@ def snapshot_page(
         f"<dt>Published</dt><dd>{esc(manifest.get('published_at', ''))}</dd></dl>"
         f"{late_html}</section>"
         f"<h2>Reconciliation</h2><section class=card>{reconciliation_table(report)}</section>"
+        f"<h2>Leaf list</h2><section class=card>{leaf_list}</section>"
         f"<h2>Reserves read at</h2><section class=card>"
         f"{_pins_table(manifest.get('reserves', []))}</section>"
         f'<h2>Files</h2><section class=card><p>Signed manifest: <a href="'

@@ -64,3 +64,21 @@ def test_every_keys_help_ends_with_examples() -> None:
     for args in ([], ["generate"], ["public"]):
         result = run(*args, "--help")
         assert result.exit_code == 0 and "Examples:\n" in result.stdout
+
+
+def test_age_generate_writes_a_0600_identity_and_prints_the_recipient_it_opens(
+    tmp_path: Path,
+) -> None:
+    from por.leaflist import identity_recipients, read_identities
+
+    out = tmp_path / "auditor.key"
+    result = run("age-generate", "--out", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert result.stdout == identity_recipients(read_identities(out))[0] + "\n"
+    assert result.stdout.startswith("age1")
+    before = out.read_bytes()
+    again = run("age-generate", "--out", str(out))
+    assert again.exit_code == 2 and again.stderr.count("\n") == 1
+    assert "already exists" in again.stderr and out.read_bytes() == before
+    assert "Examples:\n" in run("age-generate", "--help").stdout

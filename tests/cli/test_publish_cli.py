@@ -94,6 +94,11 @@ def test_an_existing_hour_that_would_differ_now_exits_1(setup: dict[str, str]) -
         (["--at", "2026-11-24T19:00:00Z"], "has not reached"),
         (["--delay", "soon"], "--delay"),
         (["--anchor", "0x0000000000000000000000000000000000000001"], "--eth-rpc"),
+        (["--at", H0, "--leaf-list", "auditors"], "--leaf-list auditors needs the auditors'"),
+        (["--at", H0, "--leaf-list", "auditors", "--auditor", "age1xyz"], "--auditor: not an age"),
+        (["--at", H0, "--auditor", "AGE-SECRET-KEY-1ABC"], "--auditor: expected an age X25519"),
+        (["--at", H0, "--leaf-list", "auditors", "--auditors-file", "/nonexistent"], "cannot read"),
+        (["--at", H0, "--no-liabilities", "--leaf-list", "public"], "--no-liabilities"),
     ],
 )
 def test_bad_publish_input_fails_with_one_line_and_exit_2(
@@ -159,3 +164,35 @@ def test_the_installed_script_publishes_an_hour(setup: dict[str, str]) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"published {H0}: log size 1\n"
+
+
+def test_publish_with_each_leaf_list_mode_and_an_auditor_verifies_the_encrypted_hour(
+    setup: dict[str, str],
+) -> None:
+    from por.leaflist import write_identity_file
+
+    tmp = Path(setup["tmp"])
+    recipients = [write_identity_file(tmp / f"auditor{i}.key") for i in range(2)]
+    (tmp / "auditors.txt").write_text(f"# our auditors\n{recipients[1]}\n")
+    auditors = ["--auditor", recipients[0], "--auditors-file", str(tmp / "auditors.txt")]
+    sealed = run("publish", *_base(setup), "--at", H0, "--leaf-list", "auditors", *auditors)
+    assert sealed.exit_code == 0, sealed.output
+    withheld = run("publish", *_base(setup), "--at", H1, "--leaf-list", "none")
+    assert withheld.exit_code == 0, withheld.output
+    legacy = run("publish", *_base(setup), "--at", H2, "--no-liabilities")
+    assert legacy.exit_code == 0 and "deprecated; use --leaf-list none" in legacy.stderr
+    site = Path(setup["out"]) / "site" / "snapshots"
+    key = run("keys", "public", "--key", setup["key"]).stdout.strip()
+    hours = [site / h.replace(":", "-") for h in (H0, H1, H2)]
+    docs = [json.loads((h / "manifest.json").read_text()) for h in hours]
+    assert docs[0]["leaf_list"]["recipients"] == sorted(recipients)
+    assert [d["leaf_list"]["mode"] for d in docs] == ["auditors", "none", "none"]
+    for i in range(2):
+        opened = run("verify", "bundle", str(hours[0]), "--public-key", key,
+                     "--identity", str(tmp / f"auditor{i}.key"))  # fmt: skip
+        assert opened.exit_code == 0, opened.output
+    locked = run("verify", "bundle", str(hours[0]), "--public-key", key)
+    assert locked.exit_code == 2 and "encrypted (age) for 2 auditors" in locked.stderr
+    for hour in hours[1:]:
+        skipped = run("verify", "bundle", str(hour), "--public-key", key)
+        assert skipped.exit_code == 0 and "NOT RUN: liabilities" in skipped.stdout

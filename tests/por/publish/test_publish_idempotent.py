@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from por.leaflist import LeafListPolicy
 from por.publish import (
     AnchorConfig,
     Anchorer,
@@ -105,7 +106,7 @@ def test_only_one_publisher_runs_at_a_time(world: World) -> None:
 def test_a_bundle_without_the_leaf_list_or_anchor_still_verifies(world: World) -> None:
     clock = FakeClock(START + timedelta(hours=1) + DELAY, world.advance_to)
     world.advance_to(clock.t)
-    publisher = world.publisher(clock, publish_liabilities=False, anchor=None, site=None)
+    publisher = world.publisher(clock, leaf_list=LeafListPolicy("none"), anchor=None, site=None)
     with publisher.lock():
         publisher.publish_due(clock.now(), DELAY, since=START)
     docs = check_publication(publisher, [iso(START), iso(START + timedelta(hours=1))])
