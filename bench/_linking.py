@@ -14,18 +14,24 @@ be told from fillers). The attacks, all run on every hour pair (`ATTACKS`):
   only with leaves of the same non-zero pattern), mutual, within a factor of 2 overall
   (distance <= log10 2) and clearly better than the second nearest (ratio test: nearest
   < 0.5 x second; a leaf with no second candidate passes).
-- groupsum: exact sums. Groups are single leaves, pairs and triples; pairs of the
-  GROUP_PAIRS largest leaves of an hour by USD value (and every pair inside a non-zero
-  pattern class of at most GROUP_CLASS leaves), triples of the GROUP_TRIPLES largest; only
-  leaves whose exact vector does not recur in the other hour take part (a recurring one is
-  the exact attack's, and its sums would only repeat it). A sum that is unique among the
-  groups of t and unique among the groups of t+1, equal in both, with a group of two or
-  three on at least one side, is a link -- unless the attacker's own estimate says such a
-  coincidence is likely by chance: groups are put in strata (non-zero pattern, group size,
-  decade of USD value), and a match of a group of stratum S at t with one of S' at t+1 is
-  kept when |S| x |S'| / V <= GROUP_CHANCE, V the number of integer vectors of the sum's
-  magnitude (the product of its non-zero amounts). Small 1-asset sums of crowded strata
-  coincide by the thousand; sums in wei or over several assets practically never.
+- groupsum: exact sums (an unchanged account re-split into other pieces). Groups are
+  single leaves, pairs and triples: pairs of the GROUP_PAIRS largest leaves of an hour by
+  USD value and every pair inside a non-zero pattern class of at most GROUP_CLASS leaves;
+  triples of the GROUP_TRIPLES largest and every triple inside a class of at most
+  GROUP_CLASS3. Only leaves whose exact vector does not recur in the other hour take part
+  (a recurring one is the exact attack's, and its sums would only repeat it). A sum that
+  is unique among the groups of t and unique among the groups of t+1, equal in both, with
+  a group of two or three on at least one side, is a link -- unless the attacker's own
+  estimate says such a coincidence is likely by chance: groups are put in strata
+  (non-zero pattern, group size, decade of USD value), and a match of a group of stratum
+  S at t with one of S' at t+1 is kept when |S| x |S'| / V <= GROUP_CHANCE, V the number
+  of integer vectors of the sum's magnitude (the product of its non-zero amounts). Small
+  1-asset sums of crowded strata coincide by the thousand; sums in wei or over several
+  assets practically never.
+- groupround: the same groups, their sums rounded to 3 significant digits per amount (an
+  account whose claim drifted a little, e.g. by interest, re-split), unique in both hours,
+  with the same chance estimate (V: the number of 3-digit signatures of the sum's
+  magnitude, the product of its mantissas in [100, 1000)).
 - largest: the largest leaves tracked per column (each asset's equity, each asset's debt)
   and by USD value: among the LARGEST_TOP largest of each hour, nearest neighbour in log
   of that one value, mutual, within 25 % and passing the same ratio test.
@@ -78,6 +84,7 @@ __all__ = [
     "ATTACKS",
     "GROUP_CHANCE",
     "GROUP_CLASS",
+    "GROUP_CLASS3",
     "GROUP_PAIRS",
     "GROUP_TRIPLES",
     "LARGEST_TOP",
@@ -95,6 +102,7 @@ __all__ = [
 GROUP_PAIRS = 2000  # pairs among this many largest leaves (2M sums)
 GROUP_CLASS = 1500  # and every pair inside a non-zero pattern class this small
 GROUP_TRIPLES = 200  # triples among this many largest leaves (1.3M sums)
+GROUP_CLASS3 = 120  # and every triple inside a non-zero pattern class this small
 GROUP_CHANCE = 1.0  # a group-sum link: at most this many coincidences expected by chance
 LARGEST_TOP = 200  # leaves tracked per column by the largest-leaf attack
 WHALES = 100
@@ -283,16 +291,24 @@ def attack_exact(a: HourLeaves, b: HourLeaves) -> Links:
 
 
 def _rounded(values: NDArray[np.float64], digits: int) -> NDArray[np.uint64]:
-    """Hash of the row's signature: zero or (exponent, mantissa to `digits` digits)."""
-    positive = values > 0
-    safe = np.where(positive, values, 1.0)
-    exponent = np.floor(np.log10(safe)).astype(np.int64)
-    mantissa = np.rint(safe / 10.0 ** (exponent - digits + 1)).astype(np.int64)
+    """Hash of each row's signature: per amount zero or (exponent, mantissa to `digits`
+    significant digits)."""
+    out = np.zeros(values.shape[0], dtype=np.uint64)
+    for c in range(values.shape[1]):
+        _add_rounded(out, values[:, c], digits, c)
+    return out
+
+
+def _add_rounded(out: NDArray[np.uint64], column: NDArray[np.float64], digits: int, c: int) -> None:
+    """Add column c's part of the signature hash (non-zero amounts only) to `out`."""
+    rows = np.flatnonzero(column > 0)
+    v = column[rows]
+    exponent = np.floor(np.log10(v)).astype(np.int64)
+    mantissa = np.rint(v / 10.0 ** (exponent - digits + 1)).astype(np.int64)
     carry = mantissa >= 10**digits
-    exponent = np.where(carry, exponent + 1, exponent)
-    mantissa = np.where(carry, mantissa // 10, mantissa)
-    codes = np.where(positive, (exponent + 100) * 10_000 + mantissa, 0)
-    return _row_hash(codes)
+    exponent[carry] += 1
+    mantissa[carry] //= 10
+    out[rows] += ((exponent + 100) * 10_000 + mantissa).astype(np.uint64) * _MULT[c]
 
 
 def attack_rounded(digits: int) -> Callable[[HourLeaves, HourLeaves], Links]:
@@ -447,7 +463,12 @@ class _Groups:
         code = distinct(np.concatenate(codes)) if codes else np.zeros(0, np.int64)
         self.pairs = np.stack([code >> 32, code & 0xFFFFFFFF], axis=1)
         top = np.sort(by_value[:GROUP_TRIPLES])
-        self.triples = top[_combinations(top.size, 3)]
+        triples = [top[_combinations(top.size, 3)]]
+        for pattern in kinds[(counts <= GROUP_CLASS3) & (counts >= 3)]:
+            members = np.sort(pool[patterns == pattern])
+            triples.append(members[_combinations(members.size, 3)])
+        self.triples = distinct_rows(np.concatenate(triples))
+        self._values = h.values
         self.singles = pool
         fp, pat, usd = h.fp, h.pattern, h.usd
         p, t = self.pairs, self.triples
@@ -468,6 +489,20 @@ class _Groups:
         self._kinds = kinds
         self._counts = np.bincount(np.searchsorted(kinds, self.stratum), minlength=kinds.size)
 
+    def rounded(self, digits: int) -> NDArray[np.uint64]:
+        """Every group's sum rounded (`_rounded`), one column at a time."""
+        p, t = self.pairs, self.triples
+        out = np.zeros(self.keys.size, dtype=np.uint64)
+        for c in range(self._values.shape[1]):
+            v = self._values[:, c]
+            if not v.any():
+                continue
+            column = np.concatenate(
+                [v[self.singles], v[p[:, 0]] + v[p[:, 1]], v[t[:, 0]] + v[t[:, 1]] + v[t[:, 2]]]
+            )
+            _add_rounded(out, column, digits, c)
+        return out
+
     def crowd(self, rows: NDArray[np.int64]) -> NDArray[np.int64]:
         """How many groups share each row's stratum."""
         return np.asarray(self._counts[np.searchsorted(self._kinds, self.stratum[rows])], np.int64)
@@ -484,22 +519,72 @@ class _Groups:
         return out
 
 
-def attack_groupsum(a: HourLeaves, b: HourLeaves) -> Links:
+_LAST_GROUPS: list[tuple[int, int, _Groups, _Groups]] = []
+
+
+def _groups_of(a: HourLeaves, b: HourLeaves) -> tuple[_Groups, _Groups]:
+    """The groups of both hours (pools: non-zero leaves whose exact vector does not recur
+    in the other hour); the last pair is kept for the next group attack on it."""
+    for ida, idb, ga, gb in _LAST_GROUPS:
+        if ida == id(a) and idb == id(b):
+            return ga, gb
     ia, ib = np.flatnonzero(a.nonzero), np.flatnonzero(b.nonzero)
     pool_a = ia[~np.isin(a.fp[ia], b.fp[ib])]
     pool_b = ib[~np.isin(b.fp[ib], a.fp[ia])]
-    groups_a, groups_b = _Groups(a, pool_a), _Groups(b, pool_b)
-    i, j = _unique_matches(groups_a.keys, groups_b.keys)
+    groups = (_Groups(a, pool_a), _Groups(b, pool_b))
+    _LAST_GROUPS[:] = [(id(a), id(b), *groups)]
+    return groups
+
+
+def _group_links(
+    a: HourLeaves,
+    b: HourLeaves,
+    groups_a: _Groups,
+    groups_b: _Groups,
+    keys_a: NDArray[np.uint64],
+    keys_b: NDArray[np.uint64],
+    cells: Callable[[NDArray[np.float64]], NDArray[np.float64]],
+) -> Links:
+    """Unique matches of group keys with a group of 2 or 3 on one side at least, kept when
+    the attacker's own estimate of chance coincidences is low: the groups of the match's
+    stratum on both sides, over log10 `cells(sum vector)` (the number of distinct keys of
+    the sum's magnitude). A match is also dropped when one leaf of its t group and one of
+    its t+1 group have the same 2-digit signature: it decomposes into leaves that continue
+    one by one (two accounts each barely changed), the single-leaf attacks' business."""
+    i, j = _unique_matches(keys_a, keys_b)
     left, right = groups_a.members(i), groups_b.members(j)
     grouped = (left[:, 1] >= 0) | (right[:, 1] >= 0)
-    i, j, left, right = i[grouped], j[grouped], left[grouped], right[grouped]
-    # the attacker's own estimate of chance coincidences: the groups of its stratum on both
-    # sides, over the number of integer vectors of the sum's magnitude
-    total = np.where(left >= 0, 1, 0)[:, :, None] * a.values[np.maximum(left, 0)]
-    volume = np.log10(np.maximum(total.sum(axis=1), 1.0)).sum(axis=1)
+    sig_a = np.append(_rounded(a.values, 2), np.uint64(1))  # index -1: padding, no match
+    sig_b = np.append(_rounded(b.values, 2), np.uint64(2))
+    same = (sig_a[left][:, :, None] == sig_b[right][:, None, :]).any(axis=(1, 2))
+    keep = grouped & ~same
+    i, j, left, right = i[keep], j[keep], left[keep], right[keep]
+    total = (np.where(left >= 0, 1.0, 0.0)[:, :, None] * a.values[np.maximum(left, 0)]).sum(1)
     crowd = np.log10(groups_a.crowd(i).astype(np.float64) * groups_b.crowd(j))
-    keep = crowd - volume <= math.log10(GROUP_CHANCE)
+    keep = crowd - cells(total) <= math.log10(GROUP_CHANCE)
     return Links(left[keep], right[keep])
+
+
+def _integer_cells(total: NDArray[np.float64]) -> NDArray[np.float64]:
+    return np.asarray(np.log10(np.maximum(total, 1.0)).sum(axis=1), dtype=np.float64)
+
+
+def _rounded_cells(total: NDArray[np.float64]) -> NDArray[np.float64]:
+    """log10 of the number of 3-digit signatures of the sum's magnitude: per non-zero
+    amount, its mantissa in [100, 1000)."""
+    logs = np.log10(np.where(total > 0, total, 1.0))
+    return np.asarray(np.where(total > 0, logs - np.floor(logs) + 2, 0.0).sum(axis=1), np.float64)
+
+
+def attack_groupsum(a: HourLeaves, b: HourLeaves) -> Links:
+    ga, gb = _groups_of(a, b)
+    return _group_links(a, b, ga, gb, ga.keys, gb.keys, _integer_cells)
+
+
+def attack_groupround(a: HourLeaves, b: HourLeaves) -> Links:
+    ga, gb = _groups_of(a, b)
+    keys_a, keys_b = ga.rounded(3), gb.rounded(3)
+    return _group_links(a, b, ga, gb, keys_a, keys_b, _rounded_cells)
 
 
 ATTACKS: dict[str, Callable[[HourLeaves, HourLeaves], Links]] = {
@@ -508,6 +593,7 @@ ATTACKS: dict[str, Callable[[HourLeaves, HourLeaves], Links]] = {
     "rounded1": attack_rounded(1),
     "nearest": attack_nearest,
     "groupsum": attack_groupsum,
+    "groupround": attack_groupround,
     "largest": attack_largest,
 }
 

@@ -104,13 +104,30 @@ def test_group_sum_attack_links_a_leaf_to_the_two_pieces_it_was_split_into() -> 
 
 def test_group_sum_attack_links_three_pieces_to_two() -> None:
     pieces_t = [([BTC + 1, 0], [0, 0]), ([2 * BTC + 2, 0], [0, 0]), ([4 * BTC + 4, 0], [0, 0])]
-    pieces_next = [([3 * BTC + 5, 0], [0, 0]), ([4 * BTC + 2, 0], [0, 0])]
+    pieces_next = [([35 * BTC // 10 + 5, 0], [0, 0]), ([35 * BTC // 10 + 2, 0], [0, 0])]
     a = _hour([*pieces_t, *_crowd(1)])
     b = _hour([*_crowd(2), *pieces_next])
     links = ATTACKS["groupsum"](a, b)
     pairs = zip(links.left.tolist(), links.right.tolist(), strict=True)
     groups = [([x for x in lk if x >= 0], [y for y in rk if y >= 0]) for lk, rk in pairs]
     assert ([0, 1, 2], [40, 41]) in groups
+
+
+def test_group_round_attack_links_a_leaf_to_two_pieces_of_a_slightly_grown_claim() -> None:
+    a = _hour([([123_400_000, 555_000_000], [0, 0]), *_crowd(1)])
+    b = _hour(
+        [*_crowd(2), ([23_410_000, 155_040_000], [0, 0]), ([100_000_000, 400_000_000], [0, 0])]
+    )
+    assert len(ATTACKS["groupsum"](a, b)) == 0  # the sum grew: not exact
+    links = ATTACKS["groupround"](a, b)
+    assert _linked(links, 0, 40) and _linked(links, 0, 41)
+
+
+def test_group_attacks_do_not_pair_up_two_accounts_that_each_barely_changed() -> None:
+    a = _hour([([5 * BTC, 0], [0, 0]), ([0, 7_000 * USD], [0, 0])])
+    b = _hour([([5 * BTC + 100_000, 0], [0, 0]), ([0, 7_000 * USD + 500_000], [0, 0])])
+    assert len(ATTACKS["groupround"](a, b)) == 0  # {0, 1} -> {0, 1} would be wrong
+    assert _linked(ATTACKS["rounded2"](a, b), 0, 0)
 
 
 def test_largest_attack_follows_the_largest_btc_leaf_whose_other_assets_changed() -> None:
