@@ -342,15 +342,24 @@ def _two_nearest(
             dist = np.sqrt(((x[s : s + step, None, :] - y[cand]) ** 2).sum(axis=2))
             cand_rows.append(cand)
             dist_rows.append(_mask_repeats(cand, dist))
-    else:
+    else:  # brute force: |x - y|^2 = |x|^2 + |y|^2 - 2 x.y, a matrix product per chunk
         cand_rows, dist_rows = [], []
-        step = max(1, _CHUNK // (max(1, y.shape[0]) * dims))
+        step = max(1, _CHUNK // max(1, y.shape[0]))
         k = min(2, y.shape[0])
+        yy = (y * y).sum(axis=1)
         for s in range(0, m, step):
-            d = np.sqrt(((x[s : s + step, None, :] - y[None, :, :]) ** 2).sum(axis=2))
-            part = np.argpartition(d, k - 1, axis=1)[:, :k]
-            cand_rows.append(part)
-            dist_rows.append(np.take_along_axis(d, part, axis=1))
+            xs = x[s : s + step]
+            d2 = (xs * xs).sum(axis=1)[:, None] + yy[None, :] - 2.0 * (xs @ y.T)
+            rows = np.arange(xs.shape[0])
+            first = d2.argmin(axis=1)
+            best = [first, first]
+            near = [d2[rows, first], np.full(rows.size, np.inf)]
+            if k == 2:
+                d2[rows, first] = np.inf
+                best[1] = d2.argmin(axis=1)
+                near[1] = d2[rows, best[1]]
+            cand_rows.append(np.stack(best, axis=1))
+            dist_rows.append(np.sqrt(np.maximum(np.stack(near, axis=1), 0.0)))
     cand = np.concatenate(cand_rows)
     dist = np.concatenate(dist_rows)
     order2 = np.argsort(dist, axis=1)

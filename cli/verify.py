@@ -757,6 +757,8 @@ def _checks_table(title: str, checks: Sequence[Any]) -> None:
         "por verify bundle site/snapshots/2026-11-24T16-00-00Z --public-key HEX",
         "por verify bundle bundles/2026-11-24T16-00-00Z --public-key HEX --site site/"
         " --eth-rpc http://127.0.0.1:8545 --json",
+        "por verify bundle site/snapshots/2026-11-24T16-00-00Z --public-key HEX"
+        " --identity auditor.key",
     ),
 )
 @click.argument("directory", metavar="DIR")
@@ -786,6 +788,7 @@ def _checks_table(title: str, checks: Sequence[Any]) -> None:
 def bundle_command(
     directory: str,
     public_key_hex: str,
+    identity_files: tuple[str, ...],
     site_location: str | None,
     eth_rpc: str | None,
     anchor_contract: str | None,
@@ -794,26 +797,40 @@ def bundle_command(
     """Check one published hour from its public files: every check, one table.
 
     manifest signature (pinned key), every file's SHA-256 and size, the whole tree rebuilt
-    from liabilities.jsonl, the reconciliation recomputed, every ownership signature, the
+    from the leaf list, the reconciliation recomputed, every ownership signature, the
     hour's entry in the site's log and the log head's signature, and with --eth-rpc the
-    on-chain anchors. Exit 0 when nothing fails, 1 naming each failed check, 2 when the
-    bundle cannot be read.
+    on-chain anchors. The signed manifest says how the leaf list is published: in clear,
+    encrypted for auditors (give --identity: it is decrypted in memory, never written), or
+    withheld (that check does not run, and the table says so). Exit 0 when nothing fails,
+    1 naming each failed check, 2 when the bundle cannot be read or its leaf list is
+    encrypted and no --identity opens it.
     """
     from por.audit.bundle import verify_bundle_dir
     from por.audit.source import open_site
+    from por.leaflist import read_identities
     from por.manifest import parse_public_key
 
     key = parse_public_key(public_key_hex)
+    identities = [i for path in identity_files for i in read_identities(path)]
     site = None if site_location is None else open_site(site_location)
     report = verify_bundle_dir(
-        directory, key, site=site, eth_rpc=eth_rpc, anchor_contract=anchor_contract
+        directory,
+        key,
+        site=site,
+        eth_rpc=eth_rpc,
+        anchor_contract=anchor_contract,
+        identities=identities,
+        require_identity=True,
     )
     sid = report.manifest.snapshot_id if report.manifest is not None else "?"
+    not_run = [c.name for c in report.not_run]
     if as_json:
         _print_json(
             {
                 "valid": report.passed,
                 "snapshot_id": None if report.manifest is None else sid,
+                "leaf_list": None if report.leaf_list is None else report.leaf_list.to_json(),
+                "not_run": not_run,
                 "checks": [
                     {"name": c.name, "status": c.status, "detail": c.detail} for c in report.checks
                 ],
@@ -821,6 +838,8 @@ def bundle_command(
         )
     else:
         verdict = "all checks pass" if report.passed else "FAILED"
+        if report.passed and not_run:
+            verdict = f"every check that ran passes; NOT RUN: {', '.join(not_run)}"
         _checks_table(f"bundle {_shown(sid)}: {verdict}", report.checks)
     if not report.passed:
         names = ", ".join(f"{c.name} ({c.detail})" for c in report.failed)
@@ -923,24 +942,53 @@ def reserves_command(
 @click.argument("site_dir", metavar="SITE_DIR")
 @pinned_key_option
 @click.option(
+    "--identity",
+    "identity_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    metavar="KEYFILE",
+    help="Your age identity file (AGE-SECRET-KEY-1..., as age-keygen or `por keys"
+    " age-generate` write it): opens a leaf list encrypted for the auditors (repeatable).",
+)
+@click.option(
     "--eth-rpc",
     default=None,
     metavar="URL",
     help="Your own Ethereum node: check every hour's on-chain anchor too.",
 )
+@click.option(
+    "--identity",
+    "identity_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    metavar="KEYFILE",
+    help="Your age identity file: rebuilds the hours whose leaf list is encrypted for you.",
+)
 @json_option
 @reported
-def history_command(site_dir: str, public_key_hex: str, eth_rpc: str | None, as_json: bool) -> None:
+def history_command(
+    site_dir: str,
+    public_key_hex: str,
+    eth_rpc: str | None,
+    identity_files: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Verify every hour a site published and the whole log, in one run.
 
     The signed log head and its entries; every bundle under snapshots/ with all the checks
     of `por verify bundle` against that log; every logged hour has its bundle; each hour
-    names the hour before it and that hour's manifest. Exit 0 all pass, 1 any fails.
+    names the hour before it and that hour's manifest. An hour whose leaf list is withheld,
+    or encrypted for auditors and no --identity opens it, is listed with that rebuild
+    skipped. Exit 0 all pass, 1 any fails.
     """
     from por.audit.history import verify_history
+    from por.leaflist import read_identities
     from por.manifest import parse_public_key
 
-    report = verify_history(site_dir, parse_public_key(public_key_hex), eth_rpc=eth_rpc)
+    identities = [i for path in identity_files for i in read_identities(path)]
+    report = verify_history(
+        site_dir, parse_public_key(public_key_hex), eth_rpc=eth_rpc, identities=identities
+    )
     if as_json:
         _print_json(
             {
