@@ -352,13 +352,13 @@ def _two_nearest(
             d2 = (xs * xs).sum(axis=1)[:, None] + yy[None, :] - 2.0 * (xs @ y.T)
             rows = np.arange(xs.shape[0])
             first = d2.argmin(axis=1)
-            best = [first, first]
+            picks = [first, first]
             near = [d2[rows, first], np.full(rows.size, np.inf)]
             if k == 2:
                 d2[rows, first] = np.inf
-                best[1] = d2.argmin(axis=1)
-                near[1] = d2[rows, best[1]]
-            cand_rows.append(np.stack(best, axis=1))
+                picks[1] = d2.argmin(axis=1)
+                near[1] = d2[rows, picks[1]]
+            cand_rows.append(np.stack(picks, axis=1))
             dist_rows.append(np.sqrt(np.maximum(np.stack(near, axis=1), 0.0)))
     cand = np.concatenate(cand_rows)
     dist = np.concatenate(dist_rows)
