@@ -34,6 +34,7 @@ SAMPLE = REPO / "sample_data"
 INSOLVENT_HOUR = 12  # `--insolvent` moves reserves out before this hour's snapshot
 INSOLVENT_KEEP_PERCENT = 60  # of each cold wallet's holdings left on the exchange's wallets
 USERS_MAX = 5  # owners whose proofs land in DIR/users/
+AUDITOR_IDENTITY = "age-identity.key"  # the demo auditor's age key (--leaf-list auditors)
 SINK = "0x000000000000000000000000000000000000dEaD"  # where paid-out / moved tokens go
 # what the demo creates in DIR (and removes at the start of a run); nothing else is touched
 OUTPUTS = ("exchange.db", "exchange.db-wal", "exchange.db-shm", "publication", "site",
@@ -55,6 +56,8 @@ class DemoConfig:
     hours: int = 24
     db_url: str | None = None
     insolvent: bool = False
+    pieces: str = "default"  # the split policy (por.snapshot.pieces.PiecePolicy.parse)
+    leaf_list: str = "public"  # public | auditors (a demo auditor key) | none (por.leaflist)
 
 
 @dataclass(slots=True)
@@ -296,6 +299,9 @@ def run_demo(config: DemoConfig, reporter: Reporter) -> DemoResult:
     """The whole demo; returns what every check said. Raises on unusable input."""
     started = time.monotonic()
     gen = load_generator()
+    from por.snapshot import PiecePolicy
+
+    pieces = PiecePolicy.parse(config.pieces)  # a bad policy: fail before anything starts
     out = config.out.resolve()
     _fresh_out(out)
     reporter.stage("generating the sample day")
@@ -315,6 +321,7 @@ def run_demo(config: DemoConfig, reporter: Reporter) -> DemoResult:
         indent=2) + "\n")  # fmt: skip
     _write_private(out / "keys" / "manifest-signing.key", keys["manifest_signing_key"] + "\n")
     result = DemoResult(out, public_key, accounts=config.accounts, lines=len(lines))
+    leaf_list, identities = _leaf_list(config.leaf_list, out)
 
     with ExitStack() as stack:
         ledger, exchange, ledger_url = _open_ledger(config, out)  # refuse a used DB first
@@ -336,7 +343,8 @@ def run_demo(config: DemoConfig, reporter: Reporter) -> DemoResult:
 
         hour_stats = _HourStats()
         exchange.after_event.append(hour_stats.on_event)
-        publisher = _publisher(log_db, out, ledger, signing_key, secret, chains, anvil.url)
+        publisher = _publisher(log_db, out, ledger, signing_key, secret, chains, anvil.url, pieces,
+                               leaf_list)  # fmt: skip
         stack.enter_context(publisher.lock())
         publisher.recover()
 
@@ -367,14 +375,15 @@ def run_demo(config: DemoConfig, reporter: Reporter) -> DemoResult:
             publisher.clock = lambda b=boundary: b + timedelta(minutes=5)
             publisher.publish_hour(boundary)
             hour.publish_s = time.monotonic() - t0
-            _audit_hour(hour, out, public_key, anvil.url, sol_rpc.url, chains.eth.anchor)
+            _audit_hour(hour, out, public_key, anvil.url, sol_rpc.url, chains.eth.anchor,
+                        identities)  # fmt: skip
             result.hours.append(hour)
             verdict = hour.status if not hour.failed else "CHECK FAILED"
             reporter.advance("running the day: trading, hourly publication, audit",
                              f"{sid} {verdict}")  # fmt: skip
 
         reporter.stage("auditor: verify history (every bundle and the whole log)")
-        _audit_history(result, out, public_key)
+        _audit_history(result, out, public_key, identities)
         owners = _owners(day.owners)
         reporter.stage("users: own proofs across hours", len(owners))
         for role, account in owners:
@@ -458,7 +467,7 @@ def _publication_db(config: DemoConfig, out: Path) -> Any:
 
 
 def _publisher(db: Any, out: Path, ledger: Any, key: Any, secret: bytes,
-               chains: _Chains, anvil_url: str) -> Any:  # fmt: skip
+               chains: _Chains, anvil_url: str, pieces: Any, leaf_list: Any) -> Any:  # fmt: skip
     from exchange.export import SqlLedgerExport
     from por.publish import AnchorConfig, Publisher, PublisherConfig
     from por.snapshot import ReserveSetup
@@ -474,8 +483,23 @@ def _publisher(db: Any, out: Path, ledger: Any, key: Any, secret: bytes,
             reserves=ReserveSetup(chains.registry, chains.readers(), chains.keystore),
             anchor=AnchorConfig(anvil_url, chains.eth.anchor),
             engine="serial",
+            pieces=pieces,
+            leaf_list=leaf_list,
         ),
     )
+
+
+def _leaf_list(mode: str, out: Path) -> tuple[Any, list[Any]]:
+    """The publisher's leaf-list policy and the auditor's age identities: in mode auditors
+    the demo's auditor makes a key (DIR/auditor/age-identity.key) and hands its recipient
+    to the exchange, as a real auditor would."""
+    from por.leaflist import LeafListPolicy, read_identities, write_identity_file
+
+    if mode != "auditors":
+        return LeafListPolicy(mode), []
+    path = out / "auditor" / AUDITOR_IDENTITY
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return LeafListPolicy.of(mode, [write_identity_file(path)]), read_identities(path)
 
 
 # -- auditor and users ----------------------------------------------------------------------
@@ -488,7 +512,7 @@ def _site_bundle(out: Path, snapshot_id: str) -> Path:
 
 
 def _audit_hour(hour: HourResult, out: Path, public_key: str, eth_rpc: str, sol_rpc: str,
-                anchor: str) -> None:  # fmt: skip
+                anchor: str, identities: Sequence[Any] = ()) -> None:  # fmt: skip
     """What an auditor runs every hour: verify bundle, verify reserves (its own nodes,
     right away: Solana has no past reads), verify log (the monitor's state file)."""
     from por.audit.bundle import verify_bundle_dir
@@ -514,7 +538,8 @@ def _audit_hour(hour: HourResult, out: Path, public_key: str, eth_rpc: str, sol_
         else:
             hour.failed.append(f"{name}: {detail}")
 
-    report = verify_bundle_dir(bundle, key, site=site, eth_rpc=eth_rpc, anchor_contract=anchor)
+    report = verify_bundle_dir(bundle, key, site=site, eth_rpc=eth_rpc, anchor_contract=anchor,
+                               identities=identities)  # fmt: skip
     for check in report.checks:
         count(f"bundle {check.name}", check.status, check.detail)
     reserves = json.loads((bundle / "reserves.json").read_text(encoding="utf-8"))
@@ -528,13 +553,14 @@ def _audit_hour(hour: HourResult, out: Path, public_key: str, eth_rpc: str, sol_
         count("log", "fail", str(exc))
 
 
-def _audit_history(result: DemoResult, out: Path, public_key: str) -> None:
+def _audit_history(result: DemoResult, out: Path, public_key: str,
+                   identities: Sequence[Any] = ()) -> None:  # fmt: skip
     """`por verify history SITE`: the log and every bundle again, and the chain of hours.
     Without an RPC: the anchors were checked hour by hour (`verify bundle` with the
     contract address), and the first hour's anchor needs the address given."""
     from por.audit.history import verify_history
 
-    report = verify_history(str(out / "site"), bytes.fromhex(public_key))
+    report = verify_history(str(out / "site"), bytes.fromhex(public_key), identities=identities)
     failed = [c for c in report.site_checks if c.status == "fail"]
     failed += [c for b in report.bundles for c in b.failed]
     result.history_passed = report.passed

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from cli._errors import EXIT_FAILED, EXIT_USAGE, Rule, fail, report
+from cli._pieces import pieces_option
 
 __all__ = ["demo"]
 
@@ -89,7 +90,7 @@ def _percent(ppm: int | None) -> str:
     return f"{ppm // 10_000}.{ppm % 10_000 // 100:02d}%"
 
 
-def _print_summary(result: Any, insolvent: bool) -> None:
+def _print_summary(result: Any, insolvent: bool, leaf_list: str = "public") -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -148,10 +149,23 @@ def _print_summary(result: Any, insolvent: bool) -> None:
             f"--public-key {result.public_key}"
         )
     last = result.hours[-1].snapshot_id.replace(":", "-") if result.hours else ""
+    from cli._demo_run import AUDITOR_IDENTITY
+
+    key_file = out / "auditor" / AUDITOR_IDENTITY
+    identity = f" --identity {key_file}" if leaf_list == "auditors" else ""
     console.print(
         f"           por verify bundle {out / 'site' / 'snapshots' / last} "
-        f"--public-key {result.public_key}"
+        f"--public-key {result.public_key}{identity}"
     )
+    if leaf_list != "public":
+        console.print(
+            "leaf list: "
+            + (
+                f"encrypted for the demo auditor (age); its key: {key_file}"
+                if leaf_list == "auditors"
+                else "withheld: verify bundle cannot rebuild the tree (it says so)"
+            )
+        )
     failing = result.failing_hours
     if failing:
         names = ", ".join(h.snapshot_id[11:16] for h in failing)
@@ -173,6 +187,7 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
     "  por demo\n"
     "  por demo --out /tmp/demo --accounts 200 --hours 4\n"
     "  por demo --insolvent\n"
+    "  por demo --leaf-list auditors --hours 3\n"
     "  por demo --accounts 100000\n"
     "  por demo --db postgresql://postgres@127.0.0.1:5432/test"
 )
@@ -209,9 +224,25 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
     is_flag=True,
     help="Move reserves out of the cold wallets before 12:00: those hours fail (exit 1).",
 )
+@pieces_option
+@click.option(
+    "--leaf-list",
+    type=click.Choice(["public", "auditors", "none"]),
+    default="public",
+    show_default=True,
+    help="How each hour's leaf list is published: in clear, encrypted for the demo's "
+    "auditor (an age key in DIR/auditor/), or withheld.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def demo(
-    out: str, accounts: int, hours: int, db_url: str | None, insolvent: bool, quiet: bool
+    out: str,
+    accounts: int,
+    hours: int,
+    db_url: str | None,
+    insolvent: bool,
+    pieces: str,
+    leaf_list: str,
+    quiet: bool,
 ) -> None:
     """Run a day of the sample exchange, publish every hour's proof, and verify it.
 
@@ -234,7 +265,15 @@ def demo(
     from por.errors import PorError
 
     previous = signal.signal(signal.SIGTERM, _interrupt)
-    config = DemoConfig(Path(out), accounts, hours, db_url, insolvent)
+    from por.snapshot import PiecePolicy, SnapshotConfigError
+
+    try:
+        PiecePolicy.parse(pieces)
+    except SnapshotConfigError as exc:
+        _fail(f"por demo: {exc}", EXIT_USAGE)
+    config = DemoConfig(
+        Path(out), accounts, hours, db_url, insolvent, pieces=pieces, leaf_list=leaf_list
+    )
     try:
         with _Bars(not quiet) as bars:
             result = run_demo(config, bars)
@@ -248,6 +287,6 @@ def demo(
         report(exc, rules, "por demo: ")
     finally:
         signal.signal(signal.SIGTERM, previous)
-    _print_summary(result, insolvent)
+    _print_summary(result, insolvent, leaf_list)
     if not result.ok:
         sys.exit(EXIT_FAILED)
