@@ -573,15 +573,16 @@ def _audit_history(result: DemoResult, out: Path, public_key: str,
 
 def _user_proofs(role: str, account: str, out: Path, public_key: str,
                  hours: Sequence[HourResult]) -> UserResult:  # fmt: skip
-    """The exchange hands the owner a proof per hour (as `por proof`); the owner checks
-    every hour against the signed manifest and that each root is the one logged."""
+    """The exchange hands the owner a proof set per hour (as `por proof`: one proof per
+    piece); the owner checks every hour against the signed manifest (their claim is the
+    sum of the pieces) and that each root is the one logged."""
     from por.audit.batch import AccountHour, check_account_history
     from por.audit.logged import check_manifest_logged
     from por.audit.monitor import read_site_log
     from por.audit.source import open_site
     from por.errors import PorError
     from por.manifest import parse_manifest_bytes
-    from por.proof import parse_proof
+    from por.proofset import parse_proof_document
     from por.publish.bundle import bundle_name
     from por.snapshot import SnapshotIndex
 
@@ -593,21 +594,31 @@ def _user_proofs(role: str, account: str, out: Path, public_key: str,
         try:
             proof = SnapshotIndex(out / "publication" / "work" / name).proof(account)
         except KeyError:
-            continue  # no leaf in that hour (the account had no balance yet)
+            continue  # not an account in that hour (opened later)
         here = out / "users" / account / name
         _write_private(here / "proof.json", json.dumps(proof, indent=1, ensure_ascii=False) + "\n")
         raw = (_site_bundle(out, hour.snapshot_id) / "manifest.json").read_bytes()
         (here / "manifest.json").write_bytes(raw)
-        collected.append(AccountHour(parse_proof(proof), parse_manifest_bytes(raw)))
+        try:
+            document = parse_proof_document(proof)
+        except PorError as exc:
+            user.detail = f"{hour.snapshot_id}: {exc}"
+            return user
+        collected.append(AccountHour(document, parse_manifest_bytes(raw)))
         documents.append(json.loads(raw))
     user.hours = len(collected)
     try:
-        check_account_history(collected, bytes.fromhex(public_key))
+        history = check_account_history(collected, bytes.fromhex(public_key))
         _doc, _head, replica = read_site_log(open_site(str(out / "site")), [public_key])
         for hour_doc, item in zip(documents, collected, strict=True):
             check_manifest_logged(hour_doc, item.manifest, replica)
         user.ok = bool(collected)
-        user.detail = f"{len(collected)} hours: own leaf included, roots signed and logged"
+        counts = sorted({claim.pieces for claim in history.claims})
+        pieces = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+        user.detail = (
+            f"{len(collected)} hours: own pieces ({pieces} per hour) included,"
+            " roots signed and logged"
+        )
     except PorError as exc:
         user.detail = str(exc)
     return user

@@ -1,10 +1,11 @@
-"""`por proof`: the exchange hands one account its own inclusion proof for one hour.
+"""`por proof`: the exchange hands one account its own proof set for one hour.
 
 Thin: find the hour's snapshot (the publisher's `work/<name>/`, or a `por snapshot`
-output), serve the account's proof from the proof store with its `account_id` and `nonce`
-(so the account can check the leaf is its own), check it before handing it out (against
-the signed manifest when the hour is published), write it. The file identifies the
-account: it is written with mode 0600 and a warning says so.
+output), serve the account's `por-proof-set/1` from the proof store (one proof per piece,
+each with its `account_id` and `nonce`, so the account can check every leaf is its own),
+check it before handing it out (against the signed manifest when the hour is published),
+write it. The file identifies the account: it is written with mode 0600 and a warning
+says so. An index that serves a single `por-proof/1` is handled the same way.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def _write_private(path: Path, data: bytes) -> None:
     "out",
     default=None,
     metavar="FILE",
-    help="Write the proof here (mode 0600); default stdout.",
+    help="Write the proof set here (mode 0600); default stdout.",
 )
 @click.option(
     "--from",
@@ -76,20 +77,23 @@ def _write_private(path: Path, data: bytes) -> None:
     help="The publisher's --out directory (work/<hour>/ inside), or a `por snapshot` --out.",
 )
 def proof(account_id: str, at: str, out: str | None, base: str) -> None:
-    """Produce ACCOUNT's own inclusion proof for one hour (with account_id and nonce).
+    """Produce ACCOUNT's own proof set for one hour (a proof per piece, with account_id and
+    nonce; the account's claim is the sum of its pieces).
 
-    The proof is checked before it is handed out: checks 2-4 of the spec, and check 5
-    against the hour's signed manifest when the hour is published (bundles/<hour>/).
-    Exit 0 written, 1 the stored proof does not verify, 2 no such hour or account.
+    The set is checked before it is handed out: the three set checks with all five
+    checks on every piece against the hour's signed manifest when the hour is published
+    (bundles/<hour>/), else checks 1-4 on every piece. Exit 0 written, 1 the stored proof
+    does not verify, 2 no such hour or account.
     """
     from por._canonical import canonical_json
+    from por.audit.batch import verify_document
     from por.errors import InputError, ManifestError, PorError, ProofError
     from por.manifest import parse_manifest_bytes
-    from por.proof import parse_proof
+    from por.proofset import ProofSet, parse_proof_document, verify_set_inclusion
     from por.snapshot import SnapshotIndex
     from por.snapshot.errors import SnapshotConfigError
     from por.snapshot.run import directory_name, parse_snapshot_time
-    from por.verify import verify_inclusion, verify_proof
+    from por.verify import verify_inclusion
 
     try:
         snapshot_id, _ = parse_snapshot_time(at)
@@ -105,43 +109,50 @@ def proof(account_id: str, at: str, out: str | None, base: str) -> None:
         index = SnapshotIndex(found)
         document: dict[str, Any] = index.proof(account_id)
     except KeyError:
-        _fail(
-            f"no account {account_id!r} in snapshot {snapshot_id} (an account that neither held"
-            " nor owed anything at the cut has no leaf)",
-            EXIT_USAGE,
-        )
+        _fail(f"no such account {account_id!r} in snapshot {snapshot_id}", EXIT_USAGE)
         return
     except (OSError, InputError) as exc:
         _fail(f"{found}: cannot read the proof store: {exc}", EXIT_USAGE)
         return
     manifest_path = Path(base) / "bundles" / name / "manifest.json"
     try:
-        parsed = parse_proof(document)
+        parsed = parse_proof_document(document)
         if manifest_path.is_file():
             manifest = parse_manifest_bytes(manifest_path.read_bytes())
-            verify_proof(parsed, manifest, manifest.public_key)
-            checked = "all 5 checks against the published manifest"
+            verify_document(parsed, manifest, manifest.public_key)
+            checked = (
+                "all 3 set checks and all 5 checks on every piece against the published manifest"
+                if isinstance(parsed, ProofSet)
+                else "all 5 checks against the published manifest"
+            )
         else:
-            verify_inclusion(parsed)
-            checked = "checks 1-4 (the hour is not published yet)"
+            if isinstance(parsed, ProofSet):
+                verify_set_inclusion(parsed)
+            else:
+                verify_inclusion(parsed)
+            checked = "checks 1-4 on every piece (the hour is not published yet)"
     except (ProofError, ManifestError) as exc:
         _fail(f"the stored proof does not verify: {exc}", EXIT_INVALID)
         return
     except PorError as exc:
         _fail(str(exc), EXIT_USAGE)
         return
+    pieces = len(parsed.proofs) if isinstance(parsed, ProofSet) else 1
+    what = "proof set" if isinstance(parsed, ProofSet) else "proof"
     data = json.dumps(json.loads(canonical_json(document)), indent=1, ensure_ascii=False).encode()
     data += b"\n"
+    said = f"{what} of {account_id!r} for {snapshot_id}, {pieces} piece{'' if pieces == 1 else 's'}"
     if out is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
+        click.echo(f"{said} ({checked})", err=True)
     else:
         try:
             _write_private(Path(out), data)
         except OSError as exc:
             _fail(f"{out}: cannot write: {exc.strerror or exc}", EXIT_USAGE)
             return
-        click.echo(f"wrote {out}: proof of {account_id!r} for {snapshot_id} ({checked})", err=True)
+        click.echo(f"wrote {out}: {said} ({checked})", err=True)
     click.echo(
         "warning: this proof names the account (account_id and nonce): hand it only to the"
         " account holder; they should not paste it in public",

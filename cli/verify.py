@@ -20,8 +20,11 @@ import click
 from cli._errors import EXIT_FAILED, EXIT_USAGE, Rule, fail, one_line, reporter
 
 if TYPE_CHECKING:
+    from por.audit.batch import AccountHour, ProofOutcome
+    from por.errors import ProofError
     from por.manifest import Manifest
     from por.model import Node
+    from por.proofset import AccountClaim, ProofSet
 
 __all__ = [
     "EXIT_INVALID",
@@ -151,6 +154,7 @@ def verify() -> None:
     epilog=_examples(
         "por verify proof alice.json --manifest manifest.json",
         "por verify proof alice.json --manifest manifest.json --public-key a558...6f26 --json",
+        "por verify proof alice-set.json --manifest manifest.json --public-key HEX",
         "por verify proof alice.json --bundle site/bundles/2026-11-24T16-00-00Z --public-key HEX",
         "por verify proof alice.json --manifest manifest.json --log site/log/entries.jsonl",
         "por verify proof proofs/*.json --manifest manifest.json --public-key HEX",
@@ -185,7 +189,7 @@ def verify() -> None:
     "--history",
     is_flag=True,
     help="Follow one account across hours: each argument is a directory with one hour's"
-    " proof (a por-proof/1 file) and that hour's manifest.json.",
+    " proof (a por-proof/1 or por-proof-set/1 file) and that hour's manifest.json.",
 )
 @public_key_option
 @json_option
@@ -199,12 +203,15 @@ def proof_command(
     public_key_hex: str | None,
     as_json: bool,
 ) -> None:
-    """Check inclusion proofs against the signed manifest (all five checks of the spec).
+    """Check inclusion proofs or proof sets against the signed manifest.
 
-    Prints the account's equity and debt per asset in human units (decimals from the
-    manifest), the snapshot, and the exchange's totals. Several PROOF files are checked as
-    a batch against one manifest (one line each). A proof file with account_id and nonce
-    identifies the account: a warning on stderr says not to paste it in public.
+    A proof (por-proof/1) gets all five checks of the spec; a proof set
+    (por-proof-set/1: one account in several leaves, "pieces") gets its three set checks,
+    the five on every piece. Prints the account's equity and debt per asset in human
+    units (decimals from the manifest; for a set, the sums over its pieces, and how many
+    there are), the snapshot, and the exchange's totals. Several files are checked as a
+    batch against one manifest (one line each). A file with account_id and nonce
+    identifies the account: a warning says not to paste it in public.
     """
     from por.manifest import parse_public_key
 
@@ -270,6 +277,17 @@ def _logged(manifest_raw: bytes, manifest: Manifest, log_path: str) -> tuple[int
     return index, manifest.log.size
 
 
+def _invalid_json(exc: ProofError) -> dict[str, Any]:
+    """The `--json` object of a failed proof or set (a set also names its check and piece)."""
+    from por.errors import ProofSetError
+
+    result: dict[str, Any] = {"valid": False, "check": exc.check, "error": str(exc)}
+    if isinstance(exc, ProofSetError):
+        result["set_check"] = exc.set_check
+        result["element"] = exc.element
+    return result
+
+
 def _one_proof(
     proof_path: str,
     manifest_path: str,
@@ -278,23 +296,23 @@ def _one_proof(
     as_json: bool,
 ) -> None:
     from por._input import read_bounded
+    from por.audit.batch import verify_document
     from por.errors import ManifestError, ProofError
     from por.manifest import parse_manifest_bytes
-    from por.proof import parse_proof_bytes
-    from por.verify import verify_proof
+    from por.proofset import ProofSet, parse_proof_document_bytes
 
     proof_raw = read_bounded(proof_path)
     manifest_raw = read_bounded(manifest_path)
     try:
-        proof = parse_proof_bytes(proof_raw)
+        document = parse_proof_document_bytes(proof_raw)
         try:
             manifest = parse_manifest_bytes(manifest_raw)
         except ManifestError as exc:
             raise ProofError(5, str(exc)) from None
-        verify_proof(proof, manifest, pinned)
+        claim = verify_document(document, manifest, pinned)
     except ProofError as exc:
         if as_json:
-            _print_json({"valid": False, "check": exc.check, "error": str(exc)})
+            _print_json(_invalid_json(exc))
         raise
     logged: tuple[int, int] | None = None
     if log_path is not None:
@@ -306,6 +324,19 @@ def _one_proof(
             if as_json:
                 _print_json({"valid": False, "check": "log", "error": str(exc)})
             raise
+    logged_lines = (
+        []
+        if logged is None
+        else [
+            f"logged: entry {logged[0]} of the transparency log; its first {logged[1]}"
+            " entries have the root the manifest states"
+        ]
+    )
+    if isinstance(document, ProofSet):
+        assert claim is not None
+        _print_set(proof_path, document, claim, manifest, pinned, logged, logged_lines, as_json)
+        return
+    proof = document
     warning = None if proof.account_id is None else _identifies_warning(proof_path)
     rows = _asset_rows(manifest, proof.leaf.equity, proof.leaf.debt, proof.root)
     if as_json:
@@ -332,29 +363,79 @@ def _one_proof(
         f"account: {who}",
         f"leaf: {proof.leaf.index} of {1 << manifest.height}, tag {proof.leaf.tag.hex()}",
         _key_line(manifest, pinned),
-        *(
-            []
-            if logged is None
-            else [
-                f"logged: entry {logged[0]} of the transparency log; its first {logged[1]}"
-                " entries have the root the manifest states"
-            ]
-        ),
+        *logged_lines,
         "",
-        *_table(
-            ["asset", "equity", "debt", "total equity", "total debt"],
-            [
-                [
-                    _shown(r["symbol"]),
-                    r["equity_units"],
-                    r["debt_units"],
-                    r["total_equity_units"],
-                    r["total_debt_units"],
-                ]
-                for r in rows
-            ],
-        ),
+        *_claim_table(rows),
         *([] if warning is None else ["", warning]),
+    ]
+    click.echo("\n".join(lines))
+
+
+def _claim_table(rows: Sequence[dict[str, Any]]) -> list[str]:
+    return _table(
+        ["asset", "equity", "debt", "total equity", "total debt"],
+        [
+            [
+                _shown(r["symbol"]),
+                r["equity_units"],
+                r["debt_units"],
+                r["total_equity_units"],
+                r["total_debt_units"],
+            ]
+            for r in rows
+        ],
+    )
+
+
+def _print_set(
+    path: str,
+    proof_set: ProofSet,
+    claim: AccountClaim,
+    manifest: Manifest,
+    pinned: bytes | None,
+    logged: tuple[int, int] | None,
+    logged_lines: list[str],
+    as_json: bool,
+) -> None:
+    """A verified proof set: the account's claim (the sum of its pieces) per asset."""
+    warning = _identifies_warning(path)
+    rows = _asset_rows(manifest, claim.equity, claim.debt, claim.root)
+    if as_json:
+        result: dict[str, Any] = {
+            "valid": True,
+            "format": "por-proof-set/1",
+            "snapshot_id": claim.snapshot_id,
+            "account_id": claim.account_id,
+            "pieces": claim.pieces,
+            "claim": {
+                "equity": [str(v) for v in claim.equity],
+                "debt": [str(v) for v in claim.debt],
+            },
+            "leaves": [{"tag": p.leaf.tag.hex(), "index": p.leaf.index} for p in proof_set.proofs],
+            "leaf_count": 1 << manifest.height,
+            "public_key": manifest.public_key.hex(),
+            "key_pinned": pinned is not None,
+            "assets": rows,
+        }
+        if logged is not None:
+            result["log"] = {"index": logged[0], "size": logged[1]}
+        result["warning"] = warning
+        _print_json(result)
+        return
+    leaves = "leaf" if claim.pieces == 1 else "leaves"
+    lines = [
+        "valid: the proof set holds against the signed manifest"
+        f" (all 3 set checks, all 5 checks on each of its {claim.pieces} pieces)",
+        f"snapshot: {_shown(claim.snapshot_id)}",
+        f"account: {_shown(claim.account_id)}",
+        f"pieces: {claim.pieces} {leaves} of {1 << manifest.height}; the account's claim"
+        " (equity, debt) is the sum of their amounts",
+        _key_line(manifest, pinned),
+        *logged_lines,
+        "",
+        *_claim_table(rows),
+        "",
+        warning,
     ]
     click.echo("\n".join(lines))
 
@@ -366,11 +447,12 @@ def _proof_batch(
     log_path: str | None,
     as_json: bool,
 ) -> None:
-    """Many proofs against one manifest: one line each, exit 1 if any fails."""
+    """Many proofs or sets against one manifest: one line each, exit 1 if any fails."""
     from por._input import read_bounded
     from por.audit.batch import verify_proof_batch
     from por.errors import InputError, ManifestError, ProofError
     from por.manifest import parse_manifest_bytes
+    from por.proofset import ProofSet
 
     manifest_raw = read_bounded(manifest_path)
     try:
@@ -391,8 +473,31 @@ def _proof_batch(
         raise ProofError(5, str(exc)) from None
     logged = None if log_path is None else _logged(manifest_raw, manifest, log_path)
     bad = [o for o in outcomes if not o.valid]
-    named = any(o.proof is not None and o.proof.account_id is not None for o in outcomes)
+    named = any(o.account_id is not None for o in outcomes)
     warning = _identifies_warning("a proof file with account_id") if named else None
+
+    def entry(o: ProofOutcome) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "file": o.name,
+            "valid": o.valid,
+            "check": o.check,
+            "error": o.error,
+            "account_id": o.account_id,
+        }
+        if isinstance(o.proof, ProofSet) or o.set_check is not None:
+            item["format"] = "por-proof-set/1"
+            item["set_check"] = o.set_check
+            item["pieces"] = None if o.claim is None else o.claim.pieces
+            item["claim"] = (
+                None
+                if o.claim is None
+                else {
+                    "equity": [str(v) for v in o.claim.equity],
+                    "debt": [str(v) for v in o.claim.debt],
+                }
+            )
+        return item
+
     if as_json:
         _print_json(
             {
@@ -402,16 +507,7 @@ def _proof_batch(
                 "key_pinned": pinned is not None,
                 "log": None if logged is None else {"index": logged[0], "size": logged[1]},
                 "warning": warning,
-                "proofs": [
-                    {
-                        "file": o.name,
-                        "valid": o.valid,
-                        "check": o.check,
-                        "error": o.error,
-                        "account_id": None if o.proof is None else o.proof.account_id,
-                    }
-                    for o in outcomes
-                ],
+                "proofs": [entry(o) for o in outcomes],
             }
         )
     else:
@@ -419,7 +515,12 @@ def _proof_batch(
             if o.valid and o.proof is not None:
                 who = o.proof.account_id
                 who_text = "" if who is None else f"  account {_shown(who)}"
-                click.echo(f"valid    {_shown(o.name)}  leaf {o.proof.leaf.index}{who_text}")
+                if isinstance(o.proof, ProofSet):
+                    count = len(o.proof.proofs)
+                    what = f"set of {count} piece{'' if count == 1 else 's'}"
+                else:
+                    what = f"leaf {o.proof.leaf.index}"
+                click.echo(f"valid    {_shown(o.name)}  {what}{who_text}")
             else:
                 click.echo(f"INVALID  {_shown(o.name)}: {one_line(str(o.error))}")
         click.echo(
@@ -437,8 +538,11 @@ def _proof_batch(
         )
 
 
+PROOF_FORMATS = ("por-proof/1", "por-proof-set/1")
+
+
 def _hour_files(directory: str) -> tuple[str, str]:
-    """(proof file, manifest file) of one hour's directory for --history."""
+    """(proof or proof set file, manifest file) of one hour's directory for --history."""
     from por._input import load_json, read_bounded
     from por.errors import InputError
 
@@ -454,12 +558,12 @@ def _hour_files(directory: str) -> tuple[str, str]:
             value = load_json(read_bounded(path), path)
         except InputError:
             continue
-        if isinstance(value, dict) and value.get("format") == "por-proof/1":
+        if isinstance(value, dict) and value.get("format") in PROOF_FORMATS:
             proofs.append(path)
     if len(proofs) != 1:
         raise InputError(
-            f"{directory}: expected exactly one por-proof/1 file beside manifest.json,"
-            f" found {len(proofs)}"
+            f"{directory}: expected exactly one por-proof/1 or por-proof-set/1 file beside"
+            f" manifest.json, found {len(proofs)}"
         )
     return proofs[0], manifest
 
@@ -467,12 +571,12 @@ def _hour_files(directory: str) -> tuple[str, str]:
 def _proof_history(
     directories: Sequence[str], pinned: bytes | None, log_path: str | None, as_json: bool
 ) -> None:
-    """One account across hours: every proof holds, same account, and (with --log) logged."""
+    """One account across hours: every proof or set holds, same account, (with --log) logged."""
     from por._input import load_json, read_bounded
     from por.audit.batch import AccountHour, check_account_history
     from por.errors import ManifestError, ProofError
     from por.manifest import parse_manifest_bytes
-    from por.proof import parse_proof_bytes
+    from por.proofset import ProofSet, parse_proof_document_bytes, prefixed
 
     hours = []
     raws = {}
@@ -480,21 +584,21 @@ def _proof_history(
         proof_path, manifest_path = _hour_files(directory)
         manifest_raw = read_bounded(manifest_path)
         try:
-            proof = parse_proof_bytes(read_bounded(proof_path))
+            document = parse_proof_document_bytes(read_bounded(proof_path))
         except ProofError as exc:
-            raise ProofError(exc.check, f"{proof_path}: {exc.detail}") from None
+            raise prefixed(exc, proof_path) from None
         try:
             manifest = parse_manifest_bytes(manifest_raw)
         except ManifestError as exc:
             raise ProofError(5, f"{manifest_path}: {exc}") from None
-        hours.append(AccountHour(proof, manifest))
-        raws[proof.snapshot_id] = manifest_raw
+        hours.append(AccountHour(document, manifest))
+        raws[document.snapshot_id] = manifest_raw
     hours.sort(key=lambda h: h.proof.snapshot_id)
     try:
-        account = check_account_history(hours, pinned)
+        history = check_account_history(hours, pinned)
     except ProofError as exc:
         if as_json:
-            _print_json({"valid": False, "check": exc.check, "error": str(exc)})
+            _print_json(_invalid_json(exc))
         raise
     logged: dict[str, int] = {}
     if log_path is not None:
@@ -508,47 +612,68 @@ def _proof_history(
                 load_json(raws[sid], "manifest"), hour.manifest, replica
             )
     warning = _identifies_warning("each proof file")
-    table = []
-    for hour in hours:
-        rows = _asset_rows(
-            hour.manifest, hour.proof.leaf.equity, hour.proof.leaf.debt, hour.proof.root
-        )
-        for r in rows:
-            table.append((hour.proof.snapshot_id, r))
+    rows_of = {
+        claim.snapshot_id: _asset_rows(hour.manifest, claim.equity, claim.debt, claim.root)
+        for hour, claim in zip(hours, history.claims, strict=True)
+    }
+    any_set = any(isinstance(hour.proof, ProofSet) for hour in hours)
+
+    def hour_json(hour: AccountHour, claim: AccountClaim) -> dict[str, Any]:
+        document = hour.proof
+        item: dict[str, Any] = {
+            "snapshot_id": claim.snapshot_id,
+            "public_key": hour.manifest.public_key.hex(),
+        }
+        if isinstance(document, ProofSet):
+            item["pieces"] = claim.pieces
+            item["leaves"] = [
+                {"tag": p.leaf.tag.hex(), "index": p.leaf.index} for p in document.proofs
+            ]
+        else:
+            item["leaf"] = {"tag": document.leaf.tag.hex(), "index": document.leaf.index}
+        item["log_index"] = logged.get(claim.snapshot_id)
+        item["assets"] = rows_of[claim.snapshot_id]
+        return item
+
     if as_json:
         _print_json(
             {
                 "valid": True,
-                "account_id": account,
+                "account_id": history.account_id,
                 "key_pinned": pinned is not None,
                 "warning": warning,
                 "hours": [
-                    {
-                        "snapshot_id": hour.proof.snapshot_id,
-                        "public_key": hour.manifest.public_key.hex(),
-                        "leaf": {"tag": hour.proof.leaf.tag.hex(), "index": hour.proof.leaf.index},
-                        "log_index": logged.get(hour.proof.snapshot_id),
-                        "assets": [r for sid, r in table if sid == hour.proof.snapshot_id],
-                    }
-                    for hour in hours
+                    hour_json(hour, claim)
+                    for hour, claim in zip(hours, history.claims, strict=True)
                 ],
             }
         )
         return
     keys = sorted({h.manifest.public_key.hex() for h in hours})
+    header = ["snapshot", "asset", "equity", "debt", *(["pieces"] if any_set else [])]
+    table = [
+        [
+            _shown(claim.snapshot_id),
+            _shown(r["symbol"]),
+            r["equity_units"],
+            r["debt_units"],
+            *([str(claim.pieces)] if any_set else []),
+        ]
+        for claim in history.claims
+        for r in rows_of[claim.snapshot_id]
+    ]
     lines = [
         f"valid: the account's proof holds in all {len(hours)} hours"
         + (" and every hour's root is the logged one" if logged else ""),
-        f"account: {_shown(account)}",
+        f"account: {_shown(history.account_id)}",
         f"signed by: {', '.join(keys)} ({'pinned' if pinned is not None else 'not pinned'})",
-        "",
-        *_table(
-            ["snapshot", "asset", "equity", "debt"],
-            [
-                [_shown(sid), _shown(r["symbol"]), r["equity_units"], r["debt_units"]]
-                for sid, r in table
-            ],
+        *(
+            ["an hour's equity and debt are its claim: the sums over that hour's pieces"]
+            if any_set
+            else []
         ),
+        "",
+        *_table(header, table),
         "",
         warning,
     ]
@@ -764,6 +889,15 @@ def _checks_table(title: str, checks: Sequence[Any]) -> None:
 @click.argument("directory", metavar="DIR")
 @pinned_key_option
 @click.option(
+    "--identity",
+    "identity_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    metavar="KEYFILE",
+    help="Your age identity file (AGE-SECRET-KEY-1..., as age-keygen or `por keys"
+    " age-generate` write it): opens a leaf list encrypted for the auditors (repeatable).",
+)
+@click.option(
     "--site",
     "site_location",
     default=None,
@@ -941,15 +1075,6 @@ def reserves_command(
 )
 @click.argument("site_dir", metavar="SITE_DIR")
 @pinned_key_option
-@click.option(
-    "--identity",
-    "identity_files",
-    multiple=True,
-    type=click.Path(dir_okay=False),
-    metavar="KEYFILE",
-    help="Your age identity file (AGE-SECRET-KEY-1..., as age-keygen or `por keys"
-    " age-generate` write it): opens a leaf list encrypted for the auditors (repeatable).",
-)
 @click.option(
     "--eth-rpc",
     default=None,

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 __all__ = [
     "CHECK_NAMES",
+    "SET_CHECK_NAMES",
     "InputError",
     "ManifestError",
     "NotJSONError",
     "PorError",
     "ProofError",
+    "ProofSetError",
     "TreeError",
 ]
 
@@ -23,6 +25,13 @@ CHECK_NAMES: dict[int, str] = {
     3: "index",
     4: "path to root",
     5: "manifest",
+}
+
+# The three checks of a proof set (`proof-format.md`, "Pieces: one account in several leaves").
+SET_CHECK_NAMES: dict[int, str] = {
+    1: "well-formed set",
+    2: "every piece",
+    3: "distinct pieces",
 }
 
 
@@ -51,6 +60,26 @@ class ProofError(PorError):
         self.check = check
         self.detail = detail
         super().__init__(f"check {check} ({CHECK_NAMES[check]}) failed: {detail}")
+
+
+class ProofSetError(ProofError):
+    """A proof set (`por-proof-set/1`) fails one of the spec's three set checks.
+
+    `set_check` is the set check that failed (1-3, see `SET_CHECK_NAMES`); `element` the
+    index in `proofs` of the piece at fault (None when the set as a whole is). `check`
+    stays a proof check number (1-5), so code that reports `ProofError.check` keeps
+    working: the piece's own failed check, else the nearest one (1 for a malformed set,
+    2 for a piece that names no or another account or repeats a tag, 5 for another
+    snapshot).
+    """
+
+    def __init__(self, set_check: int, detail: str, check: int, element: int | None = None) -> None:
+        if set_check not in SET_CHECK_NAMES:
+            raise ValueError(f"unknown proof set check number: {set_check}")
+        super().__init__(check, detail)
+        self.set_check = set_check
+        self.element = element
+        self.args = (f"set check {set_check} ({SET_CHECK_NAMES[set_check]}) failed: {detail}",)
 
 
 class ManifestError(PorError):

@@ -138,4 +138,5 @@ def test_history_with_a_directory_lacking_its_proof_is_a_usage_error(tmp_path: P
     dirs = hour_dirs(site, tmp_path, "carol")
     (Path(dirs[0]) / "carol.json").unlink()
     result = run("--history", *dirs)
-    assert result.exit_code == 2 and "exactly one por-proof/1 file" in result.stderr
+    assert result.exit_code == 2
+    assert "exactly one por-proof/1 or por-proof-set/1 file" in result.stderr

@@ -17,13 +17,13 @@ from typing import Any
 from por._canonical import canonical_json
 from por._fields import node_json
 from por.keys import SigningKey, generate
-from por.leaves import dump_leaves
+from por.leaves import Leaf, dump_leaves
 from por.log import LogHead, entry_from_manifest, sign_head
 from por.log._rfc9162 import leaf_hash, mth_reference
 from por.manifest import AssetInfo, build_manifest
 from por.manifest import LogHead as ManifestLog
-from por.model import AccountInput
-from por.tree import build_tree
+from por.model import AccountInput, filler_tag, padded_size
+from por.tree import ReferenceTree, account_tag, build_tree
 
 ASSETS = (AssetInfo("BTC", 8), AssetInfo("ETH", 18))
 ACCOUNTS = ("alice", "bob", "carol")
@@ -36,6 +36,10 @@ class Site:
     entries: list[bytes] = field(default_factory=list)
     manifests: dict[str, dict[str, Any]] = field(default_factory=dict)
     proofs: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # pieces per account (default 1): an account of k pieces gets k leaves, its amounts
+    # split across them, and a por-proof-set/1 in `sets` (`proofs` holds its piece 0)
+    pieces: dict[str, int] = field(default_factory=dict)
+    sets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     @property
     def public_key(self) -> str:
@@ -60,7 +64,12 @@ class Site:
             )
             for name in ACCOUNTS
         ]
-        tree = build_tree(sid, [a.symbol for a in ASSETS], accounts, filler_secret=b"f" * 32)
+        symbols = [a.symbol for a in ASSETS]
+        if self.pieces:
+            accounts = [piece for a in accounts for piece in self._split(a, rng)]
+            tree = _pieced_tree(sid, symbols, accounts)
+        else:
+            tree = build_tree(sid, symbols, accounts, filler_secret=b"f" * 32)
         asset_json = [{"symbol": a.symbol, "decimals": a.decimals} for a in ASSETS]
         entry = canonical_json(
             {"snapshot_id": sid, "assets": asset_json, "root": node_json(tree.root)}
@@ -86,9 +95,36 @@ class Site:
         with open(directory / "liabilities.jsonl", "wb") as stream:
             dump_leaves(tree.leaves, stream)
         for account in accounts:
-            self.proofs[(sid, account.account_id)] = tree.proof_json(account)
+            proof = tree.proof_json(account)
+            self.proofs.setdefault((sid, account.account_id), proof)
+            proof_set = self.sets.setdefault(
+                (sid, account.account_id),
+                {
+                    "format": "por-proof-set/1",
+                    "snapshot_id": sid,
+                    "account_id": account.account_id,
+                    "proofs": [],
+                },
+            )
+            proof_set["proofs"].append(proof)
         self.write_log()
         return sid
+
+    def _split(self, account: AccountInput, rng: random.Random) -> list[AccountInput]:
+        """The account as its pieces: piece 0 keeps the nonce, each piece a share."""
+        k = self.pieces.get(account.account_id, 1)
+        if k == 1:
+            return [account]
+        nonces = [account.nonce] + [rng.randbytes(32) for _ in range(k - 1)]
+        return [
+            AccountInput(
+                account.account_id,
+                nonce,
+                tuple(v // k + (v % k if j == 0 else 0) for v in account.equity),
+                tuple(v // k + (v % k if j == 0 else 0) for v in account.debt),
+            )
+            for j, nonce in enumerate(nonces)
+        ]
 
     def write_log(
         self, entries: list[bytes] | None = None, head_key: SigningKey | None = None
@@ -107,9 +143,28 @@ class Site:
         path.write_text(json.dumps(self.proofs[(sid, account)]), encoding="utf-8")
         return path
 
+    def write_set(self, directory: Path, sid: str, account: str) -> Path:
+        """The account's own por-proof-set/1 of hour `sid` (every piece), as a file."""
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{account}-set.json"
+        path.write_text(json.dumps(self.sets[(sid, account)]), encoding="utf-8")
+        return path
 
-def make_site(root: Path, hours: int, key: SigningKey | None = None) -> Site:
-    site = Site(root, key or generate())
+
+def _pieced_tree(sid: str, symbols: list[str], pieces: list[AccountInput]) -> ReferenceTree:
+    """The tree of accounts in several leaves (the reference builder takes one per id)."""
+    leaves = [Leaf(account_tag(sid, p), p.equity, p.debt) for p in pieces]
+    zero = (0,) * len(symbols)
+    size = padded_size(len(leaves))
+    leaves += [Leaf(filler_tag(b"f" * 32, sid, i), zero, zero) for i in range(size - len(leaves))]
+    leaves.sort(key=lambda leaf: leaf.tag)
+    return ReferenceTree.from_leaves(sid, symbols, leaves)
+
+
+def make_site(
+    root: Path, hours: int, key: SigningKey | None = None, pieces: dict[str, int] | None = None
+) -> Site:
+    site = Site(root, key or generate(), pieces=dict(pieces or {}))
     for hour in range(hours):
         site.add_hour(hour)
     return site
