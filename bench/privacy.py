@@ -22,12 +22,16 @@ Prints ONE line on stdout:
 linked_share and sibling_leak are fractions (0.0123 = 1.23 %); whales_linked counts of 100;
 pieces_per_account is the mean over accounts with a non-zero claim, leaves the mean leaf
 count per hour (fillers included). day_s: generating and replaying the day; snapshot_s:
-every take_snapshot; attack_s: parsing, attacks and scoring. Per attack and policy, on
-stderr: assertions, correct ones, accounts each links on its own (summed over hour pairs).
+every take_snapshot; attack_s: parsing, attacks and scoring. On stderr, per policy: per
+attack the assertions, correct ones and accounts it links on its own (summed over hour
+pairs) and how many whales it follows; the whales followed all day (first WHALES_SHOWN),
+with their piece counts and which attack linked them in how many hour pairs; what the
+siblings reveal (median leak, share of proofs revealing > 1 %, and the share of its
+account a non-zero piece holds: the level-0 sibling of most proofs is one such piece).
 Goals (issue 16): linked_share <= 1 %, whales_linked <= 5, sibling_leak <= 1 %.
 
 `--cache DIR` keeps each hour's cut (claims, totals, prices) in DIR, so a second run of the
-same day skips the replay (the 100,000-account day replays in ~10 minutes).
+same day skips the replay (the 100,000-account day replays in ~5 minutes).
 
 `--from-site SITE` attacks an already published site instead: every bundle's
 `liabilities.jsonl` under SITE/snapshots, in snapshot order, scored with the private
@@ -69,6 +73,8 @@ from bench._linking import (  # noqa: E402
 )
 from por.snapshot import SnapshotIndex, take_snapshot  # noqa: E402
 from por.snapshot.pieces import PiecePolicy  # noqa: E402
+
+WHALES_SHOWN = 10  # whales followed all day named on stderr, at most
 
 
 # -- the published hours ---------------------------------------------------------------------
@@ -387,13 +393,15 @@ def _report_attacks(name: str, score: DayScore, accounts: Accounts) -> None:
         say(f"  {name} {attack} on whales: linked in every pair {every}, in half the pairs "
             f"{half}, whale-pairs {sum(counts)} of {len(whales) * pairs}")  # fmt: skip
     names = accounts.names()
-    for rank, a in enumerate(whales, start=1):
-        if all(a in linked for linked in score.pairs):
-            pieces = [int(c[a]) for c in score.piece_counts]
-            by = {k: sum(a in linked[k] for linked in score.alone) for k in score.per_attack}
-            say(f"  {name} whale #{rank} {names[a]} followed all day: "
-                f"{float(score.first_usd[a]):,.0f} USD at the first hour, "  # type: ignore[index]
-                f"pieces {min(pieces)}-{max(pieces)}, pairs linked per attack {by}")  # fmt: skip
+    followed = [(r, a) for r, a in enumerate(whales, 1) if all(a in x for x in score.pairs)]
+    if len(followed) > WHALES_SHOWN:
+        say(f"  {name}: {len(followed)} whales followed all day, the first {WHALES_SHOWN}:")
+    for rank, a in followed[:WHALES_SHOWN]:
+        pieces = [int(c[a]) for c in score.piece_counts]
+        by = {k: sum(a in linked[k] for linked in score.alone) for k in score.per_attack}
+        say(f"  {name} whale #{rank} {names[a]} followed all day: "
+            f"{float(score.first_usd[a]):,.0f} USD at the first hour, "  # type: ignore[index]
+            f"pieces {min(pieces)}-{max(pieces)}, pairs linked per attack {by}")  # fmt: skip
     if score.leaks:
         leaks = np.concatenate(score.leaks)
         shares = np.concatenate(score.piece_shares)
