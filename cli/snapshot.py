@@ -10,14 +10,21 @@ files are left behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from cli._errors import EXIT_FAILED, EXIT_USAGE, Rule, fail, reporter
+from cli._leaflist import leaf_list_policy, with_leaf_list_options
+from cli._pieces import pieces_option
 
 if TYPE_CHECKING:
     from por.snapshot import ReserveSetup
@@ -45,12 +52,14 @@ def _snapshot_error(exc: BaseException) -> int:
 def _rules() -> list[Rule]:
     from exchange.errors import ExchangeError
     from por.errors import PorError
+    from por.leaflist import LeafListError
     from por.reserves.errors import KeyStoreError, OwnershipError, ReaderError, WalletFileError
     from por.snapshot.errors import SnapshotConfigError, SnapshotError
 
     said = "por snapshot: {}".format
+    unusable = (SnapshotConfigError, WalletFileError, KeyStoreError, ExchangeError, LeafListError)
     return [
-        ((SnapshotConfigError, WalletFileError, KeyStoreError, ExchangeError), EXIT_USAGE, said),
+        (unusable, EXIT_USAGE, said),
         ((ReaderError, OwnershipError), EXIT_FAILED, lambda exc: said(f"reserves: {exc}")),
         ((SnapshotError,), _snapshot_error, said),
         ((PorError,), EXIT_FAILED, said),
@@ -90,10 +99,42 @@ def _reserve_setup(
     return ReserveSetup(registry, readers, keystore)
 
 
+@contextlib.contextmanager
+def _sealed_leaves(out: Path, at: str, recipients: tuple[str, ...]) -> Iterator[Path]:
+    """Where take_snapshot writes. With recipients (--leaf-list auditors): a hidden staging
+    directory in OUT; its leaf list is encrypted there, then the snapshot renamed into
+    OUT, so OUT/<name>/ never holds the clear list and is complete or absent."""
+    if not recipients:
+        yield out
+        return
+    from por.leaflist import seal_snapshot_leaves
+    from por.snapshot import parse_snapshot_time
+    from por.snapshot.errors import SnapshotConfigError
+    from por.snapshot.run import directory_name
+
+    name = directory_name(parse_snapshot_time(at)[0])
+    if (out / name).exists():
+        raise SnapshotConfigError(f"{out / name} already exists: snapshot {at} was taken")
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.sealing-", dir=out))
+    try:
+        yield staging
+        seal_snapshot_leaves(staging / name, recipients)
+        os.rename(staging / name, out / name)
+        fd = os.open(out, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 @click.command(
     epilog="""\b
 Examples:
   por snapshot --at 2026-11-24T16:00:00Z --db sqlite:///por.db --out snapshots
+  por snapshot --at 2026-11-24T16:00:00Z --leaf-list auditors --auditors-file auditors.txt
   por snapshot --at 2026-11-24T16:00:00Z --db postgresql://postgres@127.0.0.1:5432/test \\
       --wallets wallets.toml --keys keys/ --eth-rpc http://127.0.0.1:8545 \\
       --sol-rpc http://127.0.0.1:8899 --secret-file snapshot.secret --out snapshots
@@ -150,6 +191,8 @@ Examples:
     default=0,
     help="Pad the tree to at least this many leaves (hides the account count).",
 )
+@with_leaf_list_options("public/")
+@pieces_option
 @click.option("--json", "as_json", is_flag=True, help="Print the reconciliation as JSON.")
 @_reported
 def snapshot(
@@ -163,38 +206,56 @@ def snapshot(
     sol_rpc: str | None,
     engine: str,
     min_leaves: int,
+    leaf_list: str | None,
+    auditors: tuple[str, ...],
+    auditors_file: str | None,
+    pieces: str,
     as_json: bool,
 ) -> None:
     """Take the snapshot at TIME: cut the ledger, build the liabilities tree and its proof
     store, read reserves at a pinned block/slot with ownership signatures, reconcile.
 
-    Writes OUT/<name>/public (snapshot.json, leaves.jsonl, reserves.json,
-    reconciliation.json: no account ids, no nonces) and OUT/<name>/private (proof store,
+    Writes OUT/<name>/public (snapshot.json, leaves.jsonl -- or leaves.jsonl.age with
+    --leaf-list auditors, nothing with none --, reserves.json, reconciliation.json: no
+    account ids, no nonces) and OUT/<name>/private (proof store,
     its account index, secret). Prints the reconciliation per asset, in USD at the
     ledger's index prices, and the borrowers' debts against their collateral after
     haircuts (PASS/WARN, a warning only); exits 1 if the reserves FAIL.
     """
     from exchange.db import open_database
     from exchange.export import SqlLedgerExport
-    from por.snapshot import parse_snapshot_time, read_secret, render_table, take_snapshot
+    from por.snapshot import (
+        PiecePolicy,
+        parse_snapshot_time,
+        read_secret,
+        render_table,
+        take_snapshot,
+    )
     from por.snapshot.reconcile import render_collateral_table, render_usd_table
 
     parse_snapshot_time(at)  # bad time: fail before touching anything
+    piece_policy = PiecePolicy.parse(pieces)
+    policy = leaf_list_policy(leaf_list, auditors, auditors_file)
     secret = None if secret_file is None else read_secret(secret_file)
     setup = None if wallets is None else _reserve_setup(wallets, keys, eth_rpc, sol_rpc)
     engine_db = open_database(db_url, create=False)
     try:
-        result = take_snapshot(
-            SqlLedgerExport(engine_db),
-            at,
-            out,
-            secret=secret,
-            reserves=setup,
-            engine=engine,  # type: ignore[arg-type]
-            min_leaves=min_leaves,
-        )
+        with _sealed_leaves(Path(out), at, policy.recipients) as where:
+            result = take_snapshot(
+                SqlLedgerExport(engine_db),
+                at,
+                where,
+                secret=secret,
+                reserves=setup,
+                engine=engine,  # type: ignore[arg-type]
+                min_leaves=min_leaves,
+                publish_leaves=policy.needs_leaves,
+                pieces=piece_policy,
+            )
     finally:
         engine_db.dispose()
+    if policy.recipients:
+        result.directory = Path(out) / result.directory.name
     report = result.reconciliation
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=1))
@@ -212,7 +273,8 @@ def snapshot(
             console.print(f"note: {note}", markup=False)
     click.echo(
         f"snapshot {result.snapshot_id} written to {result.directory}: cut seq {result.cut_seq},"
-        f" {result.accounts} accounts, {result.leaf_count} leaves (height {result.height}),"
+        f" {result.accounts} accounts in {result.pieces} pieces, {result.leaf_count} leaves"
+        f" (height {result.height}),"
         f" root {result.root.hash.hex()}",
         err=True,
     )

@@ -485,6 +485,7 @@ class SnapshotResult:
     reconciliation: Reconciliation
     reserves: SnapshotReserves | None
     timings: dict[str, float] = field(default_factory=dict)
+    pieces: int = 0
 
 
 def take_snapshot(
@@ -687,4 +688,5 @@ def _run(
         report,
         found,
         timings,
+        pieces.count,
     )
