@@ -11,7 +11,7 @@ __all__ = ["pieces_option"]
 
 PIECES_HELP = (
     "How each account is split into leaves (pieces) this hour: 'default'"
-    " (min=3,max=64,cap=900,extra=500), 'none' (one leaf per account: links accounts hour"
+    " (min=16,max=64,cap=900,extra=0), 'none' (one leaf per account: links accounts hour"
     " to hour, for comparison only) or key=value pairs from min, max, cap (per-mille"
     " quantile of the hour's amounts a piece holds at most), extra (per-mille chance of one"
     " more piece). See docs/snapshot.md."

@@ -11,7 +11,9 @@ nonce, and the account's claim is the sum of its pieces.
 
 Policy (`PiecePolicy`, `--pieces SPEC` on `por snapshot`, `publish`, `schedule`, `demo`):
 
-    min      pieces of an account with any non-zero claim (default 3). An account whose
+    min      pieces of an account with any non-zero claim (default 16: bench/privacy.py
+             measured that fewer leave a proof's sibling holding a median 5-20 % of
+             another account; see docs/snapshot.md). An account whose
              claims are all zero has one all-zero piece: a zero leaf, like a filler.
     max      at most this many pieces (default 64; a proof set holds at most 256).
     cap      per asset, a piece should hold about at most this quantile (per mille) of
@@ -19,14 +21,19 @@ Policy (`PiecePolicy`, `--pieces SPEC` on `por snapshot`, `publish`, `schedule`,
              percentile). An amount x gets `need = ceil(x / cap)` pieces, so a whale's
              pieces are of the size of ordinary customers' claims. Computed in float64:
              it sets a count, never an amount.
-    extra    per mille chance of one more piece, tried up to 8 times (default 500):
-             the count says little about the size.
+    extra    per mille chance of one more piece, tried up to 8 times (default 0: with
+             min=16 every funded account has 16 pieces unless `need` says more, so the
+             count says nothing about the size).
 
 Split of one account with k pieces, for each asset with (net) amount x:
-- m of the k pieces receive the asset, m uniform in [max(need, min(2, k)), k] (x >= 2;
+- m of the k pieces receive the asset, m uniform in [max(need, min(3, k)), k] (x >= 2;
   else m = 1), the m pieces a rotation of the k from a random start: some pieces are
-  empty in some assets, and no piece holds the whole of an asset when it can be split;
-- piece r of the m gets a random weight w_r in [1, 2^16], cumulative cut points
+  empty in some assets, and no piece holds the whole of an asset when it can be split
+  (at least 3 non-zero pieces: two pieces summing to an unchanged claim in two hours
+  link it, bench/privacy.py's group-sum attack);
+- piece r of the m gets a random log-uniform weight w_r = floor(2^(16 u)) in [1, 2^16)
+  (most pieces a small share, a few the bulk: a sibling usually reveals ~1 % of an
+  account; with uniform weights it was ~20 %), cumulative cut points
   C_r = floor(2^32 * (w_1 + ... + w_r) / (w_1 + ... + w_m)) (so C_m = 2^32), and the
   amount floor(x * C_r / 2^32) - floor(x * C_(r-1) / 2^32): exact integers (u128 limb
   arithmetic), never negative, summing to x exactly. An equity stays equity, a debt debt.
@@ -66,6 +73,7 @@ __all__ = [
 PIECES_MAX = 256  # a por-proof-set/1 holds at most 256 proofs
 _EXTRA_TRIES = 8
 _WEIGHT_BITS = 16
+_SPREAD = 3  # an asset that can be split goes to at least this many pieces (if it has them)
 _M32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
 _SPEC = re.compile(r"^([a-z]+)=(\d{1,6})$")
@@ -78,10 +86,10 @@ class PiecePolicy:
     Guarantees: 1 <= min <= max <= 256, 0 < cap <= 1000, 0 <= extra < 1000 (checked).
     """
 
-    min_pieces: int = 3
+    min_pieces: int = 16
     max_pieces: int = 64
     cap_permille: int = 900
-    extra_permille: int = 500
+    extra_permille: int = 0
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_pieces <= self.max_pieces <= PIECES_MAX:
@@ -105,7 +113,7 @@ class PiecePolicy:
 
     @classmethod
     def parse(cls, text: str) -> PiecePolicy:
-        """`default`, `none` (one leaf per account), or `min=3,max=64,cap=900,extra=500`
+        """`default`, `none` (one leaf per account), or `min=16,max=64,cap=900,extra=0`
         (any subset; the rest from the default)."""
         text = text.strip()
         if text == "default":
@@ -314,12 +322,13 @@ def _fill(
         hi, lo = net[:, a, 0], net[:, a, 1]
         draws = stream.uint((n, 2), np.uint32).astype(np.int64)
         splittable = (hi > 0) | (lo >= 2)
-        low = np.where(splittable, np.minimum(counts, np.maximum(need[:, a], 2)), 1)
+        low = np.where(splittable, np.minimum(counts, np.maximum(need[:, a], _SPREAD)), 1)
         low = np.minimum(low, counts)
         m = low + draws[:, 0] % (counts - low + 1)
         start = draws[:, 1] % counts
         receives = (rank - start[owner]) % k_of < m[owner]
-        weights = stream.uint((total,), np.uint16).astype(np.uint64) + np.uint64(1)
+        draw = stream.uint((total,), np.uint16).astype(np.float64) / 65536.0
+        weights = np.exp2(draw * _WEIGHT_BITS).astype(np.uint64)  # log-uniform in [1, 2^16)
         weights[~receives] = 0
         cum = np.cumsum(weights, dtype=np.uint64)
         base = np.zeros(n, dtype=np.uint64)
