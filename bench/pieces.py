@@ -104,9 +104,9 @@ def main() -> int:
                 "format": "por-proof-set/1",
                 "snapshot_id": SNAPSHOT,
                 "account_id": account,
-                "proofs": [
-                    store.account_proof(account, pieces.batch.nonce(r)) for r in range(lo, hi)
-                ],
+                "proofs": store.account_proofs(
+                    account, [pieces.batch.nonce(r) for r in range(lo, hi)]
+                ),
             }
 
         start = time.perf_counter()

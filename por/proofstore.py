@@ -206,19 +206,45 @@ class ProofStore:
         off = self._order_offset + local * ORDER_BYTES
         return int.from_bytes(self._part(part)[off : off + ORDER_BYTES], "little")
 
-    def record(self, level: int, index: int) -> bytes:
-        """Node record `hash || enc(equity) || enc(debt)` of node `index` at `level`."""
+    def _locate(self, level: int, index: int) -> tuple[mmap.mmap, int]:
+        """The mapping and offset of node `index` at `level`."""
         pair, side = divmod(index, 2)
         start = 1 + side * self.record_bytes
         if level < self.partition_height:
             span = self._part_leaves >> level
             part, local = divmod(index, span)
             off = self._part_offsets[level] + (local >> 1) * self.pair_bytes + start
-            return self._part(part)[off : off + self.record_bytes]
+            return self._part(part), off
         if level < self.height and self._top is not None:
             off = self._top_offsets[level - self.partition_height] + pair * self.pair_bytes + start
-            return self._top[off : off + self.record_bytes]
+            return self._top, off
         raise ProofNotFoundError(f"no node {index} at level {level} (height {self.height})")
+
+    def record(self, level: int, index: int) -> bytes:
+        """Node record `hash || enc(equity) || enc(debt)` of node `index` at `level`."""
+        mm, off = self._locate(level, index)
+        return mm[off : off + self.record_bytes]
+
+    def _prefetch_path(self, index: int) -> None:
+        """Ask the kernel for every page leaf `index`'s proof reads, without waiting.
+
+        The maps are MADV_RANDOM and the builder wrote them with O_DIRECT, so a cold proof
+        is `height` page faults served one after another; WILLNEED starts them all at once
+        (an account's pieces are scattered over the tree: 16 pieces x 24 levels)."""
+        _willneed(*self._locate(0, index), self.record_bytes)
+        part, local = divmod(index, self._part_leaves)
+        _willneed(self._part(part), local * HASH_BYTES, HASH_BYTES)
+        for k in range(self.height):
+            _willneed(*self._locate(k, (index >> k) ^ 1), self.record_bytes)
+
+    def _prefetch_tags(self, tag: bytes) -> None:
+        """Start reading the page of tags that `index_of_tag` will bisect for `tag`."""
+        fence = bisect.bisect_right(self._fences, tag) - 1
+        if fence >= 0:
+            lo = fence * FENCE_STRIDE
+            hi = min(lo + FENCE_STRIDE, self.leaf_count)
+            part, local = divmod(lo, self._part_leaves)
+            _willneed(self._part(part), local * HASH_BYTES, (hi - lo) * HASH_BYTES)
 
     def leaf_block(self, part: int) -> tuple[bytes, NDArray[np.uint8]]:
         """Every leaf of partition `part` in tree order, in two sequential reads: their tags
@@ -302,6 +328,20 @@ class ProofStore:
     def account_proof(self, account_id: str, nonce: bytes) -> dict[str, Any]:
         """The account's own copy: looked up by recomputing its tag from id and nonce."""
         return self.proof(self.index_of_account(account_id, nonce), account_id, nonce)
+
+    def account_proofs(self, account_id: str, nonces: Sequence[bytes]) -> list[dict[str, Any]]:
+        """One proof per piece (`account_proof` of each nonce), the pieces' pages read in
+        parallel: first every tag page, then every path page, then the proofs."""
+        tags = [tag_hash(self.snapshot_id, nonce, account_id) for nonce in nonces]
+        for tag in tags:
+            self._prefetch_tags(tag)
+        indices = [self.index_of_tag(tag) for tag in tags]
+        for index in indices:
+            self._prefetch_path(index)
+        return [
+            self.proof(index, account_id, nonce)
+            for index, nonce in zip(indices, nonces, strict=True)
+        ]
 
     # --- bulk export ------------------------------------------------------------------
 
@@ -440,6 +480,14 @@ class ProofStore:
 
 
 _EXPORT: dict[str, Any] = {}
+
+
+def _willneed(mm: mmap.mmap, offset: int, size: int) -> None:
+    """MADV_WILLNEED over the pages of [offset, offset + size) (aligned down to a page)."""
+    if not hasattr(mmap, "MADV_WILLNEED"):
+        return
+    start = offset - offset % mmap.PAGESIZE
+    mm.madvise(mmap.MADV_WILLNEED, start, offset + size - start)
 
 
 def _pread(fd: int, size: int, offset: int) -> bytes:

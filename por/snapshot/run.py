@@ -409,7 +409,7 @@ class SnapshotIndex:
         served from the proof store."""
         nonces = self.nonces(account_id)
         with ProofStore.open(self.store_dir) as store:
-            proofs = [store.account_proof(account_id, nonce) for nonce in nonces]
+            proofs = store.account_proofs(account_id, nonces)
             return {
                 "format": PROOF_SET_FORMAT,
                 "snapshot_id": store.snapshot_id,

@@ -46,6 +46,38 @@ def test_every_account_proof_is_found_and_verifies(
             verify_inclusion(parse_proof(proof))  # raises ProofError if anything is off
 
 
+def test_prefetched_proofs_of_an_accounts_pieces_equal_the_proofs_one_by_one(
+    accounts: list[AccountInput], tmp_path: Path
+) -> None:
+    """`account_proofs` (what a proof set is served by) only reorders the reads."""
+    rng = random.Random(7)
+    pieces = [
+        AccountInput(f"acct-{j % 50}", rng.randbytes(32), acc.equity, acc.debt)
+        for j, acc in enumerate(accounts[:400])
+    ]  # 50 accounts of 8 pieces each
+    tree = build_tree(
+        pieces,
+        ASSETS,
+        SNAPSHOT,
+        SECRET,
+        engine="serial",
+        partitions=4,
+        out_dir=tmp_path,
+        pieces=True,
+    )
+    with ProofStore.open(tree.out_dir) as store:
+        for j in range(50):
+            own = [p for p in pieces if p.account_id == f"acct-{j}"]
+            nonces = [p.nonce for p in own]
+            served = store.account_proofs(f"acct-{j}", nonces)
+            assert served == [store.account_proof(f"acct-{j}", n) for n in nonces], "same proofs"
+            assert [p["leaf"]["equity"] for p in served] == [
+                [str(v) for v in p.equity] for p in own
+            ], "each piece's own leaf"
+        with pytest.raises(ProofNotFoundError, match="no leaf with tag"):
+            store.account_proofs("acct-0", [pieces[0].nonce, pieces[1].nonce])
+
+
 def test_unknown_account_is_a_lookup_error_naming_the_tag(tree: BuiltTree) -> None:
     with ProofStore.open(tree.out_dir) as store:
         with pytest.raises(ProofNotFoundError, match="no leaf with tag"):
