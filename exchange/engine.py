@@ -14,6 +14,7 @@ from operator import add, eq, is_
 from typing import Any, NoReturn, Protocol, cast
 
 from exchange import fields
+from exchange._linecheck import check_nesting, check_strings
 from exchange.errors import InvalidCommandError, LedgerBugError, Rejected
 from exchange.model import (
     AMOUNT_LIMIT,
@@ -596,12 +597,16 @@ class Exchange:
 
     # -- input -------------------------------------------------------------------------
     def parse(self, line: str) -> dict[str, Any]:
+        """The command object of one line; InvalidCommandError if it is not one, or if it
+        nests too deep or holds a string no store keeps the same (`exchange._linecheck`)."""
+        check_nesting(line)
         try:
             raw = json.loads(line)
         except ValueError as exc:
             raise InvalidCommandError(f"not valid JSON: {exc}") from None
         if not isinstance(raw, dict):
             raise InvalidCommandError("a command must be a JSON object")
+        check_strings(raw, line)
         return raw
 
     def apply_line(self, line: str) -> Event:
@@ -629,6 +634,7 @@ class Exchange:
         params = spec.parse(raw)
         if text is None:
             text = json.dumps(raw, separators=(",", ":"), sort_keys=True)
+            check_strings(raw, text)
         if at is not None:
             now = self.state.time
             if now is not None and at < now:
