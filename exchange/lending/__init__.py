@@ -32,13 +32,23 @@ from ._ops import (
     ensure_available,
     lend,
     lending_state,
+    observe_pool,
     pool_totals,
     redeem,
     redeemable,
     repay,
     sweep,
 )
-from ._pool import DEFAULT_PARAMS, LendingState, Pool, PoolParams, borrow_rate, lend_rate
+from ._pool import (
+    DEFAULT_PARAMS,
+    LendingState,
+    Pool,
+    PoolParams,
+    borrow_rate,
+    borrow_rate_at,
+    lend_rate,
+    utilisation,
+)
 from ._replay import lending_digest, replay_auto_lend, replay_pool, replay_shares
 
 __all__ = [
@@ -55,6 +65,7 @@ __all__ = [
     "PoolParams",
     "borrow",
     "borrow_rate",
+    "borrow_rate_at",
     "borrowable",
     "ceil_div",
     "ceil_sqrt",
@@ -66,6 +77,7 @@ __all__ = [
     "lend",
     "lend_rate",
     "lending_state",
+    "observe_pool",
     "parse_fraction",
     "pool_totals",
     "redeem",
@@ -74,6 +86,7 @@ __all__ = [
     "register_replay_shares",
     "repay",
     "sweep",
+    "utilisation",
 ]
 
 

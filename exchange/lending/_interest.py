@@ -3,7 +3,10 @@
 For each pool with debts, at every whole hour of ledger time (one journal entry per pool):
 
 1. Borrow index: ib' = ib + ceil(ib * r / (WAD * 8760)), r = annual borrow rate (WAD) at
-   the pool's utilisation at that instant (rates are piecewise constant per hour).
+   the pool's time-weighted utilisation over the hour (`Pool.hour_utilisation`, rounded
+   up; `borrow_rate` at the totals when they held all hour), so a borrow just before the
+   hour moves the rate only for the time it was out. The posting starts the next hour's
+   window (`Pool.restart_window`); a pool without interest to post keeps its window.
 2. Borrower j pays i_j = ceil(d_j * ib' / RAY) - debt_j (scaled debt d_j, posted debt_j);
    I = sum of i_j.
 3. Lenders' pot P = I - ceil(I * fee): the lend rate is thus borrow rate * U * (1 - fee).
@@ -30,7 +33,7 @@ from exchange.model import FEES, lending_pool
 from ._bulk import gc_paused
 from ._fixed import FRACTION, HOURS_PER_YEAR, RAY, WAD, ceil_div
 from ._ops import lending_state, pool_totals
-from ._pool import borrow_rate
+from ._pool import hour_rate
 
 if TYPE_CHECKING:
     from exchange.engine import Context
@@ -45,10 +48,10 @@ INTEREST_PERIOD_MS = 3_600_000
 
 def post_interest(ctx: Context, instant: int) -> None:
     with gc_paused():
-        _post_interest(ctx)
+        _post_interest(ctx, instant)
 
 
-def _post_interest(ctx: Context) -> None:
+def _post_interest(ctx: Context, instant: int) -> None:
     state = ctx.state
     ls = lending_state(state)
     balances = state.balances
@@ -61,7 +64,8 @@ def _post_interest(ctx: Context) -> None:
         lent, borrowed, _ = pool_totals(state, asset)
         params = ls.params_of(asset)
         ib0 = pool.borrow_index
-        ib1 = ib0 + ceil_div(ib0 * borrow_rate(params, borrowed, lent), WAD * HOURS_PER_YEAR)
+        ib1 = ib0 + ceil_div(ib0 * hour_rate(pool, params, instant, borrowed, lent),
+                             WAD * HOURS_PER_YEAR)  # fmt: skip
         # The entry as columns (Context.post_columns): one leg per borrower, then one per
         # lender (a leg of 0 is dropped, as `post` does), then the pool's and the fee's legs.
         shares = pool.shares
@@ -94,10 +98,12 @@ def _post_interest(ctx: Context) -> None:
         assert fee >= 0, "lenders were paid more than borrowers paid"  # proven in the docstring
         p = lending_pool(asset)
         old = (ib0, il0, shares.get(FEES), debts.get(FEES), pool.total_shares)
+        tw = pool.restart_window(instant)
 
-        def undo(pool=pool, old=old) -> None:  # type: ignore[no-untyped-def]
+        def undo(pool=pool, old=old, tw=tw) -> None:  # type: ignore[no-untyped-def]
             pool.borrow_index, pool.lend_index = old[0], old[1]
             pool.restore(FEES, old[2], old[3], old[4])
+            pool.tw_start, pool.tw_last, pool.tw_acc = tw
 
         ctx.on_rollback(undo)
         ctx.post_columns(
@@ -121,6 +127,8 @@ def replay_interest(state: LedgerState, event: Event) -> None:
     ls = lending_state(state)
     for asset, f in sorted((event.data or {}).get("interest", {}).items()):
         pool = ls.pool(asset)
+        if event.ts is not None:
+            pool.restart_window(event.ts)
         pool.borrow_index = int(f["borrow_index"])
         pool.lend_index = int(f["lend_index"])
         pool.on_lent(FEES, int(f["fee"]), state.balances.get((FEES, asset, "lent"), 0))

@@ -31,6 +31,7 @@ __all__ = [
     "ensure_available",
     "lend",
     "lending_state",
+    "observe_pool",
     "pool_totals",
     "redeem",
     "redeemable",
@@ -72,10 +73,39 @@ def borrowable(state: LedgerState, asset: str) -> int:
 
 
 def _undo(ctx: Context, pool: Pool, account: str) -> None:
+    """Register the undo of the account's scaled amounts and the pool's time-weighted
+    utilisation, then note that the pool's totals are about to change (`Pool.observe`)."""
     share = pool.shares.get(account)
     debt = pool.debts.get(account)
     total = pool.total_shares
-    ctx.on_rollback(lambda: pool.restore(account, share, debt, total))
+    tw = (pool.tw_start, pool.tw_last, pool.tw_acc)
+
+    def undo() -> None:
+        pool.restore(account, share, debt, total)
+        pool.tw_start, pool.tw_last, pool.tw_acc = tw
+
+    ctx.on_rollback(undo)
+    _observe(ctx.state, pool)
+
+
+def observe_pool(ctx: Context, pool: Pool) -> None:
+    """The pool's totals are about to change (a module posting to the pool's buckets
+    itself, e.g. settlement): `Pool.observe` now, undone if the command is rejected."""
+    tw = (pool.tw_start, pool.tw_last, pool.tw_acc)
+
+    def undo() -> None:
+        pool.tw_start, pool.tw_last, pool.tw_acc = tw
+
+    ctx.on_rollback(undo)
+    _observe(ctx.state, pool)
+
+
+def _observe(state: LedgerState, pool: Pool) -> None:
+    """`Pool.observe` at the ledger time with the pool's totals now (before a change)."""
+    now = state.time
+    if now is not None:
+        lent, borrowed, _ = pool_totals(state, pool.asset)
+        pool.observe(now, borrowed, lent)
 
 
 def lend(ctx: Context, account: str, asset: str, amount: int) -> None:

@@ -15,6 +15,11 @@ lend is kept as *scaled shares* s (balance = s * lend_index / RAY, rounded down)
 debt as scaled debt d (debt = d * borrow_index / RAY, rounded up). Indexes move only at the
 hourly interest posting, so between postings the journal balance is the whole truth.
 
+Utilisation for the hourly rate is time-weighted (`Pool.observe`, `Pool.hour_utilisation`):
+every change of a pool's totals first adds the utilisation that held since the last change,
+times the milliseconds it held, to the hour's accumulator; the hourly posting divides by
+the hour. A borrow just before the hour thus weighs only for the time it was out.
+
 Rounding of share changes, always in the exchange's favour:
     lend a      s += floor(a * RAY / lend_index)     (fewer shares)
     redeem r    s -= ceil(r * RAY / lend_index)      (more shares burnt; all if emptied)
@@ -31,11 +36,15 @@ from ._fixed import FRACTION, RAY, WAD, ceil_div
 
 __all__ = [
     "DEFAULT_PARAMS",
+    "HOUR_MS",
     "LendingState",
     "Pool",
     "PoolParams",
     "borrow_rate",
+    "borrow_rate_at",
+    "hour_rate",
     "lend_rate",
+    "utilisation",
 ]
 
 
@@ -71,6 +80,28 @@ class PoolParams:
 
 
 DEFAULT_PARAMS = PoolParams()
+HOUR_MS = 3_600_000
+
+
+def utilisation(borrowed: int, lent: int) -> int:
+    """borrowed / lent at WAD scale, rounded up (0 for an empty pool)."""
+    if borrowed <= 0 or lent <= 0:
+        return 0
+    return ceil_div(borrowed * WAD, lent)
+
+
+def borrow_rate_at(params: PoolParams, u: int) -> int:
+    """Annual borrow rate at WAD scale for utilisation `u` (WAD), rounded up: the curve of
+    `borrow_rate` for an average utilisation (no integer totals behind it)."""
+    base = params.base_rate * (WAD // FRACTION)
+    if u <= 0:
+        return base
+    u_opt = params.optimal_utilisation
+    if u * FRACTION <= u_opt * WAD:
+        return base + ceil_div(params.slope1 * u, u_opt)
+    excess = u * FRACTION - u_opt * WAD  # (U - U_opt), WAD x FRACTION units
+    steep = ceil_div(params.slope2 * excess, FRACTION * (FRACTION - u_opt))
+    return base + params.slope1 * (WAD // FRACTION) + steep
 
 
 def borrow_rate(params: PoolParams, borrowed: int, lent: int) -> int:
@@ -102,6 +133,13 @@ def lend_rate(params: PoolParams, borrowed: int, lent: int) -> int:
     )
 
 
+def hour_rate(pool: Pool, params: PoolParams, instant: int, borrowed: int, lent: int) -> int:
+    """The annual borrow rate (WAD) of the hour ending at `instant`: at the time-weighted
+    utilisation of the hour, or exactly at the totals when they held all hour."""
+    u = pool.hour_utilisation(instant, borrowed, lent)
+    return borrow_rate(params, borrowed, lent) if u is None else borrow_rate_at(params, u)
+
+
 class Pool:
     """Indexes and scaled balances of one asset's pool.
 
@@ -111,7 +149,17 @@ class Pool:
     hourly interest posting. Rebuilt on replay from postings plus the job's emitted indexes.
     """
 
-    __slots__ = ("asset", "borrow_index", "debts", "lend_index", "shares", "total_shares")
+    __slots__ = (
+        "asset",
+        "borrow_index",
+        "debts",
+        "lend_index",
+        "shares",
+        "total_shares",
+        "tw_acc",
+        "tw_last",
+        "tw_start",
+    )
 
     def __init__(self, asset: str) -> None:
         self.asset = asset
@@ -120,6 +168,42 @@ class Pool:
         self.shares: dict[str, int] = {}
         self.debts: dict[str, int] = {}
         self.total_shares = 0
+        # time-weighted utilisation of the current hour: window start, last change (ms),
+        # and the sum of utilisation (WAD) x milliseconds since the window start
+        self.tw_start = 0
+        self.tw_last = 0
+        self.tw_acc = 0
+
+    # -- time-weighted utilisation ---------------------------------------------------------
+    def observe(self, now: int, borrowed: int, lent: int) -> None:
+        """The totals are about to change at `now`: (borrowed, lent) held since the last
+        change. A change in a later hour than the window's starts a new window (the totals
+        were constant since the last change, so the new window's past is that value)."""
+        u = utilisation(borrowed, lent)
+        window = now - now % HOUR_MS
+        if window > self.tw_start:
+            self.tw_start = window
+            self.tw_acc = u * (now - window)
+        else:
+            self.tw_acc += u * (now - self.tw_last)
+        self.tw_last = now
+
+    def hour_utilisation(self, instant: int, borrowed: int, lent: int) -> int | None:
+        """Time-weighted utilisation (WAD, rounded up) of the hour ending at `instant`;
+        None when the totals did not change in that hour (then the rate is the one of
+        `borrow_rate` at the totals, exactly)."""
+        if self.tw_start != instant - HOUR_MS:
+            return None
+        acc = self.tw_acc + utilisation(borrowed, lent) * (instant - self.tw_last)
+        return ceil_div(acc, HOUR_MS)
+
+    def restart_window(self, instant: int) -> tuple[int, int, int]:
+        """Start the next hour's window at `instant` (after posting its interest); returns
+        the old (start, last, acc) for an undo."""
+        old = (self.tw_start, self.tw_last, self.tw_acc)
+        self.tw_start = self.tw_last = instant
+        self.tw_acc = 0
+        return old
 
     # -- share arithmetic: one place for live handlers and replay -------------------------
     def on_lent(self, account: str, delta: int, after: int) -> None:
@@ -209,7 +293,10 @@ class Pool:
         self.total_shares = total
 
     def digest_lines(self) -> list[str]:
-        lines = [f"pool|{self.asset}|{self.lend_index}|{self.borrow_index}|{self.total_shares}"]
+        lines = [
+            f"pool|{self.asset}|{self.lend_index}|{self.borrow_index}|{self.total_shares}",
+            f"tw|{self.tw_start}|{self.tw_last}|{self.tw_acc}",
+        ]
         lines += [f"s|{a}|{s}" for a, s in sorted(self.shares.items())]
         lines += [f"d|{a}|{d}" for a, d in sorted(self.debts.items())]
         return lines

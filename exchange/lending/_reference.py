@@ -11,7 +11,7 @@ from exchange.model import FEES, lending_pool
 
 from ._fixed import FRACTION, HOURS_PER_YEAR, RAY, WAD, ceil_div
 from ._ops import lending_state, pool_totals
-from ._pool import borrow_rate
+from ._pool import hour_rate
 
 if TYPE_CHECKING:
     from exchange.engine import Context
@@ -32,7 +32,8 @@ def post_interest_reference(ctx: Context, instant: int) -> None:
         lent, borrowed, _ = pool_totals(state, asset)
         params = ls.params_of(asset)
         ib0 = pool.borrow_index
-        ib1 = ib0 + ceil_div(ib0 * borrow_rate(params, borrowed, lent), WAD * HOURS_PER_YEAR)
+        ib1 = ib0 + ceil_div(ib0 * hour_rate(pool, params, instant, borrowed, lent),
+                             WAD * HOURS_PER_YEAR)  # fmt: skip
         legs: list[tuple[str, str, str, int]] = []
         append = legs.append
         total_i = 0
@@ -66,10 +67,12 @@ def post_interest_reference(ctx: Context, instant: int) -> None:
         append((FEES, asset, "lent", fee))
         append((p, asset, "supplied", -(total_l + fee)))
         old = (ib0, il0, shares.get(FEES), pool.debts.get(FEES), pool.total_shares)
+        tw = pool.restart_window(instant)
 
-        def undo(pool=pool, old=old) -> None:  # type: ignore[no-untyped-def]
+        def undo(pool=pool, old=old, tw=tw) -> None:  # type: ignore[no-untyped-def]
             pool.borrow_index, pool.lend_index = old[0], old[1]
             pool.restore(FEES, old[2], old[3], old[4])
+            pool.tw_start, pool.tw_last, pool.tw_acc = tw
 
         ctx.on_rollback(undo)
         ctx.post_each(*legs)

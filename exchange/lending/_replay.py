@@ -7,10 +7,12 @@ import json
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from exchange.model import lending_pool
+
 from ._commands import _parse_auto_lend, _parse_pool
 from ._fixed import RAY
 from ._interest import INTEREST_JOB
-from ._ops import lending_state
+from ._ops import lending_state, pool_totals
 from ._pool import DEFAULT_PARAMS
 
 if TYPE_CHECKING:
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["lending_digest", "replay_auto_lend", "replay_pool", "replay_shares"]
 
 _SCALED = ("lent", "borrowed")
+_POOL_BUCKETS = ("liquidity", "supplied", "loans")
 
 
 def replay_shares(state: LedgerState, event: Event) -> None:
@@ -32,6 +35,7 @@ def replay_shares(state: LedgerState, event: Event) -> None:
     if event.cmd == INTEREST_JOB:
         return
     moves = [p for p in event.postings if p[3] in _SCALED and not p[1].startswith("@")]
+    _observe_pools(state, event)
     if not moves:
         return
     balances = state.balances
@@ -51,6 +55,26 @@ def replay_shares(state: LedgerState, event: Event) -> None:
             pool.on_lent(account, amount, after)
         else:
             pool.on_borrowed(account, amount, after)
+
+
+def _observe_pools(state: LedgerState, event: Event) -> None:
+    """`Pool.observe` at the event's time with each changed pool's totals before the event
+    (what the live handler observed before its first change to the pool)."""
+    changed: dict[str, list[int]] = {}
+    for _, account, asset, bucket, amount in event.postings:
+        if bucket in _POOL_BUCKETS and account == lending_pool(asset):
+            got = changed.setdefault(asset, [0, 0])
+            if bucket == "supplied":
+                got[0] -= amount
+            elif bucket == "loans":
+                got[1] += amount
+    if not changed or event.ts is None:
+        return
+    ls = lending_state(state)
+    for asset in sorted(changed):
+        lent, borrowed, _ = pool_totals(state, asset)
+        delta_lent, delta_borrowed = changed[asset]
+        ls.pool(asset).observe(event.ts, borrowed - delta_borrowed, lent - delta_lent)
 
 
 def replay_pool(state: LedgerState, event: Event) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from exchange.lending import FRACTION, ceil_div, lending_state, pool_totals
+from exchange.lending import FRACTION, ceil_div, lending_state, observe_pool, pool_totals
 from exchange.matching import clearing_account
 from exchange.model import lending_pool
 
@@ -177,6 +177,7 @@ def _settle_quote_reference(
     for symbol in sorted(markets):
         append((clearing_account(symbol), quote, "pnl_unsettled", -markets[symbol]))
     if to_pool or loans:
+        observe_pool(ctx, ls.pool(quote))
         p = lending_pool(quote)
         append((p, quote, "liquidity", to_pool - loans))
         append((p, quote, "supplied", -to_pool))

@@ -26,7 +26,7 @@ from itertools import repeat
 from operator import add
 from typing import TYPE_CHECKING, Any
 
-from exchange.lending import FRACTION, ceil_div, gc_paused, lending_state, pool_totals
+from exchange.lending import FRACTION, ceil_div, gc_paused, lending_state, observe_pool, pool_totals
 from exchange.matching import clearing_account
 from exchange.model import lending_pool
 
@@ -271,6 +271,7 @@ def _settle_quote(ctx: Context, quote: str, upnls: dict[str, int], markets: dict
     legs = [(clearing_account(symbol), quote, "pnl_unsettled", -markets[symbol])
             for symbol in sorted(markets)]  # fmt: skip
     if to_pool or loans:
+        observe_pool(ctx, ls.pool(quote))
         p = lending_pool(quote)
         legs.append((p, quote, "liquidity", to_pool - loans))
         legs.append((p, quote, "supplied", -to_pool))
