@@ -77,6 +77,10 @@ pinned_key_option = click.option(
     metavar="HEX",
     help="The exchange's pinned Ed25519 key (64 hex).",
 )
+TRUST_MANIFEST_KEY_WARNING = (
+    "warning: --trust-manifest-key: the manifest's own key is trusted, so this shows only"
+    " that someone signed it, not that the exchange did; pin its key with --public-key HEX"
+)
 
 
 def _asset_rows(
@@ -152,11 +156,12 @@ def verify() -> None:
 @verify.command(
     "proof",
     epilog=_examples(
-        "por verify proof alice.json --manifest manifest.json",
         "por verify proof alice.json --manifest manifest.json --public-key a558...6f26 --json",
         "por verify proof alice-set.json --manifest manifest.json --public-key HEX",
         "por verify proof alice.json --bundle site/bundles/2026-11-24T16-00-00Z --public-key HEX",
-        "por verify proof alice.json --manifest manifest.json --log site/log/entries.jsonl",
+        "por verify proof alice.json --manifest manifest.json --log site/log/entries.jsonl"
+        " --public-key HEX",
+        "por verify proof alice.json --manifest manifest.json --trust-manifest-key",
         "por verify proof proofs/*.json --manifest manifest.json --public-key HEX",
         "por verify proof --history hours/16 hours/17 hours/18 --public-key HEX",
     ),
@@ -191,7 +196,20 @@ def verify() -> None:
     help="Follow one account across hours: each argument is a directory with one hour's"
     " proof (a por-proof/1 or por-proof-set/1 file) and that hour's manifest.json.",
 )
-@public_key_option
+@click.option(
+    "--public-key",
+    "public_key_hex",
+    metavar="HEX",
+    default=None,
+    help="The exchange's Ed25519 key (64 hex), pinned: a manifest signed by any other key"
+    " is invalid. Required unless --trust-manifest-key.",
+)
+@click.option(
+    "--trust-manifest-key",
+    is_flag=True,
+    help="No pinned key: trust the key the manifest names (anyone can sign a manifest;"
+    " a warning says so). Weak keys are refused either way.",
+)
 @json_option
 @reported
 def proof_command(
@@ -201,6 +219,7 @@ def proof_command(
     log_path: str | None,
     history: bool,
     public_key_hex: str | None,
+    trust_manifest_key: bool,
     as_json: bool,
 ) -> None:
     """Check inclusion proofs or proof sets against the signed manifest.
@@ -215,7 +234,16 @@ def proof_command(
     """
     from por.manifest import parse_public_key
 
+    if public_key_hex is None and not trust_manifest_key:
+        raise click.UsageError(
+            "Missing option '--public-key' (the exchange's pinned key, 64 hex); to trust"
+            " the key the manifest names instead, say --trust-manifest-key"
+        )
+    if public_key_hex is not None and trust_manifest_key:
+        raise click.UsageError("give --public-key or --trust-manifest-key, not both")
     pinned = None if public_key_hex is None else parse_public_key(public_key_hex)
+    if pinned is None:
+        click.echo(TRUST_MANIFEST_KEY_WARNING, err=True)
     if history:
         if manifest_path is not None or bundle_dir is not None:
             raise click.UsageError(

@@ -44,6 +44,7 @@ from por._fields import (
 from por._input import load_json
 from por.amounts import DECIMALS_MAX
 from por.errors import InputError, ManifestError
+from por.keys import public_key_problem
 from por.model import MAX_HEIGHT, Node
 
 __all__ = [
@@ -147,6 +148,9 @@ def _parse(data: Any) -> Manifest:
         root=read_hash(log["root"], "log.root"),
     )
     public_key = read_hash(top["public_key"], "public_key")
+    problem = public_key_problem(public_key)
+    if problem is not None:
+        raise FieldError(f"public_key: {public_key.hex()} is {problem}")
     signature = top["signature"]
     if not isinstance(signature, str) or _HEX_SIG.fullmatch(signature) is None:
         raise FieldError(f"signature: expected 128 lowercase hex digits, got {describe(signature)}")
@@ -180,13 +184,18 @@ def parse_manifest_bytes(raw: bytes) -> Manifest:
 
 
 def parse_public_key(text: str) -> bytes:
-    """A pinned Ed25519 public key given as 64 hex digits; raises `InputError` otherwise."""
+    """A pinned Ed25519 public key given as 64 hex digits; raises `InputError` otherwise,
+    and for a weak key (small order, non-canonical: `por.keys.public_key_problem`)."""
     cleaned = text.strip()
     if _HEX_KEY.fullmatch(cleaned) is None:
         raise InputError(
             f"public key: expected 64 hex digits (Ed25519), got {len(cleaned)} characters"
         )
-    return bytes.fromhex(cleaned)
+    key = bytes.fromhex(cleaned)
+    problem = public_key_problem(key)
+    if problem is not None:
+        raise InputError(f"public key {cleaned}: {problem}; pin the exchange's real key")
+    return key
 
 
 def public_key_bytes(private_key: Ed25519PrivateKey) -> bytes:
@@ -196,13 +205,17 @@ def public_key_bytes(private_key: Ed25519PrivateKey) -> bytes:
 def verify_manifest(manifest: Manifest, public_key: bytes | None = None) -> None:
     """Check the signature; with `public_key` given, only that key is accepted.
 
-    Raises `ManifestError` saying which key was expected and whether the signature failed.
+    Raises `ManifestError` saying which key was expected and whether the signature failed;
+    a weak signing key (small order, non-canonical) is refused whatever the signature.
     """
     key = manifest.public_key
     if public_key is not None and not hmac.compare_digest(public_key, key):
         raise ManifestError(
             f"manifest is signed by key {key.hex()}, expected pinned key {public_key.hex()}"
         )
+    problem = public_key_problem(key)
+    if problem is not None:
+        raise ManifestError(f"manifest public_key {key.hex()} is {problem}")
     try:
         Ed25519PublicKey.from_public_bytes(key).verify(manifest.signature, manifest.signed_bytes)
     except (InvalidSignature, ValueError):

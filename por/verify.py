@@ -109,7 +109,9 @@ def verify_proof(
     """All five checks; returns `None` when the proof holds, else raises `ProofError`.
 
     Check 1 is parsing (`parse_proof`). With `public_key` the manifest must be signed by
-    exactly that key; without it, by the key it names (trust on first use: pin when you can).
+    exactly that key; without it, by the key it names, which proves only that someone
+    signed: callers pin (`por verify proof` needs --public-key unless told
+    --trust-manifest-key). A weak key (small order, non-canonical) fails check 5 either way.
     """
     verify_inclusion(proof)
     _check_manifest(proof, manifest, public_key)

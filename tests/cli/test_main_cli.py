@@ -8,6 +8,7 @@ import pytest
 
 import cli.log
 from cli.main import DEBUG_ENV, main
+from por.keys import generate
 
 
 def _broken_open(db_url: str) -> None:
@@ -43,7 +44,17 @@ def test_expected_errors_keep_their_own_message(
 ) -> None:
     monkeypatch.delenv(DEBUG_ENV, raising=False)
     with pytest.raises(SystemExit) as exit_info:
-        main(["verify", "proof", str(tmp_path / "absent.json"), "--manifest", "m.json"])
+        main(
+            [
+                "verify",
+                "proof",
+                str(tmp_path / "absent.json"),
+                "--manifest",
+                "m.json",
+                "--public-key",
+                generate().public_key_hex,
+            ]
+        )
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "internal error" not in err and err.count("\n") == 1, err

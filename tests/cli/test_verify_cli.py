@@ -108,6 +108,8 @@ def test_every_invalid_vector_proof_exits_one_naming_the_failed_check(vector_dir
             str(vector_dir / f"invalid-{i}.json"),
             "--manifest",
             str(vector_dir / "manifest.json"),
+            "--public-key",
+            vector["manifest"]["public_key"],
         )
         assert_one_line_exit(result, 1, "invalid: check ")
         assert result.stdout == "", entry["why"]
@@ -121,6 +123,8 @@ def test_every_invalid_vector_manifest_makes_a_valid_proof_exit_one(vector_dir: 
             str(vector_dir / "valid-0.json"),
             "--manifest",
             str(vector_dir / f"bad-manifest-{i}.json"),
+            "--public-key",
+            vector["manifest"]["public_key"],
         )
         assert_one_line_exit(
             result, 1, "invalid: check 5 (manifest) failed: manifest signature does not verify"
@@ -157,12 +161,14 @@ def test_json_output_carries_the_amounts_and_totals(fresh: tuple[Path, dict[str,
         str(directory / "proofs/2.json"),
         "--manifest",
         str(directory / "manifest.json"),
+        "--public-key",
+        vector["manifest"]["public_key"],
         "--json",
     )
     assert result.exit_code == 0, result.stderr
     out = json.loads(result.stdout)
     proof = vector["valid_proofs"][2]
-    assert out["valid"] is True and out["key_pinned"] is False
+    assert out["valid"] is True and out["key_pinned"] is True
     assert out["account_id"] == proof["account_id"]
     assert out["leaf"] == {"tag": proof["leaf"]["tag"], "index": proof["leaf"]["index"]}
     assert [a["equity"] for a in out["assets"]] == proof["leaf"]["equity"]
@@ -181,6 +187,8 @@ def test_json_output_of_an_invalid_proof_names_the_check(
         str(write(tmp_path / "p.json", proof)),
         "--manifest",
         str(directory / "manifest.json"),
+        "--public-key",
+        vector["manifest"]["public_key"],
         "--json",
     )
     assert_one_line_exit(result, 1, "check 4 (path to root)")
@@ -234,35 +242,47 @@ def test_a_malformed_pinned_key_is_a_usage_error(
 def test_a_proof_file_that_is_not_json_exits_two(
     fresh: tuple[Path, dict[str, Any]], tmp_path: Path, content: bytes, words: str
 ) -> None:
-    directory, _ = fresh
+    directory, vector = fresh
     (tmp_path / "p.json").write_bytes(content)
-    result = run("proof", str(tmp_path / "p.json"), "--manifest", str(directory / "manifest.json"))
+    manifest = str(directory / "manifest.json")
+    key = vector["manifest"]["public_key"]
+    result = run("proof", str(tmp_path / "p.json"), "--manifest", manifest, "--public-key", key)
     assert_one_line_exit(result, 2, words)
 
 
 def test_unreadable_and_oversized_files_exit_two(
     fresh: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
-    directory, _ = fresh
+    directory, vector = fresh
     manifest = str(directory / "manifest.json")
+    key = ("--public-key", vector["manifest"]["public_key"])
     assert_one_line_exit(
-        run("proof", str(tmp_path / "missing.json"), "--manifest", manifest), 2, "cannot read"
+        run("proof", str(tmp_path / "missing.json"), "--manifest", manifest, *key),
+        2,
+        "cannot read",
     )
-    assert_one_line_exit(run("proof", str(tmp_path), "--manifest", manifest), 2, "cannot read")
+    assert_one_line_exit(
+        run("proof", str(tmp_path), "--manifest", manifest, *key), 2, "cannot read"
+    )
     huge = tmp_path / "huge.json"
     with open(huge, "wb") as stream:
         stream.truncate(8 << 30)  # sparse: the verifier must not try to read it
     assert_one_line_exit(
-        run("proof", str(huge), "--manifest", manifest), 2, f"at most {MAX_JSON_BYTES} bytes"
+        run("proof", str(huge), "--manifest", manifest, *key),
+        2,
+        f"at most {MAX_JSON_BYTES} bytes",
     )
     assert_one_line_exit(
-        run("proof", str(directory / "proofs/0.json"), "--manifest", str(huge)), 2, "too large"
+        run("proof", str(directory / "proofs/0.json"), "--manifest", str(huge), *key),
+        2,
+        "too large",
     )
 
 
 def test_a_missing_manifest_option_is_a_usage_error(fresh: tuple[Path, dict[str, Any]]) -> None:
-    directory, _ = fresh
-    result = run("proof", str(directory / "proofs/0.json"))
+    directory, vector = fresh
+    key = vector["manifest"]["public_key"]
+    result = run("proof", str(directory / "proofs/0.json"), "--public-key", key)
     assert result.exit_code == 2 and "Missing option '--manifest'" in result.stderr
 
 
@@ -285,11 +305,14 @@ json_values = st.recursive(
 def test_any_json_that_is_not_a_valid_proof_exits_one_with_one_line(
     fresh: tuple[Path, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory, value: Any
 ) -> None:
-    directory, _ = fresh
+    directory, vector = fresh
     path = tmp_path_factory.mktemp("fuzz") / "p.json"
     path.write_text(json.dumps(value), encoding="utf-8")
+    key = vector["manifest"]["public_key"]
     assert_one_line_exit(
-        run("proof", str(path), "--manifest", str(directory / "manifest.json")),
+        run(
+            "proof", str(path), "--manifest", str(directory / "manifest.json"), "--public-key", key
+        ),
         1,
         "invalid: check 1",
     )
@@ -300,11 +323,16 @@ def test_any_json_that_is_not_a_valid_proof_exits_one_with_one_line(
 def test_any_json_that_is_not_a_manifest_exits_one_with_one_line(
     fresh: tuple[Path, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory, value: Any
 ) -> None:
-    directory, _ = fresh
+    directory, vector = fresh
     path = tmp_path_factory.mktemp("fuzz") / "m.json"
     path.write_text(json.dumps(value), encoding="utf-8")
+    key = vector["manifest"]["public_key"]
     assert_one_line_exit(
-        run("proof", str(directory / "proofs/0.json"), "--manifest", str(path)), 1, "check 5"
+        run(
+            "proof", str(directory / "proofs/0.json"), "--manifest", str(path), "--public-key", key
+        ),
+        1,
+        "check 5",
     )
     assert_one_line_exit(
         run("tree", str(directory / "leaves.jsonl"), "--manifest", str(path)),
@@ -408,13 +436,14 @@ HEAVY = ("web3", "solana", "solders", "sqlalchemy", "dask", "numpy", "rich")
 def test_verify_proof_imports_no_chain_database_or_numeric_libraries(
     fresh: tuple[Path, dict[str, Any]],
 ) -> None:
-    directory, _ = fresh
+    directory, vector = fresh
     code = (
         "import json, sys\n"
         "from cli.main import cli\n"
         "try:\n"
         f"    cli.main(args=['verify', 'proof', {str(directory / 'proofs/0.json')!r},"
-        f" '--manifest', {str(directory / 'manifest.json')!r}], prog_name='por')\n"
+        f" '--manifest', {str(directory / 'manifest.json')!r},"
+        f" '--public-key', {vector['manifest']['public_key']!r}], prog_name='por')\n"
         "except SystemExit as exc:\n"
         "    code = exc.code\n"
         f"heavy = sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})\n"
@@ -436,7 +465,10 @@ def test_an_account_id_with_a_newline_is_quoted_so_it_cannot_forge_output_lines(
     eve = AccountInput("eve\nvalid: everything", b"e" * 32, (1, 0, 0, 0), (0, 0, 0, 0))
     vector, _ = make_snapshot("2026-12-01T01:00:00Z", [eve])
     files = write_snapshot(tmp_path, vector)
-    result = run("proof", str(files.proofs[0]), "--manifest", str(files.manifest))
+    key = vector["manifest"]["public_key"]
+    result = run(
+        "proof", str(files.proofs[0]), "--manifest", str(files.manifest), "--public-key", key
+    )
     assert result.exit_code == 0, result.stderr
     assert "account: 'eve\\nvalid: everything'" in result.stdout
     assert sum(line.startswith("valid:") for line in result.stdout.splitlines()) == 1
@@ -452,6 +484,8 @@ def test_a_proof_without_account_id_says_so(
         str(write(tmp_path / "p.json", proof)),
         "--manifest",
         str(directory / "manifest.json"),
+        "--public-key",
+        vector["manifest"]["public_key"],
     )
     assert result.exit_code == 0, result.stderr
     assert "account: (not named in this proof)" in result.stdout

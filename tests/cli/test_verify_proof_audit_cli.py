@@ -9,6 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from cli.main import cli
+from por.keys import generate
 from tests.por.audit.sitegen import Site, make_site
 
 
@@ -35,7 +36,9 @@ def test_a_named_proof_warns_that_it_identifies_the_account(tmp_path: Path) -> N
     assert result.exit_code == 0, result.stderr
     assert result.stdout.rstrip().splitlines()[-1].startswith("warning: ")
     assert "do not paste it in public" in result.stdout
-    as_json = json.loads(run(str(proof), "--manifest", manifest, "--json").stdout)
+    as_json = json.loads(
+        run(str(proof), "--manifest", manifest, "--public-key", site.public_key, "--json").stdout
+    )
     assert "names the account" in as_json["warning"], as_json
 
 
@@ -78,12 +81,12 @@ def test_a_bundle_outside_a_site_without_log_is_a_usage_error(tmp_path: Path) ->
     lone = tmp_path / "lone" / "a" / "b" / "c"
     shutil.copytree(site.bundle(sid), lone)
     proof = str(site.write_proof(tmp_path / "p", sid, "bob"))
-    result = run(proof, "--bundle", str(lone))
+    result = run(proof, "--bundle", str(lone), "--public-key", site.public_key)
     assert result.exit_code == 2 and "pass --log" in result.stderr
 
 
 def test_neither_manifest_nor_bundle_is_a_usage_error(tmp_path: Path) -> None:
-    result = run(str(tmp_path / "x.json"))
+    result = run(str(tmp_path / "x.json"), "--public-key", generate().public_key_hex)
     assert result.exit_code == 2 and "Missing option '--manifest'" in result.stderr
 
 
@@ -99,12 +102,14 @@ def test_a_batch_reports_each_proof_and_exits_one_naming_the_first_failure(tmp_p
     forged["leaf"]["equity"][0] = str(int(forged["leaf"]["equity"][0]) + 1)
     Path(paths[1]).write_text(json.dumps(forged))
     Path(paths[2]).write_text("not json")
-    bad = run(*paths, "--manifest", manifest)
+    bad = run(*paths, "--manifest", manifest, "--public-key", site.public_key)
     assert bad.exit_code == 1
     assert "2 valid" not in bad.stdout and "1 valid, 2 invalid" in bad.stdout
     assert len(bad.stderr.splitlines()) == 1, bad.stderr
     assert bad.stderr.startswith(f"invalid: 2 of 3 proofs failed; first: {paths[1]}: check 4")
-    report = json.loads(run(*paths, "--manifest", manifest, "--json").stdout)
+    report = json.loads(
+        run(*paths, "--manifest", manifest, "--public-key", site.public_key, "--json").stdout
+    )
     assert [p["check"] for p in report["proofs"]] == [None, 4, 0]
 
 
@@ -118,7 +123,8 @@ def test_history_follows_one_account_across_hours_and_checks_the_log(tmp_path: P
     assert "account: carol" in result.stdout
     snapshots = [line.split()[0] for line in result.stdout.splitlines() if "Z " in line]
     assert snapshots == sorted(snapshots) and len(snapshots) == 8, snapshots
-    report = json.loads(run("--history", *dirs, "--json", "--log", entries).stdout)
+    key = ("--public-key", site.public_key)
+    report = json.loads(run("--history", *dirs, *key, "--json", "--log", entries).stdout)
     assert [h["log_index"] for h in report["hours"]] == [0, 1, 2, 3]
 
 
@@ -128,7 +134,7 @@ def test_history_refuses_hours_of_different_accounts(tmp_path: Path) -> None:
     d = Path(dirs[1])
     (d / "carol.json").unlink()
     site.write_proof(d, site.hour_id(1), "alice")
-    result = run("--history", *dirs)
+    result = run("--history", *dirs, "--public-key", site.public_key)
     assert result.exit_code == 1
     assert "proof is for account 'alice', the others are for 'carol'" in result.stderr
 
@@ -137,6 +143,6 @@ def test_history_with_a_directory_lacking_its_proof_is_a_usage_error(tmp_path: P
     site = make_site(tmp_path / "site", 2)
     dirs = hour_dirs(site, tmp_path, "carol")
     (Path(dirs[0]) / "carol.json").unlink()
-    result = run("--history", *dirs)
+    result = run("--history", *dirs, "--public-key", site.public_key)
     assert result.exit_code == 2
     assert "exactly one por-proof/1 or por-proof-set/1 file" in result.stderr

@@ -84,7 +84,9 @@ def test_every_vector_proof_set_exits_zero_with_its_claim_in_human_units(set_dir
                 format_units(int(entry["claim"]["equity"][k]), asset["decimals"]),
                 format_units(int(entry["claim"]["debt"][k]), asset["decimals"]),
             ]
-        as_json = json.loads(run(path, "--manifest", manifest, "--json").stdout)
+        as_json = json.loads(
+            run(path, "--manifest", manifest, "--public-key", key, "--json").stdout
+        )
         assert as_json["valid"] is True and as_json["format"] == "por-proof-set/1"
         assert as_json["claim"] == entry["claim"]
         assert as_json["pieces"] == pieces == len(as_json["leaves"])
@@ -104,7 +106,9 @@ def test_every_invalid_vector_proof_set_exits_one_naming_the_set_check(set_dir: 
         assert_one_line_exit(result, 1, expected)
         assert words in result.stderr, (entry["why"], result.stderr)
         assert result.stdout == "", entry["why"]
-        as_json = json.loads(run(path, "--manifest", manifest, "--json").stdout)
+        as_json = json.loads(
+            run(path, "--manifest", manifest, "--public-key", key, "--json").stdout
+        )
         assert as_json["valid"] is False, entry["why"]
         if set_check:
             assert as_json["set_check"] == set_check, (entry["why"], as_json)
@@ -123,7 +127,9 @@ def test_a_set_file_that_is_not_json_text_exits_two_with_one_line(
     set_dir: Path, tmp_path: Path, content: bytes, words: str
 ) -> None:
     (tmp_path / "s.json").write_bytes(content)
-    result = run(str(tmp_path / "s.json"), "--manifest", str(set_dir / "manifest.json"))
+    key = vector_of(set_dir)["manifest"]["public_key"]
+    manifest = str(set_dir / "manifest.json")
+    result = run(str(tmp_path / "s.json"), "--manifest", manifest, "--public-key", key)
     assert_one_line_exit(result, 2, words)
     assert result.stderr.startswith("error: ")
 
@@ -133,14 +139,15 @@ def test_a_batch_of_sets_and_single_proofs_reports_each_with_its_pieces(set_dir:
     manifest = str(set_dir / "manifest.json")
     single = write(set_dir / "single.json", vector["valid_proofs"][0])
     sets = [str(set_dir / f"set-{i}.json") for i in range(len(vector["proof_sets"]))]
-    good = run(*sets, str(single), "--manifest", manifest)
+    key = ("--public-key", vector["manifest"]["public_key"])
+    good = run(*sets, str(single), "--manifest", manifest, *key)
     assert good.exit_code == 0, good.stderr
     first = len(vector["proof_sets"][0]["set"]["proofs"])
     assert f"valid    {sets[0]}  set of {first} piece" in good.stdout
     assert f"valid    {single}  leaf {vector['valid_proofs'][0]['leaf']['index']}" in good.stdout
     assert f"{len(sets) + 1} valid, 0 invalid" in good.stdout
     bad_set = str(set_dir / "bad-set-1.json")
-    bad = run(sets[0], bad_set, "--manifest", manifest, "--json")
+    bad = run(sets[0], bad_set, "--manifest", manifest, *key, "--json")
     assert bad.exit_code == 1
     report = json.loads(bad.stdout)
     assert [p["valid"] for p in report["proofs"]] == [True, False]
@@ -195,7 +202,8 @@ def test_history_follows_one_accounts_sets_across_hours_with_pieces_per_hour(
     assert "account: carol" in result.stdout
     rows = [line.split() for line in result.stdout.splitlines() if "Z " in line]
     assert [r[-1] for r in rows] == ["4"] * 6, rows
-    report = json.loads(run("--history", *dirs, "--json", "--log", entries).stdout)
+    key = ("--public-key", site.public_key)
+    report = json.loads(run("--history", *dirs, *key, "--json", "--log", entries).stdout)
     assert [h["pieces"] for h in report["hours"]] == [4, 4, 4]
     assert [h["log_index"] for h in report["hours"]] == [0, 1, 2]
     sid = site.hour_id(2)
@@ -210,7 +218,7 @@ def test_history_accepts_a_set_in_one_hour_and_a_single_proof_in_another(tmp_pat
     d = Path(dirs[1])
     (d / "alice-set.json").unlink()
     site.write_proof(d, site.hour_id(1), "alice")
-    result = run("--history", *dirs, "--json")
+    result = run("--history", *dirs, "--public-key", site.public_key, "--json")
     assert result.exit_code == 0, result.stderr
     hours = json.loads(result.stdout)["hours"]
     assert hours[0]["pieces"] == 1 and "leaf" not in hours[0]
@@ -223,7 +231,7 @@ def test_history_refuses_sets_of_different_accounts(tmp_path: Path) -> None:
     d = Path(dirs[1])
     (d / "carol-set.json").unlink()
     site.write_set(d, site.hour_id(1), "alice")
-    result = run("--history", *dirs)
+    result = run("--history", *dirs, "--public-key", site.public_key)
     assert_one_line_exit(result, 1, "proof is for account 'alice', the others are for 'carol'")
 
 
@@ -243,5 +251,5 @@ def test_history_names_the_hour_and_piece_of_a_set_that_fails(tmp_path: Path) ->
         f"invalid: set check 2 (every piece) failed: snapshot {site.hour_id(1)}: proofs[2]:"
         " check 4 (path to root) failed: root hash",
     )
-    report = json.loads(run("--history", *dirs, "--json").stdout)
+    report = json.loads(run("--history", *dirs, "--public-key", site.public_key, "--json").stdout)
     assert (report["set_check"], report["element"], report["check"]) == (2, 2, 4)
