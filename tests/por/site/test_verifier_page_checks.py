@@ -251,13 +251,31 @@ def test_unreadable_input_is_an_error_not_a_verdict(
     cases = [
         ("{not json", manifest, key),
         (proof_text + " x", manifest, key),
-        ('{"format": "por-proof/1", "format": "por-proof/1"}', manifest, key),
-        ("[" * 5000 + "]" * 5000, manifest, key),
+        ("\ufeff" + proof_text, manifest, key),
         ("", manifest, key),
         (proof_text, "  ", key),
     ]
     codes = [r["code"] for r in offline.verify_many(cases)]
-    assert codes == ["json_invalid"] * 4 + ["proof_missing", "manifest_missing"], codes
+    assert codes == ["json_invalid"] * 3 + ["proof_missing", "manifest_missing"], codes
+
+
+def test_json_no_proof_holds_is_invalid_like_the_cli_says(
+    offline: Any, vector_files: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """A key twice, nesting deeper than 64 or a 41-digit integer is JSON, but no proof:
+    invalid at check 1 (exit 1 of `por verify proof`), not unreadable."""
+    _, vec = vector_files[0]
+    manifest, key = vec["manifest"], vec["manifest"]["public_key"]
+    proof = vec["valid_proofs"][0]
+    index = json.dumps(proof).replace('"index": ', '"index": ' + "9" * 41, 1)
+    cases = [
+        ('{"format": "por-proof/1", "format": "por-proof/1"}', manifest, key),
+        ("[" * 5000 + "]" * 5000, manifest, key),
+        ("[" * 65 + "]" * 65, manifest, key),
+        (index, manifest, key),
+    ]
+    results = offline.verify_many(cases)
+    assert [(r["status"], r["check"]) for r in results] == [("invalid", 1)] * 4, results
 
 
 def test_failed_check_stops_the_later_ones(
@@ -288,7 +306,8 @@ _BMP_TEXT = st.text(
 _VALUES = st.recursive(
     st.one_of(
         st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12),
-        st.integers(min_value=-(2**130), max_value=2**130),
+        # at most 40 characters, as the CLI reads integers (por._input)
+        st.integers(min_value=-(10**39 - 1), max_value=10**40 - 1),
     ),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_BMP_TEXT, inner, max_size=4),
     max_leaves=12,

@@ -189,7 +189,6 @@ def test_malformed_sets_are_rejected_at_rule_1_or_unreadable(
         '"account_id": "x"', '"account_id": "\\ud800"', 1
     )
     cases: list[tuple[Any, str]] = [
-        (lone, "string_not_unicode"),
         (dict(good, account_id=7), "string_expected"),
         (dict(good, proofs={"0": good["proofs"][0]}), "proofs_not_list"),
         (dict(good, proofs=[good["proofs"][0], "not a proof"]), "piece_not_object"),
@@ -205,6 +204,9 @@ def test_malformed_sets_are_rejected_at_rule_1_or_unreadable(
         [(text[:-1], vec["manifest"], key), (text + text, vec["manifest"], key)]
     )
     assert [r["code"] for r in unreadable] == ["json_invalid", "json_invalid"]
+    # a lone surrogate in a set is unusable input, as `por verify proof` says (exit 2)
+    surrogate = offline.verify(lone, vec["manifest"], key)
+    assert (surrogate["status"], surrogate["code"]) == ("error", "string_not_unicode"), surrogate
     assert offline.errors == [], offline.errors
 
 
