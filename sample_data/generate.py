@@ -134,12 +134,12 @@ def config_lines() -> list[str]:
     for symbol, *_ in MARKETS:
         out.append({"cmd": "price_bands", "market": symbol, "min_multiplier": "0.75",
                     "max_multiplier": "1.25", "min_impact": "0.99", "max_impact": "1.01",
-                    "mark_min": "0.95", "mark_max": "1.05", "premium_tolerance": "0.01",
+                    "mark_min": "0.9", "mark_max": "1.1", "premium_tolerance": "0.01",
                     "window_s": 300})  # fmt: skip
     for symbol in OPEN:
         out.append({"cmd": "index_params", "asset": symbol, "band": "0.01", "min_sources": 2,
                     "max_jump": "0.1"})  # fmt: skip
-    out.append({"cmd": "liquidation_params", "auto_close": "0.5", "slice": "0.25"})
+    out.append({"cmd": "liquidation_params", "auto_close": "0.5", "slice": "0.1"})
     return [_line(o) for o in out]
 
 

@@ -27,7 +27,7 @@ class LiquidationParams:
     FRACTION scale."""
 
     auto_close: int = 500_000_000
-    slice: int = 250_000_000
+    slice: int = 100_000_000
 
 
 class LiquidationState:

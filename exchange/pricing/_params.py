@@ -57,8 +57,8 @@ class BandParams:
     max_multiplier: int = 1_250_000_000
     min_impact: int = 990_000_000
     max_impact: int = 1_010_000_000
-    mark_min: int = 950_000_000
-    mark_max: int = 1_050_000_000
+    mark_min: int = 900_000_000
+    mark_max: int = 1_100_000_000
     premium_tolerance: int = 10_000_000
     window_s: int = 300
     impact_quantity: int = 0

@@ -82,8 +82,8 @@ def test_an_empty_spot_book_sends_the_borrower_to_the_backstop(world_spot: World
         ("book", "sell_collateral_through_book"),
         ("backstop_capital", "backstop_repays_debt"),
     ]
-    # default slice 25 %: ceil(10,000 / 0.999 / 45,144 BTC) -> 0.222 BTC offered, none taken
-    assert (steps[0]["quantity"], steps[0]["filled"], steps[0]["proceeds"]) == (22_200_000, 0, 0)
+    # default slice 10 %: ceil(4,000 / 0.999 / 45,144 BTC) -> 0.089 BTC offered, none taken
+    assert (steps[0]["quantity"], steps[0]["filled"], steps[0]["proceeds"]) == (8_900_000, 0, 0)
     assert world.bal("dave", "USDC", "borrowed") == 0, "the pool was repaid by @backstop"
     taken = -(-40_000 * USDC * BTC // (45_600 * USDC))  # collateral worth the debt at index
     assert world.claim("@backstop", "BTC") == taken
@@ -107,23 +107,31 @@ def test_a_btc_debt_is_repaid_by_buying_btc_with_the_borrowers_usdc(world_spot: 
     world.index(64_000 * USDC)
     world.order("mm", "sell", BTC, 64_100 * USDC, market="BTC/USDC")
     steps = world.steps(world.tick())
-    # slice 25 % of 0.15 BTC = 0.0375, up to the step: 0.038 at the upper edge
-    # floor(1.01 x 64,000) = 64,640; filled at the ask 64,100: 2,435.8 + fee 2.4358
+    # slice 10 % of 0.15 BTC = 0.015 at the upper edge floor(1.01 x 64,000) = 64,640;
+    # filled at the ask 64,100: 961.5 + fee 0.9615
     assert steps == [
         {"account": "erin", "stage": "book", "reason": "buy_debt_through_book",
-         "market": "BTC/USDC", "side": "buy", "quantity": 3_800_000, "filled": 3_800_000,
-         "price": 64_640 * USDC, "debt": "BTC", "cost": 2_438_235_800},
+         "market": "BTC/USDC", "side": "buy", "quantity": 1_500_000, "filled": 1_500_000,
+         "price": 64_640 * USDC, "debt": "BTC", "cost": 962_461_500},
         {"account": "erin", "stage": "repay", "reason": "repay_borrow_from_own_funds",
-         "asset": "BTC", "amount": 3_800_000},
+         "asset": "BTC", "amount": 1_500_000},
     ]  # fmt: skip
-    assert world.bal("erin", "BTC", "borrowed") == -11_200_000
-    assert world.claim("erin") == 10_000 * USDC - 2_438_235_800
-    # the buy could lock 38 x (64.64 + 0.06464) = 2,458.77632: that much was redeemed, the
+    assert world.bal("erin", "BTC", "borrowed") == -13_500_000
+    assert world.claim("erin") == 10_000 * USDC - 962_461_500
+    # the buy could lock 15 x (64.64 + 0.06464) = 970.5696: that much was redeemed, the
     # pre-trade check found it available (no auto-borrow); the unspent rest stays available
-    assert world.bal("erin", "USDC") == 2_458_776_320 - 2_438_235_800
-    # 7,561.7642 - 0.112 x 64,000 = 393.7642 > 358.4: healthy
+    assert world.bal("erin", "USDC") == 970_569_600 - 962_461_500
+    # 9,037.5385 - 0.135 x 64,000 = 397.5385 <= 432: the next second, the next slice
     risk = account_risk(world.state, "erin")
-    assert (risk.equity, risk.maintenance) == (393_764_200, 358_400_000)
+    assert (risk.equity, risk.maintenance) == (397_538_500, 432_000_000)
+    steps = world.steps(world.tick())
+    # 10 % of 0.135 = 0.0135, up to the step: 0.014 BTC, 897.4 + fee 0.8974
+    assert [(s["stage"], s.get("quantity"), s.get("cost"), s.get("amount")) for s in steps] == [
+        ("book", 1_400_000, 898_297_400, None), ("repay", None, None, 1_400_000)]  # fmt: skip
+    assert world.bal("erin", "BTC", "borrowed") == -12_100_000
+    # 8,139.2411 - 0.121 x 64,000 = 395.2411 > 387.2: healthy
+    risk = account_risk(world.state, "erin")
+    assert (risk.equity, risk.maintenance) == (395_241_100, 387_200_000)
     assert world.steps(world.tick()) == []
     world.assert_replays()
     world.assert_no_hidden_hole()
@@ -179,19 +187,19 @@ def test_without_usdc_other_collateral_is_sold_to_buy_the_owed_btc(world_spot: W
     world.order("mm", "sell", BTC, 66_100 * USDC, market="BTC/USDC")
     world.order("mm", "buy", 10 * eth, 2_990 * USDC, market="ETH/USDC")
     steps = world.steps(world.tick())
-    # buying 0.018 BTC (25 % of 0.07, up to the step) may lock 18 x 66.72666 = 1,201.07988
-    # at the upper edge 66,660; erin has no USDC: ceil(1,201.07988 / 0.999 / 2,970) ETH ->
-    # 0.41 ETH sold at 2,990: 1,225.9 - 1.2259; 0.018 BTC bought at 66,100: 1,189.8 + 1.1898
+    # buying 0.007 BTC (10 % of 0.07) may lock 7 x 66.72666 = 467.08662 at the upper edge
+    # 66,660; erin has no USDC: ceil(467.08662 / 0.999 / 2,970) ETH -> 0.16 ETH sold at
+    # 2,990: 478.4 - 0.4784; 0.007 BTC bought at 66,100: 462.7 + 0.4627
     assert [(s["reason"], s.get("market"), s.get("quantity"), s.get("filled")) for s in steps] == [
-        ("sell_collateral_through_book", "ETH/USDC", 41_000_000, 41_000_000),
-        ("buy_debt_through_book", "BTC/USDC", 1_800_000, 1_800_000),
+        ("sell_collateral_through_book", "ETH/USDC", 16_000_000, 16_000_000),
+        ("buy_debt_through_book", "BTC/USDC", 700_000, 700_000),
         ("repay_borrow_from_own_funds", None, None, None),
     ]  # fmt: skip
-    assert (steps[0]["debt"], steps[0]["proceeds"]) == ("BTC", 1_224_674_100)
-    assert steps[1]["cost"] == 1_190_989_800 and steps[2]["amount"] == 1_800_000
-    assert world.bal("erin", "BTC", "borrowed") == -5_200_000
-    assert world.bal("erin", "USDC") == 1_224_674_100 - 1_190_989_800
-    assert world.claim("erin", "ETH") == 2 * eth - 41_000_000
+    assert (steps[0]["debt"], steps[0]["proceeds"]) == ("BTC", 477_921_600)
+    assert steps[1]["cost"] == 463_162_700 and steps[2]["amount"] == 700_000
+    assert world.bal("erin", "BTC", "borrowed") == -6_300_000
+    assert world.bal("erin", "USDC") == 477_921_600 - 463_162_700
+    assert world.claim("erin", "ETH") == 2 * eth - 16_000_000
     assert world.steps(world.tick()) == [], "healthy after one slice"
     world.assert_replays()
     world.assert_no_hidden_hole()

@@ -81,7 +81,9 @@ def test_liquidations_lists_a_borrowers_sale_on_the_spot_book_and_the_repayment(
     assert result.exit_code == 0, result.output
     result = runner.invoke(exchange, ["liquidations", "--db", db, "--account", "dave"])
     assert result.exit_code == 0, result.output
-    sale, repaid = result.output.splitlines()
-    assert " dave book sell_collateral_through_book debt=USDC filled=22200000 " in sale
-    assert "market=BTC/USDC" in sale and "proceeds=10024365600" in sale
-    assert repaid.endswith("dave repay repay_borrow_from_own_funds amount=10024365600 asset=USDC")
+    lines = result.output.splitlines()
+    sale, repaid = lines[:2]
+    # the default slice is 10 % of the 40,000 USDC debt: 0.089 BTC sold at 45,200
+    assert " dave book sell_collateral_through_book debt=USDC filled=8900000 " in sale
+    assert "market=BTC/USDC" in sale and "proceeds=4018777200" in sale
+    assert repaid.endswith("dave repay repay_borrow_from_own_funds amount=4018777200 asset=USDC")

@@ -30,12 +30,13 @@ def test_the_book_stage_sells_one_slice_inside_the_band_and_stops_when_healthy(
     steps = world.steps(world.tick())
     assert steps == [
         {"account": "alice", "stage": "book", "reason": "close_through_book",
-         "market": "BTC-PERP", "side": "sell", "quantity": 2_500_000, "filled": 2_500_000,
+         "market": "BTC-PERP", "side": "sell", "quantity": 1_000_000, "filled": 1_000_000,
          "price": 51_975 * USDC},
-    ], "one 25 % slice, IOC at the impact band edge 0.99 x mark"  # fmt: skip
-    assert world.size("alice") == 7_500_000
-    # realised 0.025 * (52,000 - 60,000) = -200; equity now 800 - 562.5 = 237.5 > 196.875
-    assert world.claim("alice") == 800 * USDC
+    ], "one 10 % slice (the default), IOC at the impact band edge 0.99 x mark"  # fmt: skip
+    assert world.size("alice") == 9_000_000
+    # realised 0.01 * (52,000 - 60,000) = -80; equity now 920 - 0.09 * 7,500 = 245
+    # > maintenance 0.09 * 52,500 * 5 % = 236.25
+    assert world.claim("alice") == 920 * USDC
     assert world.steps(world.tick()) == [], "alice is healthy again: no further slice"
     world.assert_replays()
 

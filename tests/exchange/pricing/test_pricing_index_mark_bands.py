@@ -94,9 +94,11 @@ def test_the_premium_sample_is_clamped_to_the_mean_premium_band() -> None:
 
 
 def test_the_mark_is_held_within_the_mean_mark_band_of_the_index() -> None:
+    """Default band 0.9-1.1 x index (the design's recorded values)."""
     index = 100_000_000
-    assert clamp_mark(index, 9_000_000 * EWMA_SCALE, DEFAULT_BANDS) == 105_000_000
-    assert clamp_mark(index, -9_000_000 * EWMA_SCALE, DEFAULT_BANDS) == 95_000_000
+    assert clamp_mark(index, 12_000_000 * EWMA_SCALE, DEFAULT_BANDS) == 110_000_000
+    assert clamp_mark(index, -12_000_000 * EWMA_SCALE, DEFAULT_BANDS) == 90_000_000
+    assert clamp_mark(index, 9_000_000 * EWMA_SCALE, DEFAULT_BANDS) == 109_000_000
     assert clamp_mark(index, 1_234 * EWMA_SCALE + 7, DEFAULT_BANDS) == index + 1_234
 
 
