@@ -233,11 +233,23 @@ class OrderBook:
             crosses = -keys[-1] <= price if keys else False
         if crosses:
             if post_only:
-                raise OrderRejected(Reject.POST_ONLY_WOULD_TAKE, "")
-            if tif == _FOK and self._fillable(account, side, price, stp, quantity) < quantity:
-                raise OrderRejected(Reject.FOK_NOT_FILLABLE, "")
+                best = keys[-1] if side else -keys[-1]
+                raise OrderRejected(
+                    Reject.POST_ONLY_WOULD_TAKE,
+                    f"{side.wire} at {price} would take the best {'bid' if side else 'ask'} "
+                    f"at {best}",
+                )
+            if tif == _FOK:
+                fillable = self._fillable(account, side, price, stp, quantity)
+                if fillable < quantity:
+                    raise OrderRejected(
+                        Reject.FOK_NOT_FILLABLE,
+                        f"{fillable} of {quantity} fillable at {price} or better",
+                    )
         elif tif == _FOK:
-            raise OrderRejected(Reject.FOK_NOT_FILLABLE, "")
+            raise OrderRejected(
+                Reject.FOK_NOT_FILLABLE, f"0 of {quantity} fillable at {price} or better"
+            )
 
         order = _new_order(RestingOrder)  # `RestingOrder(...)` inline: no __init__ frame
         order.order_id = order_id
@@ -397,7 +409,9 @@ class OrderBook:
     def _market_order_limit(self, side: Side, tif: TimeInForce, post_only: bool) -> int:
         """The worst price a market order may reach: the band's, else the end of the book."""
         if post_only:
-            raise OrderRejected(Reject.POST_ONLY_REQUIRES_LIMIT, "")
+            raise OrderRejected(
+                Reject.POST_ONLY_REQUIRES_LIMIT, "a market order cannot be post-only"
+            )
         if tif == _GTC:
             raise OrderRejected(Reject.MARKET_ORDER_MUST_NOT_REST, "use IOC or FOK")
         return self.market_limit(side)
