@@ -138,3 +138,35 @@ def test_in_process_verdict_is_the_exit_code_of_por_verify_proof(tmp_path: Path,
         )  # fmt: skip
         assert run.returncode == verdict, f"{case.label}: {run.stderr}"
         assert "Traceback" not in run.stderr
+
+
+IDENTITY = "01" + "00" * 31
+WEAK_KEYS = {
+    "identity (order 1)": IDENTITY,
+    "y = 0 (order 4)": "00" * 32,
+    "y = -1 (order 2)": "ec" + "ff" * 30 + "7f",
+    "order 8": "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+    "identity with the sign bit set": "01" + "00" * 30 + "80",
+    "y = p": "ed" + "ff" * 30 + "7f",
+    "not on the curve": "02" + "00" * 31,
+    "mixed order": "b154bd62188ae283dd187fefe8c31f5e276edf083b4cff11c9d5cff856c74440",
+}
+
+
+def test_weak_keys_are_refused_in_both_pinned_or_named_by_the_manifest(
+    offline: Any, own: Any
+) -> None:
+    """Issue 17 item 4 on the page: a weak pinned key is unusable input (exit 2); a manifest
+    naming one, "signed" with the trivial signature R = identity, S = 0, is invalid."""
+    proof = raw(own.proofs[0])
+    cases = []
+    for name, key in WEAK_KEYS.items():
+        cases.append(Case(f"pinned {name}", proof, raw(own.manifest), key))
+        named = dict(own.manifest, public_key=key, signature=IDENTITY + "00" * 32)
+        cases.append(Case(f"named {name}", proof, raw(named), own.key_hex))
+    cases.append(Case("honest", proof, raw(own.manifest), own.key_hex))
+    expected = [2, 1] * len(WEAK_KEYS) + [0]
+    assert [cli_verdict(c.proof, c.manifest, c.key) for c in cases] == expected
+    verdicts = page_verdicts(offline, cases)
+    assert [v for v, _, _ in verdicts] == expected, verdicts
+    assert {code for v, code, _ in verdicts if v == 2} == {"key_weak"}
