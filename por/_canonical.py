@@ -2,7 +2,8 @@
 
 With only those types, RFC 8785 is: keys sorted by UTF-16 code units, separators `,` `:`,
 no whitespace, UTF-8 with non-ASCII left unescaped. Floats and booleans are refused rather
-than guessed, because a verifier in another language must produce the same bytes.
+than guessed, because a verifier in another language must produce the same bytes; so are
+strings and keys holding a lone surrogate (`"\\ud800"` parses in Python but has no UTF-8).
 """
 
 from __future__ import annotations
@@ -21,6 +22,17 @@ def _not_allowed(value: Any, where: str) -> str:
     return f"{where}: {type(value).__name__} is not allowed in canonical JSON"
 
 
+def _is_text(value: str) -> bool:
+    """Whether `value` is Unicode text UTF-8 can carry: no lone surrogate (a JSON `\\ud800`)."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check(value: Any, where: str) -> None:
     if isinstance(value, bool) or value is None or isinstance(value, float):
         raise CanonicalJSONError(_not_allowed(value, where))
@@ -28,11 +40,16 @@ def _check(value: Any, where: str) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise CanonicalJSONError(f"{where}: object key {key!r} is not a string")
+            if not _is_text(key):
+                raise CanonicalJSONError(f"{where}: object key {key!r} holds a lone surrogate")
             _check(item, f"{where}.{key}")
     elif isinstance(value, list | tuple):
         for i, item in enumerate(value):
             _check(item, f"{where}[{i}]")
-    elif not isinstance(value, str | int):
+    elif isinstance(value, str):
+        if not _is_text(value):
+            raise CanonicalJSONError(f"{where}: string holds a lone surrogate (not UTF-8 text)")
+    elif not isinstance(value, int):
         raise CanonicalJSONError(_not_allowed(value, where))
 
 

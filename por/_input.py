@@ -25,6 +25,7 @@ __all__ = [
     "Rejected",
     "iter_json_lines",
     "load_json",
+    "load_json_text",
     "read_bounded",
 ]
 
@@ -112,6 +113,39 @@ def load_json(raw: bytes, what: str = "input") -> Any:
         raise NotJSONError(f"{what}: {exc}") from None
     except RecursionError:
         return Rejected("JSON nested too deeply")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether any string (key or value) in `value` holds a lone surrogate."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def load_json_text(raw: bytes, what: str = "input") -> Any:
+    """`load_json`, and `NotJSONError` when a string or key holds a lone surrogate.
+
+    JSON lets `"\\ud800"` through, but such a string is not Unicode text: it has no UTF-8
+    form, so it can be neither signed (canonical JSON) nor printed. The spec calls it
+    invalid input (exit 2). Valid UTF-8 bytes hold no surrogate, so only `\\u` escapes
+    can make one: files without any are not walked.
+    """
+    value = load_json(raw, what)
+    if b"\\u" in raw and _has_lone_surrogate(value):
+        raise NotJSONError(f"{what}: not UTF-8 text: a string holds a lone surrogate")
+    return value
 
 
 def read_bounded(path: str | os.PathLike[str], limit: int = MAX_JSON_BYTES) -> bytes:

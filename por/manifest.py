@@ -41,7 +41,7 @@ from por._fields import (
     read_object,
     read_text,
 )
-from por._input import load_json
+from por._input import load_json_text
 from por.amounts import DECIMALS_MAX
 from por.errors import InputError, ManifestError
 from por.keys import public_key_problem
@@ -179,8 +179,9 @@ def parse_manifest(data: Any) -> Manifest:
 
 
 def parse_manifest_bytes(raw: bytes) -> Manifest:
-    """Manifest file bytes: `NotJSONError` if not JSON, else as `parse_manifest`."""
-    return parse_manifest(load_json(raw, "manifest"))
+    """Manifest file bytes: `NotJSONError` if not JSON or if a string or key holds a lone
+    surrogate (not UTF-8 text: invalid input, as the spec says), else as `parse_manifest`."""
+    return parse_manifest(load_json_text(raw, "manifest"))
 
 
 def parse_public_key(text: str) -> bytes:

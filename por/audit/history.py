@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from por.audit.bundle import BundleReport, Check, verify_bundle_dir
+from por.audit.bundle import BUNDLE_CHECKS, BundleReport, Check, verify_bundle_dir
 from por.audit.errors import AuditInputError, LogMismatchError
 from por.audit.monitor import read_site_log
 from por.audit.source import Site
+from por.errors import PorError
 from por.log import parse_entry
 
 if TYPE_CHECKING:
@@ -48,6 +49,19 @@ def _bundle_dirs(root: Path) -> list[Path]:
     return sorted(p for p in base.iterdir() if p.is_dir() and (p / "manifest.json").is_file())
 
 
+def _unreadable(directory: Path, exc: Exception) -> BundleReport:
+    """The report of an hour whose bundle could not be read at all (its manifest is not
+    JSON, not text, or unreadable): its manifest check fails, the others did not run."""
+    detail = str(exc) if isinstance(exc, PorError) else f"cannot read: {exc}"
+    if directory.name not in detail:
+        detail = f"{directory.name}: {detail}"
+    bundle = BundleReport(directory)
+    bundle.checks.append(Check("manifest", "fail", detail))
+    for name in BUNDLE_CHECKS[1:]:
+        bundle.checks.append(Check(name, "skip", "the bundle cannot be read"))
+    return bundle
+
+
 def verify_history(
     site_dir: str,
     public_key: bytes,
@@ -56,6 +70,9 @@ def verify_history(
     identities: Sequence[Identity] = (),
 ) -> HistoryReport:
     """Everything a site published; `AuditInputError` when the site cannot be read.
+
+    An hour whose bundle cannot be read (a manifest that is not JSON, say) is reported as
+    that hour failing, and the other hours are still checked.
 
     `identities` (an auditor's age keys) open the hours whose leaf list is encrypted for
     the auditors; without one of their keys, those rebuilds are skipped and said so."""
@@ -75,9 +92,12 @@ def verify_history(
     by_sid: dict[str, BundleReport] = {}
     raws: dict[str, bytes] = {}
     for directory in _bundle_dirs(root):
-        bundle = verify_bundle_dir(
-            directory, public_key, eth_rpc=eth_rpc, log=(head, replica), identities=identities
-        )
+        try:
+            bundle = verify_bundle_dir(
+                directory, public_key, eth_rpc=eth_rpc, log=(head, replica), identities=identities
+            )
+        except (PorError, OSError) as exc:  # this hour cannot be read: say so, check the rest
+            bundle = _unreadable(directory, exc)
         report.bundles.append(bundle)
         if bundle.manifest is not None:
             by_sid[bundle.manifest.snapshot_id] = bundle
@@ -86,7 +106,12 @@ def verify_history(
     missing = [sid for sid in order if sid not in by_sid]
     if missing:
         report.site_checks.append(
-            Check("bundles", "fail", f"{len(missing)} logged hours have no bundle: {missing[:5]}")
+            Check(
+                "bundles",
+                "fail",
+                f"{len(missing)} logged hours have no bundle with a verified manifest:"
+                f" {missing[:5]}",
+            )
         )
     else:
         report.site_checks.append(

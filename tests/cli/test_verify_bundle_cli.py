@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli.main import cli
+from por.keys import generate
 from tests.por.audit.published import Published, published_site
 
 
@@ -55,11 +56,11 @@ def test_a_tampered_bundle_exits_one_naming_each_failed_check(
 
 
 def test_an_unreadable_bundle_exits_two(tmp_path: Path) -> None:
-    result = run("bundle", str(tmp_path / "none"), "--public-key", "00" * 32)
+    result = run("bundle", str(tmp_path / "none"), "--public-key", generate().public_key_hex)
     assert result.exit_code == 2 and "not a directory" in result.stderr
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "manifest.json").write_text("{nope")
-    result = run("bundle", str(tmp_path / "b"), "--public-key", "00" * 32)
+    result = run("bundle", str(tmp_path / "b"), "--public-key", generate().public_key_hex)
     assert result.exit_code == 2 and "not JSON" in result.stderr
 
 
