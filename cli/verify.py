@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -790,6 +791,23 @@ def tree_command(
     click.echo("\n".join(lines))
 
 
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(text: str) -> timedelta:
+    """`90m`, `4h`, `2d` as a positive duration; click's usage error otherwise."""
+    value = text.strip()
+    number, unit = value[:-1], value[-1:]
+    if unit not in _DURATION_UNITS or not number.isdigit() or not number.isascii():
+        raise click.BadParameter(f"expected N followed by s, m, h or d (like 4h), got {text!r}")
+    if len(number) > 7:
+        raise click.BadParameter(f"{text!r} is too long a duration")
+    seconds = int(number) * _DURATION_UNITS[unit]
+    if seconds == 0:
+        raise click.BadParameter("expected a duration above zero")
+    return timedelta(seconds=seconds)
+
+
 pinned_keys_option = click.option(
     "--public-key",
     "public_keys",
@@ -806,6 +824,7 @@ pinned_keys_option = click.option(
     epilog=_examples(
         "por verify log --site https://proofs.example.com --public-key HEX --state mon.json",
         "por verify log --site ./site --public-key OLD --public-key NEW --state mon.json --json",
+        "por verify log --site ./site --public-key HEX --state mon.json --max-age 90m",
     ),
 )
 @click.option("--site", "site_location", required=True, metavar="DIR|URL", help="The site.")
@@ -817,10 +836,24 @@ pinned_keys_option = click.option(
     metavar="FILE",
     help="Where the last accepted head per exchange is kept (created on first use).",
 )
+@click.option(
+    "--max-age",
+    "max_age",
+    default="4h",
+    show_default=True,
+    metavar="DURATION",
+    callback=lambda _ctx, _param, value: _duration(value),
+    help="The oldest signed head accepted as current (N followed by s, m, h or d). The"
+    " exchange signs a head every hour; the default allows three hours late.",
+)
 @json_option
 @reported
 def log_command(
-    site_location: str, public_keys: tuple[str, ...], state_path: str, as_json: bool
+    site_location: str,
+    public_keys: tuple[str, ...],
+    state_path: str,
+    max_age: timedelta,
+    as_json: bool,
 ) -> None:
     """Monitor the exchange's transparency log, like a certificate-transparency monitor.
 
@@ -830,7 +863,10 @@ def log_command(
     state file: the RFC 9162 consistency proof between the two sizes, computed from the
     entries, must verify against both signed roots. A head that does not extend the old
     one (a shrunk log, another root for a size seen, a rewritten hour) is equivocation:
-    exit 1, both signed heads are printed, the state keeps the old head. Run it every hour.
+    exit 1, both signed heads are printed, the state keeps the old head. Time must move
+    forward: the head must be fresh (signed within --max-age, not in the future), dated no
+    earlier than the head seen before, and the hours logged must be in time order (exit 1
+    naming the check: freshness, time order). Run it every hour.
     """
     from pathlib import Path
 
@@ -842,7 +878,7 @@ def log_command(
     keys = [parse_public_key(k).hex() for k in public_keys]
     site = open_site(site_location)
     try:
-        result = monitor_log(site, keys, Path(state_path))
+        result = monitor_log(site, keys, Path(state_path), max_age=max_age)
     except EquivocationError as exc:
         if as_json:
             _print_json(

@@ -15,7 +15,9 @@ __all__ = [
     "AuditInputError",
     "EquivocationError",
     "LogMismatchError",
+    "LogTimeError",
     "MonitorStateError",
+    "StaleHeadError",
 ]
 
 
@@ -33,6 +35,16 @@ class MonitorStateError(AuditInputError):
 
 class LogMismatchError(AuditError):
     """A site's published log does not match what it signs or what its manifests say."""
+
+
+class LogTimeError(LogMismatchError):
+    """Times that do not move forward: a log entry dated before the one it follows (or
+    after the head that signs it), or a head dated before the head seen before it."""
+
+
+class StaleHeadError(AuditError):
+    """A signed head too old to be current (older than the monitor's --max-age), dated in
+    the future, or without a date: a frozen or replayed log cannot be told from a live one."""
 
 
 class EquivocationError(AuditError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -127,14 +128,19 @@ class Site:
         ]
 
     def write_log(
-        self, entries: list[bytes] | None = None, head_key: SigningKey | None = None
+        self,
+        entries: list[bytes] | None = None,
+        head_key: SigningKey | None = None,
+        timestamp: str | None = None,
     ) -> None:
+        """Entries and a head signed now (or at `timestamp`), as a publisher's run writes them."""
         entries = self.entries if entries is None else entries
         log = self.root / "log"
         log.mkdir(parents=True, exist_ok=True)
         (log / "entries.jsonl").write_bytes(b"".join(e + b"\n" for e in entries))
         root = mth_reference([leaf_hash(e) for e in entries])
-        head = sign_head(LogHead(len(entries), root, "2026-11-24T23:59:59Z"), head_key or self.key)
+        when = timestamp or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        head = sign_head(LogHead(len(entries), root, when), head_key or self.key)
         (log / "head.json").write_text(json.dumps(head), encoding="utf-8")
 
     def write_proof(self, directory: Path, sid: str, account: str) -> Path:
