@@ -732,10 +732,9 @@ def tree_command(
     the height and the root (hash and totals); no account id is needed.
     """
     from por._input import read_bounded
+    from por.audit.tree import verify_leaf_file
     from por.errors import ManifestError, TreeError
-    from por.leaves import read_leaves
     from por.manifest import parse_manifest_bytes, parse_public_key, verify_manifest
-    from por.verify import verify_leaves
 
     pinned = None if public_key_hex is None else parse_public_key(public_key_hex)
     manifest_raw = read_bounded(manifest_path)
@@ -743,12 +742,10 @@ def tree_command(
         manifest = parse_manifest_bytes(manifest_raw)
         verify_manifest(manifest, pinned)
         if leaves_path == "-":
-            leaves = read_leaves(sys.stdin.buffer, len(manifest.assets), "stdin")
-            summary = verify_leaves(leaves, manifest, pinned)
+            summary = verify_leaf_file(sys.stdin.buffer, manifest, pinned, "stdin")
         else:
             with open(leaves_path, "rb") as stream:
-                leaves = read_leaves(stream, len(manifest.assets), leaves_path)
-                summary = verify_leaves(leaves, manifest, pinned)
+                summary = verify_leaf_file(stream, manifest, pinned, leaves_path)
     except (ManifestError, TreeError) as exc:
         if as_json:
             _print_json({"valid": False, "error": str(exc)})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
+from heapq import heapify, heappop, heappush
 from itertools import compress, repeat
 from operator import add, eq, is_
 from typing import Any, NoReturn, Protocol, cast
@@ -29,7 +30,15 @@ from exchange.model import (
 from exchange.registry import CommandSpec, JobSpec, Registry, default_registry
 from exchange.state import BalanceKey, LedgerState
 
-__all__ = ["BULK_LEGS", "Context", "Exchange", "FastPath", "Journal", "MemoryJournal"]
+__all__ = [
+    "BULK_LEGS",
+    "MAX_CLOCK_JUMP_MS",
+    "Context",
+    "Exchange",
+    "FastPath",
+    "Journal",
+    "MemoryJournal",
+]
 
 Leg = tuple[str, str, str, int]
 """(account, asset, bucket, amount): one side of an entry, as handlers write it."""
@@ -38,6 +47,11 @@ BULK_LEGS = 32
 """An entry with more legs than this is posted column-wise (`Context.post_columns`): the
 same checks and the same postings, done in C-level passes instead of a Python loop per leg
 (hourly interest and settlement post entries of 10^5..10^6 legs)."""
+
+MAX_CLOCK_JUMP_MS = 7 * 86_400_000
+"""The furthest one command may move the clock (`time_jump_must_not_exceed_limit`): the
+events that periodic jobs record over a jump stay pending until the batch's flush, so a
+jump is bounded (a longer pause is bridged by `clock` commands of at most 7 days each)."""
 
 _Segment = tuple[int, Sequence[str], str | Sequence[str], Sequence[str], list[int], list[int]]
 """Undo record of a column-wise entry: (position in `_undo` when it was posted, accounts,
@@ -49,6 +63,11 @@ _Read = tuple[str, list[str], list[str], list[int], list[bool] | None, tuple[int
 
 _new_event = cast("Callable[[type[Event], tuple[Any, ...]], Event]", tuple.__new__)
 """`Event(...)` without the NamedTuple's Python-level `__new__` (same object, half the cost)."""
+
+
+def _job_text(job: JobSpec, instant: int) -> str:
+    """The `command` text of a job's event (made only for a run that records one)."""
+    return json.dumps({"job": job.name, "at": instant}, separators=(",", ":"))
 
 
 class FastPath:
@@ -648,6 +667,18 @@ class Exchange:
                     None,
                     (),
                 )
+            if now is not None and at - now > MAX_CLOCK_JUMP_MS:
+                return self._record(
+                    "command",
+                    spec.name,
+                    text,
+                    "rejected",
+                    "time_jump_must_not_exceed_limit",
+                    f"{format_time(now)} to {format_time(at)} is more than "
+                    f"{MAX_CLOCK_JUMP_MS} ms (7 days); move the clock in steps",
+                    None,
+                    (),
+                )
             self._advance(at)
         return self._run(spec, params, text)
 
@@ -732,43 +763,70 @@ class Exchange:
         return event
 
     def _advance(self, to: int) -> None:
-        """Move the clock to `to`, running every job instant in (now, to] in time order."""
+        """Move the clock to `to`, running every job instant in (now, to] in time order.
+
+        Lazily: a heap holds each job's next instant (memory O(jobs), whatever the gap).
+        Jobs do not read the clock (`JobSpec.reads_clock`), so a job whose run recorded
+        nothing would record nothing again until the state changes, and in a jump only a
+        job's recorded event changes it: such a job is parked, and woken at its next
+        instant after the next event. The events are exactly those of running every
+        instant; the cost is linear in the runs that record one, plus a run per job.
+        """
         state = self.state
         now = state.time
-        if now is not None and self._jobs and to > now:
-            due: list[tuple[int, int, JobSpec]] = []
-            for order, job in enumerate(self._jobs):
-                p = job.period_ms
-                instant = (now // p + 1) * p
-                while instant <= to:
-                    due.append((instant, order, job))
-                    instant += p
-            due.sort(key=lambda d: (d[0], d[1]))
-            for instant, _, job in due:
+        jobs = self._jobs
+        if now is not None and jobs and to > now:
+            heap = [
+                (first, order)
+                for order, job in enumerate(jobs)
+                if (first := (now // job.period_ms + 1) * job.period_ms) <= to
+            ]
+            heapify(heap)
+            parked: list[int] = []
+            while heap:
+                instant, order = heappop(heap)
+                job = jobs[order]
                 state.time = instant
-                self._run_job(job, instant)
+                if self._run_job(job, instant):
+                    for other in parked:  # next instant after (instant, order) in run order
+                        p = jobs[other].period_ms
+                        wake = -(-instant // p) * p
+                        if wake == instant and other < order:
+                            wake += p
+                        if wake <= to:
+                            heappush(heap, (wake, other))
+                    parked.clear()
+                elif not job.reads_clock:
+                    parked.append(order)
+                    continue
+                if instant + job.period_ms <= to:
+                    heappush(heap, (instant + job.period_ms, order))
         state.time = to
 
-    def _run_job(self, job: JobSpec, instant: int) -> None:
+    def _run_job(self, job: JobSpec, instant: int) -> bool:
+        """Run one job instant; True when it recorded an event (posted, emitted or rejected)."""
         ctx = self._ctx
         ctx._reset()
-        text = json.dumps({"job": job.name, "at": instant}, separators=(",", ":"))
         try:
             job.run(ctx, instant)
             ctx._check_touched()
         except Rejected as rej:
             ctx._rollback()
             self._record(
-                "job", job.name, text, "rejected", rej.reason, rej.detail or None, None, ()
-            )
-            return
+                "job", job.name, _job_text(job, instant), "rejected", rej.reason,
+                rej.detail or None, None, (),
+            )  # fmt: skip
+            return True
         except BaseException:
             ctx._rollback()
             raise
         if ctx._postings or ctx._data:
             self._record(
-                "job", job.name, text, "accepted", None, None, ctx._data, tuple(ctx._postings)
-            )
+                "job", job.name, _job_text(job, instant), "accepted", None, None, ctx._data,
+                tuple(ctx._postings),
+            )  # fmt: skip
+            return True
+        return False
 
     def _record(
         self,

@@ -64,11 +64,18 @@ class CommandSpec:
 
 @dataclass(frozen=True, slots=True)
 class JobSpec:
-    """A periodic job: runs once per instant k*period_ms (ms since the epoch) the clock passes."""
+    """A periodic job: runs once per instant k*period_ms (ms since the epoch) the clock passes.
+
+    A job must not read the clock (`instant`, `ctx.time`) unless `reads_clock`: its effect
+    is a function of the ledger state, so a run that recorded nothing is not repeated
+    until some event changes the state (the engine parks it over a long jump). A job with
+    `reads_clock` runs at every instant.
+    """
 
     name: str
     period_ms: int
     run: JobRun
+    reads_clock: bool = False
 
 
 @dataclass(slots=True)
@@ -86,14 +93,14 @@ class Registry:
             raise ValueError(f"command {name!r} is already registered")
         self.commands[name] = CommandSpec(name, parse, handle, time_field)
 
-    def job(self, name: str, period_ms: int, run: JobRun) -> None:
+    def job(self, name: str, period_ms: int, run: JobRun, *, reads_clock: bool = False) -> None:
         """Register a periodic job. It is recorded as an event (kind "job", cmd `name`)
-        only when it posts, emits or rejects."""
+        only when it posts, emits or rejects. `reads_clock`: see `JobSpec`."""
         if period_ms <= 0:
             raise ValueError("period_ms must be positive")
         if any(j.name == name for j in self.jobs) or name in self.commands:
             raise ValueError(f"job {name!r} is already registered")
-        self.jobs.append(JobSpec(name, period_ms, run))
+        self.jobs.append(JobSpec(name, period_ms, run, reads_clock))
 
     def on_replay(self, cmd: str, hook: ReplayHook) -> None:
         """Call `hook(state, event)` for every accepted event of `cmd` (a command or job name)

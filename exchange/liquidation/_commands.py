@@ -457,7 +457,7 @@ def register(registry: Registry) -> None:
             spec.name, spec.parse, _tracking(name, spec.handle), spec.time_field
         )
     registry.jobs[:] = [
-        JobSpec(j.name, j.period_ms, _tracking(j.name, j.run)) for j in registry.jobs
+        JobSpec(j.name, j.period_ms, _tracking(j.name, j.run), j.reads_clock) for j in registry.jobs
     ]
     registry.state(MODULE, LiquidationState)
     registry.digest(MODULE, _digest)

@@ -229,8 +229,8 @@ def test_a_debt_value_rounds_up_and_usdc_is_collateral_at_weight_one(db_url: str
         assert cut.borrower_shortfall() == (1, 0, 0)
 
 
-def test_account_ids_with_tabs_backslashes_and_newlines_come_back_intact(db_url: str) -> None:
-    odd = "a\tb\\c\nd \u00e9"
+def test_account_ids_with_backslashes_quotes_and_non_ascii_come_back_intact(db_url: str) -> None:
+    odd = 'a\\b"c d \u00e9 \U0001f600'  # (tabs and newlines are invalid lines: test_linecheck)
     ledger = make_ledger(
         db_url,
         [
