@@ -5,7 +5,10 @@ The checks, each a named `Check` with status pass, fail or skip (and why):
 - manifest: `manifest.json` parses and is signed by the pinned key (nothing else is
   trusted before this passes; every later check is skipped when it fails);
 - files: every file the signed `bundle.files` lists is there with its SHA-256 and size,
-  and nothing else is;
+  and nothing else is. The format requires reconciliation.json, reserves.json and the
+  leaf list (unless the signed `leaf_list` says mode none): a required file missing from
+  the signed list fails its own check (liabilities, reconciliation, reserves), never
+  skips it;
 - liabilities: the whole tree rebuilt from the leaf list (fast builder path, see
   `_leaflist`) gives the manifest's height, leaf count and root; every amount canonical,
   tags strictly ascending (so unique), no leaf with both equity and debt in one asset.
@@ -14,9 +17,10 @@ The checks, each a named `Check` with status pass, fail or skip (and why):
   a stream with the auditor's age identity, never written to disk: skipped without one,
   or `LeafListLockedError` when the caller requires it), or withheld (skipped: the
   tree cannot be rebuilt, and the report says so);
-- reconciliation: `reconciliation.json` recomputed: per asset liabilities and debts are
-  the root's, net, reserves (from reserves.json), custody gap, coverage and PASS/FAIL,
-  the overall verdict and the manifest's `reconciliation` field;
+- reconciliation: every figure of `reconciliation.json` recomputed (`_reconcile`): per
+  asset liabilities and debts are the root's, net, reserves (reserves.json's totals),
+  custody gap, coverage and PASS/FAIL; the USD and collateral views; the overall verdict
+  and the manifest's `reconciliation` field; no unknown field;
 - reserves: every ownership signature in `reserves.json` (EIP-191 recovery equals the
   address; Ed25519 over the exact text) for this snapshot and exchange; every address
   with a balance proven; totals add up; pins equal the manifest's;
@@ -77,6 +81,7 @@ RESERVES_NAME = "reserves.json"
 RECONCILIATION_NAME = "reconciliation.json"
 BUNDLE_FORMAT = "por-bundle/1"
 BUNDLE_CHECKS = ("manifest", "files", "liabilities", "reconciliation", "reserves", "log", "anchor")
+_MISSING = "{} is missing from the bundle's signed file list (por-bundle/1 requires it)"
 _CHUNK = 1 << 20
 
 
@@ -255,9 +260,13 @@ def _leaf_list_check(
                 "NOT RUN: the exchange withheld the leaf list (signed leaf_list mode none);"
                 " the tree cannot be rebuilt, only its signed root and totals are checked"
             )
-        else:
-            detail = "NOT RUN: no leaf list in this bundle (not published)"
-        return Check("liabilities", "skip", detail)
+            return Check("liabilities", "skip", detail)
+        return Check(
+            "liabilities",
+            "fail",
+            f"{_MISSING.format(LIABILITIES_NAME)} unless the signed manifest says the leaf"
+            " list is withheld (leaf_list mode none)",
+        )
     if policy.file not in listed:
         return Check("liabilities", "fail", f"leaf_list names {policy.file}, not in bundle.files")
     if policy.mode == "auditors":
@@ -294,54 +303,18 @@ def reserve_totals(reserves: Mapping[str, Any] | None) -> dict[str, int]:
 def check_reconciliation(
     report: Any, manifest: Manifest, document: Mapping[str, Any], reserves: Mapping[str, Any] | None
 ) -> str:
-    """Recompute every per-asset number and verdict of reconciliation.json; raise `_Fail`."""
-    if not isinstance(report, dict) or report.get("format") != "por-reconciliation/1":
-        raise _Fail("reconciliation.json: expected format por-reconciliation/1")
-    if report.get("snapshot_id") != manifest.snapshot_id:
-        raise _Fail(f"reconciliation.json is for snapshot {report.get('snapshot_id')!r}")
-    lines = report.get("assets")
-    if not isinstance(lines, list) or len(lines) != len(manifest.assets):
-        raise _Fail("reconciliation.json: expected one line per manifest asset")
-    held = reserve_totals(reserves)
-    verdicts = []
-    for k, (asset, line) in enumerate(zip(manifest.assets, lines, strict=True)):
-        sym = asset.symbol
-        if not isinstance(line, dict) or line.get("asset") != sym:
-            raise _Fail(f"reconciliation line {k}: expected asset {sym}")
-        if line.get("decimals") != asset.decimals:
-            raise _Fail(f"{sym}: decimals {line.get('decimals')}, manifest {asset.decimals}")
-        liabilities = _amount(line.get("liabilities"), f"{sym} liabilities")
-        debts = _amount(line.get("debts"), f"{sym} debts")
-        if liabilities != manifest.root.equity[k] or debts != manifest.root.debt[k]:
-            raise _Fail(
-                f"{sym}: liabilities {liabilities} / debts {debts}, the signed root has"
-                f" {manifest.root.equity[k]} / {manifest.root.debt[k]}"
-            )
-        net = liabilities - debts
-        if _signed_amount(line.get("net_liabilities"), f"{sym} net") != net:
-            raise _Fail(f"{sym}: net liabilities {line.get('net_liabilities')}, expected {net}")
-        reserve = _amount(line.get("reserves"), f"{sym} reserves")
-        if reserves is not None and reserve != held.get(sym, 0):
-            raise _Fail(f"{sym}: reserves {reserve}, reserves.json totals {held.get(sym, 0)}")
-        custody = _amount(line.get("ledger_custody"), f"{sym} ledger_custody")
-        if _signed_amount(line.get("custody_gap"), f"{sym} custody_gap") != reserve - custody:
-            raise _Fail(
-                f"{sym}: custody gap {line.get('custody_gap')}, expected {reserve - custody}"
-            )
-        ppm = None if net <= 0 else reserve * 1_000_000 // net
-        if line.get("coverage_ppm") != ppm:
-            raise _Fail(f"{sym}: coverage_ppm {line.get('coverage_ppm')}, expected {ppm}")
-        verdict = "PASS" if reserve >= net else "FAIL"
-        if line.get("status") != verdict:
-            raise _Fail(f"{sym}: status {line.get('status')}, reserves vs net give {verdict}")
-        verdicts.append(verdict)
-    overall = "PASS" if all(v == "PASS" for v in verdicts) else "FAIL"
-    if report.get("status") != overall:
-        raise _Fail(f"overall status {report.get('status')}, the lines give {overall}")
-    stated = document.get("reconciliation")
-    if stated is not None and stated != overall:
-        raise _Fail(f"the manifest says {stated}, the report gives {overall}")
-    return f"{len(verdicts)} assets recomputed: {overall}"
+    """Recompute every figure of reconciliation.json (`por.audit._reconcile`); `_Fail`.
+
+    The reserve figures come from reserves.json's totals: without reserves.json they
+    cannot be recomputed, so the check fails (a bundle must carry its reserves)."""
+    from por.audit._reconcile import ReconciliationMismatch, recompute
+
+    if reserves is None:
+        raise _Fail(f"{_MISSING.format(RESERVES_NAME)}: the reserve figures cannot be recomputed")
+    try:
+        return recompute(report, manifest, document, reserve_totals(reserves))
+    except ReconciliationMismatch as exc:
+        raise _Fail(str(exc)) from None
 
 
 def check_reserves(reserves: Any, manifest: Manifest, document: Mapping[str, Any]) -> str:
@@ -537,24 +510,35 @@ def verify_bundle_dir(
         else:
             run("liabilities", decided)
     reserves: Any = None
+    reserves_error = None
     if files_ok and RESERVES_NAME in listed:
         try:
             reserves = json_file(RESERVES_NAME)
         except PorError as exc:
-            report.checks.append(Check("reconciliation", "fail", str(exc)))
-    if files_ok and RECONCILIATION_NAME in listed:
+            reserves_error = str(exc)
+    if not files_ok:
+        report.checks.append(Check("reconciliation", "skip", "the files do not verify"))
+    elif RECONCILIATION_NAME not in listed:
+        report.checks.append(Check("reconciliation", "fail", _MISSING.format(RECONCILIATION_NAME)))
+    elif reserves_error is not None:
+        report.checks.append(Check("reconciliation", "fail", reserves_error))
+    else:
         run(
             "reconciliation",
             lambda: check_reconciliation(
                 json_file(RECONCILIATION_NAME), manifest, document, reserves
             ),
         )
-    elif not any(c.name == "reconciliation" for c in report.checks):
-        report.checks.append(Check("reconciliation", "skip", "no reconciliation.json"))
-    if reserves is not None:
+    if not files_ok:
+        report.checks.append(Check("reserves", "skip", "the files do not verify"))
+    elif RESERVES_NAME not in listed:
+        report.checks.append(Check("reserves", "fail", _MISSING.format(RESERVES_NAME)))
+    elif reserves_error is not None:
+        report.checks.append(Check("reserves", "fail", reserves_error))
+    elif reserves is not None:
         run("reserves", lambda: check_reserves(reserves, manifest, document))
     else:
-        report.checks.append(Check("reserves", "skip", "no reserves.json in this bundle"))
+        report.checks.append(Check("reserves", "fail", "reserves.json: expected an object"))
     found = site or (None if log is not None else find_site(path))
     if found is not None or log is not None:
         run("log", lambda: _check_log(found, manifest, document, public_key.hex(), log))
