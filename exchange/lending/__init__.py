@@ -13,7 +13,7 @@ from exchange.model import NEGATIVE, POSITIVE
 from exchange.registry import Registry
 
 from ._bulk import gc_paused
-from ._commands import MarginGuard, check_margin, register_commands
+from ._commands import MarginGuard, check_margin, register_commands, sweep_credited
 from ._fixed import (
     FRACTION,
     HOURS_PER_YEAR,
@@ -86,6 +86,7 @@ __all__ = [
     "register_replay_shares",
     "repay",
     "sweep",
+    "sweep_credited",
     "utilisation",
 ]
 

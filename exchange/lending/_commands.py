@@ -12,6 +12,11 @@ Wrapped core commands (the core handler runs unchanged in the middle):
                      sweep the receiver
     withdraw         redeem the lend if needed; then the margin check
     withdraw_cancel  then sweep
+
+Wrapped matching commands (`order`, `cancel`, `cancel_all`; a `FastPath` stays one):
+    after the command, every (account, asset) it credited to `available` is swept: fill
+    proceeds, what was redeemed for an order and not spent, locks a cancel released. So
+    nothing a user holds sits idle while auto-lend is on (docs/margin.md).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from exchange import fields
+from exchange.engine import FastPath
 from exchange.errors import InvalidCommandError
 from exchange.registry import CommandSpec, Registry
 
@@ -42,7 +48,7 @@ from ._pool import DEFAULT_PARAMS, PoolParams
 if TYPE_CHECKING:
     from exchange.engine import Context
 
-__all__ = ["MarginGuard", "check_margin", "register_commands"]
+__all__ = ["MarginGuard", "check_margin", "register_commands", "sweep_credited"]
 
 
 class MarginGuard(Protocol):
@@ -231,6 +237,42 @@ def _after_cancel(ctx: Context, wid: str) -> None:
         sweep(ctx, w.account, w.asset)
 
 
+def sweep_credited(ctx: Context) -> None:
+    """Sweep (repay, then auto-lend) every user (account, asset) this command or job has
+    credited to `available` so far, in the order first credited. Nothing to do while no
+    pool is open (the check costs one lookup)."""
+    params = lending_state(ctx.state).params
+    if not params:
+        return
+    credited: dict[tuple[str, str], None] = {}
+    for _, account, asset, bucket, amount in ctx._postings:  # noqa: SLF001 - read-only
+        if amount > 0 and bucket == "available" and asset in params and account[0] != "@":
+            credited[(account, asset)] = None
+    for account, asset in credited:
+        sweep(ctx, account, asset)
+
+
+def _sweeping(spec: CommandSpec) -> CommandSpec:
+    """`spec` with `sweep_credited` after its handler (both paths of a `FastPath`)."""
+    inner = spec.handle
+
+    def handle(ctx: Context, params: Any) -> None:
+        inner(ctx, params)
+        sweep_credited(ctx)
+
+    if not isinstance(inner, FastPath):
+        return CommandSpec(spec.name, spec.parse, handle, spec.time_field)
+    fast = inner.fast
+
+    def handle_fast(ctx: Context, raw: dict[str, Any]) -> bool:
+        if not fast(ctx, raw):
+            return False
+        sweep_credited(ctx)
+        return True
+
+    return CommandSpec(spec.name, spec.parse, FastPath(handle, handle_fast), spec.time_field)
+
+
 def register_commands(registry: Registry) -> None:
     registry.command("lending_pool", _parse_pool, _pool)
     registry.command("auto_lend", _parse_auto_lend, _auto_lend)
@@ -242,3 +284,7 @@ def register_commands(registry: Registry) -> None:
     _wrap(registry, "withdraw", _withdraw_pick, before=_free_funds, after=_after_withdraw)
     _wrap(registry, "transfer", _transfer_pick, before=_before_transfer, after=_after_transfer)
     _wrap(registry, "withdraw_cancel", lambda raw: str(raw.get("id")), after=_after_cancel)
+    for name in ("order", "cancel", "cancel_all"):
+        spec = registry.commands.get(name)
+        if spec is not None:
+            registry.commands[name] = _sweeping(spec)

@@ -290,6 +290,11 @@ def _job(ctx: Context, instant: int) -> None:
     for account in found:
         liquidate(run, account)
         run.touched.add(account)
+    from exchange.lending import sweep_credited
+
+    # what the run left idle (sale proceeds, USDC redeemed for a buy and not spent, an
+    # insurance cover, balances a provider took over, makers' fills) is lent at once
+    sweep_credited(ctx)
     ls.dirty |= {a for a in run.touched if not is_system_account(a)}
     if run.steps or run.actions:
         ctx.emit(steps=run.steps, actions=run.actions)

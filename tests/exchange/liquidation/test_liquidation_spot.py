@@ -119,8 +119,10 @@ def test_a_btc_debt_is_repaid_by_buying_btc_with_the_borrowers_usdc(world_spot: 
     assert world.bal("erin", "BTC", "borrowed") == -13_500_000
     assert world.claim("erin") == 10_000 * USDC - 962_461_500
     # the buy could lock 15 x (64.64 + 0.06464) = 970.5696: that much was redeemed, the
-    # pre-trade check found it available (no auto-borrow); the unspent rest stays available
-    assert world.bal("erin", "USDC") == 970_569_600 - 962_461_500
+    # pre-trade check found it available (no auto-borrow); the unspent rest, 8.1081, was
+    # lent again at the end of the run (auto-lend): nothing of erin's sits idle
+    assert world.bal("erin", "USDC") == 0
+    assert world.bal("erin", "USDC", "lent") == 10_000 * USDC - 962_461_500
     # 9,037.5385 - 0.135 x 64,000 = 397.5385 <= 432: the next second, the next slice
     risk = account_risk(world.state, "erin")
     assert (risk.equity, risk.maintenance) == (397_538_500, 432_000_000)
@@ -198,7 +200,9 @@ def test_without_usdc_other_collateral_is_sold_to_buy_the_owed_btc(world_spot: W
     assert (steps[0]["debt"], steps[0]["proceeds"]) == ("BTC", 477_921_600)
     assert steps[1]["cost"] == 463_162_700 and steps[2]["amount"] == 700_000
     assert world.bal("erin", "BTC", "borrowed") == -6_300_000
-    assert world.bal("erin", "USDC") == 477_921_600 - 463_162_700
+    # the sale's proceeds not spent on the buy are lent at once (auto-lend)
+    assert world.bal("erin", "USDC") == 0
+    assert world.bal("erin", "USDC", "lent") == 477_921_600 - 463_162_700
     assert world.claim("erin", "ETH") == 2 * eth - 16_000_000
     assert world.steps(world.tick()) == [], "healthy after one slice"
     world.assert_replays()

@@ -122,7 +122,10 @@ def test_a_spot_sell_redeems_the_lent_btc_it_needs(world: Any) -> None:
     (ev,) = world.run(order("alice", "BTC/USDC", "sell", 50_000 * USDC, BTC // 2))
     assert ev.accepted, ev.reason
     assert world.state.balance("alice", "BTC", "lent") == BTC // 2
-    assert world.state.balance("alice", "USDC") == 25_000 * USDC
+    # the proceeds are lent at once (auto-lend), and so is the BTC bob bought
+    assert world.state.balance("alice", "USDC") == 0
+    assert world.state.balance("alice", "USDC", "lent") == 25_000 * USDC
+    assert world.state.balance("bob", "BTC", "lent") == BTC // 2
 
 
 def test_a_spot_buy_without_usdc_borrows_it_within_margin(world: Any) -> None:
@@ -132,7 +135,8 @@ def test_a_spot_buy_without_usdc_borrows_it_within_margin(world: Any) -> None:
     (ev,) = world.run(order("alice", "BTC/USDC", "buy", 50_000 * USDC, BTC // 2))
     assert ev.accepted, ev.reason
     assert world.state.balance("alice", "USDC", "borrowed") == -25_000 * USDC
-    assert world.state.balance("alice", "BTC") == BTC // 2
+    assert world.state.balance("alice", "BTC") == 0, "the bought BTC is lent at once"
+    assert world.state.balance("alice", "BTC", "lent") == BTC + BTC // 2
     # 10 BTC more on credit: 11.5 BTC * 45,000 = 517,500 collateral < 525,000 owed
     (ev,) = world.run(order("alice", "BTC/USDC", "buy", 50_000 * USDC, 10 * BTC))
     assert (ev.status, ev.reason) == ("rejected", "margin_must_cover_initial")
