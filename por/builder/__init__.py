@@ -10,17 +10,22 @@ pair records that `por.proofstore` memory-maps to serve proofs.
 from por.builder._batch import AccountBatch, LeafBatch
 from por.builder._build import BuiltTree, EngineName, build_tree, build_tree_from_leaves
 from por.builder._errors import TreeInputError
+from por.builder._sharded import ClientTraffic, ClusterError, ShardedBuild, build_tree_from_shards
 from por.builder.partition import PartitionInput, PartitionTop, build_partition
 
 __all__ = [
     "AccountBatch",
     "BuiltTree",
+    "ClientTraffic",
+    "ClusterError",
     "EngineName",
     "LeafBatch",
     "PartitionInput",
     "PartitionTop",
+    "ShardedBuild",
     "TreeInputError",
     "build_partition",
     "build_tree",
+    "build_tree_from_shards",
     "build_tree_from_leaves",
 ]

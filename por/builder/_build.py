@@ -270,8 +270,16 @@ def _prepare_dir(out_dir: str | os.PathLike[str] | None) -> tuple[Path, bool]:
 
 
 def _finish(
-    job: Job, tops: list[PartitionTop], assets: tuple[str, ...], accounts: int, owned: bool
+    job: Job,
+    tops: list[PartitionTop],
+    assets: tuple[str, ...],
+    accounts: int,
+    owned: bool,
+    *,
+    fences: bool = True,
 ) -> BuiltTree:
+    """Fold the tops, write `top.bin`, `fences.bin` (unless the caller's workers wrote
+    it: the sharded build) and `tree.json` last."""
     out = Path(job.out_dir)
     hashes = np.frombuffer(b"".join(t.hash for t in tops), dtype=np.uint8).reshape(-1, 32)
     sums = np.stack([t.sums for t in tops])
@@ -284,9 +292,10 @@ def _finish(
 
         root_hash, root_sums = build_levels(hashes, sums, sink, first_level=part_height)
     os.replace(tmp, out / TOP_NAME)
-    fences_tmp = out / (FENCE_NAME + ".tmp")
-    fences_tmp.write_bytes(b"".join(t.fences for t in tops))
-    os.replace(fences_tmp, out / FENCE_NAME)
+    if fences:
+        fences_tmp = out / (FENCE_NAME + ".tmp")
+        fences_tmp.write_bytes(b"".join(t.fences for t in tops))
+        os.replace(fences_tmp, out / FENCE_NAME)
     values = limbs_to_ints(root_sums)
     n = len(assets)
     root = Node(root_hash.tobytes(), tuple(values[:n]), tuple(values[n:]))
