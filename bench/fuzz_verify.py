@@ -1,137 +1,73 @@
-"""Mutation fuzzing of the verifiers: proofs, manifests, leaf lists and whole bundles.
+"""Mutation fuzzing of every verifier, one target at a time: proofs, manifests, leaf lists,
+bundles, reserves, the log monitor, ledger command logs, and the browser page against the CLI.
 
-Starts from valid inputs (every shared vector's proofs and manifest; a bundle built here
-with a leaf list, signed file digests and a signed manifest), applies random byte-level
-and structural JSON mutations, and runs the verifier on each. Counts:
+Starts from valid inputs (every shared vector; a small `por demo` run's bundle, reserves and
+site log; the sample command log), applies structure-aware mutations (`bench/_fuzz_json.py`,
+`bench/_fuzz_targets.py`: wrong types, missing and extra fields and files, huge integers,
+lone surrogates, deep nesting, control characters, a BOM, duplicate keys, byte damage,
+re-signing with the exchange's own key, stale heads, clock jumps) and runs the verifier in
+process. Per target, one line of key=value pairs:
 
-- accepted_invalid: the verifier accepted a mutant that means something else than the
-  original (the parsed proof, the signed manifest bytes, the leaf list or a bundle file
-  differ). Must be 0.
-- tracebacks: any exception other than the library's own `PorError`s. Must be 0.
+- accepted_invalid: the verifier accepted a mutant the target's oracle says is invalid by
+  construction (module docstrings say which). Must be 0.
+- tracebacks: an exception other than the verifier's own errors (a crash). Must be 0.
+- slow: cases over 2 s (the ledger's clock jumps; a case is stopped after 20 s).
+- browser target: disagreements between the page and the CLI (`verdict_mismatch`), all
+  cases of every vector plus `--cases` mutants; `cli_sample_mismatch`: the in-process
+  verdict against the real `por verify proof` exit code on a few cases.
 
-Prints ONE line of key=value pairs. Seeded: `--seed` reproduces a run.
+    .venv/bin/python bench/fuzz_verify.py --target bundles --cases 100000 [--seed 1]
+    .venv/bin/python bench/fuzz_verify.py --target all --cases 2000
 
-    .venv/bin/python bench/fuzz_verify.py [--cases 100000] [--seed 1]
+The first problem of each kind is printed on stderr with its reproduction (`--keep DIR`
+writes the offending inputs there).
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
+import contextlib
+import hashlib
 import io
 import json
 import random
+import resource
+import signal
 import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._fuzz_json import mutant, mutate_bytes, mutate_value  # noqa: E402
 from por._canonical import canonical_json  # noqa: E402
 from por.audit._leaflist import fold_leaf_file  # noqa: E402
-from por.audit.bundle import verify_bundle_dir  # noqa: E402
 from por.errors import PorError  # noqa: E402
 from por.leaves import dump_leaves  # noqa: E402
-from por.manifest import AssetInfo, LogHead, build_manifest, parse_manifest_bytes  # noqa: E402
+from por.manifest import parse_manifest_bytes  # noqa: E402
 from por.proof import parse_proof_bytes  # noqa: E402
 from por.vectorgen import make_snapshot, random_accounts, shared_vector_files  # noqa: E402
 from por.verify import verify_proof_bytes  # noqa: E402
 
-POOL: list[Any] = [
-    0,
-    1,
-    -1,
-    2**64,
-    2**128,
-    2**128 - 1,
-    1.5,
-    None,
-    True,
-    False,
-    "",
-    "0",
-    "00",
-    "-1",
-    "+1",
-    "1e3",
-    " 1",
-    "340282366920938463463374607431768211456",
-    "340282366920938463463374607431768211455",
-    "a" * 64,
-    "A" * 64,
-    "0" * 63,
-    [],
-    {},
-    ["0"],
-    {"hash": "0" * 64},
-    "por-proof/1",
-    "por-manifest/1",
-    "\u00e9",
-    "\n",
-    2**53 + 1,
-]
+SLOW_S = 2.0
+STOP_S = 20
 
 
-def mutate_value(rng: random.Random, value: Any) -> Any:
-    """A random structural change somewhere inside a JSON value (a new object)."""
-    doc = copy.deepcopy(value)
-    holder: Any = None
-    key: Any = None
-    node = doc
-    for _ in range(rng.randrange(1, 6)):
-        if isinstance(node, dict) and node:
-            holder, key = node, rng.choice(list(node))
-        elif isinstance(node, list) and node:
-            holder, key = node, rng.randrange(len(node))
-        else:
-            break
-        node = holder[key]
-    if holder is None:
-        return rng.choice(POOL)
-    op = rng.randrange(7)
-    current = holder[key]
-    if op == 0:
-        holder[key] = rng.choice(POOL)
-    elif op == 1 and isinstance(current, str) and current.isdigit():
-        holder[key] = str(max(0, int(current) + rng.choice((-1, 1, 2**64))))
-    elif op == 2 and isinstance(current, str) and current:
-        i = rng.randrange(len(current))
-        holder[key] = current[:i] + rng.choice("0123456789abcdef") + current[i + 1 :]
-    elif op == 3 and isinstance(holder, dict):
-        del holder[key]
-    elif op == 4 and isinstance(holder, dict):
-        holder[rng.choice(["extra", "account_id", "nonce", "signature", "q"])] = rng.choice(POOL)
-    elif op == 5 and isinstance(holder, list) and len(holder) > 1:
-        j = rng.randrange(len(holder))
-        holder[key], holder[j] = holder[j], holder[key]
-    elif op == 6 and isinstance(current, int) and not isinstance(current, bool):
-        holder[key] = current + rng.choice((-1, 1, 1 << 20))
-    else:
-        holder[key] = rng.choice(POOL)
-    return doc
+class Stopped(Exception):
+    """A case ran past STOP_S seconds."""
 
 
-def mutate_bytes(rng: random.Random, data: bytes) -> bytes:
-    if not data:
-        return bytes([rng.randrange(256)])
-    i = rng.randrange(len(data))
-    op = rng.randrange(4)
-    if op == 0:
-        return data[:i] + bytes([rng.randrange(256)]) + data[i + 1 :]
-    if op == 1:
-        return data[:i] + bytes([rng.randrange(256)]) + data[i:]
-    if op == 2:
-        return data[:i] + data[i + 1 :]
-    return data[:i]
-
-
-def mutant(rng: random.Random, value: Any, raw: bytes) -> bytes:
-    if rng.random() < 0.3:
-        return mutate_bytes(rng, raw)
-    return json.dumps(mutate_value(rng, value), ensure_ascii=rng.random() < 0.5).encode()
+def gauge() -> float:
+    """Host gauge: 2^20 SHA-256 of 64 bytes, timed in the same run (as bench/pieces.py)."""
+    data = [i.to_bytes(64, "big") for i in range(1 << 20)]
+    start = time.perf_counter()
+    for item in data:
+        hashlib.sha256(item).digest()
+    return time.perf_counter() - start
 
 
 def proof_meaning(raw: bytes) -> Any:
@@ -140,59 +76,192 @@ def proof_meaning(raw: bytes) -> Any:
 
 
 class Tally:
-    def __init__(self) -> None:
-        self.counts = {"rejected": 0, "accepted_valid": 0, "accepted_invalid": 0, "tracebacks": 0}
-        self.first_problem = ""
+    def __init__(self, expected: tuple[type[BaseException], ...] = (PorError,)) -> None:
+        self.expected = expected
+        self.counts = {
+            "rejected": 0, "accepted_valid": 0, "accepted_invalid": 0, "tracebacks": 0, "slow": 0
+        }  # fmt: skip
+        self.problems: dict[str, str] = {}
 
-    def run(self, check: Any, same_meaning: Any) -> None:
+    def run(self, check: Callable[[], Any], invalid: Callable[[], Any], what: str = "") -> None:
+        start = time.perf_counter()
+        signal.alarm(STOP_S)
         try:
-            check()
-        except PorError:
+            accepted = check()
+        except self.expected:
+            accepted = False
+        except Stopped:
+            self.counts["slow"] += 1
+            self.problems.setdefault("slow", f"{what}: stopped after {STOP_S} s")
+            return
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            self.counts["tracebacks"] += 1
+            self.problems.setdefault("traceback", f"{what}\n{traceback.format_exc(limit=4)}")
+            return
+        finally:
+            signal.alarm(0)
+            if time.perf_counter() - start > SLOW_S:
+                self.counts["slow"] += 1
+                self.problems.setdefault("slow", f"{what}: {time.perf_counter() - start:.1f} s")
+        if accepted is False:
             self.counts["rejected"] += 1
             return
-        except Exception:
-            self.counts["tracebacks"] += 1
-            self.first_problem = self.first_problem or traceback.format_exc(limit=3)
-            return
         try:
-            ok = bool(same_meaning())
+            bad = invalid()
         except Exception:
-            ok = False
-        self.counts["accepted_valid" if ok else "accepted_invalid"] += 1
-        if not ok:
-            self.first_problem = self.first_problem or "accepted an invalid input"
+            bad = True
+        if bad:
+            self.counts["accepted_invalid"] += 1
+            self.problems.setdefault("accepted_invalid", f"accepted an invalid input: {what}")
+        else:
+            self.counts["accepted_valid"] += 1
 
 
 def fuzz_proofs(rng: random.Random, tally: Tally, cases: int) -> None:
+    """Proofs and proof sets of every vector, mutated, against the vector's manifest and key.
+    Oracle: accepted means the parsed proof (or set) is the original one."""
+    from por.audit.batch import verify_document
+    from por.proofset import parse_proof_document_bytes
+
+    def meaning(raw: bytes) -> Any:
+        return repr(parse_proof_document_bytes(raw))
+
+    def verify(proof: bytes, manifest: bytes, key: bytes) -> None:
+        verify_document(parse_proof_document_bytes(proof), parse_manifest_bytes(manifest), key)
+
     vectors = [json.loads(p.read_text(encoding="utf-8")) for p in shared_vector_files()]
     for n in range(cases):
         vector = vectors[n % len(vectors)]
         manifest = canonical_json(vector["manifest"])
         key = bytes.fromhex(vector["manifest"]["public_key"])
-        original = rng.choice(vector["valid_proofs"])
+        sets = vector.get("proof_sets") or []
+        original = (
+            rng.choice(sets)["set"]
+            if sets and rng.random() < 0.3
+            else rng.choice(vector["valid_proofs"])
+        )
         raw = json.dumps(original).encode()
-        meaning = proof_meaning(raw)
         bad = mutant(rng, original, raw)
         tally.run(
-            lambda bad=bad, manifest=manifest, key=key: verify_proof_bytes(bad, manifest, key),
-            lambda bad=bad, meaning=meaning: proof_meaning(bad) == meaning,
+            lambda bad=bad, manifest=manifest, key=key: verify(bad, manifest, key),
+            lambda bad=bad, raw=raw: meaning(bad) != meaning(raw),
+            f"proof mutant {bad[:2000]!r}",
         )
+
+
+_HEX64 = "0123456789abcdef"
+
+
+def manifest_breaks_spec(doc: Any) -> bool:
+    """An independent reading of the spec's manifest rules (proof-format.md, "Manifest"):
+    True when a signed manifest must be refused whatever its signature says."""
+
+    def only_allowed(v: Any) -> bool:  # strings (UTF-8 text), integers, lists, objects
+        if isinstance(v, bool) or v is None or isinstance(v, float):
+            return False
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+            return True
+        if isinstance(v, int):
+            return len(str(v)) <= 40  # the project's documented integer bound (por/_input.py)
+        if isinstance(v, list):
+            return all(only_allowed(x) for x in v)
+        if isinstance(v, dict):
+            return all(only_allowed(k) and only_allowed(x) for k, x in v.items())
+        return False
+
+    def hex64(v: Any) -> bool:
+        return isinstance(v, str) and len(v) == 64 and all(c in _HEX64 for c in v)
+
+    def amount(v: Any) -> bool:
+        return (
+            isinstance(v, str)
+            and v.isascii()
+            and v.isdigit()
+            and (v == "0" or v[0] != "0")
+            and int(v) < 2**128
+        )
+
+    def integer(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if not isinstance(doc, dict) or not only_allowed(doc):
+        return True
+    try:
+        assets = doc["assets"]
+        n = len(assets)
+        root = doc["tree"]["root"]
+        return not (
+            doc["format"] == "por-manifest/1"
+            and isinstance(doc["snapshot_id"], str)
+            and doc["snapshot_id"]
+            and isinstance(assets, list)
+            and n >= 1
+            and all(
+                isinstance(a, dict)
+                and isinstance(a["symbol"], str)
+                and integer(a["decimals"])
+                and a["decimals"] >= 0
+                for a in assets
+            )
+            and integer(doc["tree"]["height"])
+            and doc["tree"]["height"] >= 1
+            and hex64(root["hash"])
+            and set(root) == {"hash", "equity", "debt"}
+            and all(
+                isinstance(root[k], list) and len(root[k]) == n and all(amount(x) for x in root[k])
+                for k in ("equity", "debt")
+            )
+            and integer(doc["log"]["size"])
+            and doc["log"]["size"] >= 1
+            and hex64(doc["log"]["root"])
+            and hex64(doc["public_key"])
+            and isinstance(doc["signature"], str)
+        )
+    except (KeyError, TypeError):
+        return True
 
 
 def fuzz_manifests(rng: random.Random, tally: Tally, cases: int) -> None:
+    """Half: vector manifests changed after signing (oracle: accepted means the signed
+    bytes are the original ones). Half: a manifest of our own changed and re-signed with
+    its key, as the exchange could (oracle: accepted means it keeps every spec rule)."""
+    from bench._proof_corpus import own_snapshot, resign
+
     vectors = [json.loads(p.read_text(encoding="utf-8")) for p in shared_vector_files()]
+    own = own_snapshot()
+    own_key = bytes.fromhex(own.key_hex)
     for n in range(cases):
-        vector = vectors[n % len(vectors)]
-        original = vector["manifest"]
-        raw = json.dumps(original).encode()
-        signed = parse_manifest_bytes(raw).signed_bytes
-        key = bytes.fromhex(original["public_key"])
-        proof = json.dumps(rng.choice(vector["valid_proofs"])).encode()
-        bad = mutant(rng, original, raw)
-        tally.run(
-            lambda bad=bad, proof=proof, key=key: verify_proof_bytes(proof, bad, key),
-            lambda bad=bad, signed=signed: parse_manifest_bytes(bad).signed_bytes == signed,
-        )
+        if n % 2:
+            vector = vectors[n % len(vectors)]
+            original = vector["manifest"]
+            raw = json.dumps(original).encode()
+            signed = parse_manifest_bytes(raw).signed_bytes
+            key = bytes.fromhex(original["public_key"])
+            proof = json.dumps(rng.choice(vector["valid_proofs"])).encode()
+            bad = mutant(rng, original, raw)
+            tally.run(
+                lambda bad=bad, proof=proof, key=key: verify_proof_bytes(proof, bad, key),
+                lambda bad=bad, signed=signed: parse_manifest_bytes(bad).signed_bytes != signed,
+                f"manifest mutant {bad!r}",
+            )
+        else:
+            changed = resign(
+                mutate_value(rng, own.manifest),
+                own.key.private if hasattr(own.key, "private") else own.key,
+            )
+            bad = json.dumps(changed).encode()
+            proof = json.dumps(rng.choice(own.proofs)).encode()
+            tally.run(
+                lambda bad=bad, proof=proof: verify_proof_bytes(proof, bad, own_key),
+                lambda changed=changed: manifest_breaks_spec(changed),
+                f"re-signed manifest {bad!r}",
+            )
 
 
 def _leaf_list(seed: int) -> tuple[bytes, Any]:
@@ -222,107 +291,172 @@ def fuzz_leaf_lists(rng: random.Random, tally: Tally, cases: int) -> None:
             leaf = json.loads(lines[i])
             mutated = (json.dumps(mutate_value(rng, leaf)) + "\n").encode()
             bad = b"".join([*lines[:i], mutated, *lines[i + 1 :]])
-        tally.run(lambda bad=bad: check(bad), lambda bad=bad: same_leaves(bad, data))
+        tally.run(
+            lambda bad=bad: check(bad),
+            lambda bad=bad: not same_leaves(bad, data),
+            f"leaf list mutant {bad!r}",
+        )
 
 
 def same_leaves(a: bytes, b: bytes) -> bool:
-    return [json.loads(x) for x in a.split(b"\n") if x.strip()] == [
-        json.loads(x) for x in b.split(b"\n") if x.strip()
-    ]
+    try:
+        return [json.loads(x) for x in a.split(b"\n") if x.strip()] == [
+            json.loads(x) for x in b.split(b"\n") if x.strip()
+        ]
+    except ValueError:
+        return False
 
 
-def fuzz_bundles(rng: random.Random, tally: Tally, cases: int, tmp: Path) -> None:
-    import hashlib
+def run_target(target: Any, rng: random.Random, tally: Tally, cases: int) -> None:
+    for n in range(cases):
+        check, invalid = target.case(rng)
+        tally.run(check, invalid, f"{type(target).__name__} case {n}: {target.last}")
 
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    data, vector = _leaf_list(9)
-    key = Ed25519PrivateKey.generate()
-    m = vector["manifest"]
-    assets = [AssetInfo(a["symbol"], a["decimals"]) for a in m["assets"]]
-    parsed = parse_manifest_bytes(canonical_json(m))
-    files = {"liabilities.jsonl": data, "index.html": b"<html>hour</html>\n"}
-    extra = {
-        "bundle": {
-            "format": "por-bundle/1",
-            "files": {
-                n: {"sha256": hashlib.sha256(b).hexdigest(), "bytes": len(b)}
-                for n, b in files.items()
-            },
-        },
-        "leaf_count": len(vector["leaves"]),
+def fuzz_browser(rng: random.Random, cases: int) -> dict[str, Any]:
+    """Every vector case and `cases` corpus mutants through the page and the CLI verifier."""
+    import subprocess
+
+    from bench._browser import PageVerifier
+    from bench._proof_corpus import cli_verdict, mutant_cases, own_snapshot, vector_cases
+    from por.site import verifier_page
+
+    own = own_snapshot()
+    corpus = vector_cases() + list(mutant_cases(rng, cases, own))
+    with PageVerifier(Path(str(verifier_page()))) as page:
+        verdicts = page.verdicts(corpus)
+    mismatch = tracebacks = 0
+    first = ""
+    by_verdict: dict[int, Any] = {}
+    for case, (v, code, why) in zip(corpus, verdicts, strict=True):
+        mine = cli_verdict(case.proof, case.manifest, case.key)
+        by_verdict.setdefault(mine, case)
+        tracebacks += mine == 3
+        if mine != v:
+            mismatch += 1
+            first = first or (
+                f"{case.label}: cli {mine}, page {v} {code}: {why}\n"
+                f"  proof={case.proof[:3000]!r}\n  manifest={case.manifest[:3000]!r}"
+            )
+    sample_mismatch = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for verdict, case in sorted(by_verdict.items()):
+            (Path(tmp) / "p.json").write_bytes(case.proof)
+            (Path(tmp) / "m.json").write_bytes(case.manifest)
+            run = subprocess.run(
+                [sys.executable, "-m", "cli.main", "verify", "proof", f"{tmp}/p.json",
+                 "--manifest", f"{tmp}/m.json", "--public-key", case.key],
+                capture_output=True, cwd=Path(__file__).resolve().parents[1],
+            )  # fmt: skip
+            sample_mismatch += run.returncode != verdict
+    return {
+        "cases": len(corpus),
+        "verdict_mismatch": mismatch,
+        "cli_tracebacks": tracebacks,
+        "cli_sample": len(by_verdict),
+        "cli_sample_mismatch": sample_mismatch,
+        "first": first,
     }
-    manifest = build_manifest(
-        parsed.snapshot_id,
-        assets,
-        parsed.height,
-        parsed.root,
-        LogHead(1, parsed.log.root),
-        key,
-        extra,
-    )
-    manifest_raw = json.dumps(manifest, indent=1).encode()
-    signed = parse_manifest_bytes(manifest_raw).signed_bytes
-    public = bytes.fromhex(manifest["public_key"])
-    originals = {**files, "manifest.json": manifest_raw}
-    directory = tmp / "bundle"
-    directory.mkdir()
 
-    def check() -> None:
-        report = verify_bundle_dir(directory, public)
-        if not report.passed:
-            raise PorError("bundle rejected")
 
-    def same() -> bool:
-        for name, content in originals.items():
-            now = (directory / name).read_bytes()
-            if name == "manifest.json":
-                if parse_manifest_bytes(now).signed_bytes != signed:
-                    return False
-            elif now != content:
-                return False
-        return True
+TARGETS = ("proofs", "manifests", "leaf_lists", "bundles", "reserves", "log", "ledger", "browser")
 
-    for _ in range(cases):
-        for name, content in originals.items():
-            (directory / name).write_bytes(content)
-        name = rng.choice(list(originals))
-        content = originals[name]
-        if name == "liabilities.jsonl" or rng.random() < 0.4:
-            bad = mutate_bytes(rng, content)
-        else:
-            bad = mutant(rng, manifest, content)
-        (directory / name).write_bytes(bad)
-        tally.run(check, same)
+
+@contextlib.contextmanager
+def bounded_memory(limit: int) -> Iterator[None]:
+    """A clock jump that builds a list of every job instant fails here, not the machine."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def _stop(signum: int, frame: Any) -> None:
+    raise Stopped()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--target", choices=(*TARGETS, "all"), default="all")
+    parser.add_argument("--cases", type=int, default=100_000, help="cases per target")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--memory-gib", type=float, default=4.0, help="address-space cap")
     args = parser.parse_args()
-    rng = random.Random(args.seed)
-    share = {"proofs": 50, "manifests": 25, "leaf_lists": 20, "bundles": 5}
-    counts = {k: args.cases * v // 100 for k, v in share.items()}
-    counts["proofs"] += args.cases - sum(counts.values())
-    tally = Tally()
-    start = time.perf_counter()
-    fuzz_proofs(rng, tally, counts["proofs"])
-    fuzz_manifests(rng, tally, counts["manifests"])
-    fuzz_leaf_lists(rng, tally, counts["leaf_lists"])
-    with tempfile.TemporaryDirectory() as tmp:
-        fuzz_bundles(rng, tally, counts["bundles"], Path(tmp))
-    wall = time.perf_counter() - start
-    c = tally.counts
-    print(
-        f"cases={sum(counts.values())} proofs={counts['proofs']} manifests={counts['manifests']}"
-        f" leaf_lists={counts['leaf_lists']} bundles={counts['bundles']} rejected={c['rejected']}"
-        f" accepted_valid={c['accepted_valid']} accepted_invalid={c['accepted_invalid']}"
-        f" tracebacks={c['tracebacks']} seed={args.seed} wall_s={wall:.1f}"
-    )
-    if tally.first_problem:
-        print(tally.first_problem, file=sys.stderr)
-    sys.exit(1 if c["accepted_invalid"] or c["tracebacks"] else 0)
+    signal.signal(signal.SIGALRM, _stop)
+    host = gauge()
+    targets = TARGETS if args.target == "all" else (args.target,)
+    failed = False
+    with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as tmp:
+        work = Path(tmp)
+        demo = None
+        for name in targets:
+            rng = random.Random(f"{args.seed}:{name}")
+            start = time.perf_counter()
+            if name == "browser":
+                r = fuzz_browser(rng, args.cases)
+                wall = time.perf_counter() - start
+                print(
+                    f"target=browser cases={r['cases']} verdict_mismatch={r['verdict_mismatch']}"
+                    f" cli_tracebacks={r['cli_tracebacks']} cli_sample={r['cli_sample']}"
+                    f" cli_sample_mismatch={r['cli_sample_mismatch']} seed={args.seed}"
+                    f" seconds={wall:.1f} gauge_s={host:.3f}",
+                    flush=True,
+                )
+                if r["first"]:
+                    print(f"browser first mismatch: {r['first']}", file=sys.stderr)
+                failed |= bool(
+                    r["verdict_mismatch"] or r["cli_sample_mismatch"] or r["cli_tracebacks"]
+                )
+                continue
+            from exchange.errors import ExchangeError
+            from por.reserves.errors import ReservesError
+
+            tally = Tally(
+                (PorError, ReservesError)
+                if name == "reserves"
+                else (PorError, ExchangeError)
+                if name == "ledger"
+                else (PorError,)
+            )
+            if name in ("bundles", "reserves", "log") and demo is None:
+                from bench._fuzz_targets import make_demo
+
+                demo = make_demo(work)
+            with bounded_memory(int(args.memory_gib * 2**30)):
+                if name == "proofs":
+                    fuzz_proofs(rng, tally, args.cases)
+                elif name == "manifests":
+                    fuzz_manifests(rng, tally, args.cases)
+                elif name == "leaf_lists":
+                    fuzz_leaf_lists(rng, tally, args.cases)
+                else:
+                    from bench import _fuzz_targets as t
+
+                    target: Any
+                    if name == "bundles":
+                        target = t.BundleTarget(demo, work)
+                    elif name == "reserves":
+                        target = t.ReservesTarget(demo)
+                    elif name == "log":
+                        target = t.LogTarget(demo, work)
+                    else:
+                        target = t.LedgerTarget()
+                    run_target(target, rng, tally, args.cases)
+            wall = time.perf_counter() - start
+            c = tally.counts
+            print(
+                f"target={name} cases={args.cases} rejected={c['rejected']}"
+                f" accepted_valid={c['accepted_valid']} accepted_invalid={c['accepted_invalid']}"
+                f" tracebacks={c['tracebacks']} slow={c['slow']} seed={args.seed}"
+                f" seconds={wall:.1f} gauge_s={host:.3f}",
+                flush=True,
+            )
+            for kind, text in tally.problems.items():
+                print(f"{name} first {kind}: {text[:4000]}", file=sys.stderr)
+            failed |= bool(c["accepted_invalid"] or c["tracebacks"])
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":
