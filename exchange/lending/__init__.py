@@ -37,6 +37,7 @@ from ._ops import (
     redeem,
     redeemable,
     repay,
+    repay_deficit,
     sweep,
 )
 from ._pool import (
@@ -85,6 +86,7 @@ __all__ = [
     "register",
     "register_replay_shares",
     "repay",
+    "repay_deficit",
     "sweep",
     "sweep_credited",
     "utilisation",
@@ -109,6 +111,10 @@ def register(registry: Registry) -> None:
     registry.digest("lending", lending_digest)
     registry.bucket("supplied", NEGATIVE)
     registry.bucket("loans", POSITIVE)
+    # a bankrupt user's residual debt to @backstop, and @backstop's claim on it: named
+    # apart from @backstop's `capital` (docs/liquidation.md, "Residual debts")
+    registry.bucket("deficit", NEGATIVE)
+    registry.bucket("receivable", POSITIVE)
     register_commands(registry)
     registry.job(INTEREST_JOB, INTEREST_PERIOD_MS, post_interest)
     registry.on_replay(INTEREST_JOB, replay_interest)

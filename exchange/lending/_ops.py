@@ -7,6 +7,9 @@ Posting patterns (user A, asset X, pool P = @lending:X, amount a > 0):
     borrow a   A.available +a   A.borrowed -a    P.liquidity -a   P.loans +a
     repay a    A.available -a   A.borrowed +a    P.liquidity +a   P.loans -a
 
+A bankrupt account's residual debt to @backstop (bucket `deficit`, left by liquidation's
+last stage) is repaid before anything else by the next credit of its asset (`sweep`).
+
 Each function posts, updates the pool's scaled balances and registers the undo, so a later
 reject of the command leaves nothing behind. Limits (pool liquidity, throttle) are the
 callers' business: `redeemable` and `borrowable` say how far they may go.
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from exchange.model import lending_pool
+from exchange.model import BACKSTOP, lending_pool
 
 from ._fixed import FRACTION, ceil_div
 from ._pool import LendingState, Pool
@@ -36,6 +39,7 @@ __all__ = [
     "redeem",
     "redeemable",
     "repay",
+    "repay_deficit",
     "sweep",
 ]
 
@@ -173,13 +177,18 @@ def repay(ctx: Context, account: str, asset: str, amount: int) -> None:
 
 
 def sweep(ctx: Context, account: str, asset: str) -> None:
-    """Put the account's idle `available` to work: repay its debt in that asset first
-    (auto-repay), then lend the rest if auto-lend is on for (account, asset)."""
+    """Put the account's idle `available` to work: repay a bankruptcy's residual debt in
+    that asset first (`repay_deficit`), then its pool debt (auto-repay), then lend the rest
+    if auto-lend is on for (account, asset)."""
     if account.startswith("@"):
         return
     have = ctx.balance(account, asset)
     if have <= 0:
         return
+    if (account, asset, "deficit") in ctx.state.balances:
+        have -= repay_deficit(ctx, account, asset)
+        if have <= 0:
+            return
     debt = -ctx.balance(account, asset, "borrowed")
     if debt > 0:
         paid = min(have, debt)
@@ -187,6 +196,24 @@ def sweep(ctx: Context, account: str, asset: str) -> None:
         have -= paid
     if have > 0 and lending_state(ctx.state).auto_lends(account, asset):
         lend(ctx, account, asset, have)
+
+
+def repay_deficit(ctx: Context, account: str, asset: str) -> int:
+    """Repay what the account still owes @backstop after a bankruptcy (its `deficit` in
+    `asset`) from its `available`, to the unit, as far as it goes; returns the amount.
+
+        A.available -a   A.deficit +a   @backstop.receivable -a   @backstop.capital +a
+    """
+    owed = -ctx.balance(account, asset, "deficit")
+    paid = min(owed, ctx.balance(account, asset))
+    if paid > 0:
+        ctx.post(
+            (account, asset, "available", -paid),
+            (account, asset, "deficit", paid),
+            (BACKSTOP, asset, "receivable", -paid),
+            (BACKSTOP, asset, "capital", paid),
+        )
+    return max(paid, 0)
 
 
 def ensure_available(

@@ -22,7 +22,9 @@ with its reason (docs/liquidation.md):
 5. `backstop_capital`: what no provider took: positions are closed by ADL at mark, debts
    are repaid by @backstop, which takes collateral worth the debt at index (all of it if
    that is not enough). A shortfall stays on @backstop's `capital` bucket: a named debt of
-   the exchange, never a silent loss for lenders.
+   the exchange, never a silent loss for lenders. The bankrupt account still owes it:
+   `deficit` (its bucket, in the debt's asset) against @backstop's `receivable`, repaid
+   first by the account's next deposits of that asset (`exchange.lending.sweep`).
 """
 
 from __future__ import annotations
@@ -510,8 +512,17 @@ def _backstop_capital(run: Run, account: str) -> None:
         ctx.post((BACKSTOP, asset, "capital", -debt), (account, asset, "available", debt))
         repay(ctx, account, asset, debt)
         taken = _take_collateral(run, account, owed_value)
+        facts: dict[str, int] = {}
+        if taken < owed_value and price:
+            # bankrupt: what the collateral did not cover stays owed by the account to
+            # @backstop, in the debt's asset (rounded up), repaid by its next deposits
+            scale = 10 ** state.assets[asset].decimals
+            residual = min(debt, -(-(owed_value - taken) * scale // price))
+            ctx.post((account, asset, "deficit", -residual),
+                     (BACKSTOP, asset, "receivable", residual))  # fmt: skip
+            facts["deficit"] = residual
         run.step(account, "backstop_capital", "backstop_repays_debt", asset=asset,
-                 amount=debt, collateral_value_taken=taken)  # fmt: skip
+                 amount=debt, collateral_value_taken=taken, **facts)  # fmt: skip
 
 
 def _take_collateral(run: Run, account: str, value: int) -> int:

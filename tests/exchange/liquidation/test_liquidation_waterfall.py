@@ -124,10 +124,42 @@ def test_a_bankrupt_borrower_leaves_a_named_debt_on_backstop_never_a_lender_loss
     steps = world.steps(world.tick())
     assert [s["stage"] for s in steps] == ["backstop_capital"]
     assert world.bal("dave", "USDC", "borrowed") == 0, "the pool was repaid in full"
-    assert world.claim("@backstop", "USDC") == -40_000 * USDC, "named on @backstop"
+    assert world.bal("@backstop", "USDC", "capital") == -40_000 * USDC, "named on @backstop"
     assert world.claim("@backstop", "BTC") == BTC, "it took all of dave's BTC"
     assert world.claim("dave", "BTC") == 0
+    # dave still owes what his BTC (39,000 at index) did not cover, named on both sides
+    assert steps[0]["deficit"] == 1_000 * USDC
+    assert world.bal("dave", "USDC", "deficit") == -1_000 * USDC
+    assert world.bal("@backstop", "USDC", "receivable") == 1_000 * USDC
     world.assert_replays()
+
+
+def test_a_bankrupt_users_next_deposits_repay_the_residual_debt_first_to_the_unit(
+    world: World,
+) -> None:
+    """The design nets a negative balance left by a liquidation against the same user's
+    later deposits: nothing is credited as available or lent before it is repaid."""
+    test_a_bankrupt_borrower_leaves_a_named_debt_on_backstop_never_a_lender_loss(world)
+    pool_before = world.bal("@lending:USDC", "USDC", "liquidity")
+    world.fund("dave", "USDC", 600 * USDC)  # less than the debt: all of it repays
+    assert world.bal("dave", "USDC", "deficit") == -400 * USDC
+    assert (world.bal("dave", "USDC"), world.bal("dave", "USDC", "lent")) == (0, 0)
+    assert world.bal("@backstop", "USDC", "receivable") == 400 * USDC
+    assert world.bal("@backstop", "USDC", "capital") == -39_400 * USDC
+    world.fund("dave", "BTC", BTC // 100)  # another asset: no conversion, lent as usual
+    assert world.bal("dave", "BTC", "lent") == BTC // 100
+    assert world.bal("dave", "USDC", "deficit") == -400 * USDC
+    world.fund("dave", "USDC", 900 * USDC + 1)  # 400 repay the rest, to the unit
+    assert world.bal("dave", "USDC", "deficit") == 0
+    assert world.bal("dave", "USDC") == 0
+    assert world.bal("dave", "USDC", "lent") == 500 * USDC + 1, "only the rest is lent"
+    assert world.bal("@backstop", "USDC", "receivable") == 0
+    assert world.bal("@backstop", "USDC", "capital") == -39_000 * USDC
+    assert world.bal("@lending:USDC", "USDC", "liquidity") == pool_before + 500 * USDC + 1
+    world.fund("dave", "USDC", 7)  # nothing owed any more: lent whole
+    assert world.bal("dave", "USDC", "lent") == 500 * USDC + 8
+    world.assert_replays()
+    world.assert_no_hidden_hole()
 
 
 def test_a_solvent_borrower_keeps_what_is_left_after_backstop_buys_collateral(
