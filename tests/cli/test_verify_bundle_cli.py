@@ -109,3 +109,40 @@ def test_every_new_help_ends_with_examples(name: str) -> None:
     assert result.exit_code == 0
     assert "Examples:" in result.stdout
     assert result.stdout.rstrip().splitlines()[-1].strip().startswith("por verify")
+
+
+# -- issue 17 items 1 and 2: what a dishonest exchange can sign is refused, exit 1 ---------
+def test_verify_bundle_without_reserves_exits_one_naming_reserves(
+    published: Published, tmp_path: Path
+) -> None:
+    from tests.por.audit.dishonest import claim_reserves, json_bytes, resigned
+
+    report = json.loads((published.bundle() / "reconciliation.json").read_text())
+    files = {"reserves.json": None, "reconciliation.json": json_bytes(claim_reserves(report, 10))}
+    bundle = resigned(published, tmp_path / "site", files)
+    result = run("bundle", str(bundle), "--public-key", published.public_key)
+    assert result.exit_code == 1, result.stdout
+    assert "reserves (reserves.json is missing" in result.stderr.splitlines()[-1]
+
+
+def test_verify_bundle_and_verify_tree_agree_on_a_list_with_62_and_66_char_tags(
+    published: Published, tmp_path: Path
+) -> None:
+    from tests.por.audit.dishonest import resigned
+
+    lines = (published.bundle() / "liabilities.jsonl").read_bytes().splitlines(keepends=True)
+    k = len(lines) - 3  # tags near the end start with "f": no leading "0" moves
+    a, b = (lines[i].split(b'"tag":"')[1][:64] for i in (k, k + 1))
+    lines[k], lines[k + 1] = lines[k].replace(a, a[:62]), lines[k + 1].replace(b, a[62:] + b)
+    bundle = resigned(published, tmp_path / "site", {"liabilities.jsonl": b"".join(lines)})
+    tree = run(
+        "tree",
+        str(bundle / "liabilities.jsonl"),
+        "--manifest",
+        str(bundle / "manifest.json"),
+        "--public-key",
+        published.public_key,
+    )
+    assert tree.exit_code == 1 and "tag" in tree.stderr
+    result = run("bundle", str(bundle), "--public-key", published.public_key)
+    assert result.exit_code == 1 and "failed: liabilities (" in result.stderr.splitlines()[-1]
