@@ -1,11 +1,18 @@
 """The exchange side of a proof-of-reserves snapshot: consistent cuts of the SQL journal.
 
 `SqlLedgerExport` implements the queries `por.snapshot.source.LedgerSource` declares, by
-structure only (this package never imports `por`). Everything is derived from the
-append-only journal, never from the `balances` cache: a cut at sequence S is the sum of
-the postings with `seq <= S`. Those rows never change once written (triggers refuse it),
-and events are committed whole, in sequence order, so a cut reads the same however many
-events the exchange appends meanwhile: trading goes on during a snapshot.
+structure only (this package never imports `por`). A cut at sequence S is, by definition,
+the sum of the postings with `seq <= S`. Those rows never change once written (triggers
+refuse it), and events are committed whole, in sequence order, so a cut reads the same
+however many events the exchange appends meanwhile: trading goes on during a snapshot.
+
+The claims are read incrementally: the journal writer keeps per (account, asset) sums
+current in the transaction that writes the postings (`exchange.claims`), so a cut reads
+those rows in one statement and subtracts the postings after S (the few written since the
+boundary, found by the primary key), never the whole history. The same sums recomputed
+from every posting up to S (`SqlLedgerExport(..., from_journal=True)`) are the reference
+that tests compare it with, leaf for leaf; a ledger whose maintained sums are behind its
+journal (`head.claims_seq`: postings bulk-loaded around the writer) is cut that way too.
 
 On PostgreSQL each cut is additionally one `REPEATABLE READ READ ONLY` transaction (one
 MVCC snapshot for every query, no locks taken) and sums run in SQL on `NUMERIC`, exactly.
@@ -34,6 +41,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from exchange.claims import HELD_BUCKET
 from exchange.errors import ExchangeError
 from exchange.margin import (
     MarginState,
@@ -61,9 +69,12 @@ class CutNotFinalError(ExchangeError):
 class SqlLedgerExport:
     """Cuts of a ledger stored by `exchange.store.SqlJournal` (SQLite or PostgreSQL)."""
 
-    def __init__(self, engine: Engine, *, work_mem: str = "256MB") -> None:
+    def __init__(
+        self, engine: Engine, *, work_mem: str = "256MB", from_journal: bool = False
+    ) -> None:
         self.engine = engine
         self.work_mem = work_mem  # PostgreSQL: per-cut memory for hashing 1M+ groups in RAM
+        self.from_journal = from_journal  # the reference: every posting up to the cut
 
     @contextmanager
     def cut(self, boundary_ms: int) -> Iterator[SqlLedgerCut]:
@@ -78,14 +89,15 @@ class SqlLedgerExport:
                     conn.execute(
                         text("SELECT set_config('work_mem', :m, true)"), {"m": self.work_mem}
                     )
-                yield _open_cut(conn, boundary_ms)
+                yield _open_cut(conn, boundary_ms, self.from_journal)
 
 
-def _open_cut(conn: Connection, boundary_ms: int) -> SqlLedgerCut:
+def _open_cut(conn: Connection, boundary_ms: int, from_journal: bool) -> SqlLedgerCut:
     """Binary search over `seq` (primary key): ledger time never decreases along the
     journal (docs/ledger.md), and events before the first clock (NULL time) come first."""
-    head = conn.execute(text("SELECT seq, ts FROM head WHERE id = 1")).first()
+    head = conn.execute(text("SELECT seq, ts, claims_seq FROM head WHERE id = 1")).first()
     head_seq, head_ts = (0, None) if head is None else (int(head[0]), head[1])
+    maintained = head is not None and int(head[2]) == head_seq and not from_journal
     if head_ts is None or int(head_ts) < boundary_ms:
         raise CutNotFinalError(
             f"the ledger has not reached {format_time(boundary_ms)} yet (last event "
@@ -108,23 +120,28 @@ def _open_cut(conn: Connection, boundary_ms: int) -> SqlLedgerCut:
         else:
             lo = mid + 1
     seq = lo - 1
-    return SqlLedgerCut(conn, seq, ts_of(seq) if seq > 0 else None)
+    return SqlLedgerCut(conn, seq, ts_of(seq) if seq > 0 else None, maintained=maintained)
 
 
 class SqlLedgerCut:
     """Read-only queries at one sequence (see `por.snapshot.source.LedgerCut`).
 
-    One pass over the postings up to the cut yields everything: on PostgreSQL a single
-    query (per-account sums pivoted by asset, materialised once, then the customer rows,
-    the system rows, the customers' totals and the in-flight sums); on SQLite one scan
-    summed in Python. `claims()` streams the customer rows; the other answers are kept
-    from the same pass (or computed by a pass of their own if asked for first).
+    One pass yields everything: on PostgreSQL a single query (per-account sums pivoted by
+    asset, materialised once, then the customer rows, the system rows, the customers'
+    totals and the in-flight sums); on SQLite one scan summed in Python. The pass reads
+    the maintained claims less the postings after the cut (`maintained`), or else every
+    posting up to the cut (the reference). `claims()` streams the customer rows; the other
+    answers are kept from the same pass (or computed by a pass of their own if asked for
+    first).
     """
 
-    def __init__(self, conn: Connection, seq: int, time_ms: int | None) -> None:
+    def __init__(
+        self, conn: Connection, seq: int, time_ms: int | None, *, maintained: bool = False
+    ) -> None:
         self.conn = conn
         self.seq = seq
         self.time_ms = time_ms
+        self.maintained = maintained  # read the claims table, not the whole journal
         self._pg = conn.dialect.name == "postgresql"
         self._assets: list[tuple[str, int]] | None = None
         self._margin: MarginState | None = None
@@ -181,10 +198,11 @@ class SqlLedgerCut:
                 yield account, claim
             else:
                 rest.add(kind, account, symbols, values)
-        for account in self._opened_accounts():
-            if account not in seen:
-                seen.add(account)
-                yield account, [0] * len(symbols)
+        if not self.maintained:  # (the maintained pass has them: opened_accounts)
+            for account in self._opened_accounts():
+                if account not in seen:
+                    seen.add(account)
+                    yield account, [0] * len(symbols)
         self._rest = rest
 
     def _opened_accounts(self) -> Iterator[str]:
@@ -321,9 +339,12 @@ class SqlLedgerCut:
         for k, symbol in enumerate(symbols):
             params[f"a{k}"] = symbol
             sums.append(f"sum(amount) FILTER (WHERE asset = :a{k}) AS c{k}")
-            sums.append(
-                f"sum(amount) FILTER (WHERE asset = :a{k} AND bucket = 'locked_withdrawal') AS w{k}"
-            )
+            if self.maintained:
+                sums.append(f"sum(held) FILTER (WHERE asset = :a{k}) AS w{k}")
+            else:
+                sums.append(
+                    f"sum(amount) FILTER (WHERE asset = :a{k} AND bucket = '{HELD_BUCKET}') AS w{k}"
+                )
             claims.append(f"c{k}::text")
             pos.append(f"sum(greatest(c{k}, 0))::text")
             neg.append(f"sum(greatest(-c{k}, 0))::text")
@@ -332,9 +353,22 @@ class SqlLedgerCut:
             system.append(f"c{k}::text")
         negative = " OR ".join(f"c{k} < 0" for k in range(len(symbols))) or "false"
         withdrawing = " OR ".join(f"w{k} <> 0" for k in range(len(symbols))) or "false"
+        if self.maintained:
+            # now's claims, less the postings after the cut; a row counts from its first
+            # posting (`here`), an account opened by command from its opening
+            grouped = (
+                f"FROM (SELECT account, asset, amount, held, first_seq <= :s AS here "
+                "FROM claims UNION ALL "
+                "SELECT account, asset, -amount, "
+                f"CASE WHEN bucket = '{HELD_BUCKET}' THEN -amount ELSE 0 END, false "
+                "FROM postings WHERE seq > :s UNION ALL "
+                "SELECT account, NULL, 0, 0, true FROM opened_accounts WHERE seq <= :s) r "
+                "GROUP BY account HAVING bool_or(here)"
+            )
+        else:
+            grouped = "FROM postings WHERE seq <= :s GROUP BY account"
         sql = (
-            f"WITH p AS MATERIALIZED (SELECT account, {', '.join(sums)} FROM postings "
-            "WHERE seq <= :s GROUP BY account) "
+            f"WITH p AS MATERIALIZED (SELECT account, {', '.join(sums)} {grouped}) "
             f"SELECT 'c', account, {', '.join(claims)} FROM p "
             f"WHERE {_USER} "
             f"UNION ALL SELECT 's', account, {', '.join(system)} FROM p WHERE {_SYSTEM} "
@@ -351,26 +385,31 @@ class SqlLedgerCut:
         position = {s: k for k, s in enumerate(symbols)}
         n = len(symbols)
         sums: dict[str, list[int]] = {}
-        held = [0] * n
         held_by: dict[str, list[int]] = {}
-        result: Any = self.conn.execute(
-            text("SELECT account, asset, bucket, amount FROM postings WHERE seq <= :s"),
-            {"s": self.seq},
-            execution_options=_STREAM,
-        )
-        for account, asset, bucket, amount in result:
-            k = position[asset]
-            vector = sums.get(account)
-            if vector is None:
-                vector = sums[account] = [0] * n
-            value = int(amount)
-            vector[k] += value
-            if bucket == "locked_withdrawal" and not account.startswith(SYSTEM_PREFIX):
-                held[k] += value
-                mine = held_by.get(account)
-                if mine is None:
-                    mine = held_by[account] = [0] * n
-                mine[k] += value
+        if self.maintained:
+            self._sqlite_maintained(position, sums, held_by)
+        else:
+            result: Any = self.conn.execute(
+                text("SELECT account, asset, bucket, amount FROM postings WHERE seq <= :s"),
+                {"s": self.seq},
+                execution_options=_STREAM,
+            )
+            for account, asset, bucket, amount in result:
+                k = position[asset]
+                vector = sums.get(account)
+                if vector is None:
+                    vector = sums[account] = [0] * n
+                value = int(amount)
+                vector[k] += value
+                if bucket == HELD_BUCKET:
+                    mine = held_by.get(account)
+                    if mine is None:
+                        mine = held_by[account] = [0] * n
+                    mine[k] += value
+        held = [0] * n
+        for account, vector in held_by.items():
+            if not account.startswith(SYSTEM_PREFIX):
+                held = [a + b for a, b in zip(held, vector, strict=True)]
         pos, neg = [0] * n, [0] * n
         for account, vector in sums.items():
             if account.startswith(SYSTEM_PREFIX):
@@ -386,8 +425,56 @@ class SqlLedgerCut:
         yield ("n", None, *neg)
         yield ("w", None, *held)
         for account, vector in held_by.items():
-            if any(vector) and min(sums[account]) < 0:
+            if any(vector) and not account.startswith(SYSTEM_PREFIX) and min(sums[account]) < 0:
                 yield ("b", account, *vector)
+
+    def _sqlite_maintained(
+        self,
+        position: dict[str, int],
+        sums: dict[str, list[int]],
+        held_by: dict[str, list[int]],
+    ) -> None:
+        """`sums` and `held_by` at the cut from the claims table less the postings after
+        it, read in ONE statement (one SQLite read snapshot, whatever is written meanwhile);
+        accounts present at the cut only (a row counts from its first posting)."""
+        n = len(position)
+        present: set[str] = set()
+        result: Any = self.conn.execute(
+            text(
+                "SELECT 0, account, asset, amount, held, first_seq FROM claims UNION ALL "
+                f"SELECT 1, account, asset, amount, bucket = '{HELD_BUCKET}', seq FROM postings "
+                "WHERE seq > :s UNION ALL "
+                "SELECT 2, account, NULL, NULL, NULL, seq FROM opened_accounts WHERE seq <= :s"
+            ),
+            {"s": self.seq},
+            execution_options=_STREAM,
+        )
+        for source, account, asset, amount, held, seq in result:
+            vector = sums.get(account)
+            if vector is None:
+                vector = sums[account] = [0] * n
+            if source == 2:
+                present.add(account)
+                continue
+            k = position.get(asset)
+            if k is None:  # an asset created after the cut: all its postings are after it
+                continue
+            if source == 0:
+                value, hold = int(amount), int(held)
+                if seq <= self.seq:
+                    present.add(account)
+            else:
+                value = -int(amount)
+                hold = value if held else 0
+            vector[k] += value
+            if hold:
+                mine = held_by.get(account)
+                if mine is None:
+                    mine = held_by[account] = [0] * n
+                mine[k] += hold
+        for account in sums.keys() - present:
+            del sums[account]
+            held_by.pop(account, None)
 
 
 class _Rest:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from exchange.claims import check_claims
 from exchange.db import open_database
 from exchange.engine import Exchange
 from exchange.invariants import check_events, check_state
@@ -63,6 +64,8 @@ class PersistedLedger:
         seq, ts = self.journal.head()
         if (seq, ts) != (state.seq, state.time):
             problems.append(f"head is seq {seq} ts {ts}, journal ends at {state.seq} {state.time}")
+        with self.engine.connect() as conn:
+            problems += check_claims(conn)
         return CheckReport(len(events), problems)
 
     def replay_check(self) -> ReplayReport:

@@ -18,7 +18,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-__all__ = ["Amount", "assets", "balances", "events", "head", "metadata", "postings"]
+__all__ = [
+    "Amount",
+    "assets",
+    "balances",
+    "claims",
+    "events",
+    "head",
+    "metadata",
+    "opened_accounts",
+    "postings",
+]
 
 
 class Amount(TypeDecorator[int]):
@@ -96,4 +106,29 @@ head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", BigInteger, nullable=False),
     Column("ts", BigInteger, nullable=True),
+    # the last seq whose postings `claims` includes: equal to `seq` when every write went
+    # through `SqlJournal` (a bulk load that bypasses it leaves it behind, and cuts then
+    # recompute from the journal)
+    Column("claims_seq", BigInteger, nullable=False, server_default="0"),
 )
+
+claims = Table(
+    "claims",
+    metadata,
+    Column("account", String(128), primary_key=True),
+    Column("asset", String(16), primary_key=True),
+    Column("amount", Amount, nullable=False),  # sum of every bucket: the claim
+    Column("held", Amount, nullable=False),  # the locked_withdrawal bucket (in flight)
+    Column("first_seq", BigInteger, nullable=False),  # the first posting's seq
+)
+"""Per account and asset, the sums a snapshot cut needs, kept up to date by
+`SqlJournal.write` in the transaction that writes the postings (docs/ledger.md)."""
+
+opened_accounts = Table(
+    "opened_accounts",
+    metadata,
+    Column("account", String(128), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+)
+"""Customer accounts opened by an accepted `account` command, with the first such seq
+(an account opened so has a leaf before its first posting)."""

@@ -19,6 +19,7 @@ except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite works 
 
 
 from exchange import schema
+from exchange.claims import HELD_BUCKET, opened_account
 from exchange.errors import StoreError
 from exchange.model import Asset, Event, Posting
 from exchange.state import BalanceKey, LedgerState
@@ -80,6 +81,25 @@ class SqlJournal:
             "INSERT INTO postings (seq, idx, entry, account, asset, bucket, amount) "
             f"VALUES ({marks})"
         )
+        # claims: a delta added to the row (exact: NUMERIC on PostgreSQL, a Python function
+        # on SQLite's decimal text); a pair whose postings net to zero only makes its row
+        add = "{0} + {1}" if self.postgres else "claim_add({0}, {1})"
+        self._add_claims = (
+            "INSERT INTO claims (account, asset, amount, held, first_seq) "
+            f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}) "
+            "ON CONFLICT (account, asset) DO UPDATE SET "
+            f"amount = {add.format('claims.amount', 'excluded.amount')}, "
+            f"held = {add.format('claims.held', 'excluded.held')}"
+        )
+        self._touch_claims = (
+            "INSERT INTO claims (account, asset, amount, held, first_seq) "
+            f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}) "
+            "ON CONFLICT (account, asset) DO NOTHING"
+        )
+        self._open_accounts = (
+            f"INSERT INTO opened_accounts (account, seq) VALUES ({mark}, {mark}) "
+            "ON CONFLICT (account) DO NOTHING"
+        )
 
     # -- writing -----------------------------------------------------------------------
     def write(self, events: list[Event], state: LedgerState) -> None:
@@ -92,6 +112,7 @@ class SqlJournal:
         idx_column: list[int] = []
         all_postings: list[Posting] = []
         new_assets: list[dict[str, Any]] = []
+        openings: list[tuple[str, int]] = []
         for ev in events:
             seq, ts, kind, cmd, status, reason, detail, command, data, postings = ev
             add_event_row(
@@ -105,10 +126,16 @@ class SqlJournal:
                 seq_column.extend(repeat(seq, n))
                 idx_column.extend(range(n))
                 all_postings.extend(postings)
-            if cmd == "asset" and status == "accepted" and kind == "command":
-                symbol = json.loads(command)["symbol"]
-                new_assets.append({"symbol": symbol, "decimals": state.assets[symbol].decimals})
+            if status == "accepted":
+                if cmd == "asset" and kind == "command":
+                    symbol = json.loads(command)["symbol"]
+                    new_assets.append({"symbol": symbol, "decimals": state.assets[symbol].decimals})
+                elif cmd == "account":
+                    account = opened_account(command)
+                    if account is not None:
+                        openings.append((account, seq))
         posting_rows: list[tuple[Any, ...]] = []
+        claim_rows: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]] = ([], [])
         touched: set[BalanceKey] = set()
         if all_postings:
             entries, accounts, assets, buckets, amounts = zip(*all_postings, strict=True)
@@ -125,10 +152,13 @@ class SqlJournal:
                 )
             )
             touched = set(zip(accounts, assets, buckets, strict=True))
+            claim_rows = _claim_rows(seq_column, accounts, assets, buckets, amounts, amount_out)
         balances = state.balances
         balance_rows = [(k[0], k[1], k[2], amount_out(balances.get(k, 0))) for k in sorted(touched)]
         try:
-            self._write(events[-1], event_rows, posting_rows, new_assets, balance_rows)
+            self._write(
+                events[-1], event_rows, posting_rows, new_assets, balance_rows, claim_rows, openings
+            )
         except (DBAPIError, DriverError) as exc:
             detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
             raise StoreError(
@@ -143,8 +173,14 @@ class SqlJournal:
         posting_rows: list[tuple[Any, ...]],
         new_assets: list[dict[str, Any]],
         balance_rows: list[tuple[Any, ...]],
+        claim_rows: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]],
+        openings: list[tuple[str, int]],
     ) -> None:
         with self.engine.begin() as conn:
+            if not self.postgres:
+                raw_sqlite = conn.connection.driver_connection
+                assert raw_sqlite is not None
+                raw_sqlite.create_function("claim_add", 2, _decimal_add, deterministic=True)
             if self.postgres:
                 raw = conn.connection.driver_connection
                 assert raw is not None
@@ -170,8 +206,17 @@ class SqlJournal:
                 conn.execute(schema.assets.insert(), new_assets)
             if balance_rows:
                 conn.exec_driver_sql(self._upsert, balance_rows)
+            changed, unchanged = claim_rows
+            if changed:
+                conn.exec_driver_sql(self._add_claims, changed)
+            if unchanged:
+                conn.exec_driver_sql(self._touch_claims, unchanged)
+            if openings:
+                conn.exec_driver_sql(self._open_accounts, openings)
             conn.execute(
-                update(schema.head).where(schema.head.c.id == 1).values(seq=last.seq, ts=last.ts)
+                update(schema.head)
+                .where(schema.head.c.id == 1)
+                .values(seq=last.seq, ts=last.ts, claims_seq=last.seq)
             )
 
     # -- reading -----------------------------------------------------------------------
@@ -230,6 +275,51 @@ class SqlJournal:
             ):
                 by_seq.setdefault(r[0], []).append((r[1], r[2], r[3], r[4], r[5]))
         return [_event(r, by_seq) for r in rows]
+
+
+def _claim_rows(
+    seqs: list[int],
+    accounts: tuple[str, ...],
+    assets: tuple[str, ...],
+    buckets: tuple[str, ...],
+    amounts: tuple[int, ...],
+    amount_out: Callable[[int], Any],
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """A batch's postings as `claims` rows: (account, asset, amount, held, first seq) of
+    each pair whose sums changed, and the pairs whose postings net to zero (an order's lock:
+    available -> locked_order), which only make sure the row exists. Sorted by key: every
+    writer locks rows in the same order."""
+    sums: dict[tuple[str, str], int] = {}
+    firsts: dict[tuple[str, str], int] = {}
+    get = sums.get
+    for seq, key, amount in zip(seqs, zip(accounts, assets), amounts):  # noqa: B905 - equal
+        value = get(key)
+        if value is None:
+            sums[key] = amount
+            firsts[key] = seq
+        else:
+            sums[key] = value + amount
+    held: dict[tuple[str, str], int] = {}
+    if HELD_BUCKET in buckets:
+        for account, asset, bucket, amount in zip(accounts, assets, buckets, amounts):  # noqa: B905
+            if bucket == HELD_BUCKET:
+                held[(account, asset)] = held.get((account, asset), 0) + amount
+    changed: list[tuple[Any, ...]] = []
+    unchanged: list[tuple[Any, ...]] = []
+    zero = amount_out(0)
+    for key in sorted(sums):
+        amount = sums[key]
+        hold = held.get(key, 0)
+        if amount or hold:
+            changed.append((key[0], key[1], amount_out(amount), amount_out(hold), firsts[key]))
+        else:
+            unchanged.append((key[0], key[1], zero, zero, firsts[key]))
+    return changed, unchanged
+
+
+def _decimal_add(a: str, b: str) -> str:
+    """SQLite's `claim_add`: the exact sum of two decimal-text amounts."""
+    return str(int(a) + int(b))
 
 
 def _read_events(conn: Connection, start: int = 1) -> Iterator[Event]:
