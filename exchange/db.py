@@ -44,6 +44,19 @@ def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
     cur.close()
 
 
+def _create_private(path: Path) -> None:
+    """Make a new SQLite file 0600 before SQLite does (it would follow the umask, 0644): it
+    holds every account and balance. SQLite gives its -wal and -shm files the same mode.
+    An existing file keeps the mode its owner gave it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot create the ledger database {path}: {exc.strerror}") from None
+    os.close(fd)
+
+
 def open_database(url: str | None, *, create: bool) -> Engine:
     """An engine on the ledger. `create`: make the SQLite file and migrate to head;
     otherwise the database must exist and be at head (StoreError if not)."""
@@ -59,6 +72,8 @@ def open_database(url: str | None, *, create: bool) -> Engine:
             if not create and not path.exists():
                 raise StoreError(f"no ledger database at {resolved} (run `por exchange run` first)")
             path.parent.mkdir(parents=True, exist_ok=True)
+            if create:
+                _create_private(path)
     try:
         engine = create_engine(resolved)
     except Exception as exc:  # noqa: BLE001 - e.g. a driver that is not installed

@@ -23,11 +23,13 @@ Layout of `<out>/<name>/` (name = snapshot id with ':' -> '-', e.g. 2026-11-24T1
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import os
 import secrets
 import shutil
+import stat
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -70,6 +72,7 @@ __all__ = [
 ]
 
 SECRET_BYTES_MIN = 32
+_SECRET_FILE_BYTES_MAX = 4096  # hex of a secret, a line end; a larger file is not one
 PRICE_DECIMALS_MAX = 38  # the scale of prices and USD values a ledger may declare
 SELF_CHECK_PROOFS = 32  # proofs served from the finished store and verified before renaming
 PROOF_SET_FORMAT = "por-proof-set/1"
@@ -93,20 +96,57 @@ def directory_name(snapshot_id: str) -> str:
 
 
 def read_secret(path: str | os.PathLike[str]) -> bytes:
-    """A snapshot secret file: hex text of at least 32 bytes (`openssl rand -hex 32`)."""
+    """A snapshot secret file: hex text of at least 32 bytes (`openssl rand -hex 32`).
+
+    Like the signing key, it must be readable by its owner only (0600 or 0400, no symbolic
+    link): whoever reads it can link every account's leaves across hours. The mode is read
+    from the opened file (fstat), so the file checked is the file read.
+    """
+    name = os.fspath(path)
     try:
-        raw = Path(path).read_text(encoding="ascii").strip()
-        secret = bytes.fromhex(raw)
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError as exc:
-        raise SnapshotConfigError(f"{path}: cannot read secret: {exc.strerror or exc}") from None
+        if exc.errno == errno.ELOOP:
+            raise SnapshotConfigError(
+                f"{name}: the snapshot secret is a symbolic link; point to the file itself"
+            ) from None
+        raise SnapshotConfigError(f"{name}: cannot read secret: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        mode = stat.S_IMODE(st.st_mode)
+        if not stat.S_ISREG(st.st_mode):
+            raise SnapshotConfigError(f"{name}: the snapshot secret is not a regular file")
+        if mode & 0o077:
+            raise SnapshotConfigError(
+                f"{name}: the snapshot secret has mode {mode:04o}; it must be 0600 (readable "
+                f"by its owner only): run chmod 600 {name}"
+            )
+        data = os.read(fd, _SECRET_FILE_BYTES_MAX + 1)
+    finally:
+        os.close(fd)
+    try:
+        if len(data) > _SECRET_FILE_BYTES_MAX:
+            raise ValueError
+        secret = bytes.fromhex(data.decode("ascii").strip())
     except (UnicodeDecodeError, ValueError):
-        raise SnapshotConfigError(f"{path}: secret must be hex text") from None
+        raise SnapshotConfigError(f"{name}: secret must be hex text") from None
     if len(secret) < SECRET_BYTES_MIN:
         raise SnapshotConfigError(
-            f"{path}: secret too short: expected at least {SECRET_BYTES_MIN} bytes, "
+            f"{name}: secret too short: expected at least {SECRET_BYTES_MIN} bytes, "
             f"got {len(secret)}"
         )
     return secret
+
+
+def _make_private(root: Path) -> None:
+    """Files under `root` 0600, directories 0700 (whatever the umask made them): the
+    private index holds every account id and nonce, the store every proof."""
+    os.chmod(root, 0o700)
+    for dirpath, dirs, files in os.walk(root):
+        for name in dirs:
+            os.chmod(os.path.join(dirpath, name), 0o700)
+        for name in files:
+            os.chmod(os.path.join(dirpath, name), 0o600)
 
 
 # -- the cut ------------------------------------------------------------------------------
@@ -535,6 +575,7 @@ def take_snapshot(
             pieces,
             after_step or (lambda _step: None),
         )
+        _make_private(tmp / "private")
         _fsync_tree(tmp)
         if final.exists():
             raise SnapshotConfigError(f"{final} appeared meanwhile: snapshot {snapshot_id}")
@@ -582,7 +623,7 @@ def _run(
     lap("reserves")
     public, private = tmp / "public", tmp / "private"
     public.mkdir()
-    private.mkdir()
+    private.mkdir(mode=0o700)  # private from the start; its files are made 0600 at the end
     pieces = split_pieces(cut.leaves.batch, policy, snapshot_id, secret)
     lap("pieces")
     built: BuiltTree = build_tree(

@@ -38,6 +38,8 @@ def setup(tmp_path: Path) -> dict[str, str]:
     write_key_file(key, generate())
     (tmp_path / "secret").write_text("22" * 32 + "\n")
     (tmp_path / "other-secret").write_text("33" * 32 + "\n")
+    (tmp_path / "secret").chmod(0o600)  # a secret readable by others is refused
+    (tmp_path / "other-secret").chmod(0o600)
     return {
         "ledger": ledger,
         "log": f"sqlite:///{tmp_path / 'log.db'}",

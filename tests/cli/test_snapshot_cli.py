@@ -165,6 +165,7 @@ def test_por_snapshot_writes_files_whose_proofs_and_signatures_verify(
     make_ledger(db_url, LEDGER)
     secret = tmp_path / "secret"
     secret.write_text(SECRET_HEX)
+    secret.chmod(0o600)  # a secret readable by others is refused
     wallets = _wallet_file(tmp_path / "wallets.json", chains.registry())
     out = tmp_path / "out"
     result = _run(_args(db_url, out, chains, wallets, **{"--secret-file": str(secret)}))

@@ -52,6 +52,7 @@ def _args(world: World, sol_url: str, *extra: str) -> list[str]:
     if not key.exists():
         write_key_file(key, world.key)
         (tmp / "secret").write_text(SECRET.hex() + "\n")
+        (tmp / "secret").chmod(0o600)  # a secret readable by others is refused
     eth = world.reserve.ethereum
     return [
         "publish", "--db", world.ledger_url, "--log-db", world.log_url, "--out", str(tmp / "pub"),
