@@ -237,15 +237,16 @@ def _after_cancel(ctx: Context, wid: str) -> None:
         sweep(ctx, w.account, w.asset)
 
 
-def sweep_credited(ctx: Context) -> None:
+def sweep_credited(ctx: Context, start: int = 0) -> None:
     """Sweep (repay, then auto-lend) every user (account, asset) this command or job has
-    credited to `available` so far, in the order first credited. Nothing to do while no
-    pool is open (the check costs one lookup)."""
+    credited to `available` so far (from its `start`-th posting), in the order first
+    credited. Nothing to do while no pool is open (the check costs one lookup)."""
     params = lending_state(ctx.state).params
     if not params:
         return
     credited: dict[tuple[str, str], None] = {}
-    for _, account, asset, bucket, amount in ctx._postings:  # noqa: SLF001 - read-only
+    postings = ctx._postings  # noqa: SLF001 - read-only: what this command posted so far
+    for _, account, asset, bucket, amount in postings[start:] if start else postings:
         if amount > 0 and bucket == "available" and asset in params and account[0] != "@":
             credited[(account, asset)] = None
     for account, asset in credited:

@@ -12,6 +12,7 @@ from exchange.lending import FRACTION, ceil_div, lending_state, observe_pool, po
 from exchange.matching import clearing_account
 from exchange.model import lending_pool
 
+from ._convert import convert_after_settlement
 from ._funding import sample_premiums
 from ._state import settlement_state
 
@@ -91,14 +92,19 @@ def settle_reference(ctx: Context, instant: int) -> None:
         ctx.on_rollback(restore)
     settled = False
     for quote in sorted(per_account):
-        if _settle_quote_reference(ctx, quote, per_account[quote], per_market.get(quote, {})):
+        short: list[str] = []
+        if _settle_quote_reference(
+            ctx, quote, per_account[quote], per_market.get(quote, {}), short
+        ):
             settled = True
+        if short:
+            convert_after_settlement(ctx, matching, quote, short)
     if settled or undo:
         ctx.emit(marks={m: str(p) for m, p in sorted(marks.items())})
 
 
 def _settle_quote_reference(
-    ctx: Context, quote: str, upnls: dict[str, int], markets: dict[str, int]
+    ctx: Context, quote: str, upnls: dict[str, int], markets: dict[str, int], short: list[str]
 ) -> bool:
     state = ctx.state
     balances = state.balances
@@ -170,6 +176,8 @@ def _settle_quote_reference(
                     borrowed_total += b
                     liquidity -= b
                     paid += b
+        if paid < loss:
+            short.append(account)
         if upnl + paid:
             append((account, quote, "pnl_unsettled", upnl + paid))
     if not legs:

@@ -11,9 +11,10 @@ PnL and fees of fills and funding since the last tick) is settled:
     x > 0   repays the account's USDC debt first, the rest goes to the USDC lending pool
             (auto-lend on) or to `available` (auto-lend off);
     x < 0   paid from `available`, then by redeeming USDC lends, then by borrowing USDC
-            from the pool, as far as the pool allows (liquidity, throttle). Never by
-            selling other assets. What the pool cannot cover stays in `pnl_unsettled`
-            (negative: liquidation's business).
+            from the pool, as far as the pool allows (liquidity, throttle); what the pool
+            cannot cover is paid by selling other collateral on its X/USDC book, IOC at
+            the band edge (`_convert.py`, after the entry). What is still owed stays in
+            `pnl_unsettled` (negative: liquidation's business).
 
 One journal entry per quote asset and tick; per account at most one leg per bucket:
     acct.pnl_unsettled (upnl - settled)  acct.available / lent / borrowed (settled)
@@ -30,6 +31,7 @@ from exchange.lending import FRACTION, ceil_div, gc_paused, lending_state, obser
 from exchange.matching import clearing_account
 from exchange.model import lending_pool
 
+from ._convert import convert_after_settlement, replay_conversions
 from ._funding import sample_premiums
 from ._state import settlement_state
 
@@ -145,13 +147,18 @@ def _settle(ctx: Context) -> None:
         ctx.on_rollback(restore)
     settled = False
     for quote in sorted(per_account):
-        if _settle_quote(ctx, quote, per_account[quote], per_market.get(quote, {})):
+        short: list[str] = []
+        if _settle_quote(ctx, quote, per_account[quote], per_market.get(quote, {}), short):
             settled = True
+        if short:
+            convert_after_settlement(ctx, matching, quote, short)
     if settled or moved:
         ctx.emit(marks={m: str(p) for m, p in sorted(marks.items())})
 
 
-def _settle_quote(ctx: Context, quote: str, upnls: dict[str, int], markets: dict[str, int]) -> bool:
+def _settle_quote(
+    ctx: Context, quote: str, upnls: dict[str, int], markets: dict[str, int], short: list[str]
+) -> bool:
     """Settle one quote asset: one entry, the accounts' legs built as columns (account,
     bucket, amount), the clearing and pool legs after them (`Context.post_columns`). The
     plain loop it must equal, leg for leg, is `_reference._settle_quote_reference`."""
@@ -262,6 +269,8 @@ def _settle_quote(ctx: Context, quote: str, upnls: dict[str, int], markets: dict
                     borrowed_total += b
                     liquidity -= b
                     paid += b
+        if paid < loss:
+            short.append(account)
         if upnl + paid:
             leg_account(account)
             leg_bucket("pnl_unsettled")
@@ -312,3 +321,5 @@ def replay_settlement(state: LedgerState, event: Event) -> None:
     matching = state.ext.get("matching")
     if marks and matching is not None:
         _realise(matching, marks)
+    if "orders" in data and matching is not None:
+        replay_conversions(matching, data, event.seq)
