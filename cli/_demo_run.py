@@ -543,8 +543,10 @@ def _audit_hour(hour: HourResult, out: Path, public_key: str, eth_rpc: str, sol_
     for check in report.checks:
         count(f"bundle {check.name}", check.status, check.detail)
     reserves = json.loads((bundle / "reserves.json").read_text(encoding="utf-8"))
-    for check in verify_reserves(reserves, eth_rpc, sol_rpc):
-        count(f"reserves {check.name}", check.status, check.detail)
+    if report.manifest is not None and report.document is not None:  # else: counted failed
+        for check in verify_reserves(reserves, eth_rpc, sol_rpc, manifest=report.manifest,
+                                     document=report.document, exchange_key=key):  # fmt: skip
+            count(f"reserves {check.name}", check.status, check.detail)
     (out / "auditor").mkdir(exist_ok=True)
     # the auditor runs minutes after the hour is published: "now" is the simulated time,
     # so the monitor's freshness check (--max-age) judges the day's heads as of their hour

@@ -158,10 +158,18 @@ def _common(func: F) -> F:
         click.option(
             "--eth-rpc",
             envvar="POR_ETH_RPC",
+            multiple=True,
             metavar="URL",
-            help="Ethereum JSON-RPC URL (reserves and the anchor).",
+            help="Ethereum JSON-RPC URL (reserves and, the first one, the anchor); repeat it:"
+            " every node must read the same balances, else the hour is not published.",
         ),
-        click.option("--sol-rpc", envvar="POR_SOL_RPC", metavar="URL", help="Solana JSON-RPC URL."),
+        click.option(
+            "--sol-rpc",
+            envvar="POR_SOL_RPC",
+            multiple=True,
+            metavar="URL",
+            help="Solana JSON-RPC URL; repeat it: every node must read the same balances.",
+        ),
         click.option(
             "--anchor",
             "anchor_address",
@@ -230,7 +238,9 @@ def _publisher(
     secret = read_secret(opts["secret_file"])
     setup = None
     if opts["wallets"] is not None:
-        setup = _reserve_setup(opts["wallets"], opts["keys"], opts["eth_rpc"], opts["sol_rpc"])
+        setup = _reserve_setup(
+            opts["wallets"], opts["keys"], opts["eth_rpc"], opts["sol_rpc"], key.public_key_hex
+        )
     anchor = None
     if opts["anchor_address"]:
         if not opts["eth_rpc"]:
@@ -238,7 +248,7 @@ def _publisher(
 
             raise PublishConfigError("--anchor needs --eth-rpc URL (the chain to anchor on)")
         anchor = AnchorConfig(
-            opts["eth_rpc"],
+            opts["eth_rpc"][0],
             opts["anchor_address"],
             sender=opts["anchor_from"],
             private_key=os.environ.get(ENV_ANCHOR_KEY) or None,

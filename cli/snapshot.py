@@ -16,7 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -70,11 +70,17 @@ _reported = reporter("por snapshot: ", _rules)
 
 
 def _reserve_setup(
-    wallets: str, keys: str | None, eth_rpc: str | None, sol_rpc: str | None
+    wallets: str,
+    keys: str | None,
+    eth_rpcs: Sequence[str],
+    sol_rpcs: Sequence[str],
+    exchange_key: str = "",
 ) -> ReserveSetup:
+    """Readers per chain: one node, or an AgreeingReader when an RPC option is repeated."""
     from por.reserves import ReserveReader, load_wallets
     from por.reserves.ethereum import EthereumReader
     from por.reserves.keystore import FileKeyStore
+    from por.reserves.quorum import AgreeingReader
     from por.reserves.solana import SolanaRpcReader
     from por.snapshot import ReserveSetup
     from por.snapshot.errors import SnapshotConfigError
@@ -89,14 +95,16 @@ def _reserve_setup(
     readers: dict[str, ReserveReader] = {}
     chains = {w.chain for w in registry.wallets}
     if "ethereum" in chains:
-        if not eth_rpc:
+        if not eth_rpcs:
             raise SnapshotConfigError("the wallet file has ethereum wallets: give --eth-rpc URL")
-        readers["ethereum"] = EthereumReader(eth_rpc, registry.assets_on("ethereum"))
+        eth = [EthereumReader(url, registry.assets_on("ethereum")) for url in eth_rpcs]
+        readers["ethereum"] = eth[0] if len(eth) == 1 else AgreeingReader(eth)
     if "solana" in chains:
-        if not sol_rpc:
+        if not sol_rpcs:
             raise SnapshotConfigError("the wallet file has solana wallets: give --sol-rpc URL")
-        readers["solana"] = SolanaRpcReader(sol_rpc, registry.assets_on("solana"))
-    return ReserveSetup(registry, readers, keystore)
+        sol = [SolanaRpcReader(url, registry.assets_on("solana")) for url in sol_rpcs]
+        readers["solana"] = sol[0] if len(sol) == 1 else AgreeingReader(sol)
+    return ReserveSetup(registry, readers, keystore, exchange_key)
 
 
 @contextlib.contextmanager
@@ -136,8 +144,9 @@ Examples:
   por snapshot --at 2026-11-24T16:00:00Z --db sqlite:///por.db --out snapshots
   por snapshot --at 2026-11-24T16:00:00Z --leaf-list auditors --auditors-file auditors.txt
   por snapshot --at 2026-11-24T16:00:00Z --db postgresql://postgres@127.0.0.1:5432/test \\
-      --wallets wallets.toml --keys keys/ --eth-rpc http://127.0.0.1:8545 \\
-      --sol-rpc http://127.0.0.1:8899 --secret-file snapshot.secret --out snapshots
+      --wallets wallets.toml --keys keys/ --public-key HEX --eth-rpc http://127.0.0.1:8545 \\
+      --eth-rpc http://10.0.0.2:8545 --sol-rpc http://127.0.0.1:8899 \\
+      --secret-file snapshot.secret --out snapshots
 """
 )
 @click.option(
@@ -176,8 +185,28 @@ Examples:
     help="Snapshot secret (hex, >= 32 bytes) for nonces and fillers; default: a fresh one,"
     " kept in the snapshot's private/secret.",
 )
-@click.option("--eth-rpc", envvar="POR_ETH_RPC", metavar="URL", help="Ethereum JSON-RPC URL.")
-@click.option("--sol-rpc", envvar="POR_SOL_RPC", metavar="URL", help="Solana JSON-RPC URL.")
+@click.option(
+    "--eth-rpc",
+    envvar="POR_ETH_RPC",
+    multiple=True,
+    metavar="URL",
+    help="Ethereum JSON-RPC URL; repeat it: every node must read the same balances.",
+)
+@click.option(
+    "--sol-rpc",
+    envvar="POR_SOL_RPC",
+    multiple=True,
+    metavar="URL",
+    help="Solana JSON-RPC URL; repeat it: every node must read the same balances.",
+)
+@click.option(
+    "--public-key",
+    "public_key_hex",
+    default=None,
+    metavar="HEX",
+    help="With --wallets: the public key that will sign this hour's manifest (every"
+    " ownership message names it, so no other exchange can reuse the proofs).",
+)
 @click.option(
     "--engine",
     type=click.Choice(["serial", "local", "dask"]),
@@ -202,8 +231,9 @@ def snapshot(
     keys: str | None,
     out: str,
     secret_file: str | None,
-    eth_rpc: str | None,
-    sol_rpc: str | None,
+    eth_rpc: tuple[str, ...],
+    sol_rpc: tuple[str, ...],
+    public_key_hex: str | None,
     engine: str,
     min_leaves: int,
     leaf_list: str | None,
@@ -237,7 +267,17 @@ def snapshot(
     piece_policy = PiecePolicy.parse(pieces)
     policy = leaf_list_policy(leaf_list, auditors, auditors_file)
     secret = None if secret_file is None else read_secret(secret_file)
-    setup = None if wallets is None else _reserve_setup(wallets, keys, eth_rpc, sol_rpc)
+    setup = None
+    if wallets is not None:
+        from por.snapshot.errors import SnapshotConfigError
+
+        if public_key_hex is None:
+            raise SnapshotConfigError(
+                "--public-key HEX is required with --wallets: every ownership message names"
+                " the manifest key"
+            )
+        key = public_key_hex.strip().lower()
+        setup = _reserve_setup(wallets, keys, eth_rpc, sol_rpc, key)
     engine_db = open_database(db_url, create=False)
     try:
         with _sealed_leaves(Path(out), at, policy.recipients) as where:

@@ -937,6 +937,50 @@ def _checks_table(title: str, checks: Sequence[Any]) -> None:
     Console(width=160).print(table)
 
 
+assets_option = click.option(
+    "--assets",
+    "assets_file",
+    default=None,
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Your pinned asset registry (.json/.toml, the `assets` table of a wallet file): which"
+    " token contract, SPL mint or native coin each reserve asset is on each chain. Without it"
+    " the registry the manifest signs is trusted, and stderr says so.",
+)
+
+
+def _pinned_assets(path: str | None) -> Any:
+    """The auditor's registry (None without --assets); unreadable: exit 2."""
+    if path is None:
+        return None
+    from por.errors import InputError
+    from por.reserves.errors import ReservesError
+    from por.reserves.registry import load_asset_registry
+
+    try:
+        return load_asset_registry(path)
+    except ReservesError as exc:
+        raise InputError(str(exc)) from None
+
+
+def _trusted_registry_note(document: Any) -> None:
+    """Say on stderr which asset registry was trusted when none was pinned."""
+    from por.reserves.errors import ReservesError
+    from por.reserves.registry import registry_from_json
+
+    raw = document.get("reserve_assets") if isinstance(document, dict) else None
+    try:
+        described = registry_from_json(raw, "manifest").describe() if raw is not None else ""
+    except ReservesError:
+        described = "(malformed)"
+    if described:
+        click.echo(
+            "note: no --assets given: trusted the asset registry the manifest signs: "
+            + _shown(described),
+            err=True,
+        )
+
+
 @verify.command(
     "bundle",
     epilog=_examples(
@@ -945,10 +989,13 @@ def _checks_table(title: str, checks: Sequence[Any]) -> None:
         " --eth-rpc http://127.0.0.1:8545 --json",
         "por verify bundle site/snapshots/2026-11-24T16-00-00Z --public-key HEX"
         " --identity auditor.key",
+        "por verify bundle site/snapshots/2026-11-24T16-00-00Z --public-key HEX"
+        " --assets well-known-assets.toml",
     ),
 )
 @click.argument("directory", metavar="DIR")
 @pinned_key_option
+@assets_option
 @click.option(
     "--identity",
     "identity_files",
@@ -983,6 +1030,7 @@ def _checks_table(title: str, checks: Sequence[Any]) -> None:
 def bundle_command(
     directory: str,
     public_key_hex: str,
+    assets_file: str | None,
     identity_files: tuple[str, ...],
     site_location: str | None,
     eth_rpc: str | None,
@@ -1006,6 +1054,7 @@ def bundle_command(
     from por.manifest import parse_public_key
 
     key = parse_public_key(public_key_hex)
+    assets = _pinned_assets(assets_file)
     identities = [i for path in identity_files for i in read_identities(path)]
     site = None if site_location is None else open_site(site_location)
     report = verify_bundle_dir(
@@ -1016,7 +1065,10 @@ def bundle_command(
         anchor_contract=anchor_contract,
         identities=identities,
         require_identity=True,
+        assets=assets,
     )
+    if assets is None and any(c.name == "reserves" and c.status != "skip" for c in report.checks):
+        _trusted_registry_note(report.document)
     sid = report.manifest.snapshot_id if report.manifest is not None else "?"
     not_run = [c.name for c in report.not_run]
     if as_json:
@@ -1046,33 +1098,55 @@ def bundle_command(
     epilog=_examples(
         "por verify reserves site/snapshots/2026-11-24T16-00-00Z --eth-rpc http://my-node:8545"
         " --sol-rpc http://my-solana:8899 --public-key HEX",
+        "por verify reserves site/snapshots/2026-11-24T16-00-00Z --eth-rpc http://node-a:8545"
+        " --eth-rpc http://node-b:8545 --public-key HEX --assets well-known-assets.toml",
     ),
 )
 @click.argument("directory", metavar="DIR")
-@click.option("--eth-rpc", default=None, metavar="URL", help="Your own Ethereum (archive) node.")
-@click.option("--sol-rpc", default=None, metavar="URL", help="Your own Solana RPC node.")
+@click.option(
+    "--eth-rpc",
+    "eth_rpcs",
+    multiple=True,
+    metavar="URL",
+    help="Your own Ethereum (archive) node; repeat it to check against each node.",
+)
+@click.option(
+    "--sol-rpc",
+    "sol_rpcs",
+    multiple=True,
+    metavar="URL",
+    help="Your own Solana RPC node; repeat it to check against each node.",
+)
 @click.option(
     "--public-key",
     "public_key_hex",
     default=None,
     metavar="HEX",
-    help="Pinned key: also check the manifest's signature and reserves.json's digest.",
+    help="Pinned key: check the manifest's signature, reserves.json's digest, and that every"
+    " ownership proof names this key (without it: the manifest's own key, said on stderr).",
 )
+@assets_option
 @json_option
 @reported
 def reserves_command(
     directory: str,
-    eth_rpc: str | None,
-    sol_rpc: str | None,
+    eth_rpcs: tuple[str, ...],
+    sol_rpcs: tuple[str, ...],
     public_key_hex: str | None,
+    assets_file: str | None,
     as_json: bool,
 ) -> None:
-    """Re-read every reserve balance of a bundle from your own nodes and compare.
+    """Check a bundle's reserves.json, then re-read every balance from your own nodes.
 
-    Ethereum at the bundle's pinned block (by number, checked against the recorded hash);
-    Solana at the bundle's slot (nodes cannot read the past: a later slot is said so).
-    Exit 0 when every balance is equal, 1 naming the chains that differ, 2 unreadable.
+    First what `verify bundle` checks of the reserves: every balance read from the token
+    contract, SPL mint or native coin the asset registry names (--assets, else the one the
+    manifest signs), no balance twice, only listed wallets, every ownership proof bound to
+    the pinned key, this chain and this hour. Then Ethereum at the bundle's pinned block
+    (by number, checked against the recorded hash and chain id); Solana at the bundle's
+    slot (nodes cannot read the past: a later slot is said so), every SPL account's mint
+    and owner checked. Exit 0 when every check passes, 1 naming what fails, 2 unreadable.
     """
+    import hashlib
     from pathlib import Path
 
     from por._input import load_json, read_bounded
@@ -1081,23 +1155,26 @@ def reserves_command(
     from por.errors import InputError
     from por.manifest import parse_manifest_bytes, parse_public_key, verify_manifest
 
-    if eth_rpc is None and sol_rpc is None:
+    if not eth_rpcs and not sol_rpcs:
         raise click.UsageError("give --eth-rpc URL and/or --sol-rpc URL")
     base = Path(directory)
     raw = read_bounded(base / "reserves.json")
     reserves = load_json(raw, "reserves.json")
-    if not isinstance(reserves, dict) or not isinstance(reserves.get("readings"), list):
+    if not isinstance(reserves, dict):
         raise InputError(f"{base / 'reserves.json'}: not a por-reserves/1 file")
+    manifest_raw = read_bounded(base / "manifest.json")
+    document = load_json(manifest_raw, "manifest.json")
+    manifest = parse_manifest_bytes(manifest_raw)
+    assets = _pinned_assets(assets_file)
     checks = []
+    key = None
     if public_key_hex is not None:
-        import hashlib
-
         key = parse_public_key(public_key_hex)
-        manifest_raw = read_bounded(base / "manifest.json")
-        manifest = parse_manifest_bytes(manifest_raw)
         verify_manifest(manifest, key)
-        listed = load_json(manifest_raw, "manifest").get("bundle", {}).get("files", {})
-        want = listed.get("reserves.json", {}).get("sha256")
+        bundle = document.get("bundle") if isinstance(document, dict) else None
+        listed = bundle.get("files") if isinstance(bundle, dict) else None
+        entry = listed.get("reserves.json") if isinstance(listed, dict) else None
+        want = entry.get("sha256") if isinstance(entry, dict) else None
         ok = want == hashlib.sha256(raw).hexdigest()
         checks.append(
             Check(
@@ -1108,7 +1185,23 @@ def reserves_command(
                 else "reserves.json's SHA-256 is not the one the signed manifest lists",
             )
         )
-    checks += verify_reserves(reserves, eth_rpc, sol_rpc)
+    else:
+        click.echo(
+            "note: no --public-key given: ownership proofs are checked against the manifest's"
+            " own key, which you have not pinned",
+            err=True,
+        )
+    checks += verify_reserves(
+        reserves,
+        eth_rpcs,
+        sol_rpcs,
+        manifest=manifest,
+        document=document,
+        assets=assets,
+        exchange_key=key,
+    )
+    if assets is None:
+        _trusted_registry_note(document)
     failed = [c for c in checks if c.status == "fail"]
     if as_json:
         _print_json(
@@ -1120,7 +1213,7 @@ def reserves_command(
             }
         )
     else:
-        verdict = "every balance equal" if not failed else "FAILED"
+        verdict = "every check passes" if not failed else "FAILED"
         _checks_table(f"reserves of {_shown(str(reserves.get('exchange')))}: {verdict}", checks)
     if failed:
         names = ", ".join(f"{c.name} ({c.detail})" for c in failed)

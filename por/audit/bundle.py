@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from por._input import load_json, read_bounded
+from por.audit._signed import open_signed, read_signed
 from por.audit.errors import AuditInputError, LogMismatchError
 from por.audit.replica import LogReplica
 from por.audit.source import Site
@@ -63,6 +64,8 @@ from por.manifest import Manifest, parse_manifest_bytes, verify_manifest
 
 if TYPE_CHECKING:
     from pyrage.x25519 import Identity
+
+    from por.reserves.registry import AssetRegistry
 
 __all__ = [
     "BUNDLE_CHECKS",
@@ -195,7 +198,8 @@ def _check_liabilities(
             ) from None
         opened = f" decrypted with the key {identity_recipients(identities)[0]}"
     else:
-        with open(directory / LIABILITIES_NAME, "rb") as stream:
+        signed = document.get("bundle", {}).get("files", {}).get(LIABILITIES_NAME)
+        with open_signed(directory / LIABILITIES_NAME, signed) as stream:  # fold what is hashed
             summary = _fold(stream, manifest, LIABILITIES_NAME)
         opened = ""
     stated = document.get("leaf_count")
@@ -278,8 +282,14 @@ def _leaf_list_check(
 
 
 def _amount(value: Any, where: str) -> int:
-    if not isinstance(value, str) or not value.isascii() or not value.isdigit():
-        raise _Fail(f"{where}: expected a decimal string, got {value!r}")
+    if (
+        not isinstance(value, str)
+        or not value.isascii()
+        or not value.isdigit()
+        or len(value) > 78  # below 2^256; and int() of thousands of digits is refused
+    ):
+        shown = f"{value[:40]}… ({len(value)} characters)" if isinstance(value, str) else value
+        raise _Fail(f"{where}: expected a decimal string of at most 78 digits, got {shown!r}")
     if len(value) > 1 and value[0] == "0":
         raise _Fail(f"{where}: leading zero in {value!r}")
     return int(value)
@@ -294,6 +304,8 @@ def _signed_amount(value: Any, where: str) -> int:
 def reserve_totals(reserves: Mapping[str, Any] | None) -> dict[str, int]:
     if reserves is None:
         return {}
+    if not isinstance(reserves, dict):
+        raise _Fail("reserves.json: expected an object")
     totals = reserves.get("totals")
     if not isinstance(totals, dict):
         raise _Fail("reserves.json: totals: expected an object")
@@ -317,63 +329,63 @@ def check_reconciliation(
         raise _Fail(str(exc)) from None
 
 
-def check_reserves(reserves: Any, manifest: Manifest, document: Mapping[str, Any]) -> str:
-    """Every ownership signature, every balance proven, totals, pins equal to the manifest's."""
+def reserve_registry(document: Mapping[str, Any], pinned: AssetRegistry | None) -> AssetRegistry:
+    """The asset registry the reserves are checked by: the auditor's pinned one (which the
+    manifest's signed `reserve_assets` must not contradict), else the signed one."""
     from por.reserves.errors import ReservesError
-    from por.reserves.ownership import OwnershipProof, verify_ownership
+    from por.reserves.registry import registry_from_json
 
-    if not isinstance(reserves, dict) or reserves.get("format") != "por-reserves/1":
-        raise _Fail("reserves.json: expected format por-reserves/1")
-    exchange = reserves.get("exchange")
-    if not isinstance(exchange, str):
-        raise _Fail("reserves.json: exchange: expected a string")
-    proven: set[tuple[str, str]] = set()
-    ownership = reserves.get("ownership")
-    if not isinstance(ownership, list):
-        raise _Fail("reserves.json: ownership: expected a list")
-    for i, raw in enumerate(ownership):
-        try:
-            if not isinstance(raw, dict):
-                raise ReservesError("expected an object")
-            proof = OwnershipProof.from_dict(raw)
-            verify_ownership(proof, exchange=exchange, snapshot_id=manifest.snapshot_id)
-        except ReservesError as exc:
-            raise _Fail(f"ownership[{i}]: {exc}") from None
-        proven.add((proof.chain, proof.address))
-    totals: dict[str, int] = {}
-    pins = []
-    readings = reserves.get("readings")
-    if not isinstance(readings, list):
-        raise _Fail("reserves.json: readings: expected a list")
-    for reading in readings:
-        if not isinstance(reading, dict) or not isinstance(reading.get("balances"), list):
-            raise _Fail("reserves.json: a reading without balances")
-        chain = reading.get("chain")
-        pins.append(reading.get("pin"))
-        for balance in reading["balances"]:
-            if not isinstance(balance, dict):
-                raise _Fail(f"{chain}: a balance is not an object")
-            address = balance.get("address")
-            amount = _amount(balance.get("amount"), f"{chain} {address} amount")
-            if (chain, address) not in proven:
-                raise _Fail(f"{chain} address {address} holds reserves but has no ownership proof")
-            asset = str(balance.get("asset"))
-            totals[asset] = totals.get(asset, 0) + amount
-    stated = reserve_totals(reserves)
-    if stated != totals:
-        raise _Fail(f"totals {stated} differ from the sum of the balances {totals}")
-    signed_pins = document.get("reserves")
-    if isinstance(signed_pins, list):
-        for pin in pins:
-            if not isinstance(pin, dict):
-                raise _Fail("reserves.json: a reading without its pin")
-            match = [
-                p for p in signed_pins if isinstance(p, dict) and p.get("chain") == pin.get("chain")
-            ]
-            keys = ("block", "slot", "hash")
-            if not match or any(match[0].get(k) != pin.get(k) for k in keys if k in pin):
-                raise _Fail(f"{pin.get('chain')}: the pin in reserves.json is not the signed one")
-    return f"{len(proven)} ownership signatures verify; {len(readings)} chain readings add up"
+    signed_raw = document.get("reserve_assets")
+    if signed_raw is None:
+        if pinned is None:
+            raise _Fail(
+                "the manifest signs no asset registry (reserve_assets): nothing says which"
+                " contract or mint each asset is; pin one with --assets FILE"
+            )
+        return pinned
+    try:
+        signed = registry_from_json(signed_raw, "registry signed in the manifest")
+    except ReservesError as exc:
+        raise _Fail(str(exc)) from None
+    if pinned is None:
+        return signed
+    differ = pinned.differences(signed)
+    if differ:
+        raise _Fail(f"registry_differs_from_pinned: {differ[0]}")
+    return pinned
+
+
+def check_reserves(
+    reserves: Any,
+    manifest: Manifest,
+    document: Mapping[str, Any],
+    *,
+    assets: AssetRegistry | None = None,
+) -> str:
+    """Every balance read from its registered contract or mint, once, of a listed wallet;
+    every wallet's ownership bound to the pinned key (the verified manifest's), this chain
+    and snapshot; totals; pins equal to the manifest's (`por.reserves.verify`)."""
+    from por.reserves.errors import ReservesError
+    from por.reserves.verify import check_published_reserves
+
+    registry = reserve_registry(document, assets)
+    try:
+        checked = check_published_reserves(
+            reserves,
+            snapshot_id=manifest.snapshot_id,
+            exchange_key=manifest.public_key.hex(),
+            registry=registry,
+            ledger_assets={a.symbol: a.decimals for a in manifest.assets},
+            signed_pins=document.get("reserves"),
+        )
+    except ReservesError as exc:
+        raise _Fail(str(exc)) from None
+    balances = sum(len(r.balances) for r in checked.readings)
+    return (
+        f"{checked.proofs} ownership signatures bound to the pinned key verify;"
+        f" {balances} balances of {len(checked.readings)} chain readings match the"
+        f" {registry.source} and add up"
+    )
 
 
 def find_site(directory: Path) -> Site | None:
@@ -440,6 +452,7 @@ def verify_bundle_dir(
     log: tuple[LogHead, LogReplica] | None = None,
     identities: Sequence[Identity] = (),
     require_identity: bool = False,
+    assets: AssetRegistry | None = None,
 ) -> BundleReport:
     """Run every check; `AuditInputError` only when there is nothing to check at all.
 
@@ -447,7 +460,8 @@ def verify_bundle_dir(
     (`por verify history` checks many bundles against one log). `identities`: the
     auditor's age identities, for a leaf list encrypted for auditors; when none of them
     opens it, its check is skipped (said so), or with `require_identity`
-    `LeafListLockedError` is raised before anything else is checked.
+    `LeafListLockedError` is raised before anything else is checked. `assets`: the
+    auditor's pinned asset registry (else the one the manifest signs).
     """
     path = Path(directory)
     if not path.is_dir():
@@ -497,7 +511,7 @@ def verify_bundle_dir(
     listed = document.get("bundle", {}).get("files", {}) if files_ok else {}
 
     def json_file(name: str) -> Any:
-        return load_json(read_bounded(path / name), name)
+        return load_json(read_signed(path / name, listed.get(name)), name)  # the hashed bytes
 
     if policy_error is not None:
         report.checks.append(Check("liabilities", "fail", policy_error))
@@ -536,7 +550,7 @@ def verify_bundle_dir(
     elif reserves_error is not None:
         report.checks.append(Check("reserves", "fail", reserves_error))
     elif reserves is not None:
-        run("reserves", lambda: check_reserves(reserves, manifest, document))
+        run("reserves", lambda: check_reserves(reserves, manifest, document, assets=assets))
     else:
         report.checks.append(Check("reserves", "fail", "reserves.json: expected an object"))
     found = site or (None if log is not None else find_site(path))

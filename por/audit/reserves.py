@@ -1,16 +1,24 @@
-"""`por verify reserves`: re-read every balance of a bundle from the auditor's own nodes.
+"""`por verify reserves`: check a bundle's reserves.json, then re-read every balance from
+the auditor's own nodes.
 
-Ethereum: the bundle pins a block by number and hash. The auditor's node must have that
-block number with that hash (else a reorg, or a block the exchange made up), and every
-balance is read at that block number: `eth_getBalance` for ETH (account == address),
-ERC-20 `balanceOf(address)` on the token contract (account) otherwise, in JSON-RPC
-batches. Every amount must equal the published one.
+First the same check `por verify bundle` runs (`por.reserves.verify`): every balance read
+from the contract or mint the asset registry names, once, of a listed wallet, every
+ownership proof bound to the pinned key. Only a reserves.json that passes is re-read, so a
+crafted file is refused with a reason and never reaches a node.
 
-Solana: RPC nodes cannot read a past slot. Every account is read in one batch of
-`getMultipleAccounts` (finalized, `minContextSlot` = the bundle's slot); all responses
-must come from one slot. Read at the bundle's own slot, every amount must be equal. Read
-at a later slot, equal amounts still pass (said so), and a difference fails with the
-honest caveat that funds may have moved since.
+Ethereum: the node must be on the pinned chain (`eth_chainId`) and have the pinned block
+number with the pinned hash (else a reorg, or a block the exchange made up); every
+balance is read at that block: `eth_getBalance` for a native asset, ERC-20
+`balanceOf(address)` on the registered token contract otherwise, in JSON-RPC batches.
+Every amount must equal the published one.
+
+Solana: the node must be on the pinned chain (`getGenesisHash`). RPC nodes cannot read a
+past slot: every account is read in one batch of `getMultipleAccounts` (finalized,
+`minContextSlot` = the bundle's slot), all responses from one slot. Every SPL account must
+be a token account of the registered mint owned by the wallet (`spl_mint_mismatch`,
+`spl_owner_mismatch`, `spl_account_not_a_token_account`). Read at the bundle's own slot,
+every amount must be equal; at a later slot, equal amounts still pass (said so), and a
+difference fails with the honest caveat that funds may have moved since.
 
 Reading is here (httpx); the comparison is plain. Results are `por.audit.bundle.Check`s.
 """
@@ -19,10 +27,15 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from por.audit.bundle import Check
+from por.audit.bundle import Check, _Fail, reserve_registry
 from por.audit.errors import AuditInputError
+
+if TYPE_CHECKING:
+    from por.manifest import Manifest
+    from por.reserves.registry import AssetRegistry
+    from por.reserves.verify import CheckedReading
 
 __all__ = ["BATCH", "verify_reserves"]
 
@@ -30,6 +43,7 @@ BATCH = 500  # JSON-RPC requests per HTTP request
 SOLANA_KEYS_PER_REQUEST = 100
 _BALANCE_OF = "0x70a08231"
 _TOKEN_ACCOUNT_LEN = 165
+_TOKEN_PROGRAMS = ("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA",)
 _TIMEOUT_S = 60.0  # float-ok: seconds
 
 
@@ -73,18 +87,19 @@ class _Rpc:
         self.client.close()
 
 
-def _balances(reading: Mapping[str, Any]) -> list[tuple[str, str, int, str]]:
-    out = []
-    for b in reading.get("balances", []):
-        out.append((str(b["address"]), str(b["asset"]), int(b["amount"]), str(b["account"])))
-    return out
-
-
-def _ethereum(rpc: _Rpc, reading: Mapping[str, Any]) -> Check:
-    pin = reading["pin"]
-    number, want_hash = int(pin["block"]), str(pin["hash"]).lower()
-    (block,) = rpc.batch([("eth_getBlockByNumber", [hex(number), False])])
-    got = None if block is None else str(block.get("hash", "")).lower()
+def _ethereum(rpc: _Rpc, reading: CheckedReading, registry: AssetRegistry) -> Check:
+    number, want_hash = reading.number, reading.hash.lower()
+    chain_id, block = rpc.batch(
+        [("eth_chainId", []), ("eth_getBlockByNumber", [hex(number), False])]
+    )
+    node_chain = f"eip155:{int(str(chain_id), 16)}"
+    if node_chain != reading.chain_id:
+        return Check(
+            "ethereum",
+            "fail",
+            f"your node is on chain {node_chain}, the bundle's pin says {reading.chain_id}",
+        )
+    got = None if not isinstance(block, dict) else str(block.get("hash", "")).lower()
     if got != want_hash:
         return Check(
             "ethereum",
@@ -92,41 +107,50 @@ def _ethereum(rpc: _Rpc, reading: Mapping[str, Any]) -> Check:
             f"your node's block {number} has hash {got}, the bundle says {want_hash}"
             " (a reorg, another chain, or a block that never was)",
         )
-    balances = _balances(reading)
     calls: list[tuple[str, list[Any]]] = []
-    for address, _asset, _amount, account in balances:
-        if account.lower() == address.lower():
-            calls.append(("eth_getBalance", [address, hex(number)]))
+    for b in reading.balances:
+        spec = registry.get("ethereum", b.asset)
+        if spec is None or spec.contract is None:
+            calls.append(("eth_getBalance", [b.address, hex(number)]))
         else:
-            data = _BALANCE_OF + address.lower().removeprefix("0x").rjust(64, "0")
-            calls.append(("eth_call", [{"to": account, "data": data}, hex(number)]))
+            data = _BALANCE_OF + b.address.lower().removeprefix("0x").rjust(64, "0")
+            calls.append(("eth_call", [{"to": spec.contract, "data": data}, hex(number)]))
     results = rpc.batch(calls)
     wrong = []
-    for (address, asset, amount, _), result in zip(balances, results, strict=True):
+    for b, result in zip(reading.balances, results, strict=True):
+        text = str(result)
         try:
-            value = int(str(result), 16) if result not in (None, "0x") else 0
+            value = int(text, 16) if result not in (None, "0x") and len(text) <= 66 else 0
         except ValueError:
             value = -1
-        if value != amount:
-            wrong.append(f"{asset} of {address}: bundle {amount}, your node {value}")
+        if value != b.amount:
+            wrong.append(f"{b.asset} of {b.address}: bundle {b.amount}, your node {value}")
     if wrong:
         return Check(
             "ethereum",
             "fail",
-            f"{len(wrong)} of {len(balances)} balances differ at block"
+            f"{len(wrong)} of {len(reading.balances)} balances differ at block"
             f" {number}: " + "; ".join(wrong[:5]),
         )
     return Check(
         "ethereum",
         "pass",
-        f"{len(balances)} balances equal at block {number} (hash {want_hash[:12]}… on your node)",
+        f"{len(reading.balances)} balances equal at block {number} (hash {want_hash[:12]}…"
+        f" on your node, chain {node_chain})",
     )
 
 
-def _solana(rpc: _Rpc, reading: Mapping[str, Any]) -> Check:
-    slot = int(reading["pin"]["slot"])
-    balances = _balances(reading)
-    accounts = [account for _, _, _, account in balances]
+def _solana(rpc: _Rpc, reading: CheckedReading, registry: AssetRegistry) -> Check:
+    slot = reading.number
+    (genesis,) = rpc.batch([("getGenesisHash", [])])
+    node_chain = f"solana:{genesis}"
+    if node_chain != reading.chain_id:
+        return Check(
+            "solana",
+            "fail",
+            f"your node is on chain {node_chain}, the bundle's pin says {reading.chain_id}",
+        )
+    accounts = [b.account for b in reading.balances]
     config = {"encoding": "base64", "commitment": "finalized", "minContextSlot": slot}
     calls: list[tuple[str, list[Any]]] = [
         ("getMultipleAccounts", [accounts[i : i + SOLANA_KEYS_PER_REQUEST], config])
@@ -137,12 +161,18 @@ def _solana(rpc: _Rpc, reading: Mapping[str, Any]) -> Check:
     if len(slots) > 1:
         return Check("solana", "fail", f"your node answered from several slots {sorted(slots)}")
     values = [v for r in results for v in r["value"]]
+    if len(values) != len(accounts):
+        return Check("solana", "fail", f"your node gave {len(values)} of {len(accounts)} accounts")
     read_at = slots.pop() if slots else slot
     wrong = []
-    for (address, asset, amount, account), value in zip(balances, values, strict=True):
-        got = _solana_amount(address, account, value)
-        if got != amount:
-            wrong.append(f"{asset} of {address}: bundle {amount}, your node {got}")
+    for b, value in zip(reading.balances, values, strict=True):
+        spec = registry.get("solana", b.asset)
+        mint = None if spec is None else spec.contract
+        got = _solana_amount(b.address, b.asset, mint, value)
+        if isinstance(got, str):
+            return Check("solana", "fail", got)
+        if got != b.amount:
+            wrong.append(f"{b.asset} of {b.address}: bundle {b.amount}, your node {got}")
     later = read_at - slot
     if wrong:
         caveat = (
@@ -154,7 +184,8 @@ def _solana(rpc: _Rpc, reading: Mapping[str, Any]) -> Check:
         return Check(
             "solana",
             "fail",
-            f"{len(wrong)} of {len(balances)} balances differ{caveat}: " + "; ".join(wrong[:5]),
+            f"{len(wrong)} of {len(reading.balances)} balances differ{caveat}: "
+            + "; ".join(wrong[:5]),
         )
     where = (
         f"at the bundle's slot {slot}"
@@ -164,42 +195,101 @@ def _solana(rpc: _Rpc, reading: Mapping[str, Any]) -> Check:
             " Solana; unchanged since)"
         )
     )
-    return Check("solana", "pass", f"{len(balances)} balances equal {where}")
+    return Check("solana", "pass", f"{len(reading.balances)} balances equal {where}")
 
 
-def _solana_amount(address: str, account: str, value: Any) -> int:
+def _solana_amount(address: str, asset: str, mint: str | None, value: Any) -> int | str:
+    """The amount an account holds, or a one-line rule violation (str) naming the rule."""
     if value is None:
         return 0
-    if account == address:
+    if mint is None:
         return int(value["lamports"])
-    data = base64.b64decode(value["data"][0])
-    if len(data) != _TOKEN_ACCOUNT_LEN:
-        return -1
     from solders.pubkey import Pubkey
 
-    if str(Pubkey.from_bytes(data[32:64])) != address:
-        return -1  # a token account of someone else
+    def rule(name: str, detail: str) -> str:
+        return f"{name}: {asset} on solana, address {address}: {detail}"
+
+    data = base64.b64decode(value["data"][0])
+    if value.get("owner") not in _TOKEN_PROGRAMS or len(data) < _TOKEN_ACCOUNT_LEN:
+        return rule(
+            "spl_account_not_a_token_account",
+            f"the account is owned by program {value.get('owner')}, {len(data)} bytes",
+        )
+    held_mint, owner = str(Pubkey.from_bytes(data[0:32])), str(Pubkey.from_bytes(data[32:64]))
+    if held_mint != mint:
+        return rule("spl_mint_mismatch", f"the token account holds mint {held_mint}, not {mint}")
+    if owner != address:
+        return rule("spl_owner_mismatch", f"the token account is owned by {owner}")
     return int.from_bytes(data[64:72], "little")
 
 
+def _urls(value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
 def verify_reserves(
-    reserves: Mapping[str, Any], eth_rpc: str | None, sol_rpc: str | None
+    reserves: Any,
+    eth_rpc: str | Sequence[str] | None,
+    sol_rpc: str | Sequence[str] | None,
+    *,
+    manifest: Manifest,
+    document: Mapping[str, Any],
+    assets: AssetRegistry | None = None,
+    exchange_key: bytes | None = None,
 ) -> list[Check]:
-    """One check per chain reading; a chain without an RPC is skipped, said so."""
-    checks = []
-    for reading in reserves.get("readings", []):
-        chain = reading.get("chain")
-        url = {"ethereum": eth_rpc, "solana": sol_rpc}.get(chain)
-        if url is None:
-            checks.append(Check(str(chain), "skip", f"no RPC given for {chain}"))
-            continue
-        rpc = _Rpc(url, str(chain))
-        try:
-            checks.append(_ethereum(rpc, reading) if chain == "ethereum" else _solana(rpc, reading))
-        except AuditInputError:
-            raise
-        except (KeyError, TypeError, ValueError) as exc:
-            checks.append(Check(str(chain), "fail", f"malformed reading or answer: {exc!r}"))
-        finally:
-            rpc.close()
+    """The "reserves" check (as `verify bundle` runs it), then one check per chain reading
+    and node; a chain without an RPC is skipped, said so.
+
+    `assets`: the auditor's pinned asset registry (else the manifest's signed one);
+    `exchange_key`: the pinned manifest key (else the manifest's own, unpinned).
+    """
+    from por.reserves.errors import ReservesError
+    from por.reserves.verify import check_published_reserves
+
+    key = (exchange_key or manifest.public_key).hex()
+    try:
+        registry = reserve_registry(document, assets)
+        checked = check_published_reserves(
+            reserves,
+            snapshot_id=manifest.snapshot_id,
+            exchange_key=key,
+            registry=registry,
+            ledger_assets={a.symbol: a.decimals for a in manifest.assets},
+            signed_pins=document.get("reserves"),
+        )
+    except (_Fail, ReservesError) as exc:
+        return [
+            Check("reserves", "fail", str(exc)),
+            Check("nodes", "skip", "reserves.json fails its checks: nothing was re-read"),
+        ]
+    checks = [
+        Check(
+            "reserves",
+            "pass",
+            f"{checked.proofs} ownership proofs bound to key {key[:16]}… verify; every balance"
+            f" matches the {registry.source}",
+        )
+    ]
+    nodes = {"ethereum": _urls(eth_rpc), "solana": _urls(sol_rpc)}
+    for reading in checked.readings:
+        urls = nodes[reading.chain]
+        if not urls:
+            checks.append(Check(reading.chain, "skip", f"no RPC given for {reading.chain}"))
+        for n, url in enumerate(urls):
+            rpc = _Rpc(url, reading.chain)
+            try:
+                check = (
+                    _ethereum(rpc, reading, registry)
+                    if reading.chain == "ethereum"
+                    else _solana(rpc, reading, registry)
+                )
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+                check = Check(reading.chain, "fail", f"malformed answer from {url}: {exc!r}")
+            finally:
+                rpc.close()
+            if len(urls) > 1:
+                check = Check(f"{check.name} node {n + 1}", check.status, f"{url}: {check.detail}")
+            checks.append(check)
     return checks

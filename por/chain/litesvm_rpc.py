@@ -3,7 +3,8 @@
 No Solana validator can be installed here, so the RPC reader is exercised against this
 real HTTP JSON-RPC server serving real account data out of `solders.litesvm`. It answers
 the methods the reader and simple tools use: getSlot, getMultipleAccounts, getAccountInfo,
-getBalance, getBlockTime, getLatestBlockhash, getHealth, getVersion; single and batch
+getBalance, getBlockTime, getLatestBlockhash, getGenesisHash (a fixed hash: LiteSVM has no
+genesis), getHealth, getVersion; single and batch
 requests. Every method sees the SVM's current slot as finalized.
 
 `before_call(method)` runs before each method (under the lock): tests use it to advance
@@ -24,6 +25,7 @@ from solders.litesvm import LiteSVM
 from solders.pubkey import Pubkey
 
 from por.chain.errors import ChainError
+from por.reserves.solana import LITESVM_GENESIS_HASH
 
 __all__ = ["LiteSvmRpcServer"]
 
@@ -40,9 +42,15 @@ class _RpcError(Exception):
 class LiteSvmRpcServer:
     """Serves JSON-RPC for `svm` on 127.0.0.1 (free port); a context manager."""
 
-    def __init__(self, svm: LiteSVM, before_call: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        svm: LiteSVM,
+        before_call: Callable[[str], None] | None = None,
+        genesis: str = LITESVM_GENESIS_HASH,
+    ) -> None:
         self.svm = svm
         self.before_call = before_call
+        self.genesis = genesis
         self.lock = threading.Lock()
         self.calls: dict[str, int] = {}
         self._slot_times: dict[int, int] = {}
@@ -193,6 +201,8 @@ class LiteSvmRpcServer:
                     "lastValidBlockHeight": slot + 150,
                 },
             }
+        if method == "getGenesisHash":
+            return self.genesis
         if method == "getHealth":
             return "ok"
         if method == "getVersion":

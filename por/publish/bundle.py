@@ -29,8 +29,16 @@ nulls, so absent means "none"):
                | {"mode": "none"}
                  -- how the leaf list is published (`por.leaflist`); absent in bundles
                  published before it (then: public iff liabilities.jsonl is listed)
-    "reserves": [{"chain", "block"|"slot", "hash", "time", "requested_at", "late_s"}, ...]
-                 -- one pin per chain; late_s = seconds the reading is after the hour
+    "reserves": [{"chain", "block"|"slot", "hash", "chain_id", "time", "requested_at",
+                  "late_s"}, ...]
+                 -- one pin per chain; late_s = seconds the reading is after the hour;
+                 chain_id: eip155:<chain id> | solana:<genesis hash>, bound by every
+                 ownership message
+    "reserve_assets": {"<chain>": {"<symbol>": {"kind": "native"|"erc20"|"spl",
+                                                "decimals": N, "contract": "..."}}}
+                 -- the asset registry: what holds each reserve asset on each chain
+                 (contract absent for native coins; `por.reserves.registry`); absent
+                 when no reserves were read
     "late":     ["solana", ...]              -- chains read more than `late_after_s` after
                  the hour (a catch-up: Solana cannot be read in the past); absent if none
     "reconciliation": "PASS" | "FAIL"
@@ -133,6 +141,7 @@ class SnapshotFacts:
     pins: tuple[Mapping[str, Any], ...]
     status: str
     public_dir: Path
+    reserve_assets: Mapping[str, Any] | None = None
 
     @property
     def reconciliation(self) -> dict[str, Any]:
@@ -164,6 +173,7 @@ def read_snapshot_facts(snapshot_dir: Path) -> SnapshotFacts:
             pins=tuple(doc["reserves"] or ()),
             status=str(doc["status"]),
             public_dir=public,
+            reserve_assets=doc.get("reserve_assets") or None,
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BundleError(f"{snapshot_dir}: not a finished snapshot: {exc}") from None
@@ -264,6 +274,8 @@ def manifest_extras(
     late = sorted(str(p["chain"]) for p in pins if p.get("late_s", 0) > late_after_s)
     if late:
         extras["late"] = late
+    if facts.reserve_assets is not None:
+        extras["reserve_assets"] = dict(facts.reserve_assets)
     if previous is not None:
         extras["previous"] = previous.to_json()
     return extras

@@ -170,7 +170,7 @@ class Publisher:
     ) -> None:
         self.db = db
         self.source = source
-        self.config = config
+        self.config = _bind_reserves(config)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.emit: EventSink = emit or (lambda event, **fields: None)
         self._anchorer: Anchorer | None = None
@@ -464,6 +464,20 @@ class Publisher:
                 self.emit("not_final", snapshot_id=hour_id(hour), reason=str(exc))
                 break
         return outcomes
+
+
+def _bind_reserves(config: PublisherConfig) -> PublisherConfig:
+    """Ownership messages name the manifest key: fill it in, or refuse another one."""
+    setup = config.reserves
+    key = config.key.public_key_hex
+    if setup is None or setup.exchange_key == key:
+        return config
+    if setup.exchange_key:
+        raise PublishConfigError(
+            f"the reserves name exchange key {setup.exchange_key}, but the manifests are"
+            f" signed by {key}: ownership proofs would not verify"
+        )
+    return dataclasses.replace(config, reserves=dataclasses.replace(setup, exchange_key=key))
 
 
 def _parse_hour(snapshot_id: str) -> datetime:

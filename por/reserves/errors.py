@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "AssetRuleError",
     "KeyStoreError",
     "OwnershipError",
     "ReaderError",
@@ -32,3 +33,17 @@ class KeyStoreError(ReservesError):
 
 class OwnershipError(ReservesError):
     """An ownership signature does not verify for the stated address and snapshot."""
+
+
+class AssetRuleError(ReservesError):
+    """A balance breaks a rule of the asset registry: read from another contract or mint,
+    listed twice, of an address outside the wallet list, of an SPL account whose mint or
+    owner differs. Names the asset, the chain, the address and the rule (`rule` is a
+    reject code such as `balance_listed_twice`)."""
+
+    def __init__(self, rule: str, *, asset: str, chain: str, address: str, detail: str) -> None:
+        super().__init__(f"{rule}: {asset} on {chain}, address {address}: {detail}")
+        self.rule = rule
+        self.asset = asset
+        self.chain = chain
+        self.address = address

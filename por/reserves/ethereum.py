@@ -16,6 +16,7 @@ Why this shape:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -101,6 +102,7 @@ class EthereumReader:
         self.retries = retries
         self.backoff_s = backoff_s
         self._sleep = sleep
+        self._chain_id: str | None = None
 
     # -- JSON-RPC -----------------------------------------------------------------------
 
@@ -133,6 +135,17 @@ class EthereumReader:
         return results
 
     # -- pinning ------------------------------------------------------------------------
+
+    def chain_id(self) -> str:
+        """`eip155:<chain id>` of this node (asked once, then kept)."""
+        if self._chain_id is None:
+            raw = self._rpc("eth_chainId", [])
+            try:
+                number = int(str(raw), 16)
+            except ValueError as exc:
+                raise _Retry(f"eth_chainId returned {str(raw)[:80]!r}") from exc
+            self._chain_id = f"eip155:{number}"
+        return self._chain_id
 
     def _block(self, tag: str | int) -> dict[str, Any] | None:
         param = hex(tag) if isinstance(tag, int) else tag
@@ -191,7 +204,7 @@ class EthereumReader:
         last = ""
         for attempt in range(1, self.retries + 2):
             try:
-                pin = self.pin_block(at)
+                pin = dataclasses.replace(self.pin_block(at), chain_id=self.chain_id())
                 balances, method = self._read_at(pin, items)
                 self._check_still_canonical(pin)
                 return ReserveReading("ethereum", pin, balances, method, attempts=attempt)
@@ -201,6 +214,36 @@ class EthereumReader:
                     self._sleep(self.backoff_s * 2 ** (attempt - 1))
         raise ReaderError(
             f"ethereum: no consistent reading after {_attempts(self.retries + 1)}: {last}"
+        )
+
+    def read_at(self, wallets: Sequence[Wallet], pin: BlockPin) -> ReserveReading:
+        """The same balances at another node's pin (a second node checking the first).
+
+        This node must know the block by number with the same hash (a lagging node is
+        retried); the reading carries this node's own view of the block and chain id, so
+        a caller compares them with the pin it asked for.
+        """
+        items = self._items(wallets)
+        last = ""
+        for attempt in range(1, self.retries + 2):
+            try:
+                block = self._block(pin.number)
+                if block is None or str(block["hash"]) != pin.hash:
+                    got = None if block is None else block["hash"]
+                    raise _Retry(f"this node's block {pin.number} is {got}, not {pin.hash}")
+                mine = dataclasses.replace(
+                    self._pin_of(block, pin.requested_at), chain_id=self.chain_id()
+                )
+                balances, method = self._read_at(mine, items)
+                self._check_still_canonical(mine)
+                return ReserveReading("ethereum", mine, balances, method, attempts=attempt)
+            except _Retry as exc:
+                last = str(exc)
+                if attempt <= self.retries:
+                    self._sleep(self.backoff_s * 2 ** (attempt - 1))
+        raise ReaderError(
+            f"ethereum: {self.url} gave no reading at block {pin.number} after"
+            f" {_attempts(self.retries + 1)}: {last}"
         )
 
     def _items(self, wallets: Sequence[Wallet]) -> list[_Item]:

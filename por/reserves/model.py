@@ -72,7 +72,9 @@ class BlockPin:
     Ethereum: block `number`, its `hash` and `parent_hash`, block `time`. Solana: the
     finalized `slot` as `number`, the blockhash where known, and the slot's block time.
     `requested_at` is the snapshot time asked for; on Solana `time` may be later (no
-    archive reads), and the bundle shows both.
+    archive reads), and the bundle shows both. `chain_id` names the chain itself
+    (`eip155:<chain id>`, `solana:<genesis hash>`): ownership messages bind it, and an
+    auditor's node must be on the same chain.
     """
 
     chain: Chain
@@ -81,6 +83,7 @@ class BlockPin:
     time: int
     requested_at: int | None = None
     parent_hash: str = ""
+    chain_id: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         key = "block" if self.chain == "ethereum" else "slot"
@@ -90,6 +93,8 @@ class BlockPin:
             "hash": self.hash,
             "time": iso_utc(self.time),
         }
+        if self.chain_id:
+            out["chain_id"] = self.chain_id
         if self.requested_at is not None:
             out["requested_at"] = iso_utc(self.requested_at)
         return out

@@ -1,16 +1,31 @@
-"""Ownership proofs: each custody address signs a fixed text naming the snapshot.
+"""Ownership proofs: each custody address signs a fixed text that binds it to one exchange.
 
-The text names the exchange, the chain, the address and the snapshot id, so a signature
-proves control *at that snapshot* and a stale one is useless. Ethereum addresses sign it
+The text names the exchange and its pinned Ed25519 public key (the key that signs the
+manifests), the chain and its identity (CAIP-2 style: `eip155:<chain id>`, or
+`solana:<genesis hash>`), the address, the kind of proof and its period (per-snapshot
+proofs: the snapshot id). So a signature proves control *for that exchange, on that chain,
+at that snapshot*: another exchange that copies it byte for byte is refused because its
+pinned key is not the one signed, and a stale one is useless. Ethereum addresses sign it
 with EIP-191 `personal_sign` (secp256k1; recovery uses coincurve when installed); Solana
 addresses sign the exact UTF-8 bytes with Ed25519. Verification is pure: values in, None
-out or OwnershipError.
+out or OwnershipError naming what differs.
+
+The text (every line ends with a newline; values are single lines):
+
+    Proof of reserves: address ownership
+    exchange: <name>
+    exchange key: <64 lowercase hex>
+    chain: <ethereum|solana>
+    chain id: <eip155:N | solana:GENESIS>
+    address: <EIP-55 address | base58 public key>
+    kind: snapshot
+    period: <snapshot id>
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,12 +35,15 @@ from eth_utils.address import to_checksum_address
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
-from por.reserves.errors import OwnershipError
+from por.reserves.errors import OwnershipError, ReservesError
 from por.reserves.keystore import KeyStore
 from por.reserves.model import CHAINS, Chain, Wallet
+from por.reserves.wallets import normalize_address
 
 __all__ = [
+    "KINDS",
     "MESSAGE_HEADER",
+    "Binding",
     "OwnershipProof",
     "ownership_message",
     "prove_ownership",
@@ -34,7 +52,12 @@ __all__ = [
 ]
 
 MESSAGE_HEADER = "Proof of reserves: address ownership"
+KINDS = ("snapshot",)  # per-snapshot proofs (hot wallets); cold-wallet periods come later
 _SCHEMES = {"ethereum": "eip191-personal-sign", "solana": "ed25519"}
+_HEX = frozenset("0123456789abcdef")
+_FIELDS = ("chain", "chain_id", "address", "exchange_key", "kind", "period", "scheme")
+_FIELDS_ALL = (*_FIELDS, "message", "signature")
+MAX_FIELD_CHARS = 256
 
 
 def _one_line(name: str, value: str) -> str:
@@ -43,95 +66,163 @@ def _one_line(name: str, value: str) -> str:
     return value
 
 
-def ownership_message(exchange: str, chain: Chain, address: str, snapshot_id: str) -> str:
-    """The exact text an address signs for one snapshot."""
-    if chain not in CHAINS:
-        raise OwnershipError(f"unknown chain {chain!r}")
+def _key_hex(value: str) -> str:
+    if len(value) != 64 or not set(value) <= _HEX:
+        raise OwnershipError(f"exchange key must be 64 lowercase hex digits, got {value[:80]!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """What an ownership message binds besides the address: the exchange (its name and the
+    manifest key), the chain and its identity, the kind of proof and its period."""
+
+    exchange: str
+    exchange_key: str  # 64 lowercase hex: the Ed25519 key that signs the manifests
+    chain: Chain
+    chain_id: str  # eip155:<chain id> | solana:<genesis hash>
+    period: str  # kind "snapshot": the snapshot id
+    kind: str = "snapshot"
+
+
+def ownership_message(binding: Binding, address: str) -> str:
+    """The exact text `address` signs."""
+    if binding.chain not in CHAINS:
+        raise OwnershipError(f"unknown chain {binding.chain!r}")
+    if binding.kind not in KINDS:
+        raise OwnershipError(f"unknown ownership proof kind {binding.kind!r}")
     return (
         f"{MESSAGE_HEADER}\n"
-        f"exchange: {_one_line('exchange', exchange)}\n"
-        f"chain: {chain}\n"
+        f"exchange: {_one_line('exchange', binding.exchange)}\n"
+        f"exchange key: {_key_hex(binding.exchange_key)}\n"
+        f"chain: {binding.chain}\n"
+        f"chain id: {_one_line('chain id', binding.chain_id)}\n"
         f"address: {_one_line('address', address)}\n"
-        f"snapshot: {_one_line('snapshot id', snapshot_id)}\n"
+        f"kind: {binding.kind}\n"
+        f"period: {_one_line('period', binding.period)}\n"
     )
 
 
 @dataclass(frozen=True, slots=True)
 class OwnershipProof:
-    """A signature by `address` over `message` (hex for Ethereum, base58 for Solana)."""
+    """A signature by `address` over `message` (hex for Ethereum, base58 for Solana), with
+    the fields the message binds, so a verifier can say which one differs."""
 
     chain: Chain
+    chain_id: str
     address: str
-    snapshot_id: str
+    exchange_key: str
+    kind: str
+    period: str
     scheme: str
     message: str
     signature: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "chain": self.chain,
-            "address": self.address,
-            "snapshot_id": self.snapshot_id,
-            "scheme": self.scheme,
-            "message": self.message,
-            "signature": self.signature,
-        }
+        return {name: getattr(self, name) for name in _FIELDS_ALL}
 
     @staticmethod
-    def from_dict(raw: dict[str, Any]) -> OwnershipProof:
+    def from_dict(raw: object) -> OwnershipProof:
+        """Parse one entry of reserves.json's `ownership`; OwnershipError if malformed."""
+        if not isinstance(raw, dict):
+            raise OwnershipError("ownership proof: expected an object")
+        values: dict[str, str] = {}
+        for name in _FIELDS_ALL:
+            if name not in raw:
+                raise OwnershipError(f"ownership proof: missing field {name!r}")
+            value = raw[name]
+            limit = 4 * MAX_FIELD_CHARS if name == "message" else MAX_FIELD_CHARS
+            if not isinstance(value, str) or len(value) > limit:
+                raise OwnershipError(
+                    f"ownership proof: {name} must be a string of at most {limit} characters"
+                )
+            values[name] = value
+        chain = values["chain"]
+        if chain not in CHAINS:
+            raise OwnershipError(f"ownership proof: unknown chain {chain[:40]!r}")
         try:
-            chain = raw["chain"]
-            if chain not in CHAINS:
-                raise OwnershipError(f"ownership proof: unknown chain {chain!r}")
-            return OwnershipProof(
-                chain,
-                str(raw["address"]),
-                str(raw["snapshot_id"]),
-                str(raw["scheme"]),
-                str(raw["message"]),
-                str(raw["signature"]),
+            address = normalize_address(chain, values["address"], "ownership proof")
+        except ReservesError as exc:
+            raise OwnershipError(str(exc)) from None
+        if address != values["address"]:
+            raise OwnershipError(
+                f"ownership proof: address {values['address']} is not in its canonical form"
+                f" {address}"
             )
-        except KeyError as exc:
-            raise OwnershipError(f"ownership proof: missing field {exc.args[0]!r}") from exc
+        values["chain"] = chain
+        return OwnershipProof(**values)  # type: ignore[arg-type]
 
 
-def sign_ownership(
-    keystore: KeyStore, exchange: str, wallet: Wallet, snapshot_id: str
-) -> OwnershipProof:
-    """Ask the key store for `wallet`'s signature over the snapshot's text."""
-    text = ownership_message(exchange, wallet.chain, wallet.address, snapshot_id)
+def sign_ownership(keystore: KeyStore, wallet: Wallet, binding: Binding) -> OwnershipProof:
+    """Ask the key store for `wallet`'s signature over its text."""
+    if wallet.chain != binding.chain:
+        raise OwnershipError(f"wallet {wallet.address} is on {wallet.chain}, not {binding.chain}")
+    text = ownership_message(binding, wallet.address)
     raw = keystore.sign(wallet.chain, wallet.address, text.encode("utf-8"))
     signature = "0x" + raw.hex() if wallet.chain == "ethereum" else str(Signature.from_bytes(raw))
     return OwnershipProof(
-        wallet.chain, wallet.address, snapshot_id, _SCHEMES[wallet.chain], text, signature
+        wallet.chain,
+        binding.chain_id,
+        wallet.address,
+        binding.exchange_key,
+        binding.kind,
+        binding.period,
+        _SCHEMES[wallet.chain],
+        text,
+        signature,
     )
 
 
 def prove_ownership(
-    keystore: KeyStore, exchange: str, wallets: Iterable[Wallet], snapshot_id: str
+    keystore: KeyStore,
+    wallets: Iterable[Wallet],
+    *,
+    exchange: str,
+    exchange_key: str,
+    chain_ids: Mapping[str, str],
+    period: str,
 ) -> tuple[OwnershipProof, ...]:
-    """One proof per wallet (a missing key raises KeyStoreError: no partial set)."""
-    return tuple(sign_ownership(keystore, exchange, w, snapshot_id) for w in wallets)
+    """One per-snapshot proof per wallet (a missing key raises KeyStoreError: no partial set)."""
+    out = []
+    for wallet in wallets:
+        chain_id = chain_ids.get(wallet.chain)
+        if not chain_id:
+            raise OwnershipError(f"no chain id known for {wallet.chain}: read the chain first")
+        binding = Binding(exchange, exchange_key, wallet.chain, chain_id, period)
+        out.append(sign_ownership(keystore, wallet, binding))
+    return tuple(out)
 
 
-def verify_ownership(proof: OwnershipProof, *, exchange: str, snapshot_id: str) -> None:
-    """None if `proof` is `proof.address`'s signature over this snapshot's text, else raise."""
-    expected = ownership_message(exchange, proof.chain, proof.address, snapshot_id)
-    if proof.snapshot_id != snapshot_id or not hmac.compare_digest(
-        proof.message.encode(), expected.encode()
-    ):
+def verify_ownership(proof: OwnershipProof, expected: Binding) -> None:
+    """None if `proof` is `proof.address`'s signature over the text `expected` gives it.
+
+    The fields are compared first, each with its own reason (the pinned exchange key
+    above all: a proof copied from another exchange fails here), then the text, then the
+    signature.
+    """
+    where = f"{proof.chain} {proof.address}"
+    if not hmac.compare_digest(proof.exchange_key.encode(), expected.exchange_key.encode()):
         raise OwnershipError(
-            f"{proof.chain} {proof.address}: signed text is not the text for snapshot "
-            f"{snapshot_id!r} of {exchange!r} (signed for snapshot {proof.snapshot_id!r})"
+            f"{where}: ownership signed for exchange key {proof.exchange_key},"
+            f" not the pinned key {expected.exchange_key}"
         )
+    for name in ("chain", "chain_id", "kind", "period"):
+        got, want = getattr(proof, name), getattr(expected, name)
+        if got != want:
+            raise OwnershipError(
+                f"{where}: ownership signed for {name.replace('_', ' ')} {got!r}, expected {want!r}"
+            )
+    text = ownership_message(expected, proof.address)
+    if not hmac.compare_digest(proof.message.encode(), text.encode()):
+        raise OwnershipError(f"{where}: the signed text is not the text these fields give")
     if proof.scheme != _SCHEMES[proof.chain]:
         raise OwnershipError(
-            f"{proof.address}: scheme {proof.scheme!r}, expected {_SCHEMES[proof.chain]!r}"
+            f"{where}: scheme {proof.scheme!r}, expected {_SCHEMES[proof.chain]!r}"
         )
     if proof.chain == "ethereum":
-        _verify_eip191(proof.address, expected, proof.signature)
+        _verify_eip191(proof.address, text, proof.signature)
     else:
-        _verify_ed25519(proof.address, expected, proof.signature)
+        _verify_ed25519(proof.address, text, proof.signature)
 
 
 def _verify_eip191(address: str, text: str, signature: str) -> None:
@@ -160,4 +251,4 @@ def _verify_ed25519(address: str, text: str, signature: str) -> None:
     except ValueError as exc:
         raise OwnershipError(f"{address}: malformed Solana address or signature: {exc}") from exc
     if not sig.verify(key, text.encode("utf-8")):
-        raise OwnershipError(f"{address}: Ed25519 signature does not verify over the snapshot text")
+        raise OwnershipError(f"{address}: Ed25519 signature does not verify over its text")

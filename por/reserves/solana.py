@@ -15,6 +15,7 @@ reads an in-process `solders.litesvm.LiteSVM` (the demo's embedded chain).
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,10 +26,17 @@ from typing import Any
 import httpx
 from solders.account_decoder import UiAccountEncoding
 from solders.commitment_config import CommitmentLevel
+from solders.hash import Hash
 from solders.litesvm import LiteSVM
 from solders.pubkey import Pubkey
 from solders.rpc.config import RpcAccountInfoConfig, RpcContextConfig
-from solders.rpc.requests import GetBlockTime, GetMultipleAccounts, GetSlot, batch_to_json
+from solders.rpc.requests import (
+    GetBlockTime,
+    GetGenesisHash,
+    GetMultipleAccounts,
+    GetSlot,
+    batch_to_json,
+)
 from solders.token import ID as TOKEN_PROGRAM_ID
 from solders.token.associated import get_associated_token_address
 from solders.token.state import TokenAccount
@@ -38,6 +46,7 @@ from por.reserves.model import AssetSpec, Balance, BlockPin, Chain, ReserveReadi
 from por.reserves.reader import snapshot_unix
 
 __all__ = [
+    "LITESVM_GENESIS_HASH",
     "MAX_KEYS_PER_REQUEST",
     "AccountData",
     "LiteSvmReader",
@@ -47,6 +56,9 @@ __all__ = [
 ]
 
 MAX_KEYS_PER_REQUEST = 100  # getMultipleAccounts limit of the Solana RPC
+# LiteSVM has no genesis block; the embedded chain (and its JSON-RPC endpoint) name
+# themselves by this fixed hash, so ownership messages still bind a chain identity.
+LITESVM_GENESIS_HASH = str(Hash(hashlib.sha256(b"litesvm").digest()))
 _TOKEN_ACCOUNT_LEN = 165
 
 
@@ -142,6 +154,16 @@ class SolanaRpcReader:
         self.backoff_s = backoff_s
         self.timeout_s = timeout_s
         self._sleep = sleep
+        self._chain_id: str | None = None
+
+    def chain_id(self) -> str:
+        """`solana:<genesis hash>` of this node (asked once, then kept)."""
+        if self._chain_id is None:
+            genesis = self._result(self._post(GetGenesisHash(id=0).to_json()), "getGenesisHash")
+            if not isinstance(genesis, str) or not 32 <= len(genesis) <= 44:
+                raise _Retry(f"getGenesisHash returned {str(genesis)[:80]!r}")
+            self._chain_id = f"solana:{genesis}"
+        return self._chain_id
 
     def _post(self, body: str) -> Any:
         try:
@@ -166,12 +188,21 @@ class SolanaRpcReader:
 
     def read(self, wallets: Sequence[Wallet], at: datetime | None = None) -> ReserveReading:
         """All balances from one finalized slot, or ReaderError after the retries."""
-        at_unix = snapshot_unix(at)
+        return self._read(wallets, snapshot_unix(at), 0)
+
+    def read_at(self, wallets: Sequence[Wallet], pin: BlockPin) -> ReserveReading:
+        """All balances from one finalized slot at or after `pin`'s (Solana cannot read
+        the past: the reading says which slot it is from)."""
+        return self._read(wallets, pin.requested_at, pin.number)
+
+    def _read(
+        self, wallets: Sequence[Wallet], at_unix: int | None, at_least: int
+    ) -> ReserveReading:
         keys = reserve_accounts(wallets, self.assets)
         last = ""
         for attempt in range(1, self.retries + 2):
             try:
-                return self._read_once(keys, at_unix, attempt)
+                return self._read_once(keys, at_unix, attempt, at_least)
             except _Retry as exc:
                 last = str(exc)
                 if attempt <= self.retries:
@@ -180,11 +211,15 @@ class SolanaRpcReader:
             f"solana: no consistent reading after {_attempts(self.retries + 1)}: {last}"
         )
 
-    def _read_once(self, keys: Sequence[_Key], at_unix: int | None, attempt: int) -> ReserveReading:
+    def _read_once(
+        self, keys: Sequence[_Key], at_unix: int | None, attempt: int, at_least: int = 0
+    ) -> ReserveReading:
+        chain_id = self.chain_id()
         finalized = RpcContextConfig(commitment=CommitmentLevel.Finalized)
         min_slot = self._result(self._post(GetSlot(finalized, id=0).to_json()), "getSlot")
         if not isinstance(min_slot, int):
             raise _Retry(f"getSlot returned {min_slot!r}")
+        min_slot = max(min_slot, at_least)
         config = RpcAccountInfoConfig(
             encoding=UiAccountEncoding.Base64,
             commitment=CommitmentLevel.Finalized,
@@ -229,7 +264,7 @@ class SolanaRpcReader:
         stamp = self._result(self._post(GetBlockTime(slot, id=0).to_json()), "getBlockTime")
         if not isinstance(stamp, int):
             raise _Retry(f"getBlockTime({slot}) returned {stamp!r}")
-        pin = BlockPin("solana", slot, "", stamp, requested_at=at_unix)
+        pin = BlockPin("solana", slot, "", stamp, requested_at=at_unix, chain_id=chain_id)
         balances = balances_from_accounts(keys, accounts, slot)
         return ReserveReading("solana", pin, balances, "rpc-getMultipleAccounts", attempts=attempt)
 
@@ -249,14 +284,27 @@ class LiteSvmReader:
     """Reads an in-process LiteSVM: every account from its current (only) slot."""
 
     chain: Chain = "solana"
+    url = "litesvm"
 
-    def __init__(self, svm: LiteSVM, assets: Mapping[str, AssetSpec]) -> None:
+    def __init__(
+        self, svm: LiteSVM, assets: Mapping[str, AssetSpec], genesis: str = LITESVM_GENESIS_HASH
+    ) -> None:
         self.svm = svm
         self.assets = dict(assets)
+        self.genesis = genesis
+
+    def chain_id(self) -> str:
+        return f"solana:{self.genesis}"
 
     def read(self, wallets: Sequence[Wallet], at: datetime | None = None) -> ReserveReading:
         """All balances at the SVM's current slot (single-threaded, so one state)."""
-        at_unix = snapshot_unix(at)
+        return self._read(wallets, snapshot_unix(at))
+
+    def read_at(self, wallets: Sequence[Wallet], pin: BlockPin) -> ReserveReading:
+        """The SVM's current slot: the only one it has (said in the reading's pin)."""
+        return self._read(wallets, pin.requested_at)
+
+    def _read(self, wallets: Sequence[Wallet], at_unix: int | None) -> ReserveReading:
         keys = reserve_accounts(wallets, self.assets)
         clock = self.svm.get_clock()
         get = self.svm.get_account
@@ -270,7 +318,12 @@ class LiteSvmReader:
         if self.svm.get_clock().slot != clock.slot:
             raise ReaderError("solana: the LiteSVM slot changed during the read")
         pin = BlockPin(
-            "solana", clock.slot, str(self.svm.latest_blockhash()), clock.unix_timestamp, at_unix
+            "solana",
+            clock.slot,
+            str(self.svm.latest_blockhash()),
+            clock.unix_timestamp,
+            at_unix,
+            chain_id=self.chain_id(),
         )
         return ReserveReading(
             "solana", pin, balances_from_accounts(keys, accounts, clock.slot), "litesvm"

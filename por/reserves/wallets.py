@@ -47,6 +47,7 @@ __all__ = [
     "WalletRegistry",
     "load_wallets",
     "normalize_address",
+    "parse_asset_table",
     "registry_from_dict",
     "write_wallets",
 ]
@@ -140,7 +141,9 @@ def _chain(value: object, where: str) -> Chain:
     return value
 
 
-def _assets(raw: object, where: str) -> dict[Chain, dict[str, AssetSpec]]:
+def parse_asset_table(raw: object, where: str) -> dict[Chain, dict[str, AssetSpec]]:
+    """The `assets` table (per chain, per symbol: kind, decimals, contract, label) checked;
+    WalletFileError naming `where` and the entry."""
     if not isinstance(raw, dict) or not raw:
         raise WalletFileError(f"{where}: 'assets' must be a table of chains")
     out: dict[Chain, dict[str, AssetSpec]] = {}
@@ -183,7 +186,7 @@ def registry_from_dict(raw: object, source: str = "wallet file") -> WalletRegist
     exchange = raw.get("exchange")
     if not isinstance(exchange, str) or not exchange.strip() or "\n" in exchange:
         raise WalletFileError(f"{source}: 'exchange' must be a one-line, non-empty name")
-    assets = _assets(raw.get("assets"), f"{source}: assets")
+    assets = parse_asset_table(raw.get("assets"), f"{source}: assets")
     entries = raw.get("wallets")
     if not isinstance(entries, list) or not entries:
         raise WalletFileError(f"{source}: 'wallets' must be a non-empty list")

@@ -3,7 +3,9 @@
 Wires the reserves package (wallet registry, readers, key store, ownership proofs) for a
 snapshot and checks that the wallet registry speaks the ledger's language: every reserve
 asset must be a ledger asset with the same decimals (else amounts would be compared in
-different units), and every chain with wallets needs a reader.
+different units), and every chain with wallets needs a reader. Chains are read first:
+each ownership message binds its chain's identity, which the reader reports, and the
+exchange's manifest key (`ReserveSetup.exchange_key`).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from por.reserves import ReserveReader, ReserveReading, WalletRegistry
+from por.reserves import ReserveReader, ReserveReading, Wallet, WalletRegistry
 from por.reserves.keystore import KeyStore
-from por.reserves.ownership import OwnershipProof, prove_ownership, verify_ownership
+from por.reserves.ownership import Binding, OwnershipProof, prove_ownership, verify_ownership
+from por.reserves.registry import AssetRegistry, expected_account
 from por.snapshot.errors import SnapshotConfigError, SnapshotError
 
 __all__ = ["ReserveSetup", "SnapshotReserves", "read_reserves"]
@@ -24,27 +27,37 @@ __all__ = ["ReserveSetup", "SnapshotReserves", "read_reserves"]
 @dataclass(frozen=True, slots=True)
 class ReserveSetup:
     """What the snapshot needs to read and prove reserves: wallets, a reader per chain
-    (keyed by chain name), and the key store that signs ownership messages."""
+    (keyed by chain name; `por.reserves.quorum.AgreeingReader` for several nodes), the key
+    store that signs ownership messages, and the exchange's manifest public key (64 hex)
+    every ownership message names (the publisher fills it in from its signing key)."""
 
     registry: WalletRegistry
     readers: Mapping[str, ReserveReader]
     keystore: KeyStore
+    exchange_key: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class SnapshotReserves:
-    """Readings (one pin per chain), ownership proofs, and totals per asset."""
+    """Readings (one pin per chain), the wallets, ownership proofs, totals per asset, and
+    the asset registry the balances were read by."""
 
     exchange: str
     readings: tuple[ReserveReading, ...]
     proofs: tuple[OwnershipProof, ...]
     totals: Mapping[str, int]
+    wallets: tuple[Wallet, ...] = ()
+    registry: AssetRegistry | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": "por-reserves/1",
             "exchange": self.exchange,
             "totals": {k: str(v) for k, v in sorted(self.totals.items())},
+            "wallets": [
+                {"chain": w.chain, "address": w.address, "assets": list(w.assets), "role": w.role}
+                for w in self.wallets
+            ],
             "readings": [r.to_dict() for r in self.readings],
             "ownership": [p.to_dict() for p in self.proofs],
         }
@@ -75,6 +88,13 @@ def read_reserves(
     """
     registry = setup.registry
     _check_assets(registry, ledger_assets)
+    key = setup.exchange_key
+    if len(key) != 64 or not all(c in "0123456789abcdef" for c in key):
+        raise SnapshotConfigError(
+            "reserves: the exchange's manifest public key (64 lowercase hex) is needed: every"
+            " ownership message names it"
+        )
+    assets = AssetRegistry.of(registry.assets, "wallet registry")
     readings: list[ReserveReading] = []
     chains = sorted({w.chain for w in registry.wallets})
     for chain in chains:
@@ -82,23 +102,44 @@ def read_reserves(
             raise SnapshotConfigError(
                 f"wallet registry has {chain} wallets but no {chain} reader (RPC URL) was given"
             )
-    proofs = prove_ownership(setup.keystore, registry.exchange, registry.wallets, snapshot_id)
-    for proof in proofs:
-        verify_ownership(proof, exchange=registry.exchange, snapshot_id=snapshot_id)
     totals: dict[str, int] = {}
     for chain in chains:
         wallets = registry.on(chain)
         reading = setup.readers[chain].read(wallets, at)
         expected = {(w.address, a) for w in wallets for a in w.assets}
         got = {(b.address, b.asset) for b in reading.balances}
-        if reading.chain != chain or got != expected:
+        if reading.chain != chain or got != expected or len(reading.balances) != len(expected):
             raise SnapshotError(
                 f"{chain} reader returned balances for other wallets/assets than asked "
-                f"({len(got ^ expected)} differ)"
+                f"({len(got ^ expected)} differ, {len(reading.balances)} for {len(expected)})"
             )
+        if not reading.pin.chain_id:
+            raise SnapshotError(f"{chain} reader did not say which chain it read (chain id)")
+        for balance in reading.balances:
+            spec = assets.get(chain, balance.asset)
+            want = None if spec is None else expected_account(spec, balance.address)
+            if want is None or want.lower() != balance.account.lower():
+                raise SnapshotError(
+                    f"{chain} reader read {balance.asset} of {balance.address} from"
+                    f" {balance.account}, the registry says {want}"
+                )
         readings.append(reading)
         for balance in reading.balances:
             if balance.amount < 0:
                 raise SnapshotError(f"{chain} reader returned a negative balance {balance}")
             totals[balance.asset] = totals.get(balance.asset, 0) + balance.amount
-    return SnapshotReserves(registry.exchange, tuple(readings), proofs, totals)
+    chain_ids: dict[str, str] = {r.chain: r.pin.chain_id for r in readings}
+    proofs = prove_ownership(
+        setup.keystore,
+        registry.wallets,
+        exchange=registry.exchange,
+        exchange_key=key,
+        chain_ids=chain_ids,
+        period=snapshot_id,
+    )
+    for proof in proofs:
+        binding = Binding(registry.exchange, key, proof.chain, chain_ids[proof.chain], snapshot_id)
+        verify_ownership(proof, binding)
+    return SnapshotReserves(
+        registry.exchange, tuple(readings), proofs, totals, registry.wallets, assets
+    )

@@ -689,6 +689,9 @@ def _run(
                 "root": _node_json(built.root),
             },
             "reserves": (None if found is None else [r.pin.to_dict() for r in found.readings]),
+            "reserve_assets": (
+                None if found is None or found.registry is None else found.registry.to_json()
+            ),
             "status": "PASS" if report.passed else "FAIL",
             "files": {
                 "leaves": "leaves.jsonl" if publish_leaves else None,

@@ -33,7 +33,7 @@ from por.model import Node
 from por.proofset import parse_proof_set, verify_proof_set
 from por.reserves import Wallet, WalletRegistry
 from por.reserves.keystore import generate_keystore
-from por.reserves.ownership import OwnershipProof, verify_ownership
+from por.reserves.ownership import Binding, OwnershipProof, verify_ownership
 from por.snapshot import SnapshotIndex
 from tests.por.snapshot.snapshot_ledger import (
     BORROWERS,
@@ -136,6 +136,7 @@ def _args(db: str, out: Path, chains: Chains, wallets: Path, **over: str) -> lis
         "--out": str(out),
         "--wallets": str(wallets),
         "--keys": str(chains.keys),
+        "--public-key": KEY.public_key().public_bytes_raw().hex(),
         "--eth-rpc": chains.anvil.url,
         "--sol-rpc": chains.server.url,
     }
@@ -193,8 +194,11 @@ def test_por_snapshot_writes_files_whose_proofs_and_signatures_verify(
     assert pins["solana"]["slot"] == 9_000 and pins["solana"]["requested_at"] == AT
     assert pins["ethereum"]["requested_at"] == AT
     assert len(reserves["ownership"]) == 3
+    key = KEY.public_key().public_bytes_raw().hex()
     for raw in reserves["ownership"]:
-        verify_ownership(OwnershipProof.from_dict(raw), exchange="Test Exchange", snapshot_id=AT)
+        proof = OwnershipProof.from_dict(raw)
+        chain_id = pins[proof.chain]["chain_id"]
+        verify_ownership(proof, Binding("Test Exchange", key, proof.chain, chain_id, AT))
     report = json.loads((snap / "public" / "reconciliation.json").read_text())
     eth = next(a for a in report["assets"] if a["asset"] == "ETH")
     assert eth["in_flight_withdrawals"] == str(E18 // 2)

@@ -148,8 +148,11 @@ def test_a_wallets_eth_in_wei_relabelled_as_btc_is_rejected_by_bundle_and_reserv
     assert_rejected(reserves_result(published, bundle), *words)
 
 
-def _fake_token_bundle(published: Published, tmp_path: Path) -> tuple[Path, str, str]:
-    """The exchange mints its own 'BTC' token to a custody wallet and counts it as BTC."""
+def _fake_token_bundle(
+    published: Published, tmp_path: Path, every_btc: bool = False
+) -> tuple[Path, str, str]:
+    """The exchange mints its own 'BTC' token to a custody wallet and counts it as BTC
+    (`every_btc`: every wallet's BTC read from that token, the others holding none)."""
     w3 = connect(published.eth_rpc)
     deployer = w3.eth.accounts[0]
     fake = deploy_contract(w3, "PorToken", "Totally BTC", "WBTC", 8, sender=deployer)
@@ -166,9 +169,10 @@ def _fake_token_bundle(published: Published, tmp_path: Path) -> tuple[Path, str,
     def counted(reserves: dict[str, Any]) -> None:
         eth = reading(reserves, "ethereum")
         eth["pin"].update(pin)
-        btc = next(b for b in eth["balances"] if b["address"] == holder and b["asset"] == "BTC")
-        btc["account"] = fake
-        btc["amount"] = str(21_000_000 * 10**8)
+        for btc in eth["balances"]:
+            if btc["asset"] == "BTC" and (every_btc or btc["address"] == holder):
+                btc["account"] = fake
+                btc["amount"] = str(21_000_000 * 10**8 if btc["address"] == holder else 0)
         box["address"] = holder
 
     def repin(manifest: dict[str, Any]) -> None:
@@ -287,3 +291,83 @@ def test_crafted_reserves_exit_one_or_two_with_one_line(
         bundle = _crafted(published, tmp_path, edit)
     no_crash(reserves_result(published, bundle))
     no_crash(bundle_result(published, bundle))
+
+
+# -- the auditor's pinned registry -----------------------------------------------------------
+
+
+def test_a_self_minted_token_the_exchange_signs_into_its_registry_fails_the_pinned_registry(
+    published: Published, tmp_path: Path
+) -> None:
+    """The exchange names its own token as BTC in the registry it signs: only an auditor who
+    pins the well-known contracts (--assets) catches it; without, stderr shows the contract."""
+    bundle, holder, fake = _fake_token_bundle(published, tmp_path, every_btc=True)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["reserve_assets"]["ethereum"]["BTC"]["contract"] = fake
+    resign_bundle(bundle, KEY, lambda _r: None, lambda m: m.update(manifest))
+    trusted = bundle_result(published, bundle)
+    assert trusted.exit_code == 0, trusted.stderr
+    assert f"BTC on ethereum = erc20 {fake}" in trusted.stderr
+    pinned = str(published.world.reserve.wallets_path)  # the well-known contracts
+    result = run("bundle", str(bundle), "--public-key", published.public_key, "--assets", pinned)
+    assert_rejected(result, "registry_differs_from_pinned", "BTC on ethereum", fake)
+    result = run(
+        "reserves",
+        str(bundle),
+        "--eth-rpc",
+        published.eth_rpc,
+        "--public-key",
+        published.public_key,
+        "--assets",
+        pinned,
+    )
+    assert_rejected(result, "registry_differs_from_pinned", fake)
+
+
+def test_an_unreadable_pinned_registry_exits_two(published: Published, tmp_path: Path) -> None:
+    (tmp_path / "assets.json").write_text('{"assets": {"ethereum": {"BTC": {"kind": "x"}}}}')
+    for command in ("bundle", "reserves"):
+        result = run(
+            command,
+            str(published.bundle(HOUR)),
+            "--public-key",
+            published.public_key,
+            "--eth-rpc",
+            published.eth_rpc,
+            "--assets",
+            str(tmp_path / "assets.json"),
+        )
+        assert result.exit_code == 2, (command, result.stderr)
+        assert "kind 'x' is not one of" in result.stderr
+
+
+def test_an_associated_account_holding_another_mint_fails_the_re_read(
+    published: Published,
+) -> None:
+    """On a real chain an ATA holds its own mint; a lying node (here: a changed account)
+    may not: the re-read checks every SPL account's mint, not just its owner."""
+    svm = published.world.reserve.solana.svm
+    registry = published.world.reserve.registry
+    owner = next(w.address for w in registry.wallets if w.chain == "solana")
+    sol = json.loads((published.bundle(HOUR) / "reserves.json").read_text())
+    ata = next(
+        b["account"]
+        for b in reading(sol, "solana")["balances"]
+        if b["address"] == owner and b["asset"] == "USDC"
+    )
+    key = Pubkey.from_string(ata)
+    before = svm.get_account(key)
+    assert before is not None
+    token = TokenAccount.from_bytes(bytes(before.data))
+    other = TokenAccount(
+        Pubkey.new_unique(), token.owner, token.amount, None, TokenAccountState.Initialized, None, 0
+    )
+    svm.set_account(key, Account(before.lamports, bytes(other), TOKEN_PROGRAM_ID, False, 0))
+    try:
+        result = run(
+            "reserves", str(published.bundle(HOUR)), "--sol-rpc", published.sol_rpc,
+            "--public-key", published.public_key,
+        )  # fmt: skip
+        assert_rejected(result, "spl_mint_mismatch", "USDC on solana", owner)
+    finally:
+        svm.set_account(key, before)

@@ -40,6 +40,10 @@ def _recompute_reconciliation(report: dict[str, Any], totals: dict[str, str]) ->
         line["reserves"] = str(reserve)
         line["custody_gap"] = str(reserve - int(line["ledger_custody"]))
         line["coverage_ppm"] = None if net <= 0 else reserve * 1_000_000 // net
+        if "coverage" in line:
+            line["coverage"] = (
+                None if net <= 0 else {"reserves": str(reserve), "net_liabilities": str(net)}
+            )
         line["status"] = "PASS" if reserve >= net else "FAIL"
         verdicts.append(line["status"])
     report["status"] = "PASS" if all(v == "PASS" for v in verdicts) else "FAIL"

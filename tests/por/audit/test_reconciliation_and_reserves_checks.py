@@ -64,7 +64,9 @@ def test_an_overall_verdict_that_contradicts_the_lines_is_caught(published: Publ
 
 def test_the_published_reserves_verify_every_ownership_signature(published: Published) -> None:
     manifest, doc, _, reserves = inputs(published)
-    assert "ownership signatures verify" in check_reserves(reserves, manifest, doc)
+    assert "ownership signatures bound to the pinned key verify" in check_reserves(
+        reserves, manifest, doc
+    )
 
 
 def test_a_signature_of_another_address_or_snapshot_is_caught(published: Published) -> None:
@@ -79,9 +81,14 @@ def test_a_signature_of_another_address_or_snapshot_is_caught(published: Publish
     stale = copy.deepcopy(reserves)
     target = next(o for o in stale["ownership"] if o["address"] == sol["address"])
     target["message"] = target["message"].replace("2026-11-24T01", "2026-11-24T00")
-    target["snapshot_id"] = "2026-11-24T00:00:00Z"
-    with pytest.raises(_Fail, match="signed text is not the text for snapshot"):
+    target["period"] = "2026-11-24T00:00:00Z"
+    with pytest.raises(_Fail, match="signed for period '2026-11-24T00:00:00Z', expected"):
         check_reserves(stale, manifest, doc)
+    text_only = copy.deepcopy(reserves)
+    target = next(o for o in text_only["ownership"] if o["address"] == sol["address"])
+    target["message"] = target["message"].replace("2026-11-24T01", "2026-11-24T00")
+    with pytest.raises(_Fail, match="the signed text is not the text these fields give"):
+        check_reserves(text_only, manifest, doc)
 
 
 def test_a_wallet_with_reserves_but_no_proof_and_wrong_totals_are_caught(

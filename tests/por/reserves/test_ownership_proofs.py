@@ -1,10 +1,13 @@
-"""Ownership proofs: EIP-191 and Ed25519 signatures over the snapshot's fixed text."""
+"""Ownership proofs: EIP-191 and Ed25519 signatures over a text bound to the exchange's key,
+the chain, the address and the snapshot."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +15,7 @@ from por.reserves.errors import KeyStoreError, OwnershipError
 from por.reserves.keystore import FileKeyStore, KeyStore, generate_keystore
 from por.reserves.model import Wallet
 from por.reserves.ownership import (
+    Binding,
     OwnershipProof,
     ownership_message,
     prove_ownership,
@@ -20,6 +24,33 @@ from por.reserves.ownership import (
 
 EXCHANGE = "Example Exchange"
 SNAPSHOT = "2026-11-24T16:00:00Z"
+KEY_A = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+KEY_B = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c"
+CHAIN_IDS = {
+    "ethereum": "eip155:1",
+    "solana": "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdpKuc147dw2N9d",
+}
+
+
+def binding(chain: str, period: str = SNAPSHOT, key: str = KEY_A, **kw: str) -> Binding:
+    return Binding(
+        kw.get("exchange", EXCHANGE), key, chain, kw.get("chain_id", CHAIN_IDS[chain]), period
+    )  # type: ignore[arg-type]
+
+
+def prove(store: FileKeyStore, wallets: list[Wallet], period: str = SNAPSHOT, **kw: str) -> Any:
+    return prove_ownership(
+        store,
+        wallets,
+        exchange=kw.get("exchange", EXCHANGE),
+        exchange_key=kw.get("key", KEY_A),
+        chain_ids=CHAIN_IDS,
+        period=period,
+    )
+
+
+def check(proof: OwnershipProof, **kw: str) -> None:
+    verify_ownership(proof, binding(proof.chain, **kw))
 
 
 @pytest.fixture
@@ -30,22 +61,27 @@ def keys(tmp_path: Path) -> tuple[FileKeyStore, list[Wallet]]:
     return store, wallets
 
 
-def test_the_message_names_exchange_chain_address_and_snapshot() -> None:
-    text = ownership_message(EXCHANGE, "solana", "Addr", SNAPSHOT)
+def test_the_message_names_exchange_key_chain_id_address_kind_and_period() -> None:
+    text = ownership_message(binding("solana"), "Addr")
     assert text == (
         "Proof of reserves: address ownership\n"
-        "exchange: Example Exchange\nchain: solana\naddress: Addr\n"
-        "snapshot: 2026-11-24T16:00:00Z\n"
+        "exchange: Example Exchange\n"
+        f"exchange key: {KEY_A}\n"
+        "chain: solana\n"
+        f"chain id: {CHAIN_IDS['solana']}\n"
+        "address: Addr\n"
+        "kind: snapshot\n"
+        "period: 2026-11-24T16:00:00Z\n"
     )
 
 
 def test_signatures_of_every_address_verify(keys: tuple[FileKeyStore, list[Wallet]]) -> None:
     store, wallets = keys
     assert isinstance(store, KeyStore)
-    proofs = prove_ownership(store, EXCHANGE, wallets, SNAPSHOT)
+    proofs = prove(store, wallets)
     assert [p.scheme for p in proofs] == ["eip191-personal-sign"] * 2 + ["ed25519"] * 2
     for proof in proofs:
-        assert verify_ownership(proof, exchange=EXCHANGE, snapshot_id=SNAPSHOT) is None
+        assert check(proof) is None
         assert OwnershipProof.from_dict(proof.to_dict()) == proof
 
 
@@ -53,61 +89,109 @@ def test_a_signature_for_another_snapshot_is_refused(
     keys: tuple[FileKeyStore, list[Wallet]],
 ) -> None:
     store, wallets = keys
-    for proof in prove_ownership(store, EXCHANGE, wallets, "2026-11-24T15:00:00Z"):
+    for proof in prove(store, wallets, "2026-11-24T15:00:00Z"):
         with pytest.raises(
-            OwnershipError, match="not the text for snapshot '2026-11-24T16:00:00Z'"
+            OwnershipError, match="signed for period '2026-11-24T15:00:00Z', expected '2026-11"
         ):
-            verify_ownership(proof, exchange=EXCHANGE, snapshot_id=SNAPSHOT)
+            check(proof)
         # relabelling the stale proof does not help: the signature is over the old text
         relabelled = dataclasses.replace(
             proof,
-            snapshot_id=SNAPSHOT,
-            message=ownership_message(EXCHANGE, proof.chain, proof.address, SNAPSHOT),
+            period=SNAPSHOT,
+            message=ownership_message(binding(proof.chain), proof.address),
         )
         with pytest.raises(OwnershipError, match="recovers to|does not verify"):
-            verify_ownership(relabelled, exchange=EXCHANGE, snapshot_id=SNAPSHOT)
+            check(relabelled)
 
 
 def test_a_signature_presented_for_another_address_is_refused(
     keys: tuple[FileKeyStore, list[Wallet]],
 ) -> None:
     store, wallets = keys
-    proofs = prove_ownership(store, EXCHANGE, wallets, SNAPSHOT)
+    proofs = prove(store, wallets)
     for mine, other in ((proofs[0], proofs[1]), (proofs[2], proofs[3])):
         stolen = dataclasses.replace(
             mine,
             address=other.address,
-            message=ownership_message(EXCHANGE, mine.chain, other.address, SNAPSHOT),
+            message=ownership_message(binding(mine.chain), other.address),
         )
         with pytest.raises(OwnershipError, match="recovers to .*not the address|does not verify"):
-            verify_ownership(stolen, exchange=EXCHANGE, snapshot_id=SNAPSHOT)
+            check(stolen)
 
 
 def test_a_signature_for_another_exchange_is_refused(
     keys: tuple[FileKeyStore, list[Wallet]],
 ) -> None:
     store, wallets = keys
-    proof = prove_ownership(store, "Other Exchange", wallets[:1], SNAPSHOT)[0]
-    with pytest.raises(OwnershipError, match="not the text"):
-        verify_ownership(proof, exchange=EXCHANGE, snapshot_id=SNAPSHOT)
+    proof = prove(store, wallets[:1], exchange="Other Exchange")[0]
+    with pytest.raises(OwnershipError, match="not the text these fields give"):
+        check(proof)
+
+
+def test_a_proof_for_another_exchange_key_is_refused_naming_both_keys(
+    keys: tuple[FileKeyStore, list[Wallet]],
+) -> None:
+    """Exchange B copies exchange A's proofs: they name A's key, B's manifests pin B's."""
+    store, wallets = keys
+    for proof in prove(store, wallets, key=KEY_A):
+        with pytest.raises(
+            OwnershipError,
+            match=f"ownership signed for exchange key {KEY_A}, not the pinned key {KEY_B}",
+        ):
+            check(proof, key=KEY_B)
+        # and rewriting the key field does not help: the signature is over A's text
+        forged = dataclasses.replace(
+            proof,
+            exchange_key=KEY_B,
+            message=ownership_message(binding(proof.chain, key=KEY_B), proof.address),
+        )
+        with pytest.raises(OwnershipError, match="recovers to|does not verify"):
+            check(forged, key=KEY_B)
+
+
+def test_a_proof_for_another_chain_id_is_refused(
+    keys: tuple[FileKeyStore, list[Wallet]],
+) -> None:
+    store, wallets = keys
+    proof = prove(store, wallets[:1])[0]
+    with pytest.raises(OwnershipError, match="signed for chain id 'eip155:1', expected 'eip155:5'"):
+        check(proof, chain_id="eip155:5")
 
 
 def test_malformed_signatures_are_refused_with_a_reason(
     keys: tuple[FileKeyStore, list[Wallet]],
 ) -> None:
     store, wallets = keys
-    eth, _, sol, _ = prove_ownership(store, EXCHANGE, wallets, SNAPSHOT)
+    eth, _, sol, _ = prove(store, wallets)
     with pytest.raises(OwnershipError, match="wrong size: expected 65, got 64"):
-        verify_ownership(
-            dataclasses.replace(eth, signature=eth.signature[:-2]),
-            exchange=EXCHANGE,
-            snapshot_id=SNAPSHOT,
-        )
+        check(dataclasses.replace(eth, signature=eth.signature[:-2]))
     flipped = sol.signature[:-1] + ("2" if sol.signature[-1] != "2" else "3")
     with pytest.raises(OwnershipError, match="Ed25519|malformed"):
-        verify_ownership(
-            dataclasses.replace(sol, signature=flipped), exchange=EXCHANGE, snapshot_id=SNAPSHOT
-        )
+        check(dataclasses.replace(sol, signature=flipped))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("address", "xyz", "invalid Ethereum address 'xyz'"),
+        ("address", ["0x00"], "address must be a string of at most"),
+        ("address", "0x" + "ab" * 20, "not in its canonical form"),
+        ("chain", "bitcoin", "unknown chain 'bitcoin'"),
+        ("signature", 7, "signature must be a string"),
+        ("message", "x" * 2000, "message must be a string of at most 1024"),
+    ],
+)
+def test_a_malformed_proof_entry_is_refused_with_a_reason(
+    keys: tuple[FileKeyStore, list[Wallet]], field: str, value: object, message: str
+) -> None:
+    store, wallets = keys
+    raw = prove(store, wallets[:1])[0].to_dict()
+    raw[field] = value
+    with pytest.raises(OwnershipError, match=re.escape(message)):
+        OwnershipProof.from_dict(raw)
+    whole = prove(store, wallets[:1])[0].to_dict()
+    with pytest.raises(OwnershipError, match="missing field 'kind'"):
+        OwnershipProof.from_dict({k: v for k, v in whole.items() if k != "kind"})
 
 
 def test_a_missing_key_is_a_clear_error(keys: tuple[FileKeyStore, list[Wallet]]) -> None:
@@ -116,7 +200,7 @@ def test_a_missing_key_is_a_clear_error(keys: tuple[FileKeyStore, list[Wallet]])
     with pytest.raises(
         KeyStoreError, match=f"no signing key for ethereum address {stranger.address}"
     ):
-        prove_ownership(store, EXCHANGE, [stranger], SNAPSHOT)
+        prove(store, [stranger])
 
 
 def test_a_key_store_readable_by_others_is_refused(tmp_path: Path) -> None:
@@ -140,5 +224,7 @@ def test_a_missing_key_store_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_text_fields_with_newlines_are_refused() -> None:
-    with pytest.raises(OwnershipError, match="snapshot id must be a non-empty single line"):
-        ownership_message(EXCHANGE, "ethereum", "0xabc", "2026\nsnapshot: other")
+    with pytest.raises(OwnershipError, match="period must be a non-empty single line"):
+        ownership_message(binding("ethereum", "2026\nperiod: other"), "0xabc")
+    with pytest.raises(OwnershipError, match="exchange key must be 64 lowercase hex"):
+        ownership_message(binding("ethereum", key=KEY_A.upper()), "0xabc")

@@ -331,7 +331,11 @@ def _solana_setup(tmp_path: Path, sol: int, *, decimals: int = 9) -> ReserveSetu
     registry = WalletRegistry(
         "Test Exchange", {"solana": specs}, (Wallet("solana", owner, ("SOL",), "cold"),)
     )
-    return ReserveSetup(registry, {"solana": LiteSvmReader(world.svm, specs)}, store)
+    readers = {"solana": LiteSvmReader(world.svm, specs)}
+    return ReserveSetup(registry, readers, store, EXCHANGE_KEY)
+
+
+EXCHANGE_KEY = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
 
 
 SOL_LEDGER = [
@@ -353,7 +357,9 @@ def test_reserves_are_read_signed_and_reconciled(tmp_path: Path, held: int, stat
     reserves = json.loads((result.directory / "public" / "reserves.json").read_text())
     assert reserves["totals"] == {"SOL": str(held)}
     (proof,) = reserves["ownership"]
-    assert proof["scheme"] == "ed25519" and "snapshot: 2026-11-24T16:00:00Z" in proof["message"]
+    assert proof["scheme"] == "ed25519" and "period: 2026-11-24T16:00:00Z" in proof["message"]
+    assert f"exchange key: {EXCHANGE_KEY}" in proof["message"]
+    assert reserves["readings"][0]["pin"]["chain_id"] == proof["chain_id"]
     assert reserves["readings"][0]["pin"]["requested_at"] == AT
 
 
@@ -361,7 +367,7 @@ def test_a_missing_signing_key_fails_the_snapshot_and_leaves_nothing(tmp_path: P
     ledger = make_ledger(f"sqlite:///{tmp_path / 'l.db'}", SOL_LEDGER)
     setup = _solana_setup(tmp_path, 1)
     other, _, _ = generate_keystore(tmp_path / "other.json", solana=1)
-    setup = ReserveSetup(setup.registry, setup.readers, other)
+    setup = ReserveSetup(setup.registry, setup.readers, other, EXCHANGE_KEY)
     with pytest.raises(KeyStoreError, match="no signing key for solana address"):
         take_snapshot(SqlLedgerExport(ledger.engine), AT, tmp_path / "out", reserves=setup)
     assert list((tmp_path / "out").iterdir()) == []
