@@ -1,8 +1,8 @@
 """Settlement every 10 s (perp PnL realised into USDC at mark) and hourly funding.
 
-Losses are covered by the account's USDC, then its USDC lends, then a USDC borrow, never
-by selling other assets; profits go to the USDC lending pool when auto-lend is on.
-See docs/margin.md.
+Losses are covered by the account's USDC, then its USDC lends, then a USDC borrow, then
+(what the pool cannot lend) by selling other collateral on the spot book within the price
+bands; profits go to the USDC lending pool when auto-lend is on. See docs/margin.md.
 """
 
 from __future__ import annotations
