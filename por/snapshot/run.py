@@ -43,6 +43,7 @@ from numpy.typing import NDArray
 from por._hashing import AMOUNT_LIMIT, HASH_BYTES, tag_hash
 from por.builder import AccountBatch, BuiltTree, EngineName, build_tree
 from por.model import Node
+from por.progress import NO_PROGRESS, Progress
 from por.proof import parse_proof
 from por.proofstore import ProofStore
 from por.snapshot.errors import SnapshotConfigError, SnapshotError, TotalsMismatchError
@@ -177,15 +178,17 @@ def read_cut(
     snapshot_id: str,
     secret: bytes,
     timings: dict[str, float] | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> CutData:
     """One consistent read of everything the snapshot needs from the ledger.
 
     `timings` (if given) receives "cut" (time spent in the ledger's queries, including
     streaming the claims) and "leaves" (time spent turning claims into leaf columns).
+    `progress` advances by the accounts read (the stage itself is the caller's).
     """
     try:
         with source.cut(boundary_ms) as cut:
-            return _read(cut, snapshot_id, secret, {} if timings is None else timings)
+            return _read(cut, snapshot_id, secret, {} if timings is None else timings, progress)
     except SnapshotError:
         raise
     except Exception as exc:  # the source is another party's code: name it, keep one line
@@ -193,34 +196,53 @@ def read_cut(
         raise SnapshotError(f"ledger source: {detail}") from exc
 
 
-class _TimedRows:
-    """Wraps the claims stream and adds up the time spent producing its rows."""
+_PROGRESS_ROWS = 65_536  # accounts between two progress reports
 
-    def __init__(self, rows: Iterator[tuple[str, Sequence[int]]]) -> None:
+
+class _TimedRows:
+    """Wraps the claims stream, adds up the time spent producing its rows and reports
+    them to `progress` every `_PROGRESS_ROWS`."""
+
+    def __init__(
+        self, rows: Iterator[tuple[str, Sequence[int]]], progress: Progress = NO_PROGRESS
+    ) -> None:
         self._rows = rows
+        self._progress = progress
         self.elapsed = 0.0
 
     def __iter__(self) -> Iterator[tuple[str, Sequence[int]]]:
         clock = time.perf_counter
         rows = self._rows
+        progress = self._progress
+        count = 0
         while True:
             start = clock()
             try:
                 row = next(rows)
             except StopIteration:
                 self.elapsed += clock() - start
+                progress.advance(count % _PROGRESS_ROWS)
                 return
             self.elapsed += clock() - start
+            count += 1
+            if not count % _PROGRESS_ROWS:
+                progress.advance(_PROGRESS_ROWS)
             yield row
 
 
-def _read(cut: LedgerCut, snapshot_id: str, secret: bytes, timings: dict[str, float]) -> CutData:
+def _read(
+    cut: LedgerCut,
+    snapshot_id: str,
+    secret: bytes,
+    timings: dict[str, float],
+    progress: Progress = NO_PROGRESS,
+) -> CutData:
     start = time.perf_counter()
     assets = tuple((str(s), int(d)) for s, d in cut.assets())
     if not assets:
         raise SnapshotError(f"the ledger has no assets at seq {cut.seq}")
     symbols = tuple(s for s, _ in assets)
-    rows = _TimedRows(iter(cut.claims()))
+    rows = _TimedRows(iter(cut.claims()), progress)
     before_leaves = time.perf_counter()
     leaves = collect_leaves(rows, symbols, snapshot_id, secret)
     after_leaves = time.perf_counter()
@@ -540,13 +562,15 @@ def take_snapshot(
     publish_leaves: bool = True,
     pieces: PiecePolicy = DEFAULT_POLICY,
     after_step: Callable[[str], None] | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> SnapshotResult:
     """Take the snapshot at `at` and write `<out>/<name>/` (see the module docstring).
 
     `secret` derives nonces, the split into pieces (`pieces`, the policy) and filler tags;
     when None a fresh one is generated and kept in `private/secret`. `after_step(name)` is
-    called after each step (tests use it to fail midway). Raises SnapshotError (or a
-    reserves error); nothing is left behind.
+    called after each step (tests use it to fail midway); `progress` receives each stage
+    (cut, reserves, pieces, tree, check, store, publish, write) with its counts. Raises
+    SnapshotError (or a reserves error); nothing is left behind.
     """
     snapshot_id, at_dt = parse_snapshot_time(at)
     if secret is not None and len(secret) < SECRET_BYTES_MIN:
@@ -574,6 +598,7 @@ def take_snapshot(
             publish_leaves,
             pieces,
             after_step or (lambda _step: None),
+            progress,
         )
         _make_private(tmp / "private")
         _fsync_tree(tmp)
@@ -601,31 +626,40 @@ def _run(
     publish_leaves: bool,
     policy: PiecePolicy,
     after_step: Callable[[str], None],
+    progress: Progress = NO_PROGRESS,
 ) -> SnapshotResult:
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
-    def lap(name: str) -> None:
+    def lap(name: str, following: str | None = None, **counts: int) -> None:
+        """`name` is done (timed from the last lap); `following` starts."""
         nonlocal clock
         now = time.perf_counter()
         timings[name] = now - clock
         clock = now
+        progress.finish(name, timings[name], counts)
         after_step(name)
+        if following is not None:
+            progress.start(following)
 
     boundary_ms = int(at.timestamp()) * 1000
-    cut = read_cut(source, boundary_ms, snapshot_id, secret, timings)
+    progress.start("cut")
+    begin = time.perf_counter()
+    cut = read_cut(source, boundary_ms, snapshot_id, secret, timings, progress)
     clock = time.perf_counter()
+    progress.finish("cut", clock - begin, {"accounts": cut.leaves.count, "seq": cut.seq})
     after_step("cut")
+    progress.start("reserves")
     ledger_assets = dict(cut.assets)
     found: SnapshotReserves | None = None
     if reserve_setup is not None:
         found = read_reserves(reserve_setup, ledger_assets, snapshot_id, at)
-    lap("reserves")
+    lap("reserves", "pieces", chains=0 if found is None else len(found.readings))
     public, private = tmp / "public", tmp / "private"
     public.mkdir()
     private.mkdir(mode=0o700)  # private from the start; its files are made 0600 at the end
     pieces = split_pieces(cut.leaves.batch, policy, snapshot_id, secret)
-    lap("pieces")
+    lap("pieces", "tree", pieces=pieces.count)
     built: BuiltTree = build_tree(
         pieces.batch,
         cut.symbols,
@@ -636,17 +670,17 @@ def _run(
         out_dir=private / "tree",
         pieces=True,
     )
-    lap("tree")
+    lap("tree", "check", leaves=built.leaf_count, height=built.height)
     check_root_totals(built.root, cut.symbols, cut.totals)
     check_borrower_book(built.root, cut.symbols, cut.book, cut.leaves.borrowers)
-    lap("check")
+    lap("check", "store")
     write_private_index(pieces, private / "index")
     with ProofStore.open(private / "tree") as store:
         _self_check(store, pieces.batch, SELF_CHECK_PROOFS)
-        lap("store")
+        lap("store", "publish")
         if publish_leaves:
             write_leaf_list(store, public / "leaves.jsonl")
-    lap("publish")
+    lap("publish", "write", leaves=built.leaf_count if publish_leaves else 0)
     system_per_asset: dict[str, int] = {}
     for (account, asset), amount in cut.system.items():
         if account != "@custody":
