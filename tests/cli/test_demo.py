@@ -95,3 +95,52 @@ def test_demo_help_ends_with_examples() -> None:
     assert result.exit_code == 0
     assert "Examples:" in result.output
     assert "--insolvent" in result.output
+
+
+def test_the_demo_crash_slices_ten_percent_and_leaves_no_idle_balance() -> None:
+    """Issue 21: the crash hour's book slices are 10 % of the position (rounded up to the
+    step, at most the position), and at the end of the day no account that auto-lends
+    holds an idle `available` balance of a lendable asset (other than borrowed cash)."""
+    from exchange.lending import lending_state
+    from exchange.matching import matching_state
+
+    gen = load_generator()
+    day = gen.generate_day(accounts=200, hours=4)
+    exchange = Exchange(default_registry(), journal=MemoryJournal())
+    slices: list[tuple[int, int]] = []  # (quantity, expected 10 % slice)
+
+    def check_slices(event: object) -> None:
+        data = getattr(event, "data", None)
+        if getattr(event, "cmd", "") != "liquidation" or not data:
+            return
+        ms = matching_state(exchange.state)
+        movers = ("book", "adl", "backstop_lp")  # stages that move a perp position
+        later = collections.Counter(s["account"] for s in data["steps"] if s["stage"] in movers)
+        for step in data["steps"]:
+            if step["reason"] != "close_through_book" or not step["filled"]:
+                continue
+            if later[step["account"]] != 1:
+                continue  # other steps moved the position too: not this check's
+            market = ms.books[step["market"]].market
+            pos = ms.positions[(step["account"], step["market"])]
+            before = abs(pos.size) + step["filled"]
+            want = -(-before // 10)
+            want = min(-(-want // market.step_size) * market.step_size,
+                       before // market.step_size * market.step_size)  # fmt: skip
+            slices.append((step["quantity"], want))
+
+    exchange.after_event.append(check_slices)
+    for line in gen.config_lines() + day.lines:
+        exchange.apply_line(line)
+    assert len(slices) >= 5, "the crash must slice positions through the book"
+    assert all(q == want for q, want in slices), f"slices are not 10 %: {slices[:5]}"
+    state = exchange.state
+    ls = lending_state(state)
+    idle = [
+        (account, asset, amount)
+        for (account, asset, bucket), amount in state.balances.items()
+        if bucket == "available" and amount > 0 and not is_system_account(account)
+        and ls.auto_lends(account, asset)
+        and amount > -state.balance(account, asset, "borrowed")
+    ]  # fmt: skip
+    assert idle == [], f"idle balances of accounts that auto-lend: {idle[:5]}"
