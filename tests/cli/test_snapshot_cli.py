@@ -241,6 +241,17 @@ def test_an_unknown_chain_fails_with_one_line_and_no_files(
     _fails(_run(_args(ledger_db, out, chains, wallets)), 2, "unknown chain 'dogecoin'", out)
 
 
+def test_wallets_without_the_manifest_public_key_fail_with_one_line_and_no_files(
+    ledger_db: str, tmp_path: Path, chains: Chains
+) -> None:
+    wallets = _wallet_file(tmp_path / "w.json", chains.registry())
+    out = tmp_path / "out"
+    args = _args(ledger_db, out, chains, wallets)
+    at = args.index("--public-key")
+    del args[at : at + 2]
+    _fails(_run(args), 2, "--public-key HEX is required with --wallets", out)
+
+
 def test_a_missing_signing_key_fails_with_one_line_and_no_files(
     ledger_db: str, tmp_path: Path, chains: Chains
 ) -> None:
