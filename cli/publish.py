@@ -25,7 +25,7 @@ from cli._leaflist import leaf_list_options, leaf_list_policy
 from cli._pieces import pieces_option
 
 if TYPE_CHECKING:
-    from por.publish import Publisher
+    from por.publish import Outcome, Publisher
 
 __all__ = ["publish", "schedule"]
 
@@ -225,12 +225,16 @@ def _common(func: F) -> F:
 
 
 def _publisher(
-    opts: dict[str, Any], clock: Callable[[], datetime] | None = None, emit: Any = None
+    opts: dict[str, Any],
+    clock: Callable[[], datetime] | None = None,
+    emit: Any = None,
+    progress: Any = None,
 ) -> Publisher:
     from cli.snapshot import _reserve_setup
     from exchange.db import open_database
     from exchange.export import SqlLedgerExport
     from por.keys import resolve_signing_key
+    from por.progress import NO_PROGRESS
     from por.publish import AnchorConfig, Publisher, PublisherConfig, open_publication_db
     from por.snapshot import PiecePolicy, read_secret
 
@@ -275,8 +279,44 @@ def _publisher(
     )
     ledger = open_database(opts["db_url"], create=False)
     return Publisher(
-        open_publication_db(opts["log_db"]), SqlLedgerExport(ledger), config, clock=clock, emit=emit
+        open_publication_db(opts["log_db"]),
+        SqlLedgerExport(ledger),
+        config,
+        clock=clock,
+        emit=emit,
+        progress=NO_PROGRESS if progress is None else progress,
     )
+
+
+def _publish_due(
+    publisher: Publisher,
+    at_hour: datetime | None,
+    since_hour: datetime | None,
+    until_hour: datetime | None,
+    delay: timedelta,
+    no_recheck: bool,
+) -> list[Outcome]:
+    """Under the lock: the hour `at_hour` (re-checked), or every due hour in order."""
+    from por.publish import NotDueError, hour_id
+
+    with publisher.lock():
+        publisher.recover()
+        if at_hour is not None:
+            return [publisher.publish_hour(at_hour, recheck=not no_recheck)]
+        now = datetime.now(UTC)
+        hours = publisher.due_hours(now, delay, since_hour)
+        if until_hour is not None:
+            hours = [h for h in hours if h <= until_hour]
+        outcomes: list[Outcome] = []
+        for hour in hours:
+            try:
+                outcomes.append(publisher.publish_hour(hour))
+            except NotDueError:
+                if hour == hours[0]:
+                    raise
+                click.echo(f"por publish: {hour_id(hour)} is not final yet; stopping", err=True)
+                break
+        return outcomes
 
 
 @click.command(
@@ -334,31 +374,16 @@ def publish(
     is recomputed and the command exits 1 if the manifest would differ now. Crash-safe:
     rerun after any failure or kill. One publisher at a time (lock).
     """
-    from por.publish import NotDueError, hour_id
+    from cli._progress import terminal_progress
 
     at_hour = _hour(at, "--at")
     since_hour = _hour(since, "--since")
     until_hour = _hour(until, "--until")
     delay = _duration(opts["delay"])
-    publisher = _publisher(opts)
-    with publisher.lock():
-        publisher.recover()
-        if at_hour is not None:
-            outcomes = [publisher.publish_hour(at_hour, recheck=not no_recheck)]
-        else:
-            now = datetime.now(UTC)
-            hours = publisher.due_hours(now, delay, since_hour)
-            if until_hour is not None:
-                hours = [h for h in hours if h <= until_hour]
-            outcomes = []
-            for hour in hours:
-                try:
-                    outcomes.append(publisher.publish_hour(hour))
-                except NotDueError:
-                    if hour == hours[0]:
-                        raise
-                    click.echo(f"por publish: {hour_id(hour)} is not final yet; stopping", err=True)
-                    break
+    with terminal_progress() as progress:
+        outcomes = _publish_due(
+            _publisher(opts, progress=progress), at_hour, since_hour, until_hour, delay, no_recheck
+        )
     for o in outcomes:
         if as_json:
             click.echo(
@@ -425,11 +450,11 @@ def schedule(
     Logs are JSON lines on stderr; failures are logged and retried (the health file says
     so); a restart after a crash finishes what the crash interrupted.
     """
+    from cli._progress import JsonStages, Tee, terminal_progress
     from por.publish.scheduler import JsonLog, ScheduleConfig, SystemClock, run_schedule
 
     clock = SystemClock()
     log = JsonLog(clock.now)
-    publisher = _publisher(opts, clock=clock.now, emit=log)
     config = ScheduleConfig(
         delay=_duration(opts["delay"]),
         since=_hour(since, "--since"),
@@ -437,4 +462,7 @@ def schedule(
         health=None if health is None else Path(health),
         retry_s=retry_s,
     )
-    run_schedule(publisher, clock, config, log)
+    with terminal_progress() as bar:  # a bar on a terminal; a JSON line per stage always
+        progress = Tee(bar, JsonStages(log))
+        publisher = _publisher(opts, clock=clock.now, emit=log, progress=progress)
+        run_schedule(publisher, clock, config, log)

@@ -252,6 +252,7 @@ def snapshot(
     ledger's index prices, and the borrowers' debts against their collateral after
     haircuts (PASS/WARN, a warning only); exits 1 if the reserves FAIL.
     """
+    from cli._progress import terminal_progress
     from exchange.db import open_database
     from exchange.export import SqlLedgerExport
     from por.snapshot import (
@@ -280,7 +281,10 @@ def snapshot(
         setup = _reserve_setup(wallets, keys, eth_rpc, sol_rpc, key)
     engine_db = open_database(db_url, create=False)
     try:
-        with _sealed_leaves(Path(out), at, policy.recipients) as where:
+        with (
+            _sealed_leaves(Path(out), at, policy.recipients) as where,
+            terminal_progress() as progress,
+        ):
             result = take_snapshot(
                 SqlLedgerExport(engine_db),
                 at,
@@ -291,6 +295,7 @@ def snapshot(
                 min_leaves=min_leaves,
                 publish_leaves=policy.needs_leaves,
                 pieces=piece_policy,
+                progress=progress,
             )
     finally:
         engine_db.dispose()

@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -47,6 +48,7 @@ from por.log.entry import entry_from_manifest
 from por.log.head import LogHead as SignedHeadContent
 from por.log.head import sign_head
 from por.manifest import LogHead, build_manifest
+from por.progress import NO_PROGRESS, Progress
 from por.publish import records
 from por.publish._crash import crashpoint
 from por.publish._fsio import fsync_dir, fsync_file, rename_into_place
@@ -167,8 +169,10 @@ class Publisher:
         *,
         clock: Callable[[], datetime] | None = None,
         emit: EventSink | None = None,
+        progress: Progress = NO_PROGRESS,
     ) -> None:
         self.db = db
+        self.progress = progress  # the snapshot's stages, then bundle, anchor, site
         self.source = source
         self.config = _bind_reserves(config)
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -245,6 +249,8 @@ class Publisher:
     def _anchor(self, pub: Publication) -> AnchorRecord:
         anchorer = self.anchorer
         assert anchorer is not None
+        self.progress.start("anchor")
+        begin = time.perf_counter()
         record = anchorer.ensure(
             pub.snapshot_id,
             pub.log_size,
@@ -254,6 +260,7 @@ class Publisher:
         with self.db.begin() as conn:
             records.set_anchor(conn, pub.snapshot_id, record.tx, record.block)
         crashpoint("commit")
+        self.progress.finish("anchor", time.perf_counter() - begin, {"block": int(record.block)})
         self.emit("anchored", snapshot_id=pub.snapshot_id, tx=record.tx, block=record.block)
         return record
 
@@ -262,7 +269,10 @@ class Publisher:
             return
         from por.site.build import build_site
 
+        self.progress.start("site")
+        begin = time.perf_counter()
         build_site(self.config.site, self.config.bundles, self.db)
+        self.progress.finish("site", time.perf_counter() - begin, {})
         self.emit("site_updated", path=str(self.config.site))
 
     # -- publishing -----------------------------------------------------------------------
@@ -335,6 +345,7 @@ class Publisher:
                 min_leaves=self.config.min_leaves,
                 publish_leaves=self.config.leaf_list.needs_leaves,
                 pieces=self.config.pieces,
+                progress=self.progress,
             )
         except SnapshotError as exc:
             if type(exc.__cause__).__name__ == "CutNotFinalError":
@@ -348,6 +359,8 @@ class Publisher:
         cfg = self.config
         snapshot_dir = self._snapshot(at, cfg.work, with_reserves=True)
         self.emit("snapshot_ready", snapshot_id=sid, path=str(snapshot_dir))
+        self.progress.start("bundle")
+        begin = time.perf_counter()
         facts = read_snapshot_facts(snapshot_dir)
         if facts.snapshot_id != sid:
             raise BundleError(f"{snapshot_dir} holds snapshot {facts.snapshot_id}, not {sid}")
@@ -413,6 +426,9 @@ class Publisher:
             records.insert_publication(conn, pub)
             crashpoint("commit")
         crashpoint("commit")
+        self.progress.finish(
+            "bundle", time.perf_counter() - begin, {"files": len(files) + 1, "log_size": state.size}
+        )
         self.emit("logged", snapshot_id=sid, log_size=state.size, root=state.root.hex())
         return pub, late
 
