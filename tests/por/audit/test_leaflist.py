@@ -190,6 +190,8 @@ def malformed(draw: st.DrawFn) -> bytes:
                 + line[at + cut :]
             )
         elif kind == "shift" and i + 1 < len(lines):  # k characters between neighbour tags
+            if b'"tag":"' not in line or b'"tag":"' not in lines[i + 1]:
+                continue  # an earlier mutation broke the field
             a, b = _tag_of(line), _tag_of(lines[i + 1])
             k = draw(st.integers(-3, 3))
             if len(a) == len(b) == 64 and k:
@@ -212,7 +214,7 @@ def malformed(draw: st.DrawFn) -> bytes:
                 lines.insert(j, line)
             elif len(lines) > 1:
                 del lines[i]
-        else:  # a tag of another length or case
+        elif b'"tag":"' in line:  # a tag of another length or case
             tag = _tag_of(line)
             lines[i] = _with_tag(line, draw(st.sampled_from([tag[:-1], tag + b"a", tag.upper()])))
     return b"".join(lines)
