@@ -98,7 +98,12 @@ class Tally:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             self.counts["tracebacks"] += 1
-            self.problems.setdefault("traceback", f"{what}\n{traceback.format_exc(limit=4)}")
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            self.problems.setdefault(
+                "traceback",
+                f"{type(exc).__name__}: {str(exc)[:300]} at {where.filename}:{where.lineno}"
+                f" | {what}",
+            )
             return
         finally:
             signal.alarm(0)
@@ -123,10 +128,14 @@ def fuzz_proofs(rng: random.Random, tally: Tally, cases: int) -> None:
     """Proofs and proof sets of every vector, mutated, against the vector's manifest and key.
     Oracle: accepted means the parsed proof (or set) is the original one."""
     from por.audit.batch import verify_document
-    from por.proofset import parse_proof_document_bytes
+    from por.proofset import ProofSet, parse_proof_document_bytes
 
     def meaning(raw: bytes) -> Any:
-        return repr(parse_proof_document_bytes(raw))
+        """The parsed proof; for a set, its pieces in any order (a set has no order)."""
+        document = parse_proof_document_bytes(raw)
+        if isinstance(document, ProofSet):
+            return (document.snapshot_id, document.account_id, sorted(map(repr, document.proofs)))
+        return repr(document)
 
     def verify(proof: bytes, manifest: bytes, key: bytes) -> None:
         verify_document(parse_proof_document_bytes(proof), parse_manifest_bytes(manifest), key)
@@ -147,7 +156,7 @@ def fuzz_proofs(rng: random.Random, tally: Tally, cases: int) -> None:
         tally.run(
             lambda bad=bad, manifest=manifest, key=key: verify(bad, manifest, key),
             lambda bad=bad, raw=raw: meaning(bad) != meaning(raw),
-            f"proof mutant {bad[:2000]!r}",
+            f"proof mutant {bad!r}",
         )
 
 
