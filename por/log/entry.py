@@ -9,7 +9,6 @@ wrong entry stays in the log and is superseded by the next hour's.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,6 +16,8 @@ from typing import Any
 
 from por._canonical import CanonicalJSONError, canonical_json
 from por._hashing import AMOUNT_LIMIT
+from por._input import load_json
+from por.errors import NotJSONError
 from por.log.errors import EntryError
 
 __all__ = [
@@ -87,9 +88,9 @@ def parse_entry(data: bytes) -> LogEntry:
     """Check that `data` is an entry in canonical form (as stored or published)."""
     if len(data) > MAX_ENTRY_BYTES:
         raise EntryError(f"entry too large: {len(data)} bytes, limit {MAX_ENTRY_BYTES}")
-    try:
-        value = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    try:  # bounded: huge integers and deep nesting become markers canonical JSON refuses
+        value = load_json(data, "entry")
+    except NotJSONError as exc:
         raise EntryError(f"entry is not UTF-8 JSON: {exc}") from None
     if not isinstance(value, dict) or set(value) != {"snapshot_id", "assets", "root"}:
         raise EntryError("entry: expected exactly the keys assets, root, snapshot_id")

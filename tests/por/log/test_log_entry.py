@@ -62,3 +62,24 @@ def test_parse_entry_accepts_the_vector_entries_and_refuses_other_encodings(
         parse_entry(pretty)
     with pytest.raises(EntryError, match="not UTF-8 JSON"):
         parse_entry(b"\xff")
+
+
+def _huge_integer(entry: bytes) -> bytes:
+    return entry.replace(b'"decimals":', b'"decimals":' + b"9" * 5000, 1)
+
+
+def _deep_nesting(entry: bytes) -> bytes:
+    return entry.replace(b'"snapshot_id":', b'"snapshot_id":' + b"[" * 10**5 + b"]" * 10**5 + b",")
+
+
+@pytest.mark.parametrize("damage", [_huge_integer, _deep_nesting])
+def test_parse_entry_refuses_a_huge_integer_or_deep_nesting_as_an_entry_error(
+    vector: dict[str, Any], damage: Any
+) -> None:
+    """Fuzz regression (bench/fuzz_verify.py --target log --seed 1, case 48): a 5,000-digit
+    integer in log/entries.jsonl passed Python's int-string limit's ValueError up through
+    LogReplica.from_entries, so `verify log` crashed instead of refusing the line."""
+    data = damage(vector["log"]["entries"][-1].encode("utf-8"))
+    assert len(data) > 5000
+    with pytest.raises(EntryError, match="^entry"):
+        parse_entry(data)
