@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import collections
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from cli._demo_run import _split_hours, load_generator
 from cli.main import cli
 from exchange.engine import Exchange, MemoryJournal
 from exchange.invariants import check_state
-from exchange.model import is_system_account
+from exchange.model import Event, is_system_account
 from exchange.registry import default_registry
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,20 +40,69 @@ def test_the_demo_keys_are_marked_demo_only_and_derive_the_listed_wallets() -> N
         assert listed == list(keys[chain]), f"{chain} wallets and keys must match one to one"
 
 
-def test_a_generated_day_is_accepted_with_few_rejects_and_liquidates_in_the_crash() -> None:
+@dataclass
+class _Day:
+    exchange: Exchange
+    journal: MemoryJournal
+    commands: list[Event]
+    crash_at_ms: int
+    slices: list[tuple[int, int]]  # (book slice quantity, 10 % of the position before it)
+
+
+@pytest.fixture(scope="module")
+def generated_day() -> _Day:
+    """A generated day of 200 accounts over 4 hours (crash included), run once for the
+    tests below; the liquidation job's book slices are compared with 10 % of the position
+    they cut as they happen."""
+    from exchange.matching import matching_state
+
     gen = load_generator()
     day = gen.generate_day(accounts=200, hours=4)
     journal = MemoryJournal()
     exchange = Exchange(default_registry(), journal=journal)
+    slices: list[tuple[int, int]] = []
+    movers = ("book", "adl", "backstop_lp")  # stages that move a perp position
+
+    def check_slices(event: Event) -> None:
+        if event.cmd != "liquidation" or not event.data:
+            return
+        ms = matching_state(exchange.state)
+        steps = event.data["steps"]
+        moves = collections.Counter(s["account"] for s in steps if s["stage"] in movers)
+        for step in steps:
+            if step["reason"] != "close_through_book" or not step["filled"]:
+                continue
+            if moves[step["account"]] != 1:
+                continue  # other steps moved the position too: not this check's
+            step_size = ms.books[step["market"]].market.step_size
+            pos = ms.positions[(step["account"], step["market"])]
+            before = abs(pos.size) + step["filled"]
+            want = -(-before // 10)
+            want = min(-(-want // step_size) * step_size, before // step_size * step_size)
+            slices.append((step["quantity"], want))
+
+    exchange.after_event.append(check_slices)
     commands = [exchange.apply_line(line) for line in gen.config_lines() + day.lines]
+    exchange.flush()
+    return _Day(exchange, journal, commands, day.crash_at_ms, slices)
+
+
+def test_a_generated_day_is_accepted_with_few_rejects_and_liquidates_in_the_crash(
+    generated_day: _Day,
+) -> None:
+    exchange, journal, commands = (
+        generated_day.exchange,
+        generated_day.journal,
+        generated_day.commands,
+    )
     rejected = collections.Counter(e.reason for e in commands if e.status != "accepted")
     assert sum(rejected.values()) <= len(commands) // 100, f"too many rejects: {rejected}"
     assert "price_must_be_known" not in rejected, "prices must come before orders"
     assert not any(r.startswith("margin") or r.startswith("insufficient") for r in rejected), (
         f"the generator must not overspend: {rejected}"
     )
-    exchange.flush()
-    crash = [e for e in journal.events if e.cmd == "liquidation" and e.ts >= day.crash_at_ms]
+    crash_at = generated_day.crash_at_ms
+    crash = [e for e in journal.events if e.cmd == "liquidation" and e.ts >= crash_at]
     assert len(crash) >= 5, "the BTC crash must liquidate leveraged accounts"
     assert check_state(exchange.state, exchange.registry) == [], "ledger invariants must hold"
 
@@ -97,44 +148,18 @@ def test_demo_help_ends_with_examples() -> None:
     assert "--insolvent" in result.output
 
 
-def test_the_demo_crash_slices_ten_percent_and_leaves_no_idle_balance() -> None:
-    """Issue 21: the crash hour's book slices are 10 % of the position (rounded up to the
-    step, at most the position), and at the end of the day no account that auto-lends
-    holds an idle `available` balance of a lendable asset (other than borrowed cash)."""
+def test_the_demo_crash_slices_ten_percent_and_leaves_no_idle_balance(
+    generated_day: _Day,
+) -> None:
+    """Issue 21: the crash's book slices are 10 % of the position (rounded up to the step,
+    at most the position), and at the end of the day no account that auto-lends holds an
+    idle `available` balance of a lendable asset (other than borrowed cash)."""
     from exchange.lending import lending_state
-    from exchange.matching import matching_state
 
-    gen = load_generator()
-    day = gen.generate_day(accounts=200, hours=4)
-    exchange = Exchange(default_registry(), journal=MemoryJournal())
-    slices: list[tuple[int, int]] = []  # (quantity, expected 10 % slice)
-
-    def check_slices(event: object) -> None:
-        data = getattr(event, "data", None)
-        if getattr(event, "cmd", "") != "liquidation" or not data:
-            return
-        ms = matching_state(exchange.state)
-        movers = ("book", "adl", "backstop_lp")  # stages that move a perp position
-        later = collections.Counter(s["account"] for s in data["steps"] if s["stage"] in movers)
-        for step in data["steps"]:
-            if step["reason"] != "close_through_book" or not step["filled"]:
-                continue
-            if later[step["account"]] != 1:
-                continue  # other steps moved the position too: not this check's
-            market = ms.books[step["market"]].market
-            pos = ms.positions[(step["account"], step["market"])]
-            before = abs(pos.size) + step["filled"]
-            want = -(-before // 10)
-            want = min(-(-want // market.step_size) * market.step_size,
-                       before // market.step_size * market.step_size)  # fmt: skip
-            slices.append((step["quantity"], want))
-
-    exchange.after_event.append(check_slices)
-    for line in gen.config_lines() + day.lines:
-        exchange.apply_line(line)
+    slices = generated_day.slices
     assert len(slices) >= 5, "the crash must slice positions through the book"
     assert all(q == want for q, want in slices), f"slices are not 10 %: {slices[:5]}"
-    state = exchange.state
+    state = generated_day.exchange.state
     ls = lending_state(state)
     idle = [
         (account, asset, amount)
