@@ -216,6 +216,18 @@ class EthereumReader:
             f"ethereum: no consistent reading after {_attempts(self.retries + 1)}: {last}"
         )
 
+    def pin(self, at: datetime | None = None) -> BlockPin:
+        """The block `read` would pin, with this node's chain id (retried like a read)."""
+        last = ""
+        for attempt in range(1, self.retries + 2):
+            try:
+                return dataclasses.replace(self.pin_block(at), chain_id=self.chain_id())
+            except _Retry as exc:
+                last = str(exc)
+                if attempt <= self.retries:
+                    self._sleep(self.backoff_s * 2 ** (attempt - 1))
+        raise ReaderError(f"ethereum: no block to pin after {_attempts(self.retries + 1)}: {last}")
+
     def read_at(self, wallets: Sequence[Wallet], pin: BlockPin) -> ReserveReading:
         """The same balances at another node's pin (a second node checking the first).
 

@@ -2,19 +2,20 @@
 
 Why: a single RPC node (or a proxy in front of it) can lie about a balance; the pin's
 self-attestation (`por.reserves.ethereum`) catches a node answering for another block, not
-one that changes an answer. `AgreeingReader` reads the first node as usual (it picks the
-pin), then every other node *at that pin*: Ethereum by the pinned block's number and hash;
-Solana, which cannot read the past, at a slot at or after it, and when a node answers from
-a later slot the first node is re-read there, until all answer from one slot (a bounded
-number of rounds). The chain ids must be equal, and every balance. Any difference raises
-ReaderError naming the chain, the block or slot, the asset, the address and what each
-node said: the hour is not published (the scheduler retries it), never published with
-one node's word.
+one that changes an answer. `AgreeingReader` lets the first node pick the pin, then reads
+every node *at that pin*: Ethereum by the pinned block's number and hash, all nodes at
+once (threads: the wait is the nodes'); Solana, which cannot read the past, at a slot at
+or after it, and when a node answers from a later slot the first node is re-read there,
+until all answer from one slot (a bounded number of rounds). The chain ids must be equal,
+and every balance. Any difference raises ReaderError naming the chain, the block or slot,
+the asset, the address and what each node said: the hour is not published (the scheduler
+retries it), never published with one node's word.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -54,6 +55,16 @@ class AgreeingReader:
     def read(self, wallets: Sequence[Wallet], at: datetime | None = None) -> ReserveReading:
         """The first node's reading, once every other node gave the same at its pin."""
         first, *others = self.readers
+        pin = getattr(first, "pin", None)
+        if callable(pin) and others:  # a chain with history: every node at one block
+            chosen: BlockPin = pin(at)
+            with ThreadPoolExecutor(len(self.readers)) as pool:
+                readings: list[ReserveReading] = list(
+                    pool.map(lambda r: r.read_at(wallets, chosen), self.readers)
+                )
+            for other, theirs in zip(others, readings[1:], strict=True):
+                _compare(readings[0], theirs, first.url, other.url)
+            return readings[0]
         reading = first.read(wallets, at)
         for other in others:
             theirs = other.read_at(wallets, reading.pin)

@@ -35,6 +35,7 @@ __all__ = [
     "CheckedReading",
     "CheckedReserves",
     "check_published_reserves",
+    "check_reserve_balances",
     "parse_amount",
 ]
 
@@ -200,7 +201,11 @@ def _balance(
 ) -> Balance:
     if not isinstance(entry, dict):
         raise _fail(f"{where}: expected an object")
-    address = _address(chain, entry.get("address"), where)
+    raw_address = entry.get("address")
+    if isinstance(raw_address, str) and (chain, raw_address) in wallets:
+        address = raw_address  # a listed wallet's canonical text: no need to parse it again
+    else:
+        address = _address(chain, raw_address, where)
     asset = _text(entry.get("asset"), f"{where}: asset", 32)
     amount = parse_amount(entry.get("amount"), f"{where}: amount")
     account = _text(entry.get("account"), f"{where}: account", 64)
@@ -274,6 +279,20 @@ def _ownership(
     return len(proven)
 
 
+def check_reserve_balances(
+    reserves: Mapping[str, Any],
+    *,
+    registry: AssetRegistry,
+    ledger_assets: Mapping[str, int],
+    signed_pins: object = None,
+) -> tuple[dict[tuple[str, str], Wallet], list[CheckedReading]]:
+    """The wallet list and every reading's balances checked against the registry (the
+    part of `check_published_reserves` that needs no signature; bench/reserves.py times it)."""
+    wallets = _wallets(reserves.get("wallets"))
+    readings = _readings(reserves.get("readings"), signed_pins, wallets, registry, ledger_assets)
+    return wallets, readings
+
+
 def check_published_reserves(
     reserves: object,
     *,
@@ -294,8 +313,9 @@ def check_published_reserves(
     exchange = reserves.get("exchange")
     if not isinstance(exchange, str) or not exchange or "\n" in exchange or len(exchange) > 256:
         raise _fail("exchange: expected a one-line name")
-    wallets = _wallets(reserves.get("wallets"))
-    readings = _readings(reserves.get("readings"), signed_pins, wallets, registry, ledger_assets)
+    wallets, readings = check_reserve_balances(
+        reserves, registry=registry, ledger_assets=ledger_assets, signed_pins=signed_pins
+    )
     chain_ids: dict[str, str] = {r.chain: r.chain_id for r in readings}
     proofs = _ownership(
         reserves.get("ownership"), exchange, exchange_key, snapshot_id, wallets, chain_ids

@@ -7,9 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from por.reserves.errors import WalletFileError
-from por.reserves.wallets import load_wallets, registry_from_dict, write_wallets
+from por.reserves.wallets import (
+    load_wallets,
+    normalize_address,
+    registry_from_dict,
+    write_wallets,
+)
 
 ETH_ADDRESS = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"  # EIP-55 example
 SOL_ADDRESS = "4Nd1mBQtrMJVYVfKf2PJy9NZUZdTAsp7D4xWLs4gDB4T"
@@ -153,3 +160,28 @@ def test_unreadable_malformed_and_unknown_format_files_are_clear_errors(tmp_path
     other.write_text("x: 1")
     with pytest.raises(WalletFileError, match="must end in .json or .toml"):
         load_wallets(other)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    raw=st.binary(min_size=20, max_size=20),
+    case=st.sampled_from(["lower", "upper", "eip55", "flip"]),
+)
+def test_fast_eip55_agrees_with_eth_utils(raw: bytes, case: str) -> None:
+    """normalize_address's own EIP-55 against eth_utils (the reference), on every case."""
+    from eth_utils.address import is_checksum_address, to_checksum_address
+
+    from por.reserves.wallets import eip55
+
+    reference = to_checksum_address("0x" + raw.hex())
+    assert eip55("0x" + raw.hex()) == reference
+    body = {"lower": raw.hex(), "upper": raw.hex().upper(), "eip55": reference[2:]}.get(
+        case, reference[2:].swapcase()
+    )
+    address = "0x" + body
+    mixed = body != body.lower() and body != body.upper()
+    if mixed and not is_checksum_address(address):
+        with pytest.raises(WalletFileError, match="bad EIP-55 checksum"):
+            normalize_address("ethereum", address)
+    else:
+        assert normalize_address("ethereum", address) == reference
