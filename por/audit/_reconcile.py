@@ -14,9 +14,10 @@ and must be equal, each named when it is not:
     overall     status, and the manifest's signed `reconciliation`
 
 Stated inputs that no public file can confirm are only checked for form: the ledger's
-custody, in-flight withdrawals and system balances, index prices and their decimals, the
-borrowers' collateral and its valuation, the count of borrowing and under-collateralised
-accounts and their shortfall, notes. Every object must have exactly its known fields, so
+custody, in-flight withdrawals and system balances, index prices and their decimals (at
+most 36, one scale for the USD and collateral views), the borrowers' collateral and its
+valuation, the count of borrowing and under-collateralised accounts and their shortfall,
+notes. Every object must have exactly its known fields, so
 no figure can ride along unchecked.
 """
 
@@ -261,7 +262,8 @@ def _usd(value: Any, manifest: Manifest, amounts: Sequence[tuple[int, int, int]]
 
 def _collateral(value: Any, manifest: Manifest, priced: set[str]) -> None:
     view = _fields(value, "collateral", _COLLATERAL)
-    _count(view["price_decimals"], "collateral.price_decimals")
+    if _count(view["price_decimals"], "collateral.price_decimals") > _PRICE_DECIMALS_MAX:
+        raise ReconciliationMismatch(f"collateral.price_decimals: at most {_PRICE_DECIMALS_MAX}")
     _count(view["borrowing_accounts"], "collateral.borrowing_accounts")
     _text_list(view["notes"], "collateral.notes")
     lines = view["assets"]
@@ -326,6 +328,13 @@ def recompute(
     amounts, verdicts = _asset_lines(report["assets"], manifest, held)
     priced = _usd(report["usd"], manifest, amounts)
     _collateral(report["collateral"], manifest, priced)
+    usd, collateral = report["usd"], report["collateral"]
+    if usd is not None and usd["price_decimals"] != collateral["price_decimals"]:
+        # both views are USD x 10^price_decimals of the same index prices: one scale
+        raise ReconciliationMismatch(
+            f"collateral.price_decimals {collateral['price_decimals']},"
+            f" usd.price_decimals {usd['price_decimals']}: one scale for both views"
+        )
     overall = "PASS" if all(v == "PASS" for v in verdicts) else "FAIL"
     if report["status"] != overall:
         raise ReconciliationMismatch(f"overall status {report['status']}, the lines give {overall}")

@@ -107,3 +107,22 @@ def test_a_wallet_with_reserves_but_no_proof_and_wrong_totals_are_caught(
     moved["readings"][0]["pin"]["block"] += 1
     with pytest.raises(_Fail, match="is not the signed one"):
         check_reserves(moved, manifest, doc)
+
+
+@pytest.mark.parametrize(
+    ("view", "value"),
+    [("collateral", 2**64), ("collateral", 37), ("collateral", 5), ("usd", 5)],
+)
+def test_price_decimals_are_bounded_and_one_scale_for_both_views(
+    published: Published, view: str, value: int
+) -> None:
+    """Fuzz regression (bench/fuzz_verify.py --target bundles --seed 7, case 395): a re-signed
+    reconciliation.json with collateral.price_decimals 2^64 passed. Both views are in USD x
+    10^price_decimals of the same index prices (por.snapshot.reconcile), so the collateral
+    view's scale is bounded like the USD view's and equal to it."""
+    manifest, doc, report, reserves = inputs(published)
+    assert report["usd"] is not None
+    bad = copy.deepcopy(report)
+    bad[view]["price_decimals"] = value
+    with pytest.raises(_Fail, match="price_decimals"):
+        check_reconciliation(bad, manifest, doc, reserves)
