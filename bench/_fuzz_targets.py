@@ -24,6 +24,7 @@ import copy
 import hashlib
 import json
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -97,6 +98,83 @@ def _figures(value: Any, path: str = "$") -> list[tuple[str, Any]]:
     ):
         out.append((path, str(value)))
     return out
+
+
+# reconciliation.json's stated inputs: figures no public file can confirm (the ledger's
+# custody and system balances, index prices and their decimals, the borrowers' collateral and
+# its valuation, counts). The exchange may state any value of the right form, so a re-signed
+# change of one of them alone is not invalid; the figures derived from them are. Text fields
+# (rounding, notes) are not figures at all: a note may read "000". (Oracle was too strict:
+# bundles seed 7 case 391 changed usd.rounding to a digit string.)
+_STATED = re.compile(
+    r"\$\.(assets\[\d+\]\.(ledger_custody|in_flight_withdrawals|system_accounts)"
+    r"|usd\.assets\[\d+\]\.price|usd\.price_decimals"
+    r"|collateral\.(price_decimals|borrowing_accounts|under_collateralised_accounts|shortfall_usd"
+    r"|assets\[\d+\]\.(collateral|debt_usd|collateral_after_haircut_usd)))"
+)
+_TEXT = re.compile(r"\$\.(usd\.rounding|notes\[\d+\]|collateral\.notes\[\d+\])")
+_PRICE_DECIMALS_MAX = 36  # USD x 10^price_decimals; both views share the one scale
+
+
+def _scalars(value: Any, path: str = "$") -> list[tuple[str, Any]]:
+    """Every non-container value of a JSON value, with its path."""
+    if isinstance(value, dict):
+        return [x for k in sorted(value) for x in _scalars(value[k], f"{path}.{k}")]
+    if isinstance(value, list):
+        return [x for i, v in enumerate(value) for x in _scalars(v, f"{path}[{i}]")]
+    return [(path, value)]
+
+
+def _stated_form(path: str, value: Any, original: Any) -> bool:
+    """A stated input of the right form (the form por-reconciliation/1 gives it)."""
+    if original is None:
+        return value is None
+    leaf = path.rsplit(".", 1)[-1]
+    if leaf in ("price_decimals", "borrowing_accounts", "under_collateralised_accounts"):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return False
+        return leaf != "price_decimals" or value <= _PRICE_DECIMALS_MAX
+    text = value
+    if leaf == "system_accounts" and isinstance(value, str) and value.startswith("-"):
+        text = value[1:]  # the only signed stated input; "-0" is not canonical
+        if text == "0":
+            return False
+    return (
+        isinstance(text, str)
+        and text.isascii()
+        and text.isdigit()
+        and len(text) <= 78  # an amount below 10^78 (2^256 has 78 digits)
+        and (text == "0" or text[0] != "0")
+    )
+
+
+def _reconciliation_invalid(new: Any, old: Any) -> bool:
+    """A re-signed reconciliation.json the verifier must refuse: not JSON, a derived figure
+    changed, added or removed, or a stated input missing or of the wrong form."""
+    if new is None:
+        return True
+
+    def split(doc: Any) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+        derived, stated = [], {}
+        for path, value in _scalars(doc):
+            if _STATED.fullmatch(path):
+                stated[path] = value
+            elif not _TEXT.fullmatch(path) and _figures(value):
+                derived.append((path, str(value)))
+        return derived, stated
+
+    derived_new, stated_new = split(new)
+    derived_old, stated_old = split(old)
+    if derived_new != derived_old or set(stated_new) != set(stated_old):
+        return True
+    if not all(_stated_form(p, v, stated_old[p]) for p, v in stated_new.items()):
+        return True
+    usd, collateral = new.get("usd"), new.get("collateral")
+    return (
+        isinstance(usd, dict)
+        and isinstance(collateral, dict)
+        and usd.get("price_decimals") != collateral.get("price_decimals")
+    )
 
 
 def _leaves(data: bytes) -> list[Any] | None:
@@ -191,7 +269,7 @@ class BundleTarget:
                 if name == "reconciliation.json":
                     new = _json_or_none(bad)
                     invalid = lambda new=new, value=value: (  # noqa: E731
-                        new is None or _figures(new) != _figures(value)
+                        _reconciliation_invalid(new, value)
                     )
                 else:
                     invalid = lambda bad=bad: _json_or_none(bad) is None  # noqa: E731
@@ -214,6 +292,14 @@ class BundleTarget:
             return verify_bundle_dir(self.dir, self.public).passed
 
         return check, invalid
+
+    def inputs(self) -> dict[str, bytes]:
+        """The case's bundle as the verifier read it (`bundle/`), the original (`original/`)
+        and the pinned key, for `--keep`."""
+        out = {f"bundle/{p.name}": p.read_bytes() for p in sorted(self.dir.iterdir())}
+        out.update({f"original/{n}": data for n, data in self.files.items()})
+        out["public_key.hex"] = self.public.hex().encode()
+        return out
 
     def _shown(self, name: str) -> str:
         path = self.dir / name
@@ -306,6 +392,10 @@ class ReservesTarget:
             manifest = parse_manifest_bytes(json.dumps(document).encode())
 
         self.last = f"resigned={resigned} reserves.json={bad!r}"
+        self.kept = {
+            "reserves.json": bad, "manifest.json": json.dumps(document).encode(),
+            "original-reserves.json": self.raw, "public_key.hex": self.key.hex().encode(),
+        }  # fmt: skip
 
         def check() -> bool:
             from por.audit.reserves import verify_reserves
@@ -326,6 +416,10 @@ class ReservesTarget:
             return check, lambda: self._breaks_rules(_json_or_none(bad))
         # not re-signed: the manifest's digest binds the bytes
         return check, lambda: _json_or_none(bad) != self.value
+
+    def inputs(self) -> dict[str, bytes]:
+        """reserves.json and the manifest (re-signed or not) of the last case, for `--keep`."""
+        return self.kept
 
     def _breaks_rules(self, doc: Any) -> bool:
         """What no re-signing makes right: totals that are not the sums of the balances,
@@ -394,6 +488,10 @@ class LogTarget:
         self.state_bytes = self.state.read_bytes()
         self.max_age = self._max_age_supported()
 
+    def inputs(self) -> dict[str, bytes]:
+        """The site's log files, the monitor's state before the case and the key."""
+        return self.kept
+
     @staticmethod
     def _max_age_supported() -> bool:
         import inspect
@@ -432,6 +530,12 @@ class LogTarget:
             # after the clock: a head from the future
             invalid = lambda s=stamp: not ("2026-11-24T01:05:00Z" <= s <= self.NOW)  # noqa: E731
         self.last = f"entries.jsonl={entries!r} head.json={head!r}"
+        self.kept = {
+            "site/log/entries.jsonl": entries, "site/log/head.json": head,
+            "monitor-state.json": self.state_bytes, "original/entries.jsonl": self.entries,
+            "original/head.json": self.head, "public_key.hex": self.demo.public_hex.encode(),
+            "clock.txt": self.NOW.encode(),
+        }  # fmt: skip
         (self.site_dir / "log/entries.jsonl").write_bytes(entries)
         (self.site_dir / "log/head.json").write_bytes(head)
 
@@ -487,6 +591,10 @@ class LedgerTarget:
         self.jumps = ["2026-11-24T01:00:00Z", "2026-12-01T00:00:00Z", "2027-11-24T00:00:00Z",
                       "9999-12-31T23:59:59Z", "2001-01-01T00:00:00Z"]  # fmt: skip
 
+    def inputs(self) -> dict[str, bytes]:
+        """The prefix run first and the mutated line, for `--keep`."""
+        return self.kept
+
     def case(self, rng: random.Random) -> tuple[Callable[[], bool], Callable[[], bool | None]]:
         i = rng.randrange(len(self.rest) - 1)
         original = self.rest[i]
@@ -507,6 +615,10 @@ class LedgerTarget:
         else:
             bad = mutant(rng, value, original)
         lines = [bad, self.rest[i + 1]]
+        self.kept = {
+            "prefix.jsonl": b"\n".join(self.prefix) + b"\n", "line.jsonl": bad + b"\n",
+            "original-line.jsonl": original + b"\n",
+        }  # fmt: skip
         self.last = f"after sample_data/commands.jsonl[:{self.PREFIX}]: line {bad[:3000]!r}"
 
         def check() -> bool:

@@ -19,8 +19,10 @@ process. Per target, one line of key=value pairs:
     .venv/bin/python bench/fuzz_verify.py --target bundles --cases 100000 [--seed 1]
     .venv/bin/python bench/fuzz_verify.py --target all --cases 2000
 
-The first problem of each kind is printed on stderr with its reproduction (`--keep DIR`
-writes the offending inputs there).
+The first problem of each kind is printed on stderr with its reproduction. `--keep DIR`
+writes every offending case's inputs in full (up to 50 of each kind per target) to
+`DIR/<target>/<kind>-<case>/`: the mutated files as the verifier read them and `case.txt`
+(what, seed, the error); a bundle case is a whole bundle directory.
 """
 
 from __future__ import annotations
@@ -75,25 +77,58 @@ def proof_meaning(raw: bytes) -> Any:
     return (p.snapshot_id, p.assets, p.leaf, p.path, p.root)
 
 
+KEEP_PER_KIND = 50
+Inputs = Callable[[], dict[str, bytes]]
+
+
 class Tally:
-    def __init__(self, expected: tuple[type[BaseException], ...] = (PorError,)) -> None:
+    def __init__(
+        self,
+        expected: tuple[type[BaseException], ...] = (PorError,),
+        keep: Path | None = None,
+    ) -> None:
         self.expected = expected
+        self.keep = keep
+        self.kept: dict[str, int] = {}
+        self.case = 0
         self.counts = {
             "rejected": 0, "accepted_valid": 0, "accepted_invalid": 0, "tracebacks": 0, "slow": 0
         }  # fmt: skip
         self.problems: dict[str, str] = {}
 
-    def run(self, check: Callable[[], Any], invalid: Callable[[], Any], what: str = "") -> None:
+    def _keep(self, kind: str, what: str, inputs: Inputs | None, note: str = "") -> None:
+        """The case's inputs in full under keep/<kind>-<case>/ (at most KEEP_PER_KIND)."""
+        if self.keep is None or inputs is None or self.kept.get(kind, 0) >= KEEP_PER_KIND:
+            return
+        self.kept[kind] = self.kept.get(kind, 0) + 1
+        out = self.keep / f"{kind}-{self.case}"
+        out.mkdir(parents=True, exist_ok=True)
+        for name, data in inputs().items():
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
+            (out / name).write_bytes(data)
+        (out / "case.txt").write_text(
+            f"case {self.case}: {what}\n{note}\n", encoding="utf-8", errors="backslashreplace"
+        )
+
+    def run(
+        self,
+        check: Callable[[], Any],
+        invalid: Callable[[], Any],
+        what: str = "",
+        inputs: Inputs | None = None,
+    ) -> None:
+        self.case += 1
         start = time.perf_counter()
         signal.alarm(STOP_S)
+        accepted: Any = None
+        done = False  # a verdict to judge (not stopped, not crashed)
         try:
             accepted = check()
+            done = True
         except self.expected:
-            accepted = False
+            accepted, done = False, True
         except Stopped:
-            self.counts["slow"] += 1
-            self.problems.setdefault("slow", f"{what}: stopped after {STOP_S} s")
-            return
+            pass
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
@@ -104,12 +139,16 @@ class Tally:
                 f"{type(exc).__name__}: {str(exc)[:300]} at {where.filename}:{where.lineno}"
                 f" | {what}",
             )
-            return
+            self._keep("traceback", what, inputs, "".join(traceback.format_exception(exc)))
         finally:
             signal.alarm(0)
-            if time.perf_counter() - start > SLOW_S:
-                self.counts["slow"] += 1
-                self.problems.setdefault("slow", f"{what}: {time.perf_counter() - start:.1f} s")
+        took = time.perf_counter() - start
+        if took > SLOW_S:  # counted once, stopped or not
+            self.counts["slow"] += 1
+            self.problems.setdefault("slow", f"{what}: {took:.1f} s")
+            self._keep("slow", what, inputs, f"{took:.1f} s")
+        if not done:
+            return
         if accepted is False:
             self.counts["rejected"] += 1
             return
@@ -120,6 +159,7 @@ class Tally:
         if bad:
             self.counts["accepted_invalid"] += 1
             self.problems.setdefault("accepted_invalid", f"accepted an invalid input: {what}")
+            self._keep("accepted_invalid", what, inputs)
         else:
             self.counts["accepted_valid"] += 1
 
@@ -157,6 +197,12 @@ def fuzz_proofs(rng: random.Random, tally: Tally, cases: int) -> None:
             lambda bad=bad, manifest=manifest, key=key: verify(bad, manifest, key),
             lambda bad=bad, raw=raw: meaning(bad) != meaning(raw),
             f"proof mutant {bad!r}",
+            lambda bad=bad, manifest=manifest, key=key, raw=raw: {
+                "proof.json": bad,
+                "original-proof.json": raw,
+                "manifest.json": manifest,
+                "public_key.hex": key.hex().encode(),
+            },  # fmt: skip
         )
 
 
@@ -258,6 +304,12 @@ def fuzz_manifests(rng: random.Random, tally: Tally, cases: int) -> None:
                 lambda bad=bad, proof=proof, key=key: verify_proof_bytes(proof, bad, key),
                 lambda bad=bad, signed=signed: parse_manifest_bytes(bad).signed_bytes != signed,
                 f"manifest mutant {bad!r}",
+                lambda bad=bad, proof=proof, key=key, raw=raw: {
+                    "manifest.json": bad,
+                    "original-manifest.json": raw,
+                    "proof.json": proof,
+                    "public_key.hex": key.hex().encode(),
+                },  # fmt: skip
             )
         else:
             changed = resign(
@@ -270,6 +322,11 @@ def fuzz_manifests(rng: random.Random, tally: Tally, cases: int) -> None:
                 lambda bad=bad, proof=proof: verify_proof_bytes(proof, bad, own_key),
                 lambda changed=changed: manifest_breaks_spec(changed),
                 f"re-signed manifest {bad!r}",
+                lambda bad=bad, proof=proof: {
+                    "manifest.json": bad,
+                    "proof.json": proof,
+                    "public_key.hex": own_key.hex().encode(),
+                },  # fmt: skip
             )
 
 
@@ -304,6 +361,11 @@ def fuzz_leaf_lists(rng: random.Random, tally: Tally, cases: int) -> None:
             lambda bad=bad: check(bad),
             lambda bad=bad: not same_leaves(bad, data),
             f"leaf list mutant {bad!r}",
+            lambda bad=bad: {
+                "liabilities.jsonl": bad,
+                "original-liabilities.jsonl": data,
+                "manifest.json": canonical_json(vector["manifest"]),
+            },  # fmt: skip
         )
 
 
@@ -319,7 +381,7 @@ def same_leaves(a: bytes, b: bytes) -> bool:
 def run_target(target: Any, rng: random.Random, tally: Tally, cases: int) -> None:
     for n in range(cases):
         check, invalid = target.case(rng)
-        tally.run(check, invalid, f"{type(target).__name__} case {n}: {target.last}")
+        tally.run(check, invalid, f"{type(target).__name__} case {n}: {target.last}", target.inputs)
 
 
 def fuzz_browser(rng: random.Random, cases: int) -> dict[str, Any]:
@@ -392,6 +454,9 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=100_000, help="cases per target")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--memory-gib", type=float, default=4.0, help="address-space cap")
+    parser.add_argument(
+        "--keep", type=Path, metavar="DIR", help="write each offending case's inputs here"
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGALRM, _stop)
     host = gauge()
@@ -427,7 +492,8 @@ def main() -> None:
                 if name == "reserves"
                 else (PorError, ExchangeError)
                 if name == "ledger"
-                else (PorError,)
+                else (PorError,),
+                keep=args.keep / name if args.keep else None,
             )
             if name in ("bundles", "reserves", "log") and demo is None:
                 from bench._fuzz_targets import make_demo
