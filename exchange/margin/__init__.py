@@ -29,6 +29,7 @@ from ._risk import (
     account_risk,
     collateral_value,
     collateral_weight,
+    initial_margin_problem,
     liability_value,
     margin_curve,
     net_balance,
@@ -62,7 +63,7 @@ __all__ = [
 
 
 def register(registry: Registry) -> None:
-    register_params(registry)
+    register_params(registry, guard=initial_margin_problem)
     make = registry.states.get("matching")
     if make is not None:
 

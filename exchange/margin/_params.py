@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from dataclasses import fields as dc_fields
 from typing import TYPE_CHECKING, Any
@@ -100,15 +100,15 @@ class MarginState:
     def perp_of(self, market: str) -> PerpParams:
         return self.perps.get(market) or PerpParams()
 
-    def initial_margin_problem(self, ctx: Context, account: str) -> str | None:
-        from ._risk import account_risk
+    # the initial-margin check lending asks for (`_risk.initial_margin_problem`, installed
+    # by `register_params`): risk is computed from these parameters, so it cannot live here
+    guard: Callable[[Context, str], str | None] | None = field(
+        default=None, repr=False, compare=False
+    )
 
-        risk = account_risk(ctx.state, account)
-        if risk.unpriced:
-            return f"no price for {', '.join(risk.unpriced)}"
-        if risk.equity < risk.initial:
-            return f"{account} equity {risk.equity} < initial margin {risk.initial}"
-        return None
+    def initial_margin_problem(self, ctx: Context, account: str) -> str | None:
+        """`exchange.lending.MarginGuard`: None if `account` still meets initial margin."""
+        return None if self.guard is None else self.guard(ctx, account)
 
 
 def margin_state(state: LedgerState) -> MarginState:
@@ -221,8 +221,9 @@ def _digest(state: LedgerState) -> bytes:
     return h.digest()
 
 
-def register_params(registry: Registry) -> None:
-    registry.state("margin", MarginState)
+def register_params(registry: Registry, guard: Callable[[Context, str], str | None]) -> None:
+    """Plug the parameter commands in; `guard` is the initial-margin check lending calls."""
+    registry.state("margin", lambda: MarginState(guard=guard))
     registry.digest("margin", _digest)
     for name, parse, handle, hook in (
         # index_price / mark_price: registered by exchange.pricing (same fields)

@@ -256,6 +256,16 @@ def account_risk(
     return risk
 
 
+def initial_margin_problem(ctx: Context, account: str) -> str | None:
+    """None if `account` meets initial margin, else why not (what lending rejects with)."""
+    risk = account_risk(ctx.state, account)
+    if risk.unpriced:
+        return f"no price for {', '.join(risk.unpriced)}"
+    if risk.equity < risk.initial:
+        return f"{account} equity {risk.equity} < initial margin {risk.initial}"
+    return None
+
+
 class MarginRisk:
     """The matching engine's pre-trade risk check (`exchange.matching.PreTradeRisk`).
 

@@ -8,15 +8,9 @@ docs/matching.md.
 """
 
 from ._book import NO_BAND, OrderBook, PriceBand, RestingOrder
-from ._commands import (
-    MAX_PERP_NOTIONAL,
-    cancel_order,
-    clearing_account,
-    matching_state,
-    place_order,
-    register,
-)
+from ._commands import MAX_PERP_NOTIONAL, clearing_account, place_order, register
 from ._errors import MarketConfigError, MatchingError, OrderRejected, Reject
+from ._fills import cancel_order
 from ._invariants import check_matching
 from ._market import (
     FEE_PPM_MAX,
@@ -30,7 +24,7 @@ from ._market import (
 )
 from ._position import Position
 from ._risk import DefaultRisk, PreTradeRisk, spot_need
-from ._state import MatchingState
+from ._state import MatchingState, matching_state
 from ._types import OrderType, SelfTradePrevention, Side, TimeInForce
 from ._view import book_view
 

@@ -135,10 +135,10 @@ class OrderBook:
         "orders",
         "fills",
         "cancelled",
-        "_tick",
-        "_step",
-        "_min_notional_scaled",
-        "_state",
+        "tick",
+        "step",
+        "min_notional_scaled",
+        "market_state",
     )
 
     def __init__(self, market: Market, band: PriceBand = NO_BAND) -> None:
@@ -155,10 +155,10 @@ class OrderBook:
     def set_market(self, market: Market) -> None:
         """Install a (new version of the) market definition: grid, fees, state."""
         self.market = market
-        self._tick = market.tick_size
-        self._step = market.step_size
-        self._min_notional_scaled = market.min_notional * market.scale
-        self._state = market.state
+        self.tick = market.tick_size
+        self.step = market.step_size
+        self.min_notional_scaled = market.min_notional * market.scale
+        self.market_state = market.state
 
     # ------------------------------------------------------------------ queries
 
@@ -209,16 +209,16 @@ class OrderBook:
         that remainder now rests. Fills are appended to `self.fills`, makers cancelled by
         self-trade prevention to `self.cancelled`. Raises `OrderRejected` (nothing changed).
         """
-        if self._state:
+        if self.market_state:
             self._check_state(order_type, post_only)
-        if quantity <= 0 or quantity % self._step or quantity > MAX_QUANTITY:
+        if quantity <= 0 or quantity % self.step or quantity > MAX_QUANTITY:
             raise self._bad_quantity(quantity)
         if order_type == _LIMIT:
             if (
                 price <= 0
-                or price % self._tick
+                or price % self.tick
                 or price > MAX_PRICE
-                or quantity * price < self._min_notional_scaled
+                or quantity * price < self.min_notional_scaled
             ):
                 raise self._bad_price(quantity, price)
         else:
@@ -336,16 +336,16 @@ class OrderBook:
         Returns the limit the order would match up to (for a market order: the band's worst
         price or the end of the book). Raises `OrderRejected`; changes nothing.
         """
-        if self._state:
+        if self.market_state:
             self._check_state(order_type, post_only)
-        if quantity <= 0 or quantity % self._step or quantity > MAX_QUANTITY:
+        if quantity <= 0 or quantity % self.step or quantity > MAX_QUANTITY:
             raise self._bad_quantity(quantity)
         if order_type == _LIMIT:
             if (
                 price <= 0
-                or price % self._tick
+                or price % self.tick
                 or price > MAX_PRICE
-                or quantity * price < self._min_notional_scaled
+                or quantity * price < self.min_notional_scaled
             ):
                 raise self._bad_price(quantity, price)
             return price
@@ -386,18 +386,18 @@ class OrderBook:
     def _bad_quantity(self, quantity: int) -> OrderRejected:
         if quantity <= 0:
             return OrderRejected(Reject.QUANTITY_MUST_BE_POSITIVE, f"got {quantity}")
-        if quantity % self._step:
+        if quantity % self.step:
             return OrderRejected(
-                Reject.QUANTITY_NOT_ON_STEP, f"{quantity} is not a multiple of {self._step}"
+                Reject.QUANTITY_NOT_ON_STEP, f"{quantity} is not a multiple of {self.step}"
             )
         return OrderRejected(Reject.QUANTITY_ABOVE_MAXIMUM, f"{quantity} > {MAX_QUANTITY}")
 
     def _bad_price(self, quantity: int, price: int) -> OrderRejected:
         if price <= 0:
             return OrderRejected(Reject.PRICE_MUST_BE_POSITIVE, f"got {price}")
-        if price % self._tick:
+        if price % self.tick:
             return OrderRejected(
-                Reject.PRICE_NOT_ON_TICK, f"{price} is not a multiple of {self._tick}"
+                Reject.PRICE_NOT_ON_TICK, f"{price} is not a multiple of {self.tick}"
             )
         if price > MAX_PRICE:
             return OrderRejected(Reject.PRICE_ABOVE_MAXIMUM, f"{price} > {MAX_PRICE}")
@@ -417,7 +417,7 @@ class OrderBook:
         return self.market_limit(side)
 
     def _check_state(self, order_type: OrderType, post_only: bool) -> None:
-        state = self._state
+        state = self.market_state
         if state == MarketState.CLOSED:
             raise OrderRejected(Reject.MARKET_CLOSED, self.market.symbol)
         if state == MarketState.CANCEL_ONLY:

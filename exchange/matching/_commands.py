@@ -28,18 +28,19 @@ from exchange.model import FEES, Event
 
 from ._book import NO_BAND, OrderBook, RestingOrder
 from ._errors import MarketConfigError, OrderRejected, Reject
-from ._market import FEE_PPM_MAX, PPM, Market, MarketKind, MarketState, fee
-from ._state import MatchingState
+from ._fast import fast_cancel, fast_order
+from ._fills import cancel_order, forget, forget_filled, post_spot_fills, unlock
+from ._market import FEE_PPM_MAX, Market, MarketKind, MarketState, fee
+from ._state import MODULE, MatchingState, matching_state
 from ._types import OrderType, SelfTradePrevention, Side, TimeInForce
 
 if TYPE_CHECKING:
-    from exchange.engine import Context, Leg
+    from exchange.engine import Context
     from exchange.registry import Registry
     from exchange.state import LedgerState
 
-__all__ = ["MAX_PERP_NOTIONAL", "clearing_account", "matching_state", "register"]
+__all__ = ["MAX_PERP_NOTIONAL", "clearing_account", "place_order", "register"]
 
-MODULE = "matching"
 MAX_PERP_NOTIONAL = 10**30  # a perp limit order's notional bound (quote units): no margin yet
 _MARKET_RE = re.compile(r"[A-Z0-9]{1,16}([/-][A-Z0-9]{1,16})?")
 _BUY = Side.BUY
@@ -54,11 +55,6 @@ _REJECT_TAKER = SelfTradePrevention.REJECT_TAKER
 def clearing_account(symbol: str) -> str:
     """The system account on the other side of a perp market's realised PnL."""
     return f"@perp:{symbol}"
-
-
-def matching_state(state: LedgerState) -> MatchingState:
-    ms: MatchingState = state.ext[MODULE]
-    return ms
 
 
 # ---------------------------------------------------------------------------- parsers
@@ -276,29 +272,6 @@ def _book(ms: MatchingState, symbol: str) -> OrderBook:
     return book
 
 
-def _forget(ms: MatchingState, symbol: str, order: RestingOrder) -> None:
-    """Drop a finished order (filled or cancelled) from the engine's indexes."""
-    if order.client_id is not None:
-        del ms.client_ids[(order.account, order.client_id)]
-    if order.reduce_only:
-        key = (order.account, symbol)
-        orders = ms.reduce_only[key]
-        orders.remove(order)
-        if not orders:
-            del ms.reduce_only[key]
-
-
-def _unlock(ctx: Context | None, market: Market, order: RestingOrder) -> None:
-    """Give back what a resting spot order reserved (locked_order -> available)."""
-    if ctx is None or market.kind:
-        return
-    if order.side:
-        ctx.move(order.account, market.base, "locked_order", "available", order.remaining)
-    else:
-        amount = market.buy_lock(order.remaining, order.price)
-        ctx.move(order.account, market.quote, "locked_order", "available", amount)
-
-
 def place_order(
     ctx: Context | None, ms: MatchingState, raw: dict[str, Any], oid: int
 ) -> dict[str, Any]:
@@ -308,17 +281,6 @@ def place_order(
     `OrderRejected` (or `InvalidCommandError` for a malformed `raw`) before anything
     changed. The caller advances `ms.next_id` and records what replay needs."""
     return _place(ctx, ms, OrderParams(raw), oid)
-
-
-def cancel_order(
-    ctx: Context | None, ms: MatchingState, book: OrderBook, order: RestingOrder
-) -> None:
-    """Cancel a resting order: out of the book, its lock released (live only), its client
-    id and reduce-only entry forgotten. The `cancel` commands use it, and so do other
-    modules (liquidation cancels every open order of an account it takes over)."""
-    book.cancel(order.order_id)
-    _unlock(ctx, book.market, order)
-    _forget(ms, book.market.symbol, order)
 
 
 def _place(ctx: Context | None, ms: MatchingState, p: OrderParams, oid: int) -> dict[str, Any]:
@@ -381,8 +343,8 @@ def _place(ctx: Context | None, ms: MatchingState, p: OrderParams, oid: int) -> 
     cancelled = book.cancelled
     if cancelled:
         for maker in cancelled:
-            _unlock(ctx, market, maker)
-            _forget(ms, market.symbol, maker)
+            unlock(ctx, market, maker)
+            forget(ms, market.symbol, maker)
         data["stp_cancelled"] = [maker.order_id for maker in cancelled]
         cancelled.clear()
     if order.resting:
@@ -414,70 +376,9 @@ def _book_spot_fills(
     fills: list[tuple[RestingOrder, int, int]],
 ) -> None:
     if ctx is not None:
-        _post_spot_fills(ctx, ms, market, taker.account, taker.side, fills)
+        post_spot_fills(ctx, ms, market, taker.account, taker.side, fills)
     else:  # replay: the balances come from the journal, only forget
-        _forget_filled(ms, market.symbol, fills)
-
-
-def _forget_filled(
-    ms: MatchingState, symbol: str, fills: list[tuple[RestingOrder, int, int]]
-) -> None:
-    """`_forget` the makers the fills completed."""
-    for maker, _, _ in fills:
-        if not maker.remaining:
-            _forget(ms, symbol, maker)
-
-
-def _post_spot_fills(
-    ctx: Context,
-    ms: MatchingState,
-    market: Market,
-    account: str,
-    side: Side,
-    fills: list[tuple[RestingOrder, int, int]],
-) -> None:
-    """Book spot fills: one balanced entry per fill (base and quote between taker and
-    maker, both fees to @fees, rounded up), posted with `Context.post_entries` (the entries
-    name the market's assets, accounts that hold orders and core buckets); makers that
-    filled completely are forgotten. Used by the general and the fast order path."""
-    symbol = market.symbol
-    scale = market.scale
-    taker_ppm = market.taker_fee_ppm
-    maker_ppm = market.maker_fee_ppm
-    base = market.base
-    quote = market.quote
-    entries: list[tuple[Leg, ...]] = []
-    add = entries.append
-    _forget_filled(ms, symbol, fills)
-    if side:  # taker sells into resting bids
-        for maker, q, price in fills:
-            notional = q * price // scale
-            fee_t = -(-notional * taker_ppm // PPM)
-            fee_m = -(-notional * maker_ppm // PPM)
-            release = market.buy_lock(q, price)  # the maker's lock of q
-            other = maker.account
-            add((
-                (account, base, "available", -q),
-                (account, quote, "available", notional - fee_t),
-                (other, quote, "locked_order", -release),
-                (other, quote, "available", release - notional - fee_m),
-                (other, base, "available", q),
-                (FEES, quote, "available", fee_t + fee_m),
-            ))  # fmt: skip
-    else:  # taker buys from resting asks
-        for maker, q, price in fills:
-            notional = q * price // scale
-            fee_t = -(-notional * taker_ppm // PPM)
-            fee_m = -(-notional * maker_ppm // PPM)
-            other = maker.account
-            add((
-                (account, quote, "available", -notional - fee_t),
-                (account, base, "available", q),
-                (other, base, "locked_order", -q),
-                (other, quote, "available", notional - fee_m),
-                (FEES, quote, "available", fee_t + fee_m),
-            ))  # fmt: skip
-    ctx.post_entries(entries)
+        forget_filled(ms, market.symbol, fills)
 
 
 def _book_perp_fills(
@@ -498,7 +399,7 @@ def _book_perp_fills(
     taker_pos = ms.position(account, symbol)
     for maker, q, price in fills:
         if not maker.remaining:
-            _forget(ms, symbol, maker)
+            forget(ms, symbol, maker)
         notional = q * price // scale
         pnl_t = taker_pos.apply_fill(taker_buys, q, notional)
         pnl_m = ms.position(maker.account, symbol).apply_fill(not taker_buys, q, notional)
@@ -754,8 +655,6 @@ def register(registry: Registry, *, fast: bool = True) -> None:
     `fast=False` leaves out the fast paths of `order` and `cancel` (`_fast.py`): every
     command then takes the general path, the reference the fast paths are tested against.
     """
-    from ._fast import fast_cancel, fast_order  # (they import this module)
-
     registry.state(MODULE, MatchingState)
     registry.digest(MODULE, _digest)
     registry.command("market", MarketParams, _handle_market)

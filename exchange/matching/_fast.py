@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Any
 from exchange.fields import MAX_ID_LENGTH
 
 from ._book import NO_BAND
-from ._commands import MODULE, _post_spot_fills, cancel_order
 from ._errors import OrderRejected
+from ._fills import cancel_order, post_spot_fills
 from ._market import MAX_PRICE, MAX_QUANTITY, PPM
 from ._risk import DefaultRisk
+from ._state import MODULE
 from ._types import OrderType, SelfTradePrevention, Side, TimeInForce
 
 if TYPE_CHECKING:
@@ -96,16 +97,16 @@ def fast_order(ctx: Context, raw: dict[str, Any]) -> bool:
     state = ctx.state
     ms: MatchingState = state.ext[MODULE]
     book = ms.books.get(symbol)  # a book's symbol passed the market-symbol check
-    if book is None or book._state or book.market.kind:
+    if book is None or book.market_state or book.market.kind:
         return False
     if (
         account not in state.accounts
         or account[0] == "@"
-        or quantity % book._step
+        or quantity % book.step
         or quantity > MAX_QUANTITY
-        or limit % book._tick
+        or limit % book.tick
         or limit > MAX_PRICE
-        or quantity * limit < book._min_notional_scaled
+        or quantity * limit < book.min_notional_scaled
     ):  # (price and quantity are positive: digits without a leading zero)
         return False
     market = book.market
@@ -117,15 +118,15 @@ def fast_order(ctx: Context, raw: dict[str, Any]) -> bool:
             ctx.reject(rej.code, rej.detail)
         if (
             limit <= 0
-            or limit % book._tick
+            or limit % book.tick
             or limit > MAX_PRICE
-            or quantity * limit < book._min_notional_scaled
+            or quantity * limit < book.min_notional_scaled
         ):
             return False  # `OrderBook.place` rejects the band's limit (after the risk check)
     if side:
         lock = quantity
     else:  # `Market.buy_lock(quantity, limit)`, inline
-        step = book._step
+        step = book.step
         per_step = step * limit // market.scale
         lock = quantity // step * (per_step - (-per_step * market.lock_fee_ppm // PPM))
     risk = ms.risk
@@ -152,7 +153,7 @@ def fast_order(ctx: Context, raw: dict[str, Any]) -> bool:
         else:
             ctx.emit(id=oid, expired=quantity)
         return True
-    _post_spot_fills(ctx, ms, market, account, side, fills)
+    post_spot_fills(ctx, ms, market, account, side, fills)
     data: dict[str, Any] = {"id": oid, "fills": [[m.order_id, q, p] for m, q, p in fills]}
     fills.clear()
     remaining = order.remaining

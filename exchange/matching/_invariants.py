@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._commands import clearing_account, matching_state
+from ._commands import clearing_account
+from ._state import matching_state
 from ._types import Side
 
 if TYPE_CHECKING:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._book import NO_BAND, OrderBook, PriceBand, RestingOrder
 from ._position import Position
 from ._risk import DefaultRisk, PreTradeRisk
 
-__all__ = ["MatchingState"]
+if TYPE_CHECKING:
+    from exchange.state import LedgerState
+
+__all__ = ["MODULE", "MatchingState", "matching_state"]
+
+MODULE = "matching"  # the key of this state in `LedgerState.ext`
 
 
 class MatchingState:
@@ -35,3 +42,9 @@ class MatchingState:
         if pos is None:
             pos = self.positions[(account, market)] = Position()
         return pos
+
+
+def matching_state(state: LedgerState) -> MatchingState:
+    """The matching engine's state: the accessor other engines read it through."""
+    ms: MatchingState = state.ext[MODULE]
+    return ms

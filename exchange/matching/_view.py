@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._commands import matching_state
 from ._errors import OrderRejected, Reject
+from ._state import matching_state
 from ._types import Side
 
 if TYPE_CHECKING:
