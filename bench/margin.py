@@ -28,12 +28,13 @@ import time
 from typing import Any
 
 from exchange.engine import Exchange
-from exchange.lending import RAY, lending_state
+from exchange.lending import lending_state
 from exchange.lending._interest import post_interest
 from exchange.margin import MarginRisk
 from exchange.matching import OrderType, SelfTradePrevention, Side
 from exchange.model import format_time, lending_pool
 from exchange.settlement import settle
+from exchange.values import RAY
 
 USDC = 1_000_000
 BTC = 100_000_000
@@ -93,7 +94,7 @@ def bench_settlement(n: int) -> tuple[float, float]:
     ctx._check_touched()
     took = time.perf_counter() - start
     cpu = time.process_time() - cpu
-    assert len({p[1] for p in ctx._postings}) >= n, "not every account settled"
+    assert len({p[1] for p in ctx.postings}) >= n, "not every account settled"
     assert ex.state.balance("u0", "USDC", "borrowed") == -200 * USDC
     gc.unfreeze()
     return took, cpu
@@ -134,7 +135,7 @@ def bench_interest(m: int, borrowers: int = 1_000) -> tuple[float, float]:
     ctx._check_touched()
     took = time.perf_counter() - start
     cpu = time.process_time() - cpu
-    legs = len(ctx._postings)
+    legs = len(ctx.postings)
     assert legs >= m + borrowers, f"only {legs} postings"
     gc.unfreeze()
     return took, cpu

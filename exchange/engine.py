@@ -160,6 +160,17 @@ class Context:
     def balance(self, account: str, asset: str, bucket: str = "available") -> int:
         return self.state.balances.get((account, asset, bucket), 0)
 
+    @property
+    def postings(self) -> Sequence[Posting]:
+        """What this command or job has posted so far, in order (the live list: read it,
+        never change it; other modules find who a command touched here)."""
+        return self._postings
+
+    @property
+    def data(self) -> dict[str, Any] | None:
+        """What this command or job has emitted so far (read it, never change it)."""
+        return self._data
+
     # -- checks that end in a reject ----------------------------------------------------
     def reject(self, reason: str, detail: str = "") -> NoReturn:
         """Stop the command: nothing it posted stays; it is recorded as rejected."""

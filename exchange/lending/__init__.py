@@ -14,17 +14,6 @@ from exchange.registry import Registry
 
 from ._bulk import gc_paused
 from ._commands import MarginGuard, check_margin, register_commands, sweep_credited
-from ._fixed import (
-    FRACTION,
-    HOURS_PER_YEAR,
-    RAY,
-    WAD,
-    ceil_div,
-    ceil_sqrt,
-    format_fraction,
-    fraction,
-    parse_fraction,
-)
 from ._interest import INTEREST_JOB, INTEREST_PERIOD_MS, post_interest, replay_interest
 from ._ops import (
     borrow,
@@ -54,12 +43,8 @@ from ._replay import lending_digest, replay_auto_lend, replay_pool, replay_share
 
 __all__ = [
     "DEFAULT_PARAMS",
-    "FRACTION",
-    "HOURS_PER_YEAR",
     "INTEREST_JOB",
     "INTEREST_PERIOD_MS",
-    "RAY",
-    "WAD",
     "LendingState",
     "MarginGuard",
     "Pool",
@@ -68,18 +53,13 @@ __all__ = [
     "borrow_rate",
     "borrow_rate_at",
     "borrowable",
-    "ceil_div",
-    "ceil_sqrt",
     "check_margin",
     "ensure_available",
-    "format_fraction",
     "gc_paused",
-    "fraction",
     "lend",
     "lend_rate",
     "lending_state",
     "observe_pool",
-    "parse_fraction",
     "pool_totals",
     "redeem",
     "redeemable",

@@ -29,8 +29,8 @@ from exchange import fields
 from exchange.engine import FastPath
 from exchange.errors import InvalidCommandError
 from exchange.registry import CommandSpec, Registry
+from exchange.values import fraction
 
-from ._fixed import fraction
 from ._ops import (
     borrow,
     borrowable,
@@ -245,7 +245,7 @@ def sweep_credited(ctx: Context, start: int = 0) -> None:
     if not params:
         return
     credited: dict[tuple[str, str], None] = {}
-    postings = ctx._postings  # noqa: SLF001 - read-only: what this command posted so far
+    postings = ctx.postings
     for _, account, asset, bucket, amount in postings[start:] if start else postings:
         if amount > 0 and bucket == "available" and asset in params and account[0] != "@":
             credited[(account, asset)] = None

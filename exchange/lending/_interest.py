@@ -29,9 +29,9 @@ from operator import floordiv, mul, neg, sub
 from typing import TYPE_CHECKING
 
 from exchange.model import FEES, lending_pool
+from exchange.values import FRACTION, HOURS_PER_YEAR, RAY, WAD, ceil_div
 
 from ._bulk import gc_paused
-from ._fixed import FRACTION, HOURS_PER_YEAR, RAY, WAD, ceil_div
 from ._ops import lending_state, pool_totals
 from ._pool import hour_rate
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from exchange.model import BACKSTOP, lending_pool
+from exchange.values import FRACTION, ceil_div
 
-from ._fixed import FRACTION, ceil_div
 from ._pool import LendingState, Pool
 
 if TYPE_CHECKING:

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ._fixed import FRACTION, RAY, WAD, ceil_div
+from exchange.values import FRACTION, RAY, WAD, ceil_div
 
 __all__ = [
     "DEFAULT_PARAMS",

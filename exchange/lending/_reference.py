@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from exchange.model import FEES, lending_pool
+from exchange.values import FRACTION, HOURS_PER_YEAR, RAY, WAD, ceil_div
 
-from ._fixed import FRACTION, HOURS_PER_YEAR, RAY, WAD, ceil_div
 from ._ops import lending_state, pool_totals
 from ._pool import hour_rate
 

@@ -8,9 +8,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from exchange.model import lending_pool
+from exchange.values import RAY
 
 from ._commands import _parse_auto_lend, _parse_pool
-from ._fixed import RAY
 from ._interest import INTEREST_JOB
 from ._ops import lending_state, pool_totals
 from ._pool import DEFAULT_PARAMS

@@ -25,6 +25,7 @@ from exchange.engine import FastPath
 from exchange.matching import cancel_order, matching_state, place_order
 from exchange.model import INSURANCE, is_system_account
 from exchange.pricing import asset_price, pricing_state
+from exchange.values import FRACTION, band_fraction
 
 from ._headroom import SENSITIVITY, SidedDriver, room, sided_room
 from ._single import headroom_at, single_position
@@ -51,7 +52,6 @@ __all__ = [
 MODULE = "liquidation"
 JOB = "liquidation"
 PERIOD_MS = 1_000
-FRACTION = 10**9
 
 
 def liquidation_state(state: LedgerState) -> LiquidationState:
@@ -375,13 +375,11 @@ def _insurance(ctx: Context, p: tuple[str, str, int]) -> None:
 
 
 def _parse_params(raw: dict[str, Any]) -> LiquidationParams:
-    from exchange.pricing import fraction
-
     d = LiquidationParams()
     return replace(
         d,
-        auto_close=fraction(raw, "auto_close", d.auto_close),
-        slice=fraction(raw, "slice", d.slice),
+        auto_close=band_fraction(raw, "auto_close", d.auto_close),
+        slice=band_fraction(raw, "slice", d.slice),
     )
 
 
@@ -421,11 +419,11 @@ def _tracking(name: str, handle: Any) -> Any:
         if ls is None or not ls.built:
             return
         dirty = ls.dirty
-        for posting in ctx._postings:  # noqa: SLF001 - read-only: who this command touched
+        for posting in ctx.postings:  # who this command touched
             dirty.add(posting[1])
         if isinstance(account, str):
             dirty.add(account)
-        data = ctx._data  # noqa: SLF001 - read-only: the event data of this command
+        data = ctx.data  # the event data of this command
         if data and name == "order":
             owners = ls.owners
             for maker_id, _, _ in data.get("fills", ()):

@@ -22,8 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from exchange.lending import FRACTION, ceil_div
 from exchange.margin import QUOTE, margin_curve, margin_state, usd_sqrt
+from exchange.values import FRACTION, ceil_div
 
 if TYPE_CHECKING:
     from exchange.margin import AccountRisk, CollateralParams, PerpParams

@@ -15,8 +15,6 @@ from ._single import SinglePosition
 
 __all__ = ["LiquidationParams", "LiquidationState"]
 
-FRACTION = 10**9
-
 
 @dataclass(frozen=True, slots=True)
 class LiquidationParams:

@@ -32,9 +32,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from exchange.lending import ensure_available, lending_state, repay
-from exchange.matching import PPM, OrderRejected, Side, cancel_order, clearing_account, place_order
+from exchange.matching import (
+    OrderRejected,
+    cancel_order,
+    clearing_account,
+    matching_state,
+    place_order,
+)
 from exchange.model import BACKSTOP, INSURANCE
 from exchange.pricing import QUOTE_ASSET, asset_price
+from exchange.values import FRACTION, PPM, Side
 
 if TYPE_CHECKING:
     from exchange.engine import Context
@@ -45,13 +52,12 @@ if TYPE_CHECKING:
 
 __all__ = ["TRANSFER_BUCKETS", "Step", "liquidate", "move_position", "net_value", "positions_of"]
 
-FRACTION = 10**9
 TRANSFER_BUCKETS = ("available", "lent", "borrowed", "pnl_unsettled", "margin")
 Step = dict[str, Any]
 
 
 def positions_of(state: LedgerState, account: str) -> list[tuple[str, Position]]:
-    ms: MatchingState = state.ext["matching"]
+    ms = matching_state(state)
     out = []
     for symbol in sorted(ms.books):
         pos = ms.positions.get((account, symbol))
@@ -63,7 +69,7 @@ def positions_of(state: LedgerState, account: str) -> list[tuple[str, Position]]
 def _mark(state: LedgerState, symbol: str) -> int | None:
     from exchange.margin import mark_price
 
-    ms: MatchingState = state.ext["matching"]
+    ms = matching_state(state)
     return mark_price(state, symbol, ms.books[symbol].market.base)
 
 
@@ -80,7 +86,7 @@ def net_value(state: LedgerState, account: str) -> int:
             continue
         price = asset_price(state, asset) or 0
         total += net * price // 10**info.decimals
-    ms: MatchingState = state.ext["matching"]
+    ms = matching_state(state)
     for symbol, pos in positions_of(state, account):
         mark = _mark(state, symbol) or 0
         total += pos.size * mark // ms.books[symbol].market.scale - pos.basis
@@ -118,7 +124,7 @@ class Run:
         self.ctx = ctx
         self.state = ctx.state
         self.ls = ls
-        self.ms: MatchingState = ctx.state.ext["matching"]
+        self.ms = matching_state(ctx.state)
         self.actions: list[list[Any]] = []
         self.steps: list[Step] = []
         self.touched: set[str] = set()

@@ -25,9 +25,9 @@ from dataclasses import fields as dc_fields
 from typing import TYPE_CHECKING, Any
 
 from exchange import fields
-from exchange.lending import FRACTION, fraction
 from exchange.pricing import asset_price
 from exchange.pricing import mark_price as pricing_mark
+from exchange.values import FRACTION, fraction
 
 if TYPE_CHECKING:
     from exchange.engine import Context

@@ -25,8 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from exchange.lending import FRACTION, ceil_div, ceil_sqrt, ensure_available
-from exchange.matching import OrderType, Reject, SelfTradePrevention, Side, spot_need
+from exchange.lending import ensure_available
+from exchange.matching import Reject, find_matching_state, spot_need
+from exchange.values import FRACTION, OrderType, SelfTradePrevention, Side, ceil_div, ceil_sqrt
 
 from ._params import QUOTE, CollateralParams, index_price, margin_state, mark_price
 
@@ -204,7 +205,7 @@ def account_risk(
                 mark=price,
             ),
         )
-    matching: MatchingState | None = state.ext.get("matching")
+    matching = find_matching_state(state)
     if matching is None:
         return risk
     positions = matching.positions

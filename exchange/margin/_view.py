@@ -9,15 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from exchange.lending import (
-    FRACTION,
-    WAD,
-    borrow_rate,
-    format_fraction,
-    lend_rate,
-    lending_state,
-    pool_totals,
-)
+from exchange.lending import borrow_rate, lend_rate, lending_state, pool_totals
+from exchange.values import FRACTION, WAD, format_fraction
 
 from ._risk import account_risk
 

@@ -7,6 +7,8 @@ balanced journal entry; replay hooks rebuild the books from the journal. See
 docs/matching.md.
 """
 
+from exchange.values import OrderType, SelfTradePrevention, Side, TimeInForce
+
 from ._book import NO_BAND, OrderBook, PriceBand, RestingOrder
 from ._commands import MAX_PERP_NOTIONAL, clearing_account, place_order, register
 from ._errors import MarketConfigError, MatchingError, OrderRejected, Reject
@@ -16,7 +18,6 @@ from ._market import (
     FEE_PPM_MAX,
     MAX_PRICE,
     MAX_QUANTITY,
-    PPM,
     Market,
     MarketKind,
     MarketState,
@@ -24,8 +25,7 @@ from ._market import (
 )
 from ._position import Position
 from ._risk import DefaultRisk, PreTradeRisk, spot_need
-from ._state import MatchingState, matching_state
-from ._types import OrderType, SelfTradePrevention, Side, TimeInForce
+from ._state import MatchingState, find_matching_state, matching_state
 from ._view import book_view
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "MAX_PRICE",
     "MAX_QUANTITY",
     "NO_BAND",
-    "PPM",
     "DefaultRisk",
     "Market",
     "MarketConfigError",
@@ -58,6 +57,7 @@ __all__ = [
     "check_matching",
     "clearing_account",
     "fee",
+    "find_matching_state",
     "matching_state",
     "place_order",
     "register",

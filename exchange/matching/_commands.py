@@ -25,6 +25,7 @@ from exchange import fields
 from exchange.engine import FastPath
 from exchange.errors import InvalidCommandError
 from exchange.model import FEES, Event
+from exchange.values import OrderType, SelfTradePrevention, Side, TimeInForce
 
 from ._book import NO_BAND, OrderBook, RestingOrder
 from ._errors import MarketConfigError, OrderRejected, Reject
@@ -32,7 +33,6 @@ from ._fast import fast_cancel, fast_order
 from ._fills import cancel_order, forget, forget_filled, post_spot_fills, unlock
 from ._market import FEE_PPM_MAX, Market, MarketKind, MarketState, fee
 from ._state import MODULE, MatchingState, matching_state
-from ._types import OrderType, SelfTradePrevention, Side, TimeInForce
 
 if TYPE_CHECKING:
     from exchange.engine import Context

@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from exchange.model import FEES
+from exchange.values import PPM, Side
 
-from ._market import PPM, Market
-from ._types import Side
+from ._market import Market
 
 if TYPE_CHECKING:
     from exchange.engine import Context, Leg

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from exchange.values import Side
+
 from ._commands import clearing_account
 from ._state import matching_state
-from ._types import Side
 
 if TYPE_CHECKING:
     from exchange.state import LedgerState

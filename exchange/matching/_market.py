@@ -16,20 +16,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from exchange.values import PPM
+
 from ._errors import MarketConfigError
 
 __all__ = [
     "FEE_PPM_MAX",
     "MAX_PRICE",
     "MAX_QUANTITY",
-    "PPM",
     "Market",
     "fee",
     "MarketKind",
     "MarketState",
 ]
 
-PPM = 1_000_000  # fee rates are integers in parts per million of the notional
 FEE_PPM_MAX = 100_000  # 10 %: a larger fee rate is a configuration mistake
 MAX_QUANTITY = 10**24  # upper bound of an order quantity, in base smallest units
 MAX_PRICE = 10**24  # upper bound of a price, in quote smallest units per whole base unit

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from exchange.values import OrderType, SelfTradePrevention, Side, TimeInForce
+
 from ._errors import OrderRejected, Reject
 from ._market import MAX_PRICE, Market
-from ._types import OrderType, SelfTradePrevention, Side, TimeInForce
 
 __all__ = ["ReferenceBook", "RefOrder"]
 

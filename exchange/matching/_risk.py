@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from exchange.values import OrderType, SelfTradePrevention, Side
+
 from ._errors import Reject
 from ._market import fee
-from ._types import OrderType, SelfTradePrevention, Side
 
 if TYPE_CHECKING:
     from exchange.engine import Context

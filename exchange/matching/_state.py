@@ -11,7 +11,7 @@ from ._risk import DefaultRisk, PreTradeRisk
 if TYPE_CHECKING:
     from exchange.state import LedgerState
 
-__all__ = ["MODULE", "MatchingState", "matching_state"]
+__all__ = ["MODULE", "MatchingState", "find_matching_state", "matching_state"]
 
 MODULE = "matching"  # the key of this state in `LedgerState.ext`
 
@@ -47,4 +47,10 @@ class MatchingState:
 def matching_state(state: LedgerState) -> MatchingState:
     """The matching engine's state: the accessor other engines read it through."""
     ms: MatchingState = state.ext[MODULE]
+    return ms
+
+
+def find_matching_state(state: LedgerState) -> MatchingState | None:
+    """The matching engine's state, or None when matching is not registered."""
+    ms: MatchingState | None = state.ext.get(MODULE)
     return ms

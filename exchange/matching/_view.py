@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from exchange.values import Side
+
 from ._errors import OrderRejected, Reject
 from ._state import matching_state
-from ._types import Side
 
 if TYPE_CHECKING:
     from exchange.state import LedgerState

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from exchange.values import FRACTION, format_fraction
+
 from ._commands import MARK_PERIOD_MS, install_band, pricing_state, register, update_marks
 from ._feeds import PriceFeed, RecordedFeed, index_command
-from ._fixed import FRACTION, format_fraction, fraction
 from ._index import IndexRejected, IndexResult, compute_index, median
 from ._mark import EWMA_SCALE, clamp_mark, ewma_step, impact_prices, premium_sample
 from ._params import DEFAULT_BANDS, DEFAULT_INDEX, BandParams, IndexParams
@@ -41,7 +42,6 @@ __all__ = [
     "compute_index",
     "ewma_step",
     "format_fraction",
-    "fraction",
     "impact_prices",
     "index_command",
     "index_price",

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from exchange import fields
 from exchange.errors import InvalidCommandError
-from exchange.matching import NO_BAND, MatchingState
+from exchange.matching import NO_BAND, find_matching_state
+from exchange.values import band_fraction as fraction
 
-from ._fixed import fraction
 from ._index import IndexRejected, compute_index
 from ._mark import clamp_mark, ewma_step, impact_prices, premium_sample
 from ._params import DEFAULT_BANDS, DEFAULT_INDEX, MAX_SOURCES, BandParams, IndexParams
@@ -48,7 +48,7 @@ def pricing_state(state: LedgerState) -> PricingState:
 
 def install_band(state: LedgerState) -> None:
     """Put this state's band into matching (its books captured NO_BAND when created)."""
-    ms: MatchingState | None = state.ext.get("matching")
+    ms = find_matching_state(state)
     ps = pricing_state(state)
     if ms is None or ms.band is ps.band:
         return
@@ -166,7 +166,7 @@ def _restore_index(ps: PricingState, asset: str, previous: int | None) -> None:
 def _mark_price(ctx: Context, p: tuple[str, int]) -> None:
     """Pin a perp's mark (operator override, test fixtures): the mark job leaves it alone."""
     market, price = p
-    ms: MatchingState | None = ctx.state.ext.get("matching")
+    ms = find_matching_state(ctx.state)
     if ms is None or market not in ms.books or not ms.books[market].market.is_perp:
         ctx.reject("unknown_perp_market", market)
     if not 0 < price <= MAX_PRICE:
@@ -192,7 +192,7 @@ def _index_params(ctx: Context, p: tuple[str, IndexParams]) -> None:
 
 def _price_bands(ctx: Context, p: tuple[str, BandParams]) -> None:
     market, params = p
-    ms: MatchingState | None = ctx.state.ext.get("matching")
+    ms = find_matching_state(ctx.state)
     if ms is None or market not in ms.books:
         ctx.reject("unknown_market", market)
     problems = params.problems()
@@ -205,7 +205,7 @@ def _price_bands(ctx: Context, p: tuple[str, BandParams]) -> None:
 def update_marks(state: LedgerState) -> dict[str, list[int]]:
     """One mark step for every perp whose base has an index; returns what changed."""
     ps = pricing_state(state)
-    ms: MatchingState | None = state.ext.get("matching")
+    ms = find_matching_state(state)
     if not ps.index or ms is None:
         return {}
     install_band(state)

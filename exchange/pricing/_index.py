@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._fixed import format_fraction
+from exchange.values import format_fraction
+
 from ._params import IndexParams
 
 __all__ = ["IndexRejected", "IndexResult", "compute_index", "median"]

@@ -24,9 +24,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from exchange.matching import Side
+from exchange.values import Side, ceil_mul, floor_mul
 
-from ._fixed import ceil_mul, floor_mul
 from ._params import BandParams
 
 if TYPE_CHECKING:

@@ -2,14 +2,14 @@
 
 Defaults follow the vocabulary of Backpack's price filters (`minMultiplier`,
 `maxImpactMultiplier`, `meanMarkPriceBand`, `meanPremiumBand`); every field is a fraction at
-FRACTION scale (see `_fixed.py`).
+FRACTION scale (see `exchange.values`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._fixed import FRACTION
+from exchange.values import FRACTION
 
 __all__ = ["DEFAULT_BANDS", "DEFAULT_INDEX", "BandParams", "IndexParams", "MAX_SOURCES"]
 

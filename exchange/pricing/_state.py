@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from exchange.matching import Market, OrderRejected, Side
+from exchange.matching import Market, OrderRejected
+from exchange.values import Side, ceil_mul, floor_mul
 
-from ._fixed import ceil_mul, floor_mul
 from ._params import DEFAULT_BANDS, DEFAULT_INDEX, BandParams, IndexParams
 
 __all__ = ["QUOTE_ASSET", "PricingBand", "PricingState"]

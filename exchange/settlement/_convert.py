@@ -24,7 +24,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from exchange.lending import ensure_available, sweep_credited
-from exchange.matching import PPM, OrderRejected, Side, place_order
+from exchange.matching import OrderRejected, place_order
+from exchange.values import PPM, Side
 
 if TYPE_CHECKING:
     from exchange.engine import Context
@@ -113,14 +114,14 @@ def convert_after_settlement(ctx: Context, ms: MatchingState, quote: str, short:
     """`convert_collateral` for the accounts settlement left short in `quote`, then what
     the sales credited (makers' fills, proceeds beyond the loss) is swept (auto-lend), and
     the orders and conversions are added to the job's data."""
-    start = len(ctx._postings)  # noqa: SLF001 - read-only: where this step's postings start
+    start = len(ctx.postings)  # where this step's postings start
     orders: list[list[Any]] = []
     converted: list[dict[str, Any]] = []
     convert_collateral(ctx, ms, quote, short, orders, converted)
     if not converted:
         return
     sweep_credited(ctx, start)
-    data = ctx._data or {}  # noqa: SLF001 - read-only: another quote's conversions
+    data = ctx.data or {}  # another quote's conversions
     ctx.emit(orders=[*data.get("orders", ()), *orders],
              converted=[*data.get("converted", ()), *converted])  # fmt: skip
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from exchange.lending import FRACTION
+from exchange.matching import find_matching_state
 from exchange.model import FEES
+from exchange.values import FRACTION
 
 from ._state import settlement_state
 
@@ -95,7 +96,7 @@ def pay_funding(ctx: Context, instant: int) -> None:
 
     state = ctx.state
     ss = settlement_state(state)
-    matching: MatchingState | None = state.ext.get("matching")
+    matching = find_matching_state(state)
     if not ss.samples or matching is None:
         return
     ms = margin_state(state)

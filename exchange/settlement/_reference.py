@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from exchange.lending import FRACTION, ceil_div, lending_state, observe_pool, pool_totals
-from exchange.matching import clearing_account
+from exchange.lending import lending_state, observe_pool, pool_totals
+from exchange.matching import clearing_account, find_matching_state
 from exchange.model import lending_pool
+from exchange.values import FRACTION, ceil_div
 
 from ._convert import convert_after_settlement
 from ._funding import sample_premiums
@@ -73,7 +74,7 @@ def realise_reference(
 def settle_reference(ctx: Context, instant: int) -> None:
     """The settlement tick as a Python loop per position and account, posted leg by leg."""
     state = ctx.state
-    matching: MatchingState | None = state.ext.get("matching")
+    matching = find_matching_state(state)
     if matching is None or not matching.positions:
         return
     marks = _marks_reference(state, matching)

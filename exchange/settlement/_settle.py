@@ -27,9 +27,10 @@ from itertools import repeat
 from operator import add
 from typing import TYPE_CHECKING, Any
 
-from exchange.lending import FRACTION, ceil_div, gc_paused, lending_state, observe_pool, pool_totals
-from exchange.matching import clearing_account
+from exchange.lending import gc_paused, lending_state, observe_pool, pool_totals
+from exchange.matching import clearing_account, find_matching_state
 from exchange.model import lending_pool
+from exchange.values import FRACTION, ceil_div
 
 from ._convert import convert_after_settlement, replay_conversions
 from ._funding import sample_premiums
@@ -127,7 +128,7 @@ def settle(ctx: Context, instant: int) -> None:
 
 def _settle(ctx: Context) -> None:
     state = ctx.state
-    matching: MatchingState | None = state.ext.get("matching")
+    matching = find_matching_state(state)
     if matching is None or not matching.positions:
         return
     marks = _marks(state, matching)
@@ -318,7 +319,7 @@ def replay_settlement(state: LedgerState, event: Event) -> None:
     if "premium" in data:
         settlement_state(state).add_samples({m: int(v) for m, v in data["premium"].items()})
     marks = {m: int(p) for m, p in data.get("marks", {}).items()}
-    matching = state.ext.get("matching")
+    matching = find_matching_state(state)
     if marks and matching is not None:
         _realise(matching, marks)
     if "orders" in data and matching is not None:

@@ -19,9 +19,10 @@ import json
 from typing import Any
 
 from exchange.engine import Exchange
-from exchange.lending import RAY, lending_state
+from exchange.lending import lending_state
 from exchange.model import FEES
 from exchange.replay import check_replay, rebuild
+from exchange.values import RAY
 
 POOL = "@lending:USDC"
 USDC = 1_000_000

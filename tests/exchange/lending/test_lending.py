@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 
-from exchange.lending import RAY, lending_state
+from exchange.lending import lending_state
 from exchange.model import FEES
 from exchange.replay import rebuild, reexecute, state_digest
+from exchange.values import RAY
 
 
 def cmd(name: str, **fields: Any) -> str:

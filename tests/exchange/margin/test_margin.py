@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from exchange.lending import FRACTION
 from exchange.margin import account_risk, collateral_weight, margin_curve, usd_sqrt
 from exchange.replay import rebuild, reexecute, state_digest
+from exchange.values import FRACTION
 
 BTC = 100_000_000  # one BTC in satoshi
 USDC = 1_000_000  # one USDC in micro-USDC
