@@ -177,6 +177,23 @@ def fuzz_proofs(rng: random.Random, tally: Tally, cases: int) -> None:
             return (document.snapshot_id, document.account_id, sorted(map(repr, document.proofs)))
         return repr(document)
 
+    def changed(bad: bytes, raw: bytes) -> bool:
+        """Not the original proof, nor a set of some of the original set's pieces. The spec
+        ("Pieces") makes a set valid with 1 to 256 distinct verifying pieces and tells the
+        number of pieces only to the account, so a set with a piece left out is a valid set
+        (a smaller claim, for the account to compare with its balance), not a forgery.
+        (Oracle was too strict: seed 1 cases 5824, 37149... dropped one piece.)"""
+        new, old = meaning(bad), meaning(raw)
+        if isinstance(new, tuple) and isinstance(old, tuple):
+            pieces = new[2]
+            return not (
+                new[:2] == old[:2]
+                and pieces
+                and len(set(pieces)) == len(pieces)
+                and set(pieces) <= set(old[2])
+            )
+        return bool(new != old)
+
     def verify(proof: bytes, manifest: bytes, key: bytes) -> None:
         verify_document(parse_proof_document_bytes(proof), parse_manifest_bytes(manifest), key)
 
@@ -195,7 +212,7 @@ def fuzz_proofs(rng: random.Random, tally: Tally, cases: int) -> None:
         bad = mutant(rng, original, raw)
         tally.run(
             lambda bad=bad, manifest=manifest, key=key: verify(bad, manifest, key),
-            lambda bad=bad, raw=raw: meaning(bad) != meaning(raw),
+            lambda bad=bad, raw=raw: changed(bad, raw),
             f"proof mutant {bad!r}",
             lambda bad=bad, manifest=manifest, key=key, raw=raw: {
                 "proof.json": bad,
