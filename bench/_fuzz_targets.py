@@ -422,14 +422,20 @@ class ReservesTarget:
         return self.kept
 
     def _breaks_rules(self, doc: Any) -> bool:
-        """What no re-signing makes right: totals that are not the sums of the balances,
-        a non-canonical amount, or a wallet address whose ownership nobody proved."""
+        """What no re-signing makes right: totals (the file's, or a reading's) that are not
+        the sums of the balances, a non-canonical amount, a string with no UTF-8 form, or a
+        wallet address whose ownership nobody proved."""
         if not isinstance(doc, dict) or _bad_text(doc, controls=False):
             return True
         try:
             sums: dict[str, int] = {}
             wallets = set()
             for reading in doc["readings"]:
+                own: dict[str, int] = {}  # each reading states its own totals (per chain)
+                for b in reading["balances"]:
+                    own[b["asset"]] = own.get(b["asset"], 0) + int(b["amount"])
+                if {k: int(v) for k, v in reading["totals"].items()} != own:
+                    return True
                 for b in reading["balances"]:
                     amount = b["amount"]
                     if not (isinstance(amount, str) and amount.isascii() and amount.isdigit()
