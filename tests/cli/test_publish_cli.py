@@ -189,12 +189,25 @@ def test_publish_with_each_leaf_list_mode_and_an_auditor_verifies_the_encrypted_
     docs = [json.loads((h / "manifest.json").read_text()) for h in hours]
     assert docs[0]["leaf_list"]["recipients"] == sorted(recipients)
     assert [d["leaf_list"]["mode"] for d in docs] == ["auditors", "none", "none"]
+    # published without --wallets: no reserves.json, which verify bundle refuses (issue 17
+    # item 1); every other check, the auditor's opening of the list first, still holds
     for i in range(2):
         opened = run("verify", "bundle", str(hours[0]), "--public-key", key,
-                     "--identity", str(tmp / f"auditor{i}.key"))  # fmt: skip
-        assert opened.exit_code == 0, opened.output
+                     "--identity", str(tmp / f"auditor{i}.key"), "--json")  # fmt: skip
+        assert opened.exit_code == 1, opened.output
+        checks = {c["name"]: c["status"] for c in json.loads(opened.stdout)["checks"]}
+        assert checks["liabilities"] == "pass", opened.output
+        assert sorted(n for n, v in checks.items() if v == "fail") == [
+            "reconciliation", "reserves"
+        ], opened.output  # fmt: skip
     locked = run("verify", "bundle", str(hours[0]), "--public-key", key)
     assert locked.exit_code == 2 and "encrypted (age) for 2 auditors" in locked.stderr
     for hour in hours[1:]:
-        skipped = run("verify", "bundle", str(hour), "--public-key", key)
-        assert skipped.exit_code == 0 and "NOT RUN: liabilities" in skipped.stdout
+        skipped = run("verify", "bundle", str(hour), "--public-key", key, "--json")
+        assert skipped.exit_code == 1, skipped.output
+        checks = {c["name"]: c for c in json.loads(skipped.stdout)["checks"]}
+        assert checks["liabilities"]["status"] == "skip", skipped.output
+        assert "withheld the leaf list" in checks["liabilities"]["detail"], skipped.output
+        assert sorted(n for n, c in checks.items() if c["status"] == "fail") == [
+            "reconciliation", "reserves"
+        ], skipped.output  # fmt: skip
