@@ -221,19 +221,7 @@ class Context:
             accounts, assets, buckets, amounts = zip(*legs, strict=True)
             self._post_columns(accounts, assets, buckets, amounts, ())
             return
-        if len(legs) == 2:  # the common case, checked without a dict (as in `post_each`)
-            a, b = legs
-            if a[1] != b[1] or a[3] + b[3]:
-                raise LedgerBugError(f"unbalanced entry {legs!r}")
-        else:
-            sums: dict[str, int] = {}
-            for _, asset, _, amount in legs:
-                sums[asset] = sums.get(asset, 0) + amount
-            if any(sums.values()):
-                raise LedgerBugError(f"unbalanced entry {legs!r}: sums {sums}")
-        entry = self._entry
-        self._entry = entry + 1
-        self._apply(entry, legs)
+        self.post_each(*legs)
 
     def post_each(self, *legs: Leg) -> None:
         """`post` leg by leg in a Python loop: what `post` does for a few legs, and the
@@ -696,14 +684,7 @@ class Exchange:
     # -- execution ---------------------------------------------------------------------
     def _run(self, spec: CommandSpec, params: Any, text: str) -> Event:
         ctx = self._ctx
-        ctx._undo = []
-        ctx._segments = None
-        ctx._read = None
-        ctx._postings = []
-        ctx._data = None
-        ctx._entry = 0
-        ctx._rollbacks = None
-        ctx._unchecked = False
+        ctx._reset()
         try:
             spec.handle(ctx, params)
             ctx._check_touched()
@@ -715,19 +696,9 @@ class Exchange:
         except BaseException:
             ctx._rollback()
             raise
-        # _record, inlined on the hot path
-        state = self.state
-        seq = state.seq + 1
-        state.seq = seq
-        event = _new_event(Event, (
-            seq, state.time, "command", spec.name, "accepted", None, None, text,
-            ctx._data, tuple(ctx._postings),
-        ))  # fmt: skip
-        self.pending.append(event)
-        if self.after_event:
-            for hook in self.after_event:
-                hook(event)
-        return event
+        return self._record(
+            "command", spec.name, text, "accepted", None, None, ctx._data, tuple(ctx._postings)
+        )
 
     def _run_fast(
         self,
@@ -738,14 +709,7 @@ class Exchange:
     ) -> Event | None:
         """`_run` of a `FastPath`'s fast path; None when it declined (nothing changed)."""
         ctx = self._ctx
-        ctx._undo = []
-        ctx._segments = None
-        ctx._read = None
-        ctx._postings = []
-        ctx._data = None
-        ctx._entry = 0
-        ctx._rollbacks = None
-        ctx._unchecked = False
+        ctx._reset()
         try:
             if not fast(ctx, raw):
                 return None
@@ -759,19 +723,9 @@ class Exchange:
         except BaseException:
             ctx._rollback()
             raise
-        # the tail of `_run`, repeated (one call less on the hot path)
-        state = self.state
-        seq = state.seq + 1
-        state.seq = seq
-        event = _new_event(Event, (
-            seq, state.time, "command", name, "accepted", None, None, text,
-            ctx._data, tuple(ctx._postings),
-        ))  # fmt: skip
-        self.pending.append(event)
-        if self.after_event:
-            for hook in self.after_event:
-                hook(event)
-        return event
+        return self._record(
+            "command", name, text, "accepted", None, None, ctx._data, tuple(ctx._postings)
+        )
 
     def _advance(self, to: int) -> None:
         """Move the clock to `to`, running every job instant in (now, to] in time order.
@@ -850,10 +804,12 @@ class Exchange:
         data: dict[str, Any] | None,
         postings: tuple[Posting, ...],
     ) -> Event:
+        """Append the event of one command or job run (the one place an event is made)."""
         state = self.state
-        state.seq += 1
-        event = Event(
-            state.seq, state.time, kind, cmd, status, reason, detail, text, data, postings
+        seq = state.seq + 1
+        state.seq = seq
+        event = _new_event(
+            Event, (seq, state.time, kind, cmd, status, reason, detail, text, data, postings)
         )
         self.pending.append(event)
         if self.after_event:
