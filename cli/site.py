@@ -55,7 +55,7 @@ def build(directory: str, bundles: str, log_db: str) -> None:
         if not Path(bundles).is_dir():
             raise click.UsageError(f"--bundles {bundles}: not a directory")
         from por.publish import open_publication_db
-        from por.site.build import build_site
+        from por.publish.site import build_site
 
         summary = build_site(Path(directory), Path(bundles), open_publication_db(log_db))
     except click.UsageError as exc:

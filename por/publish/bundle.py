@@ -70,6 +70,7 @@ from por.manifest import AssetInfo, Manifest, parse_manifest_bytes, verify_manif
 from por.model import Node
 from por.publish._fsio import fsync_dir, fsync_file, link_or_copy, sha256_file
 from por.publish.errors import BundleError
+from por.site.templates import bundle_page
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -217,8 +218,6 @@ def write_bundle_files(
     The leaf list goes in as `leaf_list` says: linked in clear, encrypted for the auditors
     (streamed from the snapshot's leaves.jsonl, never a second clear copy), or left out.
     """
-    from por.site.templates import bundle_page
-
     directory.mkdir(parents=True, exist_ok=True)
     public = facts.public_dir
     names: list[str] = []

@@ -17,7 +17,7 @@ The steps and what a restart does after a kill at any point (`recover`):
 5. anchor: one PorAnchor transaction (see anchor.py: a kill after sending is recognised
    on chain), then the record's anchor_tx. Anchors go in log order; the next hour is not
    published before the previous one is anchored (its manifest names that transaction).
-6. site: `por.site.build.build_site` (every file written atomically; rebuilt whole, so a
+6. site: `por.publish.site.build_site` (every file written atomically; rebuilt whole, so a
    kill midway is repaired by the next run).
 
 Hence after any kill and a restart every hour is published exactly once: the log entry
@@ -267,7 +267,7 @@ class Publisher:
     def update_site(self) -> None:
         if self.config.site is None:
             return
-        from por.site.build import build_site
+        from por.publish.site import build_site
 
         self.progress.start("site")
         begin = time.perf_counter()

@@ -92,7 +92,7 @@ def test_publish_survives_sigkill_at_thirty_random_points(world: World, solana_r
     import cli.main  # noqa: F401 - imported once here so that forked runs start at once
     import cli.publish  # noqa: F401
     import exchange.export  # noqa: F401
-    import por.site.build  # noqa: F401
+    import por.publish.site  # noqa: F401
 
     last = START + timedelta(hours=HOURS - 1)
     world.advance_to(last + DELAY)

@@ -1,5 +1,9 @@
 """`por site build DIR`: the static public site from the bundles and the log's database.
 
+A publishing step (the publisher runs it after each hour): it reads the publications and
+the bundles; the pages themselves are rendered by `por.site` (templates and the verifier
+page), which knows nothing of publishing.
+
 Layout of DIR (everything static; no page loads anything from anywhere):
 
     index.html                 hours newest first, coverage chart (inline SVG), log head
