@@ -312,48 +312,83 @@ def _fill(
     rank: NDArray[np.int64],
     stream: _Stream,
 ) -> None:
-    """Each asset of each account over its pieces (module docstring), in place."""
-    n, n_assets = net.shape[0], net.shape[1]
-    total = owner.size
-    first = offsets[:-1]
-    last = offsets[1:] - 1
-    k_of = counts[owner]
+    """Each asset of each account over its pieces (module docstring), in place.
+
+    Per asset only the accounts holding it are drawn and split: on an exchange most
+    accounts hold one or two assets, so the work follows the holdings, not accounts x
+    assets. The draws are made in canonical account order among the holders."""
+    n_assets = net.shape[1]
     for a in range(n_assets):
         hi, lo = net[:, a, 0], net[:, a, 1]
-        draws = stream.uint((n, 2), np.uint32).astype(np.int64)
-        splittable = (hi > 0) | (lo >= 2)
-        low = np.where(splittable, np.minimum(counts, np.maximum(need[:, a], _SPREAD)), 1)
-        low = np.minimum(low, counts)
-        m = low + draws[:, 0] % (counts - low + 1)
-        start = draws[:, 1] % counts
-        receives = (rank - start[owner]) % k_of < m[owner]
-        draw = stream.uint((total,), np.uint16).astype(np.float64) / 65536.0
-        weights = np.exp2(draw * _WEIGHT_BITS).astype(np.uint64)  # log-uniform in [1, 2^16)
-        weights[~receives] = 0
-        cum = np.cumsum(weights, dtype=np.uint64)
-        base = np.zeros(n, dtype=np.uint64)
-        base[1:] = cum[last[:-1]]
-        cum -= base[owner]
-        whole = cum[last][owner]
-        cut = (cum << _S32) // whole
-        x_hi, x_lo = hi[owner], lo[owner]
-        f_hi, f_lo = _scaled(x_hi, x_lo, cut)
-        p_hi = np.zeros(total, dtype=np.uint64)
-        p_lo = np.zeros(total, dtype=np.uint64)
-        p_hi[1:], p_lo[1:] = f_hi[:-1], f_lo[:-1]
-        p_hi[first], p_lo[first] = 0, 0
-        part_lo = f_lo - p_lo
-        part_hi = f_hi - p_hi - (f_lo < p_lo).astype(np.uint64)
-        debt = is_debt[:, a]
-        if debt.any():
-            debt_rows = debt[owner]
+        holders = np.flatnonzero((hi != 0) | (lo != 0))
+        if holders.size == 0:
+            continue
+        if holders.size == hi.size:  # every account: the piece rows as they are
+            rows = None
+            h_counts, h_owner, h_rank, h_offsets = counts, owner, rank, offsets
+        else:
+            h_counts = counts[holders]
+            h_offsets = np.zeros(holders.size + 1, dtype=np.int64)
+            np.cumsum(h_counts, out=h_offsets[1:])
+            h_owner = np.repeat(np.arange(holders.size, dtype=np.int64), h_counts)
+            h_rank = np.arange(h_owner.size, dtype=np.int64) - h_offsets[:-1][h_owner]
+            rows = offsets[:-1][holders][h_owner] + h_rank
+        part_hi, part_lo = _split_asset(
+            hi[holders], lo[holders], h_counts, need[holders, a], h_offsets, h_owner, h_rank,
+            stream,
+        )  # fmt: skip
+        debt_rows = is_debt[holders, a][h_owner]
+        if rows is None:  # slice writes: the common case of a benchmark, all funded
             zero = np.uint64(0)
             pieces[:, 1, a, 0] = np.where(debt_rows, part_hi, zero)
             pieces[:, 1, a, 1] = np.where(debt_rows, part_lo, zero)
-            part_hi = np.where(debt_rows, zero, part_hi)
-            part_lo = np.where(debt_rows, zero, part_lo)
-        pieces[:, 0, a, 0] = part_hi
-        pieces[:, 0, a, 1] = part_lo
+            pieces[:, 0, a, 0] = np.where(debt_rows, zero, part_hi)
+            pieces[:, 0, a, 1] = np.where(debt_rows, zero, part_lo)
+        else:
+            side = debt_rows.astype(np.int64)
+            pieces[rows, side, a, 0] = part_hi
+            pieces[rows, side, a, 1] = part_lo
+
+
+def _split_asset(
+    hi: NDArray[np.uint64],
+    lo: NDArray[np.uint64],
+    counts: NDArray[np.int64],
+    need: NDArray[np.int64],
+    offsets: NDArray[np.int64],
+    owner: NDArray[np.int64],
+    rank: NDArray[np.int64],
+    stream: _Stream,
+) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
+    """One asset's amounts (u128 as hi, lo; one per holder) over the holders' pieces."""
+    n, total = hi.size, owner.size
+    first = offsets[:-1]
+    last = offsets[1:] - 1
+    k_of = counts[owner]
+    draws = stream.uint((n, 2), np.uint32).astype(np.int64)
+    splittable = (hi > 0) | (lo >= 2)
+    low = np.where(splittable, np.minimum(counts, np.maximum(need, _SPREAD)), 1)
+    low = np.minimum(low, counts)
+    m = low + draws[:, 0] % (counts - low + 1)
+    start = draws[:, 1] % counts
+    receives = (rank - start[owner]) % k_of < m[owner]
+    draw = stream.uint((total,), np.uint16).astype(np.float64) / 65536.0
+    weights = np.exp2(draw * _WEIGHT_BITS).astype(np.uint64)  # log-uniform in [1, 2^16)
+    weights[~receives] = 0
+    cum = np.cumsum(weights, dtype=np.uint64)
+    base = np.zeros(n, dtype=np.uint64)
+    base[1:] = cum[last[:-1]]
+    cum -= base[owner]
+    whole = cum[last][owner]
+    cut = (cum << _S32) // whole
+    f_hi, f_lo = _scaled(hi[owner], lo[owner], cut)
+    p_hi = np.zeros(total, dtype=np.uint64)
+    p_lo = np.zeros(total, dtype=np.uint64)
+    p_hi[1:], p_lo[1:] = f_hi[:-1], f_lo[:-1]
+    p_hi[first], p_lo[first] = 0, 0
+    part_lo = f_lo - p_lo
+    part_hi = f_hi - p_hi - (f_lo < p_lo).astype(np.uint64)
+    return part_hi, part_lo
 
 
 def _repeat_ids(
