@@ -81,10 +81,13 @@ class AssetInfo:
 
 @dataclass(frozen=True, slots=True)
 class LogHead:
-    """The transparency log after this snapshot's root was appended."""
+    """A transparency log's size and root: in a manifest, the log after this snapshot's
+    root was appended (no timestamp); signed alone, a log head (`por.log.head`, with the
+    time it was signed). One record for both."""
 
     size: int
     root: bytes
+    timestamp: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

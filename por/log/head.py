@@ -22,7 +22,6 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from por._canonical import canonical_json
@@ -30,6 +29,7 @@ from por.keys import SignatureError, SigningKey, verify_signature
 from por.log._rfc9162 import EMPTY_ROOT, MAX_LOG_SIZE
 from por.log.errors import HeadError, LogProofError
 from por.log.proof import ConsistencyProof
+from por.manifest import LogHead
 
 __all__ = [
     "HEAD_FORMAT",
@@ -46,24 +46,17 @@ _HEX128 = re.compile(r"[0-9a-f]{128}")
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
-@dataclass(frozen=True, slots=True)
-class LogHead:
-    """A log head's content (what is signed, minus the key)."""
-
-    size: int
-    root: bytes
-    timestamp: str | None = None
-
-    def payload(self, public_key_hex: str) -> dict[str, Any]:
-        doc: dict[str, Any] = {
-            "format": HEAD_FORMAT,
-            "size": self.size,
-            "root": self.root.hex(),
-            "public_key": public_key_hex,
-        }
-        if self.timestamp is not None:
-            doc["timestamp"] = self.timestamp
-        return doc
+def _payload(head: LogHead, public_key_hex: str) -> dict[str, Any]:
+    """A log head's content as signed (`por.manifest.LogHead`, the one record of a head)."""
+    doc: dict[str, Any] = {
+        "format": HEAD_FORMAT,
+        "size": head.size,
+        "root": head.root.hex(),
+        "public_key": public_key_hex,
+    }
+    if head.timestamp is not None:
+        doc["timestamp"] = head.timestamp
+    return doc
 
 
 def _check_content(size: Any, root: Any, timestamp: Any) -> LogHead:
@@ -84,7 +77,7 @@ def _check_content(size: Any, root: Any, timestamp: Any) -> LogHead:
 def sign_head(head: LogHead, key: SigningKey) -> dict[str, Any]:
     """The signed head document, ready to publish as JSON."""
     _check_content(head.size, head.root.hex(), head.timestamp)
-    doc = head.payload(key.public_key_hex)
+    doc = _payload(head, key.public_key_hex)
     doc["signature"] = key.sign(canonical_json(doc)).hex()
     return doc
 

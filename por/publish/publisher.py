@@ -45,7 +45,6 @@ from por.keys import SigningKey
 from por.leaflist import LeafListPolicy
 from por.log import store as log_store
 from por.log.entry import entry_from_manifest
-from por.log.head import LogHead as SignedHeadContent
 from por.log.head import sign_head
 from por.manifest import LogHead, build_manifest
 from por.progress import NO_PROGRESS, Progress
@@ -410,7 +409,7 @@ class Publisher:
             path.write_bytes(data)
             fsync_file(path)
             fsync_dir(tmp)
-            head = sign_head(SignedHeadContent(state.size, state.root, published_at), cfg.key)
+            head = sign_head(LogHead(state.size, state.root, published_at), cfg.key)
             pub = Publication(
                 snapshot_id=sid,
                 log_index=state.size - 1,

@@ -22,7 +22,6 @@ from por.leaves import Leaf, dump_leaves
 from por.log import LogHead, entry_from_manifest, sign_head
 from por.log._rfc9162 import leaf_hash, mth_reference
 from por.manifest import AssetInfo, build_manifest
-from por.manifest import LogHead as ManifestLog
 from por.model import AccountInput, filler_tag, padded_size
 from por.tree import ReferenceTree, account_tag, build_tree
 
@@ -82,7 +81,7 @@ class Site:
             ASSETS,
             tree.height,
             tree.root,
-            ManifestLog(len(entries), log_root),
+            LogHead(len(entries), log_root),
             self.key.private,
         )
         assert entry_from_manifest(manifest) == entry
