@@ -582,9 +582,9 @@ def _user_proofs(role: str, account: str, out: Path, public_key: str,
     """The exchange hands the owner a proof set per hour (as `por proof`: one proof per
     piece); the owner checks every hour against the signed manifest (their claim is the
     sum of the pieces) and that each root is the one logged."""
-    from por.audit.batch import AccountHour, check_account_history
-    from por.audit.logged import check_manifest_logged
+    from por.audit.batch import AccountHour
     from por.audit.monitor import read_site_log
+    from por.audit.proofs import check_account_hours
     from por.audit.source import open_site
     from por.errors import PorError
     from por.manifest import parse_manifest_bytes
@@ -594,7 +594,6 @@ def _user_proofs(role: str, account: str, out: Path, public_key: str,
 
     user = UserResult(role, account, directory=out / "users" / account)
     collected: list[AccountHour] = []
-    documents = []
     for hour in hours:
         name = bundle_name(hour.snapshot_id)
         try:
@@ -610,14 +609,17 @@ def _user_proofs(role: str, account: str, out: Path, public_key: str,
         except PorError as exc:
             user.detail = f"{hour.snapshot_id}: {exc}"
             return user
-        collected.append(AccountHour(document, parse_manifest_bytes(raw)))
-        documents.append(json.loads(raw))
+        collected.append(AccountHour(document, parse_manifest_bytes(raw), raw))
     user.hours = len(collected)
     try:
-        history = check_account_history(collected, bytes.fromhex(public_key))
-        _doc, _head, replica = read_site_log(open_site(str(out / "site")), [public_key])
-        for hour_doc, item in zip(documents, collected, strict=True):
-            check_manifest_logged(hour_doc, item.manifest, replica)
+        report = check_account_hours(
+            collected,
+            bytes.fromhex(public_key),
+            lambda: read_site_log(open_site(str(out / "site")), [public_key])[2],
+        )
+        if report.log_error is not None:
+            raise report.log_error
+        history = report.history
         user.ok = bool(collected)
         counts = sorted({claim.pieces for claim in history.claims})
         pieces = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"

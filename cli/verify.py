@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -279,31 +279,18 @@ def _identifies_warning(what: str) -> str:
 
 
 def _site_log_near(bundle_dir: str) -> str:
-    """The site's log/entries.jsonl above a bundle directory (bundles live inside a site)."""
+    """The site's log/entries.jsonl above a bundle directory; usage error when none."""
     from por.audit.monitor import LOG_ENTRIES_PATH
+    from por.audit.proofs import find_site_log
 
-    here = os.path.abspath(bundle_dir)
-    for _ in range(3):
-        here = os.path.dirname(here)
-        candidate = os.path.join(here, LOG_ENTRIES_PATH)
-        if os.path.isfile(candidate):
-            return candidate
-    fail(
-        f"error: {bundle_dir}: no {LOG_ENTRIES_PATH} found in the site around the bundle;"
-        " pass --log ENTRIES.jsonl (or --manifest to skip the log check)",
-        EXIT_USAGE,
-    )
-
-
-def _logged(manifest_raw: bytes, manifest: Manifest, log_path: str) -> tuple[int, int]:
-    """(entry index, log size) of the manifest's root in the log; LogMismatchError if not."""
-    from por._input import load_json
-    from por.audit.logged import check_manifest_logged
-    from por.audit.replica import read_entries_file
-
-    replica = read_entries_file(log_path)
-    index = check_manifest_logged(load_json(manifest_raw, "manifest"), manifest, replica)
-    return index, manifest.log.size
+    found = find_site_log(bundle_dir)
+    if found is None:
+        fail(
+            f"error: {bundle_dir}: no {LOG_ENTRIES_PATH} found in the site around the bundle;"
+            " pass --log ENTRIES.jsonl (or --manifest to skip the log check)",
+            EXIT_USAGE,
+        )
+    return found
 
 
 def _invalid_json(exc: ProofError) -> dict[str, Any]:
@@ -324,35 +311,22 @@ def _one_proof(
     log_path: str | None,
     as_json: bool,
 ) -> None:
-    from por._input import read_bounded
-    from por.audit.batch import verify_document
-    from por.errors import ManifestError, ProofError
-    from por.manifest import parse_manifest_bytes
-    from por.proofset import ProofSet, parse_proof_document_bytes
+    from por.audit.proofs import check_proof_file
+    from por.errors import ProofError
+    from por.proofset import ProofSet
 
-    proof_raw = read_bounded(proof_path)
-    manifest_raw = read_bounded(manifest_path)
     try:
-        document = parse_proof_document_bytes(proof_raw)
-        try:
-            manifest = parse_manifest_bytes(manifest_raw)
-        except ManifestError as exc:
-            raise ProofError(5, str(exc)) from None
-        claim = verify_document(document, manifest, pinned)
+        report = check_proof_file(proof_path, manifest_path, pinned, log_path)
     except ProofError as exc:
         if as_json:
             _print_json(_invalid_json(exc))
         raise
-    logged: tuple[int, int] | None = None
-    if log_path is not None:
-        from por.errors import PorError
-
-        try:
-            logged = _logged(manifest_raw, manifest, log_path)
-        except PorError as exc:
-            if as_json:
-                _print_json({"valid": False, "check": "log", "error": str(exc)})
-            raise
+    if report.log_error is not None:
+        if as_json:
+            _print_json({"valid": False, "check": "log", "error": str(report.log_error)})
+        raise report.log_error
+    document, manifest, claim = report.document, report.manifest, report.claim
+    logged = None if report.log is None else (report.log.index, report.log.size)
     logged_lines = (
         []
         if logged is None
@@ -477,30 +451,14 @@ def _proof_batch(
     as_json: bool,
 ) -> None:
     """Many proofs or sets against one manifest: one line each, exit 1 if any fails."""
-    from por._input import read_bounded
-    from por.audit.batch import verify_proof_batch
-    from por.errors import InputError, ManifestError, ProofError
-    from por.manifest import parse_manifest_bytes
+    from por.audit.proofs import check_proof_files
     from por.proofset import ProofSet
 
-    manifest_raw = read_bounded(manifest_path)
-    try:
-        manifest = parse_manifest_bytes(manifest_raw)
-    except ManifestError as exc:
-        raise ProofError(5, str(exc)) from None
-
-    def files() -> Iterator[tuple[str, bytes]]:
-        for path in paths:
-            try:
-                yield path, read_bounded(path)
-            except InputError as exc:
-                yield path, str(exc).encode() + b"\xff"  # not UTF-8: reported unreadable
-
-    try:
-        outcomes = verify_proof_batch(files(), manifest, pinned)
-    except ManifestError as exc:
-        raise ProofError(5, str(exc)) from None
-    logged = None if log_path is None else _logged(manifest_raw, manifest, log_path)
+    report = check_proof_files(paths, manifest_path, pinned, log_path)
+    if report.log_error is not None:
+        raise report.log_error
+    manifest, outcomes = report.manifest, report.outcomes
+    logged = None if report.log is None else (report.log.index, report.log.size)
     bad = [o for o in outcomes if not o.valid]
     named = any(o.account_id is not None for o in outcomes)
     warning = _identifies_warning("a proof file with account_id") if named else None
@@ -567,79 +525,27 @@ def _proof_batch(
         )
 
 
-PROOF_FORMATS = ("por-proof/1", "por-proof-set/1")
-
-
-def _hour_files(directory: str) -> tuple[str, str]:
-    """(proof or proof set file, manifest file) of one hour's directory for --history."""
-    from por._input import load_json, read_bounded
-    from por.errors import InputError
-
-    manifest = os.path.join(directory, "manifest.json")
-    if not os.path.isdir(directory) or not os.path.isfile(manifest):
-        raise InputError(f"{directory}: expected a directory with manifest.json and a proof")
-    proofs = []
-    for name in sorted(os.listdir(directory)):
-        path = os.path.join(directory, name)
-        if name == "manifest.json" or not name.endswith(".json") or not os.path.isfile(path):
-            continue
-        try:
-            value = load_json(read_bounded(path), path)
-        except InputError:
-            continue
-        if isinstance(value, dict) and value.get("format") in PROOF_FORMATS:
-            proofs.append(path)
-    if len(proofs) != 1:
-        raise InputError(
-            f"{directory}: expected exactly one por-proof/1 or por-proof-set/1 file beside"
-            f" manifest.json, found {len(proofs)}"
-        )
-    return proofs[0], manifest
-
-
 def _proof_history(
     directories: Sequence[str], pinned: bytes | None, log_path: str | None, as_json: bool
 ) -> None:
     """One account across hours: every proof or set holds, same account, (with --log) logged."""
-    from por._input import load_json, read_bounded
-    from por.audit.batch import AccountHour, check_account_history
-    from por.errors import ManifestError, ProofError
-    from por.manifest import parse_manifest_bytes
-    from por.proofset import ProofSet, parse_proof_document_bytes, prefixed
+    from por.audit.proofs import check_account_hours, read_account_hours
+    from por.audit.replica import read_entries_file
+    from por.errors import ProofError
+    from por.proofset import ProofSet
 
-    hours = []
-    raws = {}
-    for directory in directories:
-        proof_path, manifest_path = _hour_files(directory)
-        manifest_raw = read_bounded(manifest_path)
-        try:
-            document = parse_proof_document_bytes(read_bounded(proof_path))
-        except ProofError as exc:
-            raise prefixed(exc, proof_path) from None
-        try:
-            manifest = parse_manifest_bytes(manifest_raw)
-        except ManifestError as exc:
-            raise ProofError(5, f"{manifest_path}: {exc}") from None
-        hours.append(AccountHour(document, manifest))
-        raws[document.snapshot_id] = manifest_raw
-    hours.sort(key=lambda h: h.proof.snapshot_id)
+    hours = read_account_hours(directories)
     try:
-        history = check_account_history(hours, pinned)
+        report = check_account_hours(
+            hours, pinned, None if log_path is None else lambda: read_entries_file(log_path)
+        )
     except ProofError as exc:
         if as_json:
             _print_json(_invalid_json(exc))
         raise
-    logged: dict[str, int] = {}
-    if log_path is not None:
-        from por.audit.logged import check_manifest_logged
-        from por.audit.replica import read_entries_file
-
-        replica = read_entries_file(log_path)
-        for hour in hours:
-            sid = hour.proof.snapshot_id
-            logged[sid] = check_manifest_logged(
-                load_json(raws[sid], "manifest"), hour.manifest, replica
-            )
+    if report.log_error is not None:
+        raise report.log_error
+    history, logged = report.history, report.logged
     warning = _identifies_warning("each proof file")
     rows_of = {
         claim.snapshot_id: _asset_rows(hour.manifest, claim.equity, claim.debt, claim.root)

@@ -106,10 +106,12 @@ def verify_proof_batch(
 
 @dataclass(frozen=True, slots=True)
 class AccountHour:
-    """One hour of one account: its proof (single or set) and the manifest it holds against."""
+    """One hour of one account: its proof (single or set) and the manifest it holds against
+    (`manifest_raw`: its signed bytes, for the log check of `por.audit.proofs`)."""
 
     proof: ProofDocument
     manifest: Manifest
+    manifest_raw: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
