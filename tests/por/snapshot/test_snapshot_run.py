@@ -409,7 +409,11 @@ def test_the_bulk_leaf_list_equals_the_leaf_by_leaf_reference(
         out_dir=tmp_path / "tree",
     )
     with ProofStore.open(tmp_path / "tree") as store:
-        count = write_leaf_list(store, tmp_path / "leaves.jsonl")
         reference = "".join(leaf_list_line(store, i) for i in range(store.leaf_count))
-    assert count == store.leaf_count
-    assert (tmp_path / "leaves.jsonl").read_text() == reference, "fast path != reference"
+        for workers in (1, 2):  # in-process, and forked workers joining part files
+            out = tmp_path / f"leaves-{workers}.jsonl"
+            count = write_leaf_list(store, out, workers=workers)
+            assert count == store.leaf_count
+            assert out.read_text() == reference, f"fast path != reference ({workers} workers)"
+    left = sorted(p.name for p in tmp_path.iterdir() if p.is_file())
+    assert left == ["leaves-1.jsonl", "leaves-2.jsonl"], "no part or temporary file is left"
