@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from por._input import load_json, read_bounded
+from por._input import load_json, load_json_text, read_bounded
 from por.audit._signed import open_signed, read_signed
 from por.audit.errors import AuditInputError, LogMismatchError
 from por.audit.replica import LogReplica
@@ -65,6 +65,7 @@ from por.manifest import Manifest, parse_manifest_bytes, verify_manifest
 if TYPE_CHECKING:
     from pyrage.x25519 import Identity
 
+    from por.reserves.attestation import AttestationPolicy
     from por.reserves.registry import AssetRegistry
 
 __all__ = [
@@ -361,10 +362,13 @@ def check_reserves(
     document: Mapping[str, Any],
     *,
     assets: AssetRegistry | None = None,
+    policy: AttestationPolicy | None = None,
 ) -> str:
     """Every balance read from its registered contract or mint, once, of a listed wallet;
     every wallet's ownership bound to the pinned key (the verified manifest's), this chain
-    and snapshot; totals; pins equal to the manifest's (`por.reserves.verify`)."""
+    and snapshot (or, per period, judged by `policy`: None is the default per role);
+    totals; pins equal to the manifest's (`por.reserves.verify`)."""
+    from por.reserves.attestation import DEFAULT_POLICY
     from por.reserves.errors import ReservesError
     from por.reserves.verify import check_published_reserves
 
@@ -377,6 +381,7 @@ def check_reserves(
             registry=registry,
             ledger_assets={a.symbol: a.decimals for a in manifest.assets},
             signed_pins=document.get("reserves"),
+            policy=policy or DEFAULT_POLICY,
         )
     except ReservesError as exc:
         raise _Fail(str(exc)) from None
@@ -453,6 +458,7 @@ def verify_bundle_dir(
     identities: Sequence[Identity] = (),
     require_identity: bool = False,
     assets: AssetRegistry | None = None,
+    attestation_policy: AttestationPolicy | None = None,
 ) -> BundleReport:
     """Run every check; `AuditInputError` only when there is nothing to check at all.
 
@@ -461,7 +467,8 @@ def verify_bundle_dir(
     auditor's age identities, for a leaf list encrypted for auditors; when none of them
     opens it, its check is skipped (said so), or with `require_identity`
     `LeafListLockedError` is raised before anything else is checked. `assets`: the
-    auditor's pinned asset registry (else the one the manifest signs).
+    auditor's pinned asset registry (else the one the manifest signs);
+    `attestation_policy`: the maximum age of a cold wallet's per-period attestation.
     """
     path = Path(directory)
     if not path.is_dir():
@@ -511,7 +518,8 @@ def verify_bundle_dir(
     listed = document.get("bundle", {}).get("files", {}) if files_ok else {}
 
     def json_file(name: str) -> Any:
-        return load_json(read_signed(path / name, listed.get(name)), name)  # the hashed bytes
+        # the hashed bytes; a string with no UTF-8 form (a lone surrogate) is refused here
+        return load_json_text(read_signed(path / name, listed.get(name)), name)
 
     if policy_error is not None:
         report.checks.append(Check("liabilities", "fail", policy_error))
@@ -550,7 +558,12 @@ def verify_bundle_dir(
     elif reserves_error is not None:
         report.checks.append(Check("reserves", "fail", reserves_error))
     elif reserves is not None:
-        run("reserves", lambda: check_reserves(reserves, manifest, document, assets=assets))
+        run(
+            "reserves",
+            lambda: check_reserves(
+                reserves, manifest, document, assets=assets, policy=attestation_policy
+            ),
+        )
     else:
         report.checks.append(Check("reserves", "fail", "reserves.json: expected an object"))
     found = site or (None if log is not None else find_site(path))

@@ -178,3 +178,36 @@ def test_bundle_with_62_and_66_char_tags_is_refused(published: Published, tmp_pa
     report = verify_bundle_dir(bundle, key(published))
     assert statuses(report)["liabilities"] == "fail"
     assert "tag" in detail(report, "liabilities")
+
+
+def _put(doc: Any, where: str, value: Any) -> None:
+    *path, last = where.split("/")
+    for step in path:
+        doc = doc[int(step)] if isinstance(doc, list) else doc[step]
+    doc[last] = value
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        ("exchange", "x\ud800"),
+        ("wallets/0/nonce", "\udc00y"),
+        ("x\ud800", "1"),
+        ("readings/1/method", "\ud800"),
+    ],
+)
+def test_a_lone_surrogate_in_reserves_json_fails_the_bundle_not_a_crash(
+    published: Published, tmp_path: Path, where: str, value: str
+) -> None:
+    """Fuzz regressions (bench/fuzz_verify.py --target bundles --seed 7 case 124, --target
+    reserves --seed 1 cases 110, 322): a lone surrogate escape in reserves.json's
+    `exchange` raised UnicodeEncodeError in por.reserves.ownership (a traceback of `verify
+    bundle`); in another string or key, re-signed, the bundle passed. Such a string has
+    no UTF-8 form (por._input.load_json_text): the signed file is refused, naming it."""
+    reserves = json.loads((published.bundle() / "reserves.json").read_text())
+    _put(reserves, where, value)
+    bundle = resigned(published, tmp_path / "site", {"reserves.json": json_bytes(reserves)})
+    report = verify_bundle_dir(bundle, key(published))
+    assert not report.passed
+    assert statuses(report)["reserves"] == "fail"
+    assert "reserves.json: not UTF-8 text" in detail(report, "reserves")
