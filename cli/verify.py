@@ -637,21 +637,13 @@ def tree_command(
     stays small for any number of leaves. Checks the manifest's signature, every leaf,
     the height and the root (hash and totals); no account id is needed.
     """
-    from por._input import read_bounded
-    from por.audit.tree import verify_leaf_file
+    from por.audit.tree import verify_leaf_list
     from por.errors import ManifestError, TreeError
-    from por.manifest import parse_manifest_bytes, parse_public_key, verify_manifest
+    from por.manifest import parse_public_key
 
     pinned = None if public_key_hex is None else parse_public_key(public_key_hex)
-    manifest_raw = read_bounded(manifest_path)
     try:
-        manifest = parse_manifest_bytes(manifest_raw)
-        verify_manifest(manifest, pinned)
-        if leaves_path == "-":
-            summary = verify_leaf_file(sys.stdin.buffer, manifest, pinned, "stdin")
-        else:
-            with open(leaves_path, "rb") as stream:
-                summary = verify_leaf_file(stream, manifest, pinned, leaves_path)
+        manifest, summary = verify_leaf_list(leaves_path, manifest_path, pinned, sys.stdin.buffer)
     except (ManifestError, TreeError) as exc:
         if as_json:
             _print_json({"valid": False, "error": str(exc)})
@@ -855,6 +847,29 @@ assets_option = click.option(
 )
 
 
+attestation_age_option = click.option(
+    "--max-attestation-age",
+    "max_attestation_age",
+    multiple=True,
+    metavar="[ROLE=]AGE",
+    help="How old (the hour minus its block's time) a wallet's per-period ownership"
+    " attestation may be, per role: e.g. cold=8d, hot=0 (AGE alone: cold). Defaults: hot 0"
+    " (per-snapshot signatures only), cold 7d. Repeatable.",
+)
+
+
+def _attestation_policy(values: Sequence[str]) -> Any:
+    """`--max-attestation-age` values as a policy; malformed: exit 2."""
+    from por.errors import InputError
+    from por.reserves.attestation import AttestationPolicy
+    from por.reserves.errors import ReservesError
+
+    try:
+        return AttestationPolicy.parse(values)
+    except ReservesError as exc:
+        raise InputError(str(exc)) from None
+
+
 def _pinned_assets(path: str | None) -> Any:
     """The auditor's registry (None without --assets); unreadable: exit 2."""
     if path is None:
@@ -902,6 +917,7 @@ def _trusted_registry_note(document: Any) -> None:
 @click.argument("directory", metavar="DIR")
 @pinned_key_option
 @assets_option
+@attestation_age_option
 @click.option(
     "--identity",
     "identity_files",
@@ -937,6 +953,7 @@ def bundle_command(
     directory: str,
     public_key_hex: str,
     assets_file: str | None,
+    max_attestation_age: tuple[str, ...],
     identity_files: tuple[str, ...],
     site_location: str | None,
     eth_rpc: str | None,
@@ -972,6 +989,7 @@ def bundle_command(
         identities=identities,
         require_identity=True,
         assets=assets,
+        attestation_policy=_attestation_policy(max_attestation_age),
     )
     if assets is None and any(c.name == "reserves" and c.status != "skip" for c in report.checks):
         _trusted_registry_note(report.document)
@@ -1032,6 +1050,7 @@ def bundle_command(
     " ownership proof names this key (without it: the manifest's own key, said on stderr).",
 )
 @assets_option
+@attestation_age_option
 @json_option
 @reported
 def reserves_command(
@@ -1040,6 +1059,7 @@ def reserves_command(
     sol_rpcs: tuple[str, ...],
     public_key_hex: str | None,
     assets_file: str | None,
+    max_attestation_age: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Check a bundle's reserves.json, then re-read every balance from your own nodes.
@@ -1105,6 +1125,7 @@ def reserves_command(
         document=document,
         assets=assets,
         exchange_key=key,
+        policy=_attestation_policy(max_attestation_age),
     )
     if assets is None:
         _trusted_registry_note(document)

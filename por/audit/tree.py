@@ -11,12 +11,15 @@ from __future__ import annotations
 import hmac
 from typing import IO
 
+from por._input import read_bounded
 from por.audit._leaflist import fold_leaf_file
 from por.errors import TreeError
-from por.manifest import Manifest, verify_manifest
+from por.manifest import Manifest, parse_manifest_bytes, verify_manifest
 from por.verify import TreeSummary
 
-__all__ = ["verify_leaf_file"]
+__all__ = ["STDIN", "verify_leaf_file", "verify_leaf_list"]
+
+STDIN = "-"  # the leaf list's path that means: read it from the given stdin stream
 
 
 def verify_leaf_file(
@@ -41,3 +44,17 @@ def verify_leaf_file(
             if a != b:
                 raise TreeError(f"root {side} of {symbol}: leaf list gives {a}, manifest has {b}")
     return summary
+
+
+def verify_leaf_list(
+    leaves_path: str, manifest_path: str, public_key: bytes | None, stdin: IO[bytes]
+) -> tuple[Manifest, TreeSummary]:
+    """`por verify tree`: the manifest read and its signature checked before the leaf list
+    is opened (`STDIN`: read `stdin`), then `verify_leaf_file`. An unreadable manifest is
+    an `InputError`, an unopenable leaf list an `OSError`."""
+    manifest = parse_manifest_bytes(read_bounded(manifest_path))
+    verify_manifest(manifest, public_key)
+    if leaves_path == STDIN:
+        return manifest, verify_leaf_file(stdin, manifest, public_key, "stdin")
+    with open(leaves_path, "rb") as stream:
+        return manifest, verify_leaf_file(stream, manifest, public_key, leaves_path)
