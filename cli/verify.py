@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 EXIT_INVALID = EXIT_FAILED
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _rules() -> list[Rule]:
@@ -60,24 +61,25 @@ manifest_option = click.option(
     metavar="MANIFEST.json",
     help="The snapshot's signed manifest.",
 )
-public_key_option = click.option(
-    "--public-key",
-    "public_key_hex",
-    metavar="HEX",
-    default=None,
-    help="Pin the exchange's Ed25519 key (64 hex): a manifest signed by any other key is"
-    " invalid. Without it, the key named in the manifest is trusted.",
-)
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object on stdout instead of text."
 )
-pinned_key_option = click.option(
-    "--public-key",
-    "public_key_hex",
-    required=True,
-    metavar="HEX",
-    help="The exchange's pinned Ed25519 key (64 hex).",
-)
+
+
+def public_key_option(*, required: bool, multiple: bool = False) -> Callable[[F], F]:
+    """The one `--public-key` of every `verify` command (`public_key_hex`, or `public_keys`
+    when it may be repeated); what its absence means is said by each command's help."""
+    return click.option(
+        "--public-key",
+        "public_keys" if multiple else "public_key_hex",
+        metavar="HEX",
+        required=required,
+        multiple=multiple,
+        help="The exchange's pinned Ed25519 key (64 hex): a manifest or log head signed by"
+        " any other key is invalid.",
+    )
+
+
 TRUST_MANIFEST_KEY_WARNING = (
     "warning: --trust-manifest-key: the manifest's own key is trusted, so this shows only"
     " that someone signed it, not that the exchange did; pin its key with --public-key HEX"
@@ -197,14 +199,7 @@ def verify() -> None:
     help="Follow one account across hours: each argument is a directory with one hour's"
     " proof (a por-proof/1 or por-proof-set/1 file) and that hour's manifest.json.",
 )
-@click.option(
-    "--public-key",
-    "public_key_hex",
-    metavar="HEX",
-    default=None,
-    help="The exchange's Ed25519 key (64 hex), pinned: a manifest signed by any other key"
-    " is invalid. Required unless --trust-manifest-key.",
-)
+@public_key_option(required=False)
 @click.option(
     "--trust-manifest-key",
     is_flag=True,
@@ -231,7 +226,8 @@ def proof_command(
     units (decimals from the manifest; for a set, the sums over its pieces, and how many
     there are), the snapshot, and the exchange's totals. Several files are checked as a
     batch against one manifest (one line each). A file with account_id and nonce
-    identifies the account: a warning says not to paste it in public.
+    identifies the account: a warning says not to paste it in public. --public-key is
+    required unless --trust-manifest-key.
     """
     from por.manifest import parse_public_key
 
@@ -624,7 +620,7 @@ def _proof_history(
 )
 @click.argument("leaves_path", metavar="LEAVES.jsonl")
 @manifest_option
-@public_key_option
+@public_key_option(required=False)
 @json_option
 @reported
 def tree_command(
@@ -635,7 +631,8 @@ def tree_command(
     LEAVES.jsonl has one {"tag", "equity", "debt"} object per line in tree order ("-" reads
     stdin): tags strictly ascending, a power of two >= 2 lines. It is streamed: memory
     stays small for any number of leaves. Checks the manifest's signature, every leaf,
-    the height and the root (hash and totals); no account id is needed.
+    the height and the root (hash and totals); no account id is needed. Without
+    --public-key the key named in the manifest is trusted.
     """
     from por.audit.tree import verify_leaf_list
     from por.errors import ManifestError, TreeError
@@ -703,17 +700,6 @@ def _duration(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-pinned_keys_option = click.option(
-    "--public-key",
-    "public_keys",
-    metavar="HEX",
-    multiple=True,
-    required=True,
-    help="The exchange's pinned Ed25519 key (64 hex); repeat for rotated keys. The first"
-    " one names the exchange in the state file.",
-)
-
-
 @verify.command(
     "log",
     epilog=_examples(
@@ -723,7 +709,7 @@ pinned_keys_option = click.option(
     ),
 )
 @click.option("--site", "site_location", required=True, metavar="DIR|URL", help="The site.")
-@pinned_keys_option
+@public_key_option(required=True, multiple=True)
 @click.option(
     "--state",
     "state_path",
@@ -761,7 +747,8 @@ def log_command(
     exit 1, both signed heads are printed, the state keeps the old head. Time must move
     forward: the head must be fresh (signed within --max-age, not in the future), dated no
     earlier than the head seen before, and the hours logged must be in time order (exit 1
-    naming the check: freshness, time order). Run it every hour.
+    naming the check: freshness, time order). Run it every hour. Repeat --public-key for
+    rotated keys; the first one names the exchange in the state file.
     """
     from pathlib import Path
 
@@ -915,7 +902,7 @@ def _trusted_registry_note(document: Any) -> None:
     ),
 )
 @click.argument("directory", metavar="DIR")
-@pinned_key_option
+@public_key_option(required=True)
 @assets_option
 @attestation_age_option
 @click.option(
@@ -1041,14 +1028,7 @@ def bundle_command(
     metavar="URL",
     help="Your own Solana RPC node; repeat it to check against each node.",
 )
-@click.option(
-    "--public-key",
-    "public_key_hex",
-    default=None,
-    metavar="HEX",
-    help="Pinned key: check the manifest's signature, reserves.json's digest, and that every"
-    " ownership proof names this key (without it: the manifest's own key, said on stderr).",
-)
+@public_key_option(required=False)
 @assets_option
 @attestation_age_option
 @json_option
@@ -1070,7 +1050,10 @@ def reserves_command(
     the pinned key, this chain and this hour. Then Ethereum at the bundle's pinned block
     (by number, checked against the recorded hash and chain id); Solana at the bundle's
     slot (nodes cannot read the past: a later slot is said so), every SPL account's mint
-    and owner checked. Exit 0 when every check passes, 1 naming what fails, 2 unreadable.
+    and owner checked. With --public-key, the manifest's signature and reserves.json's
+    digest are checked and every ownership proof must name that key (without it: the
+    manifest's own key, said on stderr). Exit 0 when every check passes, 1 naming what
+    fails, 2 unreadable.
     """
     import hashlib
     from pathlib import Path
@@ -1155,7 +1138,7 @@ def reserves_command(
     ),
 )
 @click.argument("site_dir", metavar="SITE_DIR")
-@pinned_key_option
+@public_key_option(required=True)
 @click.option(
     "--eth-rpc",
     default=None,
