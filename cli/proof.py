@@ -10,7 +10,6 @@ says so. An index that serves a single `por-proof/1` is handled the same way.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -85,11 +84,15 @@ def proof(account_id: str, at: str, out: str | None, base: str) -> None:
     (bundles/<hour>/), else checks 1-4 on every piece. Exit 0 written, 1 the stored proof
     does not verify, 2 no such hour or account.
     """
-    from por._canonical import canonical_json
     from por.audit.batch import verify_document
     from por.errors import InputError, ManifestError, PorError, ProofError
     from por.manifest import parse_manifest_bytes
-    from por.proofset import ProofSet, parse_proof_document, verify_set_inclusion
+    from por.proofset import (
+        ProofSet,
+        parse_proof_document,
+        proof_document_bytes,
+        verify_set_inclusion,
+    )
     from por.snapshot import SnapshotIndex
     from por.snapshot.errors import SnapshotConfigError
     from por.snapshot.run import directory_name, parse_snapshot_time
@@ -139,8 +142,7 @@ def proof(account_id: str, at: str, out: str | None, base: str) -> None:
         return
     pieces = len(parsed.proofs) if isinstance(parsed, ProofSet) else 1
     what = "proof set" if isinstance(parsed, ProofSet) else "proof"
-    data = json.dumps(json.loads(canonical_json(document)), indent=1, ensure_ascii=False).encode()
-    data += b"\n"
+    data = proof_document_bytes(document)
     said = f"{what} of {account_id!r} for {snapshot_id}, {pieces} piece{'' if pieces == 1 else 's'}"
     if out is None:
         sys.stdout.buffer.write(data)

@@ -32,10 +32,12 @@ Record `AccountClaim`
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from por._canonical import canonical_json
 from por._fields import (
     FieldError,
     describe,
@@ -62,6 +64,7 @@ __all__ = [
     "parse_proof_document_bytes",
     "parse_proof_set",
     "parse_proof_set_bytes",
+    "proof_document_bytes",
     "prefixed",
     "proof_set_to_json",
     "verify_proof_set",
@@ -202,6 +205,13 @@ def parse_proof_document_bytes(raw: bytes) -> ProofDocument:
     set, if a string holds a lone surrogate), else as `parse_proof_document`."""
     data = load_json(raw, "proof")
     return _parse(_text_only(data)) if is_proof_set(data) else parse_proof(data)
+
+
+def proof_document_bytes(document: Any) -> bytes:
+    """A proof or proof set as handed to its account: its canonical JSON (integers and
+    text only, keys sorted), laid out one value per line for a reader, newline-ended."""
+    text = json.dumps(json.loads(canonical_json(document)), indent=1, ensure_ascii=False)
+    return text.encode() + b"\n"
 
 
 def proof_set_to_json(proof_set: ProofSet) -> dict[str, Any]:

@@ -17,9 +17,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from por.audit.errors import LogMismatchError
-from por.log import ConsistencyProof, EntryError, InclusionProof, parse_entry
-from por.log._rfc9162 import EMPTY_ROOT, consistency_proof, inclusion_proof, leaf_hash, mth
-from por.log._rfc9162 import node_hash as log_node_hash
+from por.log import (
+    EMPTY_ROOT,
+    ConsistencyProof,
+    EntryError,
+    InclusionProof,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    mth,
+    parse_entry,
+)
+from por.log import node_hash as log_node_hash
 
 __all__ = ["MAX_LOG_ENTRIES", "LogReplica", "read_entries_file"]
 

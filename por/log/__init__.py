@@ -5,7 +5,14 @@ needs; `store` keeps the log in SQLite or PostgreSQL for the publisher (import i
 explicitly: it loads SQLAlchemy and pymerkle).
 """
 
-from por.log._rfc9162 import EMPTY_ROOT, leaf_hash, node_hash
+from por.log._rfc9162 import (
+    EMPTY_ROOT,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    mth,
+    node_hash,
+)
 from por.log.entry import LogEntry, entry_from_manifest, parse_entry
 from por.log.errors import EntryError, HeadError, LogError, LogProofError, LogStoreError
 from por.log.head import HEAD_FORMAT, LogHead, check_extends, sign_head, verify_head
@@ -24,8 +31,11 @@ __all__ = [
     "LogProofError",
     "LogStoreError",
     "check_extends",
+    "consistency_proof",
     "entry_from_manifest",
+    "inclusion_proof",
     "leaf_hash",
+    "mth",
     "node_hash",
     "parse_entry",
     "sign_head",
