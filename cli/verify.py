@@ -857,30 +857,11 @@ def _attestation_policy(values: Sequence[str]) -> Any:
         raise InputError(str(exc)) from None
 
 
-def _pinned_assets(path: str | None) -> Any:
-    """The auditor's registry (None without --assets); unreadable: exit 2."""
-    if path is None:
-        return None
-    from por.errors import InputError
-    from por.reserves.errors import ReservesError
-    from por.reserves.registry import load_asset_registry
-
-    try:
-        return load_asset_registry(path)
-    except ReservesError as exc:
-        raise InputError(str(exc)) from None
-
-
 def _trusted_registry_note(document: Any) -> None:
     """Say on stderr which asset registry was trusted when none was pinned."""
-    from por.reserves.errors import ReservesError
-    from por.reserves.registry import registry_from_json
+    from por.audit.reserves_bundle import trusted_registry_description
 
-    raw = document.get("reserve_assets") if isinstance(document, dict) else None
-    try:
-        described = registry_from_json(raw, "manifest").describe() if raw is not None else ""
-    except ReservesError:
-        described = "(malformed)"
+    described = trusted_registry_description(document)
     if described:
         click.echo(
             "note: no --assets given: trusted the asset registry the manifest signs: "
@@ -959,12 +940,13 @@ def bundle_command(
     encrypted and no --identity opens it.
     """
     from por.audit.bundle import verify_bundle_dir
+    from por.audit.reserves_bundle import pinned_asset_registry
     from por.audit.source import open_site
     from por.leaflist import read_identities
     from por.manifest import parse_public_key
 
     key = parse_public_key(public_key_hex)
-    assets = _pinned_assets(assets_file)
+    assets = pinned_asset_registry(assets_file)
     identities = [i for path in identity_files for i in read_identities(path)]
     site = None if site_location is None else open_site(site_location)
     report = verify_bundle_dir(
@@ -1055,45 +1037,25 @@ def reserves_command(
     manifest's own key, said on stderr). Exit 0 when every check passes, 1 naming what
     fails, 2 unreadable.
     """
-    import hashlib
-    from pathlib import Path
-
-    from por._input import load_json, read_bounded
     from por.audit.bundle import Check
     from por.audit.reserves import verify_reserves
-    from por.errors import InputError
-    from por.manifest import parse_manifest_bytes, parse_public_key, verify_manifest
+    from por.audit.reserves_bundle import (
+        pinned_asset_registry,
+        read_reserves_bundle,
+        signed_reserves_check,
+    )
+    from por.manifest import parse_public_key
 
     if not eth_rpcs and not sol_rpcs:
         raise click.UsageError("give --eth-rpc URL and/or --sol-rpc URL")
-    base = Path(directory)
-    raw = read_bounded(base / "reserves.json")
-    reserves = load_json(raw, "reserves.json")
-    if not isinstance(reserves, dict):
-        raise InputError(f"{base / 'reserves.json'}: not a por-reserves/1 file")
-    manifest_raw = read_bounded(base / "manifest.json")
-    document = load_json(manifest_raw, "manifest.json")
-    manifest = parse_manifest_bytes(manifest_raw)
-    assets = _pinned_assets(assets_file)
-    checks = []
+    bundle = read_reserves_bundle(directory)
+    reserves, document, manifest = bundle.reserves, bundle.document, bundle.manifest
+    assets = pinned_asset_registry(assets_file)
+    checks: list[Check] = []
     key = None
     if public_key_hex is not None:
         key = parse_public_key(public_key_hex)
-        verify_manifest(manifest, key)
-        bundle = document.get("bundle") if isinstance(document, dict) else None
-        listed = bundle.get("files") if isinstance(bundle, dict) else None
-        entry = listed.get("reserves.json") if isinstance(listed, dict) else None
-        want = entry.get("sha256") if isinstance(entry, dict) else None
-        ok = want == hashlib.sha256(raw).hexdigest()
-        checks.append(
-            Check(
-                "manifest",
-                "pass" if ok else "fail",
-                "reserves.json is the signed file"
-                if ok
-                else "reserves.json's SHA-256 is not the one the signed manifest lists",
-            )
-        )
+        checks.append(signed_reserves_check(bundle, key))
     else:
         click.echo(
             "note: no --public-key given: ownership proofs are checked against the manifest's"
