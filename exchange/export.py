@@ -339,12 +339,6 @@ class SqlLedgerCut:
         for k, symbol in enumerate(symbols):
             params[f"a{k}"] = symbol
             sums.append(f"sum(amount) FILTER (WHERE asset = :a{k}) AS c{k}")
-            if self.maintained:
-                sums.append(f"sum(held) FILTER (WHERE asset = :a{k}) AS w{k}")
-            else:
-                sums.append(
-                    f"sum(amount) FILTER (WHERE asset = :a{k} AND bucket = '{HELD_BUCKET}') AS w{k}"
-                )
             claims.append(f"c{k}::text")
             pos.append(f"sum(greatest(c{k}, 0))::text")
             neg.append(f"sum(greatest(-c{k}, 0))::text")
@@ -353,30 +347,50 @@ class SqlLedgerCut:
             system.append(f"c{k}::text")
         negative = " OR ".join(f"c{k} < 0" for k in range(len(symbols))) or "false"
         withdrawing = " OR ".join(f"w{k} <> 0" for k in range(len(symbols))) or "false"
-        if self.maintained:
-            # now's claims, less the postings after the cut; a row counts from its first
-            # posting (`here`), an account opened by command from its opening
-            grouped = (
-                f"FROM (SELECT account, asset, amount, held, first_seq <= :s AS here "
-                "FROM claims UNION ALL "
-                "SELECT account, asset, -amount, "
-                f"CASE WHEN bucket = '{HELD_BUCKET}' THEN -amount ELSE 0 END, false "
-                "FROM postings WHERE seq > :s UNION ALL "
-                "SELECT account, NULL, 0, 0, true FROM opened_accounts WHERE seq <= :s) r "
-                "GROUP BY account HAVING bool_or(here)"
+        held_sums = [f"sum(held) FILTER (WHERE asset = :a{k}) AS w{k}" for k in range(len(symbols))]
+        if not self.maintained:  # the reference: every posting up to the cut, one pass
+            sums += [
+                f"sum(amount) FILTER (WHERE asset = :a{k} AND bucket = '{HELD_BUCKET}') AS w{k}"
+                for k in range(len(symbols))
+            ]
+            sql = (
+                f"WITH p AS MATERIALIZED (SELECT account, {', '.join(sums)} FROM postings "
+                "WHERE seq <= :s GROUP BY account) "
+                f"SELECT 'c', account, {', '.join(claims)} FROM p WHERE {_USER} "
+                f"UNION ALL SELECT 's', account, {', '.join(system)} FROM p WHERE {_SYSTEM} "
+                f"UNION ALL SELECT 'p', NULL, {', '.join(pos)} FROM p WHERE {_USER} "
+                f"UNION ALL SELECT 'n', NULL, {', '.join(neg)} FROM p WHERE {_USER} "
+                f"UNION ALL SELECT 'w', NULL, {', '.join(wd)} FROM p WHERE {_USER} "
+                f"UNION ALL SELECT 'b', account, {', '.join(held)} FROM p WHERE {_USER} "
+                f"AND ({negative}) AND ({withdrawing})"
             )
-        else:
-            grouped = "FROM postings WHERE seq <= :s GROUP BY account"
+            return iter(self.conn.execute(text(sql), params, execution_options=_STREAM))
+        # Now's claims less the postings after the cut (`t`), by pair; a pair counts from
+        # its first posting (a pair first posted after the cut has only postings after it:
+        # it and they are left out together), an account opened by command from its
+        # opening. Only the claims are hashed per account; the rare held funds (pending
+        # withdrawals) are summed apart (`w`), in the same statement.
+        held_sums = [f"sum(held) FILTER (WHERE asset = :a{k}) AS w{k}" for k in range(len(symbols))]
         sql = (
-            f"WITH p AS MATERIALIZED (SELECT account, {', '.join(sums)} {grouped}) "
-            f"SELECT 'c', account, {', '.join(claims)} FROM p "
-            f"WHERE {_USER} "
+            "WITH t AS MATERIALIZED (SELECT p.account, p.asset, p.bucket, p.amount "
+            "FROM postings p JOIN claims c ON c.account = p.account AND c.asset = p.asset "
+            "AND c.first_seq <= :s WHERE p.seq > :s), "
+            f"p AS MATERIALIZED (SELECT account, {', '.join(sums)} FROM ("
+            "SELECT account, asset, amount FROM claims WHERE first_seq <= :s "
+            "UNION ALL SELECT account, asset, -amount FROM t UNION ALL "
+            "SELECT account, NULL, 0 FROM opened_accounts WHERE seq <= :s) r "
+            "GROUP BY account), "
+            f"w AS MATERIALIZED (SELECT account, {', '.join(held_sums)} FROM ("
+            "SELECT account, asset, held FROM claims WHERE held <> 0 AND first_seq <= :s "
+            f"UNION ALL SELECT account, asset, -amount FROM t WHERE bucket = '{HELD_BUCKET}') h "
+            f"WHERE {_USER} GROUP BY account) "
+            f"SELECT 'c', account, {', '.join(claims)} FROM p WHERE {_USER} "
             f"UNION ALL SELECT 's', account, {', '.join(system)} FROM p WHERE {_SYSTEM} "
             f"UNION ALL SELECT 'p', NULL, {', '.join(pos)} FROM p WHERE {_USER} "
             f"UNION ALL SELECT 'n', NULL, {', '.join(neg)} FROM p WHERE {_USER} "
-            f"UNION ALL SELECT 'w', NULL, {', '.join(wd)} FROM p WHERE {_USER} "
-            f"UNION ALL SELECT 'b', account, {', '.join(held)} FROM p WHERE {_USER} "
-            f"AND ({negative}) AND ({withdrawing})"
+            f"UNION ALL SELECT 'w', NULL, {', '.join(wd)} FROM w "
+            f"UNION ALL SELECT 'b', account, {', '.join(held)} FROM w JOIN p USING (account) "
+            f"WHERE ({negative}) AND ({withdrawing})"
         )
         return iter(self.conn.execute(text(sql), params, execution_options=_STREAM))
 

@@ -9,12 +9,14 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Dialect,
+    Index,
     Integer,
     MetaData,
     Numeric,
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -123,6 +125,13 @@ claims = Table(
 )
 """Per account and asset, the sums a snapshot cut needs, kept up to date by
 `SqlJournal.write` in the transaction that writes the postings (docs/ledger.md)."""
+
+for _name, _where in (  # migration 0002: the events a cut reads by kind, no full scan
+    ("events_config", "cmd IN ('asset', 'collateral_params')"),
+    ("events_prices", "cmd = 'index_price'"),
+    ("events_accounts", "cmd = 'account'"),
+):
+    Index(_name, events.c.seq, postgresql_where=text(_where), sqlite_where=text(_where))
 
 opened_accounts = Table(
     "opened_accounts",

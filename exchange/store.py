@@ -82,18 +82,23 @@ class SqlJournal:
             f"VALUES ({marks})"
         )
         # claims: a delta added to the row (exact: NUMERIC on PostgreSQL, a Python function
-        # on SQLite's decimal text); a pair whose postings net to zero only makes its row
+        # on SQLite's decimal text); a pair whose postings net to zero only makes its row.
+        # PostgreSQL takes a batch's rows as five arrays in one statement (set-based, one
+        # round trip), SQLite row by row in process.
         add = "{0} + {1}" if self.postgres else "claim_add({0}, {1})"
+        rows = (
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::numeric[], %s::numeric[], %s::int8[])"
+            if self.postgres
+            else "VALUES (?, ?, ?, ?, ?)"
+        )
         self._add_claims = (
-            "INSERT INTO claims (account, asset, amount, held, first_seq) "
-            f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}) "
+            f"INSERT INTO claims (account, asset, amount, held, first_seq) {rows} "
             "ON CONFLICT (account, asset) DO UPDATE SET "
             f"amount = {add.format('claims.amount', 'excluded.amount')}, "
             f"held = {add.format('claims.held', 'excluded.held')}"
         )
         self._touch_claims = (
-            "INSERT INTO claims (account, asset, amount, held, first_seq) "
-            f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}) "
+            f"INSERT INTO claims (account, asset, amount, held, first_seq) {rows} "
             "ON CONFLICT (account, asset) DO NOTHING"
         )
         self._open_accounts = (
@@ -206,11 +211,13 @@ class SqlJournal:
                 conn.execute(schema.assets.insert(), new_assets)
             if balance_rows:
                 conn.exec_driver_sql(self._upsert, balance_rows)
-            changed, unchanged = claim_rows
-            if changed:
-                conn.exec_driver_sql(self._add_claims, changed)
-            if unchanged:
-                conn.exec_driver_sql(self._touch_claims, unchanged)
+            for statement, rows in zip(
+                (self._add_claims, self._touch_claims), claim_rows, strict=True
+            ):
+                if rows and self.postgres:
+                    conn.exec_driver_sql(statement, tuple(map(list, zip(*rows, strict=True))))
+                elif rows:
+                    conn.exec_driver_sql(statement, rows)
             if openings:
                 conn.exec_driver_sql(self._open_accounts, openings)
             conn.execute(

@@ -1,4 +1,6 @@
-"""Maintained claims: `claims` and `opened_accounts`, built once from the journal.
+"""Maintained claims: `claims` and `opened_accounts`, built once from the journal; partial
+indexes on the few events a cut reads by kind (assets, collateral parameters, index prices,
+account openings), so no cut scans the whole journal.
 
 A ledger written before this revision is migrated by the first command that opens it for
 writing (`por exchange run`, `por demo`): the two tables are filled from the postings and
@@ -26,6 +28,13 @@ branch_labels = None
 depends_on = None
 
 
+_EVENT_INDEXES = (  # the WHERE terms exactly as the queries write them (SQLite matches terms)
+    ("events_config", "cmd IN ('asset', 'collateral_params')"),
+    ("events_prices", "cmd = 'index_price'"),
+    ("events_accounts", "cmd = 'account'"),
+)
+
+
 def _amount() -> sa.types.TypeEngine[Any]:
     if op.get_bind().dialect.name == "postgresql":
         return sa.Numeric(40, 0)
@@ -49,10 +58,16 @@ def upgrade() -> None:
     op.add_column(
         "head", sa.Column("claims_seq", sa.BigInteger, nullable=False, server_default="0")
     )
+    # the cut's reads of configuration, prices and openings: the few events of those kinds
+    # (a partial index holds only them, so the other events are written as before)
+    for name, where in _EVENT_INDEXES:
+        op.execute(f"CREATE INDEX {name} ON events (seq) WHERE {where}")
     rebuild_claims(op.get_bind())
 
 
 def downgrade() -> None:
+    for name, _ in _EVENT_INDEXES:
+        op.execute(f"DROP INDEX {name}")
     op.drop_column("head", "claims_seq")
     op.drop_table("opened_accounts")
     op.drop_table("claims")
