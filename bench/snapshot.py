@@ -16,14 +16,26 @@ the reconciliation, fsync and rename). load_avg: the machine's 1-minute load ave
 code: cpu_s is this process and its children (user + system), pg_cpu_s the PostgreSQL
 server processes' CPU during the snapshot (every postgres process on this machine, from
 /proc; includes other clients' queries if any run meanwhile; absent when the server is not
-local). Target: 1M accounts on PostgreSQL in <= 60 s.
+local). gauge_s: a fixed hashlib loop (2^20 SHA-256 of 64 bytes) timed in the same run, the
+host's speed beside every figure. Target: 1M accounts on PostgreSQL in <= 60 s.
+
+The loader fills the maintained claims too (COPY, as the journal writer would have left
+them), so the cut reads them (`exchange.claims`); `--from-journal` takes the snapshot with
+the full recomputation over every posting instead (the path before issue 19).
+
+`--cut-only R` times the cut alone (every query of it, the claims streamed; no leaves,
+no tree), R rounds alternating the two paths on the same database, and prints
+
+    db=... accounts=... cut_journal_s=... cut_claims_s=... (the best round of each) ...
 
     .venv/bin/python bench/snapshot.py [--accounts 1000000] [--db postgresql://...|sqlite]
+    .venv/bin/python bench/snapshot.py --cut-only 3
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import sqlite3
@@ -39,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sqlalchemy as sa  # noqa: E402
 
 from exchange.db import open_database, resolve_url  # noqa: E402
-from exchange.export import SqlLedgerExport  # noqa: E402
+from exchange.export import SqlLedgerCut, SqlLedgerExport  # noqa: E402
 from por.snapshot import take_snapshot  # noqa: E402
 
 AT = "2026-11-24T16:00:00Z"
@@ -112,6 +124,19 @@ def _rows(n: int) -> Iterator[tuple[list[tuple[object, ...]], list[tuple[object,
     yield events, postings
 
 
+def _claims(postings: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
+    """The `claims` rows of a chunk's customer postings (one per account and asset)."""
+    return [(p[3], p[4], p[6], 0, p[0]) for p in postings if p[3] != "@custody"]
+
+
+def _custody_claims(n: int) -> list[tuple[object, ...]]:
+    """@custody's rows: minus every deposit of the asset, first posted with seq 6+k."""
+    return [
+        ("@custody", symbol, -sum(_amount(i, k) for i in range(n)), 0, len(ASSETS) + 2 + k)
+        for k, (symbol, _) in enumerate(ASSETS)
+    ]
+
+
 def _text(rows: list[tuple[object, ...]]) -> str:
     return "".join("\t".join("\\N" if v is None else str(v) for v in row) + "\n" for row in rows)
 
@@ -138,13 +163,25 @@ def load_postgres(url: str, n: int) -> tuple[str, sa.Engine]:
                     "COPY postings (seq, idx, entry, account, asset, bucket, amount) FROM STDIN"
                 ) as cp:
                     cp.write(_text(postings))
+                with cur.copy(  # type: ignore[attr-defined]
+                    "COPY claims (account, asset, amount, held, first_seq) FROM STDIN"
+                ) as cp:
+                    cp.write(_text(_claims(postings)))
             if events:
                 last_seq, last_ts = events[-1][0], events[-1][1]
+        with cur.copy(  # type: ignore[attr-defined]
+            "COPY claims (account, asset, amount, held, first_seq) FROM STDIN"
+        ) as cp:
+            cp.write(_text(_custody_claims(n)))
         cur.executemany("INSERT INTO assets (symbol, decimals) VALUES (%s, %s)", list(ASSETS))
-        cur.execute("UPDATE head SET seq = %s, ts = %s WHERE id = 1", (last_seq, last_ts))
+        cur.execute(
+            "UPDATE head SET seq = %s, ts = %s, claims_seq = %s WHERE id = 1",
+            (last_seq, last_ts, last_seq),
+        )
         raw.commit()
         cur.execute("ANALYZE events")
         cur.execute("ANALYZE postings")
+        cur.execute("ANALYZE claims")
         raw.commit()
     finally:
         raw.close()
@@ -163,13 +200,65 @@ def load_sqlite(path: Path, n: int) -> sa.Engine:
             "INSERT INTO postings VALUES (?,?,?,?,?,?,?)",
             [(*p[:6], str(p[6])) for p in postings],
         )
+        conn.executemany(
+            "INSERT INTO claims VALUES (?,?,?,?,?)",
+            [(a, s, str(v), "0", q) for a, s, v, _, q in _claims(postings)],
+        )
         if events:
             last_seq, last_ts = events[-1][0], events[-1][1]
+    conn.executemany(
+        "INSERT INTO claims VALUES (?,?,?,?,?)",
+        [(a, s, str(v), "0", q) for a, s, v, _, q in _custody_claims(n)],
+    )
     conn.executemany("INSERT INTO assets VALUES (?, ?)", ASSETS)
-    conn.execute("UPDATE head SET seq = ?, ts = ? WHERE id = 1", (last_seq, last_ts))
+    conn.execute(
+        "UPDATE head SET seq = ?, ts = ?, claims_seq = ? WHERE id = 1",
+        (last_seq, last_ts, last_seq),
+    )
     conn.commit()
     conn.close()
     return open_database(url, create=False)
+
+
+def gauge() -> float:
+    """The host's speed: 2^20 SHA-256 of 64 bytes (as bench/pieces.py)."""
+    data = [i.to_bytes(64, "big") for i in range(1 << 20)]
+    start = time.perf_counter()
+    for item in data:
+        hashlib.sha256(item).digest()
+    return time.perf_counter() - start
+
+
+def read_whole_cut(cut: SqlLedgerCut) -> tuple[int, object]:
+    """Every answer of the cut (what `por.snapshot.run.read_cut` asks, leaves aside):
+    the number of accounts and a digest-free summary to compare the two paths."""
+    accounts = sum(1 for _ in cut.claims())
+    summary = (
+        cut.customer_totals(),
+        cut.system_balances(),
+        cut.custody(),
+        cut.in_flight(),
+        cut.index_prices(),
+        cut.borrower_collateral(),
+        cut.borrower_shortfall(),
+    )
+    return accounts, summary
+
+
+def cut_only(engine: sa.Engine, rounds: int) -> tuple[float, float]:
+    """(best journal cut, best claims cut) over `rounds` alternating rounds; the answers
+    of both paths must agree."""
+    best = {True: float("inf"), False: float("inf")}
+    seen: dict[bool, tuple[int, object]] = {}
+    for _ in range(rounds):
+        for from_journal in (True, False):
+            start = time.perf_counter()
+            with SqlLedgerExport(engine, from_journal=from_journal).cut(BOUNDARY_MS) as cut:
+                assert cut.maintained is not from_journal
+                seen[from_journal] = read_whole_cut(cut)
+            best[from_journal] = min(best[from_journal], time.perf_counter() - start)
+    assert seen[True] == seen[False], "the two paths disagree"
+    return best[True], best[False]
 
 
 def _cpu_s() -> float:
@@ -209,6 +298,10 @@ def main() -> None:
         help="PostgreSQL URL (a fresh schema is created and dropped), or 'sqlite'",
     )
     parser.add_argument("--engine", default="local", choices=["serial", "local", "dask"])
+    parser.add_argument(
+        "--from-journal", action="store_true", help="cut by the full recomputation (before)"
+    )
+    parser.add_argument("--cut-only", type=int, default=0, metavar="R", help="time the cut only")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="por-bench-snapshot-"))
     schema = None
@@ -221,10 +314,27 @@ def main() -> None:
             schema, engine = load_postgres(args.db, args.accounts)
             db = "postgresql"
         load_s = time.perf_counter() - t0
+        if args.cut_only:
+            host = gauge()
+            journal_s, claims_s = cut_only(engine, args.cut_only)
+            host = min(host, gauge())
+            engine.dispose()
+            print(
+                f"db={db} accounts={args.accounts} assets={len(ASSETS)} "
+                f"cut_journal_s={journal_s:.2f} cut_claims_s={claims_s:.2f} "
+                f"rounds={args.cut_only} gauge_s={host:.3f} load_s={load_s:.1f} "
+                f"cpus={os.cpu_count()} load_avg={os.getloadavg()[0]:.1f}"
+            )
+            return
+        host = gauge()
         t0 = time.perf_counter()
         cpu0, pg0 = _cpu_s(), _postgres_cpu_s()
         result = take_snapshot(
-            SqlLedgerExport(engine), AT, work / "out", secret=b"\x07" * 32, engine=args.engine
+            SqlLedgerExport(engine, from_journal=args.from_journal),
+            AT,
+            work / "out",
+            secret=b"\x07" * 32,
+            engine=args.engine,
         )
         total_s = time.perf_counter() - t0
         cpu_s, pg1 = _cpu_s() - cpu0, _postgres_cpu_s()
@@ -240,7 +350,8 @@ def main() -> None:
             f"leaves_s={t['leaves']:.2f} tree_s={t['tree']:.2f} store_s={store_s:.2f} "
             f"total_s={total_s:.2f} publish_s={t.get('publish', 0.0):.2f} "
             f"cpu_s={cpu_s:.2f}{pg_cpu} "
-            f"load_s={load_s:.1f} cpus={os.cpu_count()} load_avg={os.getloadavg()[0]:.1f}"
+            f"load_s={load_s:.1f} cut_from={'journal' if args.from_journal else 'claims'} "
+            f"gauge_s={host:.3f} cpus={os.cpu_count()} load_avg={os.getloadavg()[0]:.1f}"
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

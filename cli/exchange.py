@@ -328,7 +328,8 @@ def check(db_url: str) -> None:
     Per asset the postings sum to zero (every entry, and overall); user claims plus
     system balances equal custody, which equals deposits minus withdrawals; no bucket is
     outside its allowed sign; the journal sequence has no gap; the balances table equals
-    the sums of the postings.
+    the sums of the postings; the claims table the snapshot cut reads equals them per
+    account and asset (each difference names the account/asset).
 
     \b
     Examples:
