@@ -19,13 +19,16 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from por.chain.hourly_world import HourlyWorld
 
 __all__ = ["DemoConfig", "DemoResult", "HourResult", "Reporter", "UserResult", "run_demo"]
 
@@ -35,7 +38,6 @@ INSOLVENT_HOUR = 12  # `--insolvent` moves reserves out before this hour's snaps
 INSOLVENT_KEEP_PERCENT = 60  # of each cold wallet's holdings left on the exchange's wallets
 USERS_MAX = 5  # owners whose proofs land in DIR/users/
 AUDITOR_IDENTITY = "age-identity.key"  # the demo auditor's age key (--leaf-list auditors)
-SINK = "0x000000000000000000000000000000000000dEaD"  # where paid-out / moved tokens go
 # what the demo creates in DIR (and removes at the start of a run); nothing else is touched
 OUTPUTS = ("exchange.db", "exchange.db-wal", "exchange.db-shm", "publication", "site",
            "users", "auditor", "keys", "wallets.json", "summary.json")  # fmt: skip
@@ -169,119 +171,6 @@ def _write_private(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-# -- chains -----------------------------------------------------------------------------
-
-
-class _Chains:
-    """The embedded chains and the exchange's wallets on them; sets balances per hour."""
-
-    def __init__(self, anvil_url: str, keys_path: Path, wallets: list[dict[str, Any]],
-                 exchange: str, solana_time: int) -> None:  # fmt: skip
-        from por.chain.ethereum_world import connect, deploy_world, mine
-        from por.chain.solana_world import create_solana_world
-        from por.reserves.keystore import FileKeyStore
-        from por.reserves.model import Wallet
-        from por.reserves.wallets import WalletRegistry
-
-        self.w3 = connect(anvil_url)
-        self.eth = deploy_world(anvil_url)
-        self.sol = create_solana_world(slot=1_000, unix_timestamp=solana_time)
-        mine(self.w3, 3)
-        self.keystore = FileKeyStore(keys_path)
-        self.registry = WalletRegistry(
-            exchange,
-            {"ethereum": self.eth.asset_specs(), "solana": self.sol.asset_specs()},
-            tuple(
-                Wallet(w["chain"], w["address"], tuple(w["assets"]), w["role"], w["label"])
-                for w in wallets
-            ),  # fmt: skip
-        )
-        self.held: dict[tuple[str, str, str], int] = {}
-        self.moved_out: dict[str, int] = {}
-
-    def readers(self) -> dict[str, Any]:
-        from por.reserves.ethereum import EthereumReader
-        from por.reserves.solana import LiteSvmReader
-
-        return {
-            "ethereum": EthereumReader(self.eth.url, self.registry.assets_on("ethereum")),
-            "solana": LiteSvmReader(self.sol.svm, self.registry.assets_on("solana")),
-        }
-
-    def _token(self, asset: str) -> str:
-        return self.eth.usdc if asset == "USDC" else self.eth.wbtc
-
-    def _send_out(self, token: str, holder: str, amount: int) -> None:
-        """A real ERC-20 transfer from a custody wallet (payouts, or `--insolvent`)."""
-        from typing import cast
-
-        from eth_utils.address import to_checksum_address
-        from web3.types import TxParams
-
-        from por.chain.ethereum_world import _rpc
-        from por.reserves.contracts import load_artifact
-
-        contract = self.w3.eth.contract(address=to_checksum_address(token),
-                                        abi=load_artifact("PorToken").abi)  # fmt: skip
-        _rpc(self.w3, "anvil_impersonateAccount", [holder])
-        try:
-            tx = contract.functions.transfer(SINK, amount).transact(
-                cast(TxParams, {"from": holder, "gas": 200_000})
-            )
-            receipt = self.w3.eth.wait_for_transaction_receipt(tx, timeout=60)
-            if receipt["status"] != 1:
-                raise RuntimeError(f"token transfer from {holder} failed")
-        finally:
-            _rpc(self.w3, "anvil_stopImpersonatingAccount", [holder])
-
-    def set_balances(self, targets: dict[tuple[str, str, str], int]) -> None:
-        """Move every wallet to its target: mint what arrived (deposits), transfer out what
-        left (payouts), native balances set directly."""
-        from por.chain.ethereum_world import mint_tokens, set_eth_balances
-        from por.chain.solana_world import fund_sol, fund_usdc
-
-        mints: dict[str, dict[str, int]] = {}
-        eth: dict[str, int] = {}
-        sol: dict[str, int] = {}
-        usdc: dict[str, int] = {}
-        for (chain, address, asset), want in sorted(targets.items()):
-            have = self.held.get((chain, address, asset), 0)
-            if chain == "ethereum" and asset in ("USDC", "BTC"):
-                if want > have:
-                    mints.setdefault(self._token(asset), {})[address] = want - have
-                elif want < have:
-                    self._send_out(self._token(asset), address, have - want)
-            elif chain == "ethereum":
-                eth[address] = want
-            elif asset == "SOL":
-                sol[address] = want
-            else:
-                usdc[address] = want
-            self.held[(chain, address, asset)] = want
-        for token, amounts in mints.items():
-            mint_tokens(self.w3, token, amounts, self.eth.deployer)
-        if eth:  # after the transfers: their gas must not change the reserves
-            set_eth_balances(self.w3, eth)
-        if sol:
-            fund_sol(self.sol.svm, sol)
-        if usdc:
-            fund_usdc(self.sol, usdc)
-
-    def close_hour(self, boundary: datetime, apply_clock: Callable[[], None], slot: int) -> None:
-        """Mine the hour's last block before HH:00, let the ledger reach HH:00, then mine
-        past it so that block is finalized (Anvil: finalized = head - 2); Solana's slot and
-        time move to just after the hour."""
-        from por.chain.ethereum_world import _rpc
-        from por.chain.solana_world import set_clock
-
-        at = int(boundary.timestamp())
-        _rpc(self.w3, "evm_mine", [at - 30])
-        apply_clock()
-        _rpc(self.w3, "evm_mine", [at + 12])
-        _rpc(self.w3, "anvil_mine", ["0x2"])
-        set_clock(self.sol.svm, slot, at + 2)
-
-
 def _targets(onchain: Sequence[str]) -> dict[str, dict[tuple[str, str, str], int]]:
     out: dict[str, dict[tuple[str, str, str], int]] = {}
     for line in onchain:
@@ -330,11 +219,12 @@ def run_demo(config: DemoConfig, reporter: Reporter) -> DemoResult:
         log_db = _publication_db(config, out)
         reporter.stage("starting Anvil and LiteSVM, deploying contracts")
         from por.chain.anvil import Anvil
+        from por.chain.hourly_world import HourlyWorld
         from por.chain.litesvm_rpc import LiteSvmRpcServer
 
         start = datetime.fromtimestamp(gen.START_MS // 1000, UTC)
         anvil = stack.enter_context(Anvil(timestamp=int((start - timedelta(hours=1)).timestamp())))
-        chains = _Chains(anvil.url, custody_keys, wallets, gen.EXCHANGE_NAME,
+        chains = HourlyWorld(anvil.url, custody_keys, wallets, gen.EXCHANGE_NAME,
                          int(start.timestamp()))  # fmt: skip
         sol_rpc = stack.enter_context(LiteSvmRpcServer(chains.sol.svm))
         from por.reserves.wallets import write_wallets
@@ -466,8 +356,8 @@ def _publication_db(config: DemoConfig, out: Path) -> Any:
     return db
 
 
-def _publisher(db: Any, out: Path, ledger: Any, key: Any, secret: bytes,
-               chains: _Chains, anvil_url: str, pieces: Any, leaf_list: Any) -> Any:  # fmt: skip
+def _publisher(db: Any, out: Path, ledger: Any, key: Any, secret: bytes, chains: HourlyWorld,
+               anvil_url: str, pieces: Any, leaf_list: Any) -> Any:  # fmt: skip
     from exchange.export import SqlLedgerExport
     from por.publish import AnchorConfig, Publisher, PublisherConfig
     from por.snapshot import ReserveSetup

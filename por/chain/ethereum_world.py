@@ -29,8 +29,10 @@ __all__ = [
     "demo_addresses",
     "install_multicall3",
     "mine",
+    "mine_at",
     "mint_tokens",
     "set_eth_balances",
+    "transfer_tokens",
 ]
 
 JSONRPC_BATCH_SIZE = 1000  # requests per HTTP batch (geth's default BatchRequestLimit)
@@ -80,6 +82,11 @@ def _rpc(w3: Web3, method: str, params: Sequence[Any]) -> Any:
 def mine(w3: Web3, blocks: int = 1) -> None:
     """Mine `blocks` empty blocks (Anvil)."""
     _rpc(w3, "anvil_mine", [hex(blocks)])
+
+
+def mine_at(w3: Web3, timestamp: int) -> None:
+    """Mine one block with this Unix timestamp (Anvil's `evm_mine`)."""
+    _rpc(w3, "evm_mine", [timestamp])
 
 
 def deploy_contract(w3: Web3, name: str, *args: Any, sender: str | None = None) -> str:
@@ -144,6 +151,23 @@ def mint_tokens(w3: Web3, token: str, balances: Mapping[str, int], sender: str) 
         receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
         if receipt["status"] != 1:
             raise ChainError(f"mintBatch on {token} failed: {tx_hash.hex()}")
+
+
+def transfer_tokens(w3: Web3, token: str, holder: str, to: str, amount: int) -> None:
+    """A real ERC-20 transfer of `amount` from `holder` (impersonated: no key needed) to `to`."""
+    contract = w3.eth.contract(
+        address=to_checksum_address(token), abi=load_artifact("PorToken").abi
+    )
+    _rpc(w3, "anvil_impersonateAccount", [holder])
+    try:
+        tx = contract.functions.transfer(to, amount).transact(
+            cast(TxParams, {"from": holder, "gas": 200_000})
+        )
+        receipt = w3.eth.wait_for_transaction_receipt(tx, timeout=60)
+        if receipt["status"] != 1:
+            raise ChainError(f"token transfer from {holder} failed")
+    finally:
+        _rpc(w3, "anvil_stopImpersonatingAccount", [holder])
 
 
 def demo_addresses(count: int, seed: str = "por-demo") -> list[str]:
