@@ -76,7 +76,8 @@ def _reserve_setup(
     sol_rpcs: Sequence[str],
     exchange_key: str = "",
 ) -> ReserveSetup:
-    """Readers per chain: one node, or an AgreeingReader when an RPC option is repeated."""
+    """Readers per chain: one node, or an AgreeingReader when an RPC option is repeated;
+    the cold wallets' attestations from attestations/ beside the wallet file, if there."""
     from por.reserves import ReserveReader, load_wallets
     from por.reserves.ethereum import EthereumReader
     from por.reserves.keystore import FileKeyStore
@@ -104,7 +105,12 @@ def _reserve_setup(
             raise SnapshotConfigError("the wallet file has solana wallets: give --sol-rpc URL")
         sol = [SolanaRpcReader(url, registry.assets_on("solana")) for url in sol_rpcs]
         readers["solana"] = sol[0] if len(sol) == 1 else AgreeingReader(sol)
-    return ReserveSetup(registry, readers, keystore, exchange_key)
+    from cli.reserves import attestation_dir
+    from por.reserves.attestation import AttestationStore
+
+    store = attestation_dir(wallets)  # cold wallets' attestations (`por reserves attest`)
+    attestations = AttestationStore(store) if store.is_dir() else None
+    return ReserveSetup(registry, readers, keystore, exchange_key, attestations)
 
 
 @contextlib.contextmanager

@@ -34,6 +34,7 @@ from por.audit.errors import AuditInputError
 
 if TYPE_CHECKING:
     from por.manifest import Manifest
+    from por.reserves.attestation import AttestationPolicy
     from por.reserves.registry import AssetRegistry
     from por.reserves.verify import CheckedReading
 
@@ -238,13 +239,16 @@ def verify_reserves(
     document: Mapping[str, Any],
     assets: AssetRegistry | None = None,
     exchange_key: bytes | None = None,
+    policy: AttestationPolicy | None = None,
 ) -> list[Check]:
     """The "reserves" check (as `verify bundle` runs it), then one check per chain reading
     and node; a chain without an RPC is skipped, said so.
 
     `assets`: the auditor's pinned asset registry (else the manifest's signed one);
-    `exchange_key`: the pinned manifest key (else the manifest's own, unpinned).
+    `exchange_key`: the pinned manifest key (else the manifest's own, unpinned);
+    `policy`: the maximum age of a per-period attestation per role (None: the defaults).
     """
+    from por.reserves.attestation import DEFAULT_POLICY
     from por.reserves.errors import ReservesError
     from por.reserves.verify import check_published_reserves
 
@@ -258,6 +262,7 @@ def verify_reserves(
             registry=registry,
             ledger_assets={a.symbol: a.decimals for a in manifest.assets},
             signed_pins=document.get("reserves"),
+            policy=policy or DEFAULT_POLICY,
         )
     except (_Fail, ReservesError) as exc:
         return [

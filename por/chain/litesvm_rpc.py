@@ -3,7 +3,8 @@
 No Solana validator can be installed here, so the RPC reader is exercised against this
 real HTTP JSON-RPC server serving real account data out of `solders.litesvm`. It answers
 the methods the reader and simple tools use: getSlot, getMultipleAccounts, getAccountInfo,
-getBalance, getBlockTime, getLatestBlockhash, getGenesisHash (a fixed hash: LiteSVM has no
+getBalance, getBlockTime, getBlock (blockhash and time of a slot this server has seen: LiteSVM
+keeps no history), getLatestBlockhash, getGenesisHash (a fixed hash: LiteSVM has no
 genesis), getHealth, getVersion; single and batch
 requests. Every method sees the SVM's current slot as finalized.
 
@@ -54,6 +55,7 @@ class LiteSvmRpcServer:
         self.lock = threading.Lock()
         self.calls: dict[str, int] = {}
         self._slot_times: dict[int, int] = {}
+        self._slot_hashes: dict[int, str] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -144,6 +146,7 @@ class LiteSvmRpcServer:
         clock = self.svm.get_clock()
         slot = clock.slot
         self._slot_times[slot] = clock.unix_timestamp
+        self._slot_hashes.setdefault(slot, str(self.svm.latest_blockhash()))
         if isinstance(config, dict):
             wanted = config.get("minContextSlot")
             if isinstance(wanted, int) and slot < wanted:
@@ -192,6 +195,17 @@ class LiteSvmRpcServer:
                     -32009, f"Slot {params[0]} was skipped, or missing in long-term storage"
                 )
             return stamp
+        if method == "getBlock":
+            self._slot(None)
+            slot = int(params[0])
+            if slot not in self._slot_hashes:
+                raise _RpcError(-32009, f"Slot {slot} was skipped, or missing in long-term storage")
+            return {
+                "blockhash": self._slot_hashes[slot],
+                "blockTime": self._slot_times[slot],
+                "parentSlot": max(slot - 1, 0),
+                "blockHeight": slot,
+            }
         if method == "getLatestBlockhash":
             slot = self._slot(config)
             return {

@@ -9,6 +9,8 @@ time (or `retry_s` when the ledger's cut was not final yet or a step failed).
 Logs are JSON lines on stderr: {"ts", "level", "event", ...fields}. The health file (JSON,
 replaced atomically) shows the last published hour, the log size, the last error and when
 the next hour is due; a monitor alerts when `last_published` is older than it should be.
+It also lists, under `attestation_warnings`, every cold wallet whose per-period ownership
+attestation expires within a day (or has expired): the next ceremony is due.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from por.publish.publisher import HOUR, Publisher, floor_hour, hour_id
 __all__ = [
     "Clock",
     "JsonLog",
+    "attestation_warnings",
     "ScheduleConfig",
     "SystemClock",
     "next_due",
@@ -100,6 +103,19 @@ def write_health(path: Path, publisher: Publisher, now: datetime, **fields: Any)
     write_atomic(path, (json.dumps(doc, indent=1) + "\n").encode())
 
 
+def attestation_warnings(publisher: Publisher, now: datetime) -> list[dict[str, Any]]:
+    """Cold wallets whose attestations expire within a day of `now` (none without a store)."""
+    from por.reserves.attestation import expiry_warnings
+
+    setup = publisher.config.reserves
+    if setup is None or setup.attestations is None:
+        return []
+    try:
+        return expiry_warnings(setup.registry.wallets, setup.attestations, int(now.timestamp()))
+    except Exception as exc:  # an unreadable store is a warning too, never a crash
+        return [{"rule": "attestations_unreadable", "message": str(exc).splitlines()[0]}]
+
+
 def run_schedule(publisher: Publisher, clock: Clock, config: ScheduleConfig, log: JsonLog) -> int:
     """Run until `config.until` is published (or forever); returns hours published."""
     published = 0
@@ -135,6 +151,9 @@ def run_schedule(publisher: Publisher, clock: Clock, config: ScheduleConfig, log
             caught_up = False  # the latest due hour's cut was not final yet
         if error is not None:
             log("publish_failed", level="error", error=error)
+        warnings = attestation_warnings(publisher, now)
+        for warning in warnings:
+            log("attestation_expiring", level="warning", **warning)
         if config.health is not None:
             write_health(
                 config.health,
@@ -143,6 +162,7 @@ def run_schedule(publisher: Publisher, clock: Clock, config: ScheduleConfig, log
                 status="ok" if error is None else "error",
                 error=error,
                 next_due=hour_id(wake),
+                attestation_warnings=warnings,
             )
         if config.until is not None and last is not None and last >= hour_id(config.until):
             log("schedule_done", last_published=last, published=published)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "AssetRuleError",
+    "AttestationRuleError",
     "KeyStoreError",
     "OwnershipError",
     "ReaderError",
@@ -45,5 +46,19 @@ class AssetRuleError(ReservesError):
         super().__init__(f"{rule}: {asset} on {chain}, address {address}: {detail}")
         self.rule = rule
         self.asset = asset
+        self.chain = chain
+        self.address = address
+
+
+class AttestationRuleError(OwnershipError):
+    """A wallet's ownership proof breaks a rule of the attestation policy: a cold wallet's
+    per-period attestation has expired, its window does not cover the hour, its recent
+    block is not a block of that chain or is older than its period. Names the wallet's
+    role, chain and address and the rule (`rule`, e.g. `attestation_expired`)."""
+
+    def __init__(self, rule: str, *, role: str, chain: str, address: str, detail: str) -> None:
+        super().__init__(f"{rule}: {role} wallet {address} on {chain}: {detail}")
+        self.rule = rule
+        self.role = role
         self.chain = chain
         self.address = address

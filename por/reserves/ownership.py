@@ -20,6 +20,17 @@ The text (every line ends with a newline; values are single lines):
     address: <EIP-55 address | base58 public key>
     kind: snapshot
     period: <snapshot id>
+
+A per-period proof (kind `period`: cold wallets that sign once a period, offline; see
+`por.reserves.attestation`) ends differently, so it names its window and a recent block
+of that chain (a signature cannot be made before that block existed):
+
+    kind: period
+    period: <period id, e.g. 2026-W49>
+    valid from: <window start, e.g. 2026-11-30T00:00:00Z>
+    valid until: <window end (excluded), e.g. 2026-12-07T00:00:00Z>
+    recent block: <block number | slot>
+    recent block hash: <0x block hash | base58 blockhash>
 """
 
 from __future__ import annotations
@@ -52,12 +63,13 @@ __all__ = [
 ]
 
 MESSAGE_HEADER = "Proof of reserves: address ownership"
-KINDS = ("snapshot",)  # per-snapshot proofs (hot wallets); cold-wallet periods come later
+KINDS = ("snapshot", "period")  # per-snapshot (hot wallets), per-period (cold wallets)
 _SCHEMES = {"ethereum": "eip191-personal-sign", "solana": "ed25519"}
 _HEX = frozenset("0123456789abcdef")
 _FIELDS = ("chain", "chain_id", "address", "exchange_key", "kind", "period", "scheme")
 _FIELDS_ALL = (*_FIELDS, "message", "signature")
 MAX_FIELD_CHARS = 256
+_ISO_TIME_CHARS = 20  # 2026-11-30T00:00:00Z
 
 
 def _one_line(name: str, value: str) -> str:
@@ -81,8 +93,10 @@ class Binding:
     exchange_key: str  # 64 lowercase hex: the Ed25519 key that signs the manifests
     chain: Chain
     chain_id: str  # eip155:<chain id> | solana:<genesis hash>
-    period: str  # kind "snapshot": the snapshot id
+    period: str  # kind "snapshot": the snapshot id; kind "period": the period id
     kind: str = "snapshot"
+    window: tuple[str, str] = ("", "")  # kind "period": valid from, until (ISO UTC)
+    block: tuple[int, str] = (0, "")  # kind "period": the recent block (number, hash)
 
 
 def ownership_message(binding: Binding, address: str) -> str:
@@ -100,6 +114,17 @@ def ownership_message(binding: Binding, address: str) -> str:
         f"address: {_one_line('address', address)}\n"
         f"kind: {binding.kind}\n"
         f"period: {_one_line('period', binding.period)}\n"
+    ) + (_period_lines(binding) if binding.kind == "period" else "")
+
+
+def _period_lines(binding: Binding) -> str:
+    start, end = binding.window
+    number, block_hash = binding.block
+    return (
+        f"valid from: {_one_line('valid from', start)}\n"
+        f"valid until: {_one_line('valid until', end)}\n"
+        f"recent block: {number}\n"
+        f"recent block hash: {_one_line('recent block hash', block_hash)}\n"
     )
 
 
@@ -117,9 +142,32 @@ class OwnershipProof:
     scheme: str
     message: str
     signature: str
+    window: tuple[str, str] = ("", "")  # kind "snapshot": (snapshot id, snapshot id)
+    block: tuple[int, str, str] = (0, "", "")  # kind "period": number, hash, block time
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in _FIELDS_ALL}
+        out: dict[str, Any] = {name: getattr(self, name) for name in _FIELDS_ALL}
+        start, end = self.window if self.window[0] else (self.period, self.period)
+        out["window"] = {"from": start, "until": end}
+        if self.kind == "period":
+            number, block_hash, time = self.block
+            out["block"] = {"number": number, "hash": block_hash, "time": time}
+        return out
+
+    def binding(self, exchange: str) -> Binding:
+        """The binding this proof claims (its own fields), for `verify_ownership`."""
+        window = self.window if self.kind == "period" else ("", "")
+        block = (self.block[0], self.block[1]) if self.kind == "period" else (0, "")
+        return Binding(
+            exchange,
+            self.exchange_key,
+            self.chain,
+            self.chain_id,
+            self.period,
+            self.kind,
+            window,
+            block,
+        )
 
     @staticmethod
     def from_dict(raw: object) -> OwnershipProof:
@@ -149,12 +197,54 @@ class OwnershipProof:
                 f"ownership proof: address {values['address']} is not in its canonical form"
                 f" {address}"
             )
-        values["chain"] = chain
-        return OwnershipProof(**values)  # type: ignore[arg-type]
+        if values["kind"] not in KINDS:
+            raise OwnershipError(f"ownership proof: unknown kind {values['kind'][:40]!r}")
+        window = _window(raw.get("window"), values["kind"], values["period"])
+        block = _block(raw.get("block")) if values["kind"] == "period" else (0, "", "")
+        return OwnershipProof(**values, window=window, block=block)  # type: ignore[arg-type]
 
 
-def sign_ownership(keystore: KeyStore, wallet: Wallet, binding: Binding) -> OwnershipProof:
-    """Ask the key store for `wallet`'s signature over its text."""
+def _window(raw: object, kind: str, period: str) -> tuple[str, str]:
+    """`window` {from, until}: absent or the snapshot id twice for a per-snapshot proof
+    (older bundles have none); two ISO UTC times for a per-period proof."""
+    if raw is None and kind == "snapshot":
+        return ("", "")
+    if not isinstance(raw, dict) or set(raw) != {"from", "until"}:
+        raise OwnershipError("ownership proof: window must be an object {from, until}")
+    start, end = raw["from"], raw["until"]
+    if not all(isinstance(v, str) and 0 < len(v) <= MAX_FIELD_CHARS for v in (start, end)):
+        raise OwnershipError("ownership proof: window from/until must be strings")
+    if kind == "snapshot":
+        if start != period or end != period:
+            raise OwnershipError(
+                "ownership proof: a per-snapshot proof's window is its snapshot, from and until"
+            )
+        return ("", "")
+    if len(start) != _ISO_TIME_CHARS or len(end) != _ISO_TIME_CHARS or not start < end:
+        raise OwnershipError(
+            "ownership proof: window: expected two ISO UTC times, from before until"
+        )
+    return (start, end)
+
+
+def _block(raw: object) -> tuple[int, str, str]:
+    if not isinstance(raw, dict) or set(raw) != {"number", "hash", "time"}:
+        raise OwnershipError("ownership proof: block must be an object {number, hash, time}")
+    number, block_hash, time = raw["number"], raw["hash"], raw["time"]
+    if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number < 1 << 64:
+        raise OwnershipError("ownership proof: block number must be an integer below 2^64")
+    if not isinstance(block_hash, str) or not 0 < len(block_hash) <= 128:
+        raise OwnershipError("ownership proof: block hash must be a string")
+    if not isinstance(time, str) or len(time) != _ISO_TIME_CHARS:
+        raise OwnershipError("ownership proof: block time must be an ISO UTC time")
+    return (number, block_hash, time)
+
+
+def sign_ownership(
+    keystore: KeyStore, wallet: Wallet, binding: Binding, block_time: str = ""
+) -> OwnershipProof:
+    """Ask the key store for `wallet`'s signature over its text (`block_time`: the ISO
+    time of a per-period binding's recent block, recorded beside the signature)."""
     if wallet.chain != binding.chain:
         raise OwnershipError(f"wallet {wallet.address} is on {wallet.chain}, not {binding.chain}")
     text = ownership_message(binding, wallet.address)
@@ -170,6 +260,8 @@ def sign_ownership(keystore: KeyStore, wallet: Wallet, binding: Binding) -> Owne
         _SCHEMES[wallet.chain],
         text,
         signature,
+        binding.window if binding.kind == "period" else ("", ""),
+        (*binding.block, block_time) if binding.kind == "period" else (0, "", ""),
     )
 
 
@@ -206,8 +298,12 @@ def verify_ownership(proof: OwnershipProof, expected: Binding) -> None:
             f"{where}: ownership signed for exchange key {proof.exchange_key},"
             f" not the pinned key {expected.exchange_key}"
         )
-    for name in ("chain", "chain_id", "kind", "period"):
+    for name in ("chain", "chain_id", "kind", "period", "window", "block"):
         got, want = getattr(proof, name), getattr(expected, name)
+        if name == "window" and expected.kind == "snapshot":
+            continue
+        if name == "block":
+            got = got[:2]
         if got != want:
             raise OwnershipError(
                 f"{where}: ownership signed for {name.replace('_', ' ')} {got!r}, expected {want!r}"

@@ -12,8 +12,11 @@ out, or one ReservesError naming what is wrong. What it checks, in order:
   (AssetRuleError): `address_not_in_wallet_list`, `asset_not_listed_for_wallet`,
   `balance_listed_twice`, `asset_not_registered`, `account_not_registered_for_asset`,
   `asset_not_in_manifest`, `decimals_differ_from_manifest`;
-- ownership: exactly one proof per wallet, each bound to the pinned exchange key, the
-  reading's chain id and this snapshot (`por.reserves.ownership`), its signature valid;
+- ownership: exactly one proof per wallet, each bound to the pinned exchange key and the
+  reading's chain id (`por.reserves.ownership`), its signature valid; a per-snapshot proof
+  bound to this snapshot, a per-period one (cold wallets) judged by the attestation policy
+  (`por.reserves.attestation`: its window covers this hour, its block is of its period,
+  it is not older than the role's maximum age; AttestationRuleError naming the rule);
 - totals: the sum of the balances per asset, exactly.
 """
 
@@ -23,6 +26,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from por.reserves.attestation import (
+    DEFAULT_POLICY,
+    AttestationPolicy,
+    check_attestation,
+    parse_iso_utc,
+)
 from por.reserves.errors import AssetRuleError, OwnershipError, ReservesError
 from por.reserves.model import CHAINS, ROLES, Balance, Chain, Wallet
 from por.reserves.ownership import Binding, OwnershipProof, verify_ownership
@@ -252,9 +261,11 @@ def _ownership(
     snapshot_id: str,
     wallets: Mapping[tuple[str, str], Wallet],
     chain_ids: Mapping[str, str],
+    policy: AttestationPolicy,
 ) -> int:
     if not isinstance(raw, list) or len(raw) > MAX_WALLETS:
         raise _fail("ownership: expected a list")
+    hour = parse_iso_utc(snapshot_id, "snapshot id")
     proven: set[tuple[str, str]] = set()
     for i, entry in enumerate(raw):
         try:
@@ -267,9 +278,13 @@ def _ownership(
             chain_id = chain_ids.get(proof.chain)
             if chain_id is None:
                 raise OwnershipError(f"no {proof.chain} reading gives the chain id to check")
-            verify_ownership(
-                proof, Binding(exchange, exchange_key, proof.chain, chain_id, snapshot_id)
-            )
+            if proof.kind == "period":
+                check_attestation(proof, wallets[where], hour, policy)
+                binding = Binding(exchange, exchange_key, proof.chain, chain_id, proof.period,
+                                  "period", proof.window, proof.block[:2])  # fmt: skip
+            else:
+                binding = Binding(exchange, exchange_key, proof.chain, chain_id, snapshot_id)
+            verify_ownership(proof, binding)
         except ReservesError as exc:
             raise _fail(f"ownership[{i}]: {exc}") from None
         proven.add(where)
@@ -301,12 +316,14 @@ def check_published_reserves(
     registry: AssetRegistry,
     ledger_assets: Mapping[str, int],
     signed_pins: object = None,
+    policy: AttestationPolicy = DEFAULT_POLICY,
 ) -> CheckedReserves:
     """Check `reserves` (parsed JSON) as the module docstring says; raise ReservesError.
 
     `exchange_key` is the pinned manifest key (64 hex), `registry` the asset registry the
     verifier trusts, `ledger_assets` symbol -> decimals from the manifest, `signed_pins`
-    the manifest's `reserves` list (None: not compared).
+    the manifest's `reserves` list (None: not compared), `policy` the maximum age of a
+    per-period attestation per wallet role.
     """
     if not isinstance(reserves, dict) or reserves.get("format") != REPORT_FORMAT:
         raise _fail(f"expected format {REPORT_FORMAT}")
@@ -318,7 +335,7 @@ def check_published_reserves(
     )
     chain_ids: dict[str, str] = {r.chain: r.chain_id for r in readings}
     proofs = _ownership(
-        reserves.get("ownership"), exchange, exchange_key, snapshot_id, wallets, chain_ids
+        reserves.get("ownership"), exchange, exchange_key, snapshot_id, wallets, chain_ids, policy
     )
     totals: dict[str, int] = {}
     for reading in readings:

@@ -5,7 +5,9 @@ snapshot and checks that the wallet registry speaks the ledger's language: every
 asset must be a ledger asset with the same decimals (else amounts would be compared in
 different units), and every chain with wallets needs a reader. Chains are read first:
 each ownership message binds its chain's identity, which the reader reports, and the
-exchange's manifest key (`ReserveSetup.exchange_key`).
+exchange's manifest key (`ReserveSetup.exchange_key`). A wallet with a per-period
+attestation in `ReserveSetup.attestations` whose window covers the hour (cold storage,
+`por reserves attest`) uses it; every other wallet signs this snapshot with the key store.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from por.reserves import ReserveReader, ReserveReading, Wallet, WalletRegistry
+from por.reserves.attestation import AttestationStore, check_attestation
+from por.reserves.errors import KeyStoreError
 from por.reserves.keystore import KeyStore
 from por.reserves.ownership import Binding, OwnershipProof, prove_ownership, verify_ownership
 from por.reserves.registry import AssetRegistry, expected_account
@@ -29,12 +33,14 @@ class ReserveSetup:
     """What the snapshot needs to read and prove reserves: wallets, a reader per chain
     (keyed by chain name; `por.reserves.quorum.AgreeingReader` for several nodes), the key
     store that signs ownership messages, and the exchange's manifest public key (64 hex)
-    every ownership message names (the publisher fills it in from its signing key)."""
+    every ownership message names (the publisher fills it in from its signing key), and
+    where the cold wallets' per-period attestations are (None: every wallet signs)."""
 
     registry: WalletRegistry
     readers: Mapping[str, ReserveReader]
     keystore: KeyStore
     exchange_key: str = ""
+    attestations: AttestationStore | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,17 +135,53 @@ def read_reserves(
                 raise SnapshotError(f"{chain} reader returned a negative balance {balance}")
             totals[balance.asset] = totals.get(balance.asset, 0) + balance.amount
     chain_ids: dict[str, str] = {r.chain: r.pin.chain_id for r in readings}
-    proofs = prove_ownership(
-        setup.keystore,
-        registry.wallets,
-        exchange=registry.exchange,
-        exchange_key=key,
-        chain_ids=chain_ids,
-        period=snapshot_id,
-    )
-    for proof in proofs:
+    attested = _attested(setup, snapshot_id, chain_ids)
+    signing = [w for w in registry.wallets if (w.chain, w.address) not in attested]
+    try:
+        signed = prove_ownership(
+            setup.keystore,
+            signing,
+            exchange=registry.exchange,
+            exchange_key=key,
+            chain_ids=chain_ids,
+            period=snapshot_id,
+        )
+    except KeyStoreError as exc:
+        if setup.attestations is None:
+            raise
+        raise KeyStoreError(
+            f"{exc}; and no attestation in {setup.attestations.path} covers {snapshot_id}"
+            " (cold wallets: `por reserves challenge`, sign offline, `por reserves attest`)"
+        ) from None
+    for proof in signed:
         binding = Binding(registry.exchange, key, proof.chain, chain_ids[proof.chain], snapshot_id)
         verify_ownership(proof, binding)
+    by_wallet = {(p.chain, p.address): p for p in (*signed, *attested.values())}
+    proofs = tuple(by_wallet[(w.chain, w.address)] for w in registry.wallets)
     return SnapshotReserves(
         registry.exchange, tuple(readings), proofs, totals, registry.wallets, assets
     )
+
+
+def _attested(
+    setup: ReserveSetup, snapshot_id: str, chain_ids: Mapping[str, str]
+) -> dict[tuple[str, str], OwnershipProof]:
+    """The stored per-period proofs that cover this hour, checked as a verifier would
+    (default policy, this exchange's key, the chain read now)."""
+    from por.reserves.attestation import parse_iso_utc
+
+    if setup.attestations is None:
+        return {}
+    hour = parse_iso_utc(snapshot_id, "snapshot id")
+    out: dict[tuple[str, str], OwnershipProof] = {}
+    for wallet in setup.registry.wallets:
+        proof = setup.attestations.covering(wallet.chain, wallet.address, hour)
+        if proof is None:
+            continue
+        check_attestation(proof, wallet, hour)
+        binding = Binding(setup.registry.exchange, setup.exchange_key, proof.chain,
+                          chain_ids[proof.chain], proof.period, "period", proof.window,
+                          proof.block[:2])  # fmt: skip
+        verify_ownership(proof, binding)
+        out[(wallet.chain, wallet.address)] = proof
+    return out
