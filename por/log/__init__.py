@@ -16,7 +16,7 @@ from por.log._rfc9162 import (
 from por.log.entry import LogEntry, entry_from_manifest, parse_entry
 from por.log.errors import EntryError, HeadError, LogError, LogProofError, LogStoreError
 from por.log.head import HEAD_FORMAT, LogHead, check_extends, sign_head, verify_head
-from por.log.proof import ConsistencyProof, InclusionProof
+from por.log.log_proof import ConsistencyProof, InclusionProof
 
 __all__ = [
     "EMPTY_ROOT",

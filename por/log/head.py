@@ -28,7 +28,7 @@ from por._canonical import canonical_json
 from por.keys import SignatureError, SigningKey, verify_signature
 from por.log._rfc9162 import EMPTY_ROOT, MAX_LOG_SIZE
 from por.log.errors import HeadError, LogProofError
-from por.log.proof import ConsistencyProof
+from por.log.log_proof import ConsistencyProof
 from por.manifest import LogHead
 
 __all__ = [

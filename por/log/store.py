@@ -46,7 +46,7 @@ from por.log._rfc9162 import (
 )
 from por.log.entry import parse_entry
 from por.log.errors import LogStoreError
-from por.log.proof import ConsistencyProof, InclusionProof
+from por.log.log_proof import ConsistencyProof, InclusionProof
 
 __all__ = [
     "DEFAULT_DATABASE_URL",

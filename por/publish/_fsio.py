@@ -12,6 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
+from por._fsync import fsync_dir, fsync_path
 from por.publish._crash import crashpoint
 
 __all__ = [
@@ -27,20 +28,8 @@ _CHUNK = 1 << 20
 
 
 def fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_path(path)
     crashpoint("fsync")
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:

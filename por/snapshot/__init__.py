@@ -4,14 +4,14 @@ reserves at a pinned block/slot with ownership proofs, and the reconciliation re
 `por` reads the ledger only through `LedgerSource` (source.py); see docs/snapshot.md.
 """
 
-from por.snapshot.errors import SnapshotConfigError, SnapshotError, TotalsMismatchError
-from por.snapshot.leaves import (
+from por.snapshot.customer_leaves import (
     NONCE_DOMAIN,
     CustomerLeaves,
     check_root_totals,
     collect_leaves,
     derive_nonce,
 )
+from por.snapshot.errors import SnapshotConfigError, SnapshotError, TotalsMismatchError
 from por.snapshot.pieces import DEFAULT_POLICY, PiecePolicy, Pieces, split_pieces
 from por.snapshot.reconcile import Reconciliation, reconcile, render_table
 from por.snapshot.reserves import ReserveSetup, SnapshotReserves, read_reserves

@@ -42,14 +42,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from por._fields import node_json
+from por._fsync import fsync_dir, fsync_path
 from por._hashing import AMOUNT_LIMIT, HASH_BYTES, tag_hash
 from por.builder import AccountBatch, BuiltTree, EngineName, build_tree
 from por.model import Node
 from por.progress import NO_PROGRESS, Progress
 from por.proof import parse_proof
 from por.proofstore import ProofStore
+from por.snapshot.customer_leaves import CustomerLeaves, check_root_totals, collect_leaves
 from por.snapshot.errors import SnapshotConfigError, SnapshotError, TotalsMismatchError
-from por.snapshot.leaves import CustomerLeaves, check_root_totals, collect_leaves
 from por.snapshot.pieces import DEFAULT_POLICY, PiecePolicy, Pieces, split_pieces
 from por.snapshot.reconcile import BorrowerBook, Reconciliation, reconcile
 from por.snapshot.reserves import ReserveSetup, SnapshotReserves, read_reserves
@@ -541,28 +543,8 @@ def _write_json(path: Path, value: Any) -> None:
 def _fsync_tree(root: Path) -> None:
     for dirpath, _dirs, files in os.walk(root, topdown=False):
         for name in files:
-            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        _fsync_dir(Path(dirpath))
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _node_json(node: Node) -> dict[str, Any]:
-    return {
-        "hash": node.hash.hex(),
-        "equity": [str(v) for v in node.equity],
-        "debt": [str(v) for v in node.debt],
-    }
+            fsync_path(os.path.join(dirpath, name))
+        fsync_dir(dirpath)
 
 
 def _iso_ms(ms: int | None) -> str | None:
@@ -659,7 +641,7 @@ def take_snapshot(
         if final.exists():
             raise SnapshotConfigError(f"{final} appeared meanwhile: snapshot {snapshot_id}")
         os.rename(tmp, final)
-        _fsync_dir(out_dir)
+        fsync_dir(out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -735,6 +717,39 @@ def _run(
         if publish_leaves:
             write_leaf_list(store, public / "leaves.jsonl")
     lap("publish", "write", leaves=built.leaf_count if publish_leaves else 0)
+    report = _write_public(public, snapshot_id, cut, built, found, publish_leaves)
+    if generated:
+        fd = os.open(private / "secret", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(secret.hex() + "\n")
+    lap("write")
+    _write_json(private / "summary.json", _summary(snapshot_id, cut, pieces, policy, timings))
+    return SnapshotResult(
+        snapshot_id,
+        tmp,
+        cut.seq,
+        cut.time_ms,
+        cut.leaves.count,
+        built.leaf_count,
+        built.height,
+        built.root,
+        report,
+        found,
+        timings,
+        pieces.count,
+    )
+
+
+def _write_public(
+    public: Path,
+    snapshot_id: str,
+    cut: CutData,
+    built: BuiltTree,
+    found: SnapshotReserves | None,
+    publish_leaves: bool,
+) -> Reconciliation:
+    """The write stage: reconcile and write reconciliation.json, reserves.json and
+    snapshot.json (the leaf list is written by the publish stage)."""
     system_per_asset: dict[str, int] = {}
     for (account, asset), amount in cut.system.items():
         if account != "@custody":
@@ -774,7 +789,7 @@ def _run(
             "tree": {
                 "height": built.height,
                 "leaf_count": built.leaf_count,
-                "root": _node_json(built.root),
+                "root": node_json(built.root),
             },
             "reserves": (None if found is None else [r.pin.to_dict() for r in found.readings]),
             "reserve_assets": (
@@ -788,37 +803,25 @@ def _run(
             },
         },
     )
-    if generated:
-        fd = os.open(private / "secret", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(secret.hex() + "\n")
-    lap("write")
-    _write_json(
-        private / "summary.json",
-        {
-            "snapshot_id": snapshot_id,
-            "accounts": cut.leaves.count,
-            "pieces": pieces.count,
-            "piece_policy": policy.describe(),
-            "borrowing_accounts": cut.leaves.borrowers,
-            "system_balances": [
-                {"account": a, "asset": s, "amount": str(v)}
-                for (a, s), v in sorted(cut.system.items())
-            ],
-            "timings_s": {k: round(v, 3) for k, v in timings.items()},
-        },
-    )
-    return SnapshotResult(
-        snapshot_id,
-        tmp,
-        cut.seq,
-        cut.time_ms,
-        cut.leaves.count,
-        built.leaf_count,
-        built.height,
-        built.root,
-        report,
-        found,
-        timings,
-        pieces.count,
-    )
+    return report
+
+
+def _summary(
+    snapshot_id: str,
+    cut: CutData,
+    pieces: Pieces,
+    policy: PiecePolicy,
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    """private/summary.json: counts, system balances and the stages' timings."""
+    return {
+        "snapshot_id": snapshot_id,
+        "accounts": cut.leaves.count,
+        "pieces": pieces.count,
+        "piece_policy": policy.describe(),
+        "borrowing_accounts": cut.leaves.borrowers,
+        "system_balances": [
+            {"account": a, "asset": s, "amount": str(v)} for (a, s), v in sorted(cut.system.items())
+        ],
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+    }

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from por.builder import AccountBatch
+from por.snapshot.customer_leaves import collect_leaves, derive_nonce
 from por.snapshot.errors import SnapshotConfigError
-from por.snapshot.leaves import collect_leaves, derive_nonce
 from por.snapshot.pieces import DEFAULT_POLICY, PiecePolicy, split_pieces
 
 SID = "2026-11-24T16:00:00Z"

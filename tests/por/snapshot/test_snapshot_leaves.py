@@ -1,4 +1,4 @@
-"""por.snapshot.leaves: claims -> equity/debt vectors, nonces, and the totals check."""
+"""por.snapshot.customer_leaves: claims -> equity/debt vectors, nonces, the totals check."""
 
 from __future__ import annotations
 
@@ -11,8 +11,13 @@ from hypothesis import strategies as st
 
 from por.builder import build_tree
 from por.model import AccountInput, Node
+from por.snapshot.customer_leaves import (
+    check_root_totals,
+    collect_leaves,
+    derive_nonce,
+    split_claim,
+)
 from por.snapshot.errors import SnapshotError, TotalsMismatchError
-from por.snapshot.leaves import check_root_totals, collect_leaves, derive_nonce, split_claim
 from por.tree import build_tree as reference_tree
 
 SID = "2026-11-24T16:00:00Z"
