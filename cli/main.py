@@ -23,6 +23,7 @@ _COMMANDS: dict[str, str] = {
     "snapshot": "cli.snapshot:snapshot",
     "proof": "cli.proof:proof",
     "publish": "cli.publish:publish",
+    "reserves": "cli.reserves:reserves",
     "schedule": "cli.publish:schedule",
     "site": "cli.site:site",
     "demo": "cli.demo:demo",
