@@ -807,6 +807,16 @@ def log_command(
         )
 
 
+def _checks_json(checks: Sequence[Any]) -> list[dict[str, str]]:
+    """Named checks as `--json` prints them."""
+    return [{"name": c.name, "status": c.status, "detail": c.detail} for c in checks]
+
+
+def _failed_names(checks: Sequence[Any]) -> str:
+    """The failed checks as the exit line names them."""
+    return ", ".join(f"{c.name} ({c.detail})" for c in checks)
+
+
 def _checks_table(title: str, checks: Sequence[Any]) -> None:
     """A rich table of named checks on stdout (rich is loaded only here)."""
     from rich.console import Console
@@ -971,9 +981,7 @@ def bundle_command(
                 "snapshot_id": None if report.manifest is None else sid,
                 "leaf_list": None if report.leaf_list is None else report.leaf_list.to_json(),
                 "not_run": not_run,
-                "checks": [
-                    {"name": c.name, "status": c.status, "detail": c.detail} for c in report.checks
-                ],
+                "checks": _checks_json(report.checks),
             }
         )
     else:
@@ -982,8 +990,7 @@ def bundle_command(
             verdict = f"every check that ran passes; NOT RUN: {', '.join(not_run)}"
         _checks_table(f"bundle {_shown(sid)}: {verdict}", report.checks)
     if not report.passed:
-        names = ", ".join(f"{c.name} ({c.detail})" for c in report.failed)
-        fail(f"invalid: bundle {sid}: failed: {names}", EXIT_INVALID)
+        fail(f"invalid: bundle {sid}: failed: {_failed_names(report.failed)}", EXIT_INVALID)
 
 
 @verify.command(
@@ -1079,17 +1086,14 @@ def reserves_command(
         _print_json(
             {
                 "valid": not failed,
-                "checks": [
-                    {"name": c.name, "status": c.status, "detail": c.detail} for c in checks
-                ],
+                "checks": _checks_json(checks),
             }
         )
     else:
         verdict = "every check passes" if not failed else "FAILED"
         _checks_table(f"reserves of {_shown(str(reserves.get('exchange')))}: {verdict}", checks)
     if failed:
-        names = ", ".join(f"{c.name} ({c.detail})" for c in failed)
-        fail(f"invalid: reserves: {names}", EXIT_INVALID)
+        fail(f"invalid: reserves: {_failed_names(failed)}", EXIT_INVALID)
 
 
 @verify.command(
@@ -1144,18 +1148,12 @@ def history_command(
         _print_json(
             {
                 "valid": report.passed,
-                "site": [
-                    {"name": c.name, "status": c.status, "detail": c.detail}
-                    for c in report.site_checks
-                ],
+                "site": _checks_json(report.site_checks),
                 "hours": [
                     {
                         "snapshot_id": None if b.manifest is None else b.manifest.snapshot_id,
                         "valid": b.passed,
-                        "checks": [
-                            {"name": c.name, "status": c.status, "detail": c.detail}
-                            for c in b.checks
-                        ],
+                        "checks": _checks_json(b.checks),
                     }
                     for b in report.bundles
                 ],
