@@ -33,7 +33,7 @@ from por.proofset import AccountClaim, ProofDocument, parse_proof_document_bytes
 __all__ = [
     "PROOF_FORMATS",
     "BatchReport",
-    "HistoryReport",
+    "AccountHoursReport",
     "LogPosition",
     "ProofReport",
     "check_account_hours",
@@ -80,7 +80,7 @@ class BatchReport:
 
 
 @dataclass(frozen=True, slots=True)
-class HistoryReport:
+class AccountHoursReport:
     """One account followed across hours: the hours as checked, the account and its claim
     per hour, and (with a log) each hour's entry index by snapshot id."""
 
@@ -215,7 +215,7 @@ def check_account_hours(
     hours: Sequence[AccountHour],
     public_key: bytes | None,
     replica: Callable[[], LogReplica] | None = None,
-) -> HistoryReport:
+) -> AccountHoursReport:
     """Every hour's proof or set holds and all follow one account (`check_account_history`:
     raises its `ProofError` or `ManifestError`), then, with `replica` (the log, read only
     once the proofs hold), every hour's root is the one logged (each hour's
@@ -223,7 +223,7 @@ def check_account_hours(
     history = check_account_history(hours, public_key)
     logged: dict[str, int] = {}
     if replica is None:
-        return HistoryReport(tuple(hours), history, logged)
+        return AccountHoursReport(tuple(hours), history, logged)
     try:
         log = replica()
         for hour in hours:
@@ -232,5 +232,5 @@ def check_account_hours(
             document = load_json(hour.manifest_raw, "manifest")
             logged[hour.proof.snapshot_id] = check_manifest_logged(document, hour.manifest, log)
     except PorError as exc:
-        return HistoryReport(tuple(hours), history, logged, exc)
-    return HistoryReport(tuple(hours), history, logged)
+        return AccountHoursReport(tuple(hours), history, logged, exc)
+    return AccountHoursReport(tuple(hours), history, logged)
