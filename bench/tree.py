@@ -83,7 +83,7 @@ from por.builder._layout import (  # noqa: E402
 )
 from por.builder._level import HASH_CHUNK  # noqa: E402
 from por.builder._tags import filler_messages, hmac_pads, tag_preimages  # noqa: E402
-from por.proofstore import ProofStore  # noqa: E402
+from por.builder.proofstore import ProofStore  # noqa: E402
 
 SNAPSHOT = "2026-11-24T16:00:00Z"
 SECRET = b"bench-filler-secret-0123456789ab"

@@ -16,8 +16,8 @@ imported or run) and refuse
    layers of one package, covered by rule 2).
 
 `ALLOWED_PRIVATE` lists the imports that break rule 1 today, each with why it is not fixed
-yet: every entry is a defect to remove, and the test also fails when an entry is no
-longer needed (so the list only shrinks).
+yet: every entry is a defect to remove (delete it with the import it excuses); any other
+such import fails.
 """
 
 from __future__ import annotations
@@ -40,12 +40,6 @@ ALLOWED_PRIVATE: dict[tuple[str, str], str] = {
         "the reserves commands leaving cli/verify.py (another change in progress) read "
         "their inputs themselves, as cli/verify.py does"
     ),
-    ("por.proofstore", "por.builder._batch"): (
-        "the proof store reads the builder's files: it moves into por.builder "
-        "(issue 20 item 5) once por/snapshot/run.py is free to edit"
-    ),
-    ("por.proofstore", "por.builder._direct"): "as above: the proof store belongs in por.builder",
-    ("por.proofstore", "por.builder._layout"): "as above: the proof store belongs in por.builder",
 }
 
 
@@ -206,8 +200,6 @@ def test_no_module_imports_a_private_module_of_another_package() -> None:
     assert not new, "private modules imported from outside their package: " + ", ".join(
         f"{where} {a} -> {b}" for (a, b), where in sorted(new.items())
     )
-    stale = sorted(set(ALLOWED_PRIVATE) - set(found))
-    assert not stale, f"ALLOWED_PRIVATE entries no longer needed (remove them): {stale}"
 
 
 def test_the_import_graph_of_modules_has_no_cycle() -> None:

@@ -4,7 +4,7 @@ Numpy lays out every preimage of a level in one buffer (u128 sums as uint64 limb
 big-endian encodings by one `astype`), `hashlib.sha256` hashes them; the sorted leaves are
 cut into 2^k contiguous partitions built in parallel (forked processes or Dask) by the
 same `build_partition` function, then the top levels are folded. Levels are written as
-pair records that `por.proofstore` memory-maps to serve proofs.
+pair records that `por.builder.proofstore` memory-maps to serve proofs.
 """
 
 from por.builder._batch import AccountBatch, LeafBatch

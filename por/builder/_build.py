@@ -40,7 +40,7 @@ from por.model import MAX_LEAVES, AccountInput, Node, padded_size
 from por.tree import FILLER_SECRET_MIN_BYTES
 
 if TYPE_CHECKING:
-    from por.proofstore import ProofStore
+    from por.builder.proofstore import ProofStore
 
 __all__ = ["BuiltTree", "EngineName", "build_tree", "build_tree_from_leaves"]
 
@@ -67,7 +67,7 @@ class BuiltTree:
     owns_dir: bool = field(default=False, compare=False)
 
     def open_store(self) -> ProofStore:
-        from por.proofstore import ProofStore
+        from por.builder.proofstore import ProofStore
 
         return ProofStore.open(self.out_dir)
 

@@ -14,7 +14,7 @@ Layout of `<out>/<name>/` (name = snapshot id with ':' -> '-', e.g. 2026-11-24T1
       reserves.json         balances per chain at its pin, ownership signatures
       reconciliation.json   the report (see reconcile.py)
     private/                stays with the exchange
-      tree/                 the proof store (levels of the tree, por.proofstore)
+      tree/                 the proof store (levels of the tree, por.builder.proofstore)
       index/                the proof store's private index: account ids, every piece's
                             nonce, each account's pieces (a proof set per account)
       summary.json          account count, system account balances, timings
@@ -46,10 +46,10 @@ from por._fields import node_json
 from por._fsync import fsync_dir, fsync_path
 from por._hashing import AMOUNT_LIMIT, HASH_BYTES, tag_hash
 from por.builder import AccountBatch, BuiltTree, EngineName, build_tree
+from por.builder.proofstore import ProofStore
 from por.model import Node
 from por.progress import NO_PROGRESS, Progress
 from por.proof import parse_proof
-from por.proofstore import ProofStore
 from por.snapshot.customer_leaves import CustomerLeaves, check_root_totals, collect_leaves
 from por.snapshot.errors import SnapshotConfigError, SnapshotError, TotalsMismatchError
 from por.snapshot.pieces import DEFAULT_POLICY, PiecePolicy, Pieces, split_pieces

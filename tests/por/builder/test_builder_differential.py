@@ -12,8 +12,8 @@ from por import tree as reference
 from por._hashing import tag_hash
 from por.builder import AccountBatch, build_tree
 from por.builder._tags import account_tags, filler_tags
+from por.builder.proofstore import ProofStore
 from por.model import AccountInput, filler_tag
-from por.proofstore import ProofStore
 from por.vectorgen import random_accounts
 
 ASSETS = ("BTC", "ETH", "SOL")

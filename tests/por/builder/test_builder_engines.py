@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from por.builder import BuiltTree, build_tree
+from por.builder.proofstore import ProofStore
 from por.model import AccountInput
-from por.proofstore import ProofStore
 from por.vectorgen import random_accounts
 
 ASSETS = ("BTC", "ETH", "SOL", "USDC")

@@ -16,9 +16,9 @@ import pytest
 
 from por.builder import AccountBatch, BuiltTree, ClusterError, TreeInputError, build_tree
 from por.builder import build_tree_from_shards as from_shards
+from por.builder.proofstore import ProofStore
 from por.builder.shards import ShardError, write_shards
 from por.errors import InputError
-from por.proofstore import ProofStore
 from por.snapshot.pieces import PiecePolicy, split_pieces
 from por.vectorgen import random_accounts
 

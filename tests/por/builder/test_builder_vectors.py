@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from por.builder import LeafBatch, build_tree_from_leaves
-from por.proofstore import ProofStore
+from por.builder.proofstore import ProofStore
 from por.vectorgen import shared_vector_files
 
 FILES = shared_vector_files()

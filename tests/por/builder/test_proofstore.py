@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from por.builder import AccountBatch, BuiltTree, build_tree
+from por.builder.proofstore import ProofNotFoundError, ProofStore, StoreLayoutError
 from por.model import AccountInput
 from por.proof import parse_proof
-from por.proofstore import ProofNotFoundError, ProofStore, StoreLayoutError
 from por.vectorgen import random_accounts
 from por.verify import verify_inclusion
 

@@ -19,6 +19,7 @@ from click.testing import CliRunner, Result
 
 from cli.main import cli
 from por.audit.bundle import BUNDLE_CHECKS, LeafListLockedError, verify_bundle_dir
+from por.builder.proofstore import ProofStore
 from por.chain.anvil import Anvil
 from por.leaflist import (
     SEALED_NAME,
@@ -30,7 +31,6 @@ from por.leaflist import (
     write_identity_file,
 )
 from por.manifest import sign_manifest
-from por.proofstore import ProofStore
 from por.publish.bundle import manifest_file_bytes
 from por.publish.errors import BundleError
 from por.snapshot import SnapshotIndex

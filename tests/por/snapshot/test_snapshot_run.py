@@ -15,12 +15,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from exchange.export import SqlLedgerCut, SqlLedgerExport
 from por.builder import build_tree
+from por.builder.proofstore import ProofStore
 from por.chain.solana_world import create_solana_world, fund_sol, fund_usdc
 from por.leaves import read_leaves
 from por.manifest import AssetInfo, LogHead, Manifest, build_manifest, parse_manifest
 from por.model import Node
 from por.proof import parse_proof
-from por.proofstore import ProofStore
 from por.reserves import Wallet, WalletRegistry
 from por.reserves.errors import KeyStoreError
 from por.reserves.keystore import generate_keystore
