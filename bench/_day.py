@@ -137,6 +137,8 @@ class MemoryCut:
                         out[(account, symbol)] = value
         return out
 
+    custody_account = CUSTODY
+
     def custody(self) -> Mapping[str, int]:
         vector = self._j.sums.get(CUSTODY, [0] * len(self._j.assets))
         return {s: -v for (s, _), v in zip(self._j.assets, vector, strict=True) if v}

@@ -237,6 +237,8 @@ class CachedCut:
     def customer_totals(self) -> Mapping[str, tuple[int, int]]:
         return dict(self._d["totals"])
 
+    custody_account = "@custody"
+
     def system_balances(self) -> Mapping[tuple[str, str], int]:
         return dict(self._d["system"])
 

@@ -70,6 +70,8 @@ class MemoryCut:
     def customer_totals(self) -> Mapping[str, tuple[int, int]]:
         return {s: (self._totals[k], 0) for k, (s, _) in enumerate(ASSETS)}
 
+    custody_account = "@custody"
+
     def system_balances(self) -> Mapping[tuple[str, str], int]:
         return {("@custody", s): -self._totals[k] for k, (s, _) in enumerate(ASSETS)}
 

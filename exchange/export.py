@@ -230,6 +230,8 @@ class SqlLedgerCut:
         }
 
     # -- the exchange's own accounts ------------------------------------------------------
+    custody_account = CUSTODY  # the counterpart of the "onchain" bucket (exchange.model)
+
     def system_balances(self) -> dict[tuple[str, str], int]:
         """(system account, asset) -> sum of its buckets, non-zero only."""
         return dict(self._complete().system)

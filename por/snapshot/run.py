@@ -165,6 +165,7 @@ class CutData:
     leaves: CustomerLeaves
     totals: dict[str, tuple[int, int]]
     system: dict[tuple[str, str], int]
+    custody_account: str
     custody: dict[str, int]
     in_flight: dict[str, int]
     prices: dict[str, int] | None
@@ -259,6 +260,7 @@ def _read(
         leaves=leaves,
         totals=dict(cut.customer_totals()),
         system=dict(cut.system_balances()),
+        custody_account=str(cut.custody_account),
         custody=dict(cut.custody()),
         in_flight=dict(cut.in_flight()),
         prices=None if prices is None else _prices(prices),
@@ -752,7 +754,7 @@ def _write_public(
     snapshot.json (the leaf list is written by the publish stage)."""
     system_per_asset: dict[str, int] = {}
     for (account, asset), amount in cut.system.items():
-        if account != "@custody":
+        if account != cut.custody_account:
             system_per_asset[asset] = system_per_asset.get(asset, 0) + amount
     notes = []
     if found is None:

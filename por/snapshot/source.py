@@ -29,11 +29,14 @@ class LedgerCut(Protocol):
     """The ledger at one journal sequence; read-only, valid inside the `cut(...)` block.
 
     Fields: `seq` is the last journal sequence included (0: nothing), `time_ms` its ledger
-    time in ms since the epoch (None if it precedes the first clock).
+    time in ms since the epoch (None if it precedes the first clock), `custody_account`
+    the ledger's name of its custody account (the counterpart of what is held on chain,
+    among `system_balances`; not a liability of the exchange).
     """
 
     seq: int
     time_ms: int | None
+    custody_account: str
 
     def assets(self) -> Sequence[tuple[str, int]]:
         """(symbol, decimals) of every asset that exists at the cut."""
