@@ -70,7 +70,7 @@ from por.manifest import AssetInfo, Manifest, parse_manifest_bytes, verify_manif
 from por.model import Node
 from por.publish._fsio import fsync_dir, fsync_file, link_or_copy, sha256_file
 from por.publish.errors import BundleError
-from por.site.templates import bundle_page
+from por.publish.page import bundle_page
 
 __all__ = [
     "BUNDLE_FORMAT",

@@ -1,5 +1,5 @@
-"""HTML of the public pages: the bundle's own index.html, the site's index and snapshot
-pages, and the coverage chart as server-side SVG.
+"""HTML of the public pages: the site's index and snapshot pages, the parts the bundle's own
+index.html is made of (`por.publish.page`), and the coverage chart as server-side SVG.
 
 Pages are self-contained: inline CSS, no script, no font or image from anywhere, and a
 Content-Security-Policy that forbids loading anything (`default-src 'none'`). All text is
@@ -18,18 +18,20 @@ from por.snapshot.reconcile import format_signed_units
 
 if TYPE_CHECKING:
     from por.leaflist import LeafListPolicy
-    from por.publish.bundle import FileDigest, PreviousPublication, SnapshotFacts
 
 __all__ = [
     "CoveragePoint",
-    "bundle_page",
     "coverage_svg",
+    "esc",
+    "files_table",
     "index_page",
     "layout",
     "leaf_list_html",
+    "pins_table",
     "ppm_percent",
     "reconciliation_table",
     "snapshot_page",
+    "status_html",
 ]
 
 CHART_MAX_PPM = 4_000_000  # the chart's y axis stops at 400% coverage
@@ -89,7 +91,7 @@ def ppm_percent(ppm: int | None) -> str:
     return f"{whole}.{frac // 100:02d}%"
 
 
-def _status(text: str) -> str:
+def status_html(text: str) -> str:
     cls = "pass" if text == "PASS" else "fail"
     return f'<span class="{cls}">{esc(text)}</span>'
 
@@ -110,7 +112,7 @@ def reconciliation_table(report: Mapping[str, Any]) -> str:
             f'<td class="num">{units("reserves")}</td>'
             f'<td class="num">{units("custody_gap")}</td>'
             f'<td class="num">{esc(ppm_percent(line.get("coverage_ppm")))}</td>'
-            f"<td>{_status(line['status'])}</td></tr>"
+            f"<td>{status_html(line['status'])}</td></tr>"
         )
     return (
         "<table><thead><tr><th>Asset</th><th class=num>Liabilities</th><th class=num>Debts</th>"
@@ -120,7 +122,7 @@ def reconciliation_table(report: Mapping[str, Any]) -> str:
     )
 
 
-def _files_table(files: Mapping[str, Any], href_prefix: str) -> str:
+def files_table(files: Mapping[str, Any], href_prefix: str) -> str:
     rows = []
     for name, d in sorted(files.items()):
         sha = d.sha256 if hasattr(d, "sha256") else d["sha256"]
@@ -135,7 +137,7 @@ def _files_table(files: Mapping[str, Any], href_prefix: str) -> str:
     )
 
 
-def _pins_table(pins: Sequence[Mapping[str, Any]], late_after_s: int | None = None) -> str:
+def pins_table(pins: Sequence[Mapping[str, Any]], late_after_s: int | None = None) -> str:
     if not pins:
         return '<p class="muted">No wallet registry: reserves were not read.</p>'
     rows = []
@@ -181,58 +183,6 @@ def leaf_list_html(policy: LeafListPolicy, href_prefix: str) -> str:
         '<p class="muted">Withheld by the exchange: no leaf list is published for this hour, '
         "so nobody can rebuild the tree. The signed root and its totals are in the log, and "
         "every customer's own proof still verifies against them.</p>"
-    )
-
-
-def bundle_page(
-    facts: SnapshotFacts,
-    files: Mapping[str, FileDigest],
-    previous: PreviousPublication | None,
-    published_at: str,
-    leaf_list: LeafListPolicy,
-) -> str:
-    """The bundle's own index.html (its hash is in the manifest, so it cannot show the
-    manifest's signature or log position: manifest.json beside it has them)."""
-    report = facts.reconciliation
-    assets = ", ".join(f"{a.symbol} ({a.decimals} decimals)" for a in facts.assets)
-    prev = '<p class="muted">First published hour.</p>'
-    if previous is not None:
-        anchor = previous.anchor
-        tx = (
-            f"anchored on Ethereum in transaction <code>{esc(anchor['tx'])}</code> "
-            f"(block {esc(anchor['block'])}, contract <code>{esc(anchor['contract'])}</code>)"
-            if anchor
-            else "not anchored on chain"
-        )
-        prev = (
-            f"<p>Previous hour <b>{esc(previous.snapshot_id)}</b>: manifest SHA-256 "
-            f"<code>{esc(previous.manifest_sha256)}</code>, {tx}.</p>"
-        )
-    body = (
-        '<section class="card"><dl>'
-        f"<dt>Snapshot</dt><dd><b>{esc(facts.snapshot_id)}</b></dd>"
-        f"<dt>Status</dt><dd>{_status(facts.status)}</dd>"
-        f"<dt>Assets</dt><dd>{esc(assets)}</dd>"
-        f"<dt>Ledger cut</dt><dd>journal sequence {facts.cut_seq}"
-        f"{' at ' + esc(facts.cut_time) if facts.cut_time else ''}</dd>"
-        f"<dt>Tree</dt><dd>height {facts.height}, {facts.leaf_count:,} leaves</dd>"
-        f"<dt>Leaf list</dt><dd>{esc(leaf_list.describe())}</dd>"
-        f'<dt>Root hash</dt><dd class="hash">{esc(facts.root.hash.hex())}</dd>'
-        f"<dt>Published</dt><dd>{esc(published_at)}</dd></dl></section>"
-        f"<h2>Reconciliation</h2><section class=card>{reconciliation_table(report)}</section>"
-        f"<h2>Reserves read at</h2><section class=card>{_pins_table(facts.pins)}</section>"
-        f"<h2>Leaf list</h2><section class=card>{leaf_list_html(leaf_list, '')}</section>"
-        f"<h2>Files</h2><section class=card>{_files_table(files, '')}"
-        '<p class="muted">manifest.json (signed) lists each file with its SHA-256. Check '
-        "your own leaves with <code>por verify proof PROOF.json --manifest manifest.json "
-        "--public-key KEY</code>.</p></section>"
-        f"<h2>Chain of hours</h2><section class=card>{prev}</section>"
-    )
-    return layout(
-        f"Proof of reserves {facts.snapshot_id}",
-        body,
-        home="index.html",
-        subtitle="Published bundle",
     )
 
 
@@ -346,7 +296,7 @@ def index_page(
         )
         trs.append(
             f'<tr><td><a href="{esc(r["href"])}">{esc(r["snapshot_id"])}</a>{late}</td>'
-            f"<td>{_status(r['status'])}</td>"
+            f"<td>{status_html(r['status'])}</td>"
             f'<td class="num">{esc(r["coverage"])}</td>'
             f'<td class="num">{r["log_index"]}</td><td>{esc(r.get("leaf_list", ""))}</td>'
             f"<td>{anchor}</td></tr>"
@@ -412,7 +362,7 @@ def snapshot_page(
         '<nav><a href="../index.html">All hours</a><a href="../verifier.html">Verify your '
         "balance</a></nav>"
         f'<section class="card"><dl><dt>Snapshot</dt><dd><b>{esc(sid)}</b></dd>'
-        f"<dt>Status</dt><dd>{_status(str(manifest.get('reconciliation', '')))}</dd>"
+        f"<dt>Status</dt><dd>{status_html(str(manifest.get('reconciliation', '')))}</dd>"
         f"<dt>Ledger cut</dt><dd>sequence {esc(manifest['cut']['seq'])}</dd>"
         f"<dt>Tree</dt><dd>height {esc(manifest['tree']['height'])}, "
         f"{esc(manifest.get('leaf_count', ''))} leaves</dd>"
@@ -426,11 +376,11 @@ def snapshot_page(
         f"<h2>Reconciliation</h2><section class=card>{reconciliation_table(report)}</section>"
         f"<h2>Leaf list</h2><section class=card>{leaf_list}</section>"
         f"<h2>Reserves read at</h2><section class=card>"
-        f"{_pins_table(manifest.get('reserves', []))}</section>"
+        f"{pins_table(manifest.get('reserves', []))}</section>"
         f'<h2>Files</h2><section class=card><p>Signed manifest: <a href="'
         f'{esc(files_href)}manifest.json">manifest.json</a> (lists every file below with its '
         "SHA-256; the signature covers them all).</p>"
-        f"{_files_table(files, files_href)}</section>"
+        f"{files_table(files, files_href)}</section>"
         f"<h2>On-chain anchor</h2><section class=card>{anchor_html}</section>"
     )
     return layout(
