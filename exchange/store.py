@@ -81,25 +81,30 @@ class SqlJournal:
             "INSERT INTO postings (seq, idx, entry, account, asset, bucket, amount) "
             f"VALUES ({marks})"
         )
-        # claims: a delta added to the row (exact: NUMERIC on PostgreSQL, a Python function
-        # on SQLite's decimal text); a pair whose postings net to zero only makes its row.
-        # PostgreSQL takes a batch's rows as five arrays in one statement (set-based, one
-        # round trip), SQLite row by row in process.
-        add = "{0} + {1}" if self.postgres else "claim_add({0}, {1})"
-        rows = (
-            "SELECT * FROM unnest(%s::text[], %s::text[], %s::numeric[], %s::numeric[], %s::int8[])"
-            if self.postgres
-            else "VALUES (?, ?, ?, ?, ?)"
-        )
-        self._add_claims = (
-            f"INSERT INTO claims (account, asset, amount, held, first_seq) {rows} "
-            "ON CONFLICT (account, asset) DO UPDATE SET "
-            f"amount = {add.format('claims.amount', 'excluded.amount')}, "
-            f"held = {add.format('claims.held', 'excluded.held')}"
-        )
+        # claims: a batch's sums per (account, asset) added to the rows. PostgreSQL sums
+        # the batch's postings itself, just written (a primary-key range; exact NUMERIC;
+        # no client work); SQLite gets the sums from Python (its decimal text is added by a
+        # Python function). A pair whose postings net to zero only makes sure its row exists.
+        if self.postgres:
+            self._add_claims = (
+                "INSERT INTO claims (account, asset, amount, held, first_seq) "
+                "SELECT account, asset, sum(amount), "
+                f"coalesce(sum(amount) FILTER (WHERE bucket = '{HELD_BUCKET}'), 0), min(seq) "
+                "FROM postings WHERE seq >= %s AND seq <= %s GROUP BY account, asset "
+                "ON CONFLICT (account, asset) DO UPDATE SET "
+                "amount = claims.amount + excluded.amount, held = claims.held + excluded.held "
+                "WHERE excluded.amount <> 0 OR excluded.held <> 0"
+            )
+        else:
+            self._add_claims = (
+                "INSERT INTO claims (account, asset, amount, held, first_seq) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, asset) DO UPDATE SET "
+                "amount = claim_add(claims.amount, excluded.amount), "
+                "held = claim_add(claims.held, excluded.held)"
+            )
         self._touch_claims = (
-            f"INSERT INTO claims (account, asset, amount, held, first_seq) {rows} "
-            "ON CONFLICT (account, asset) DO NOTHING"
+            "INSERT INTO claims (account, asset, amount, held, first_seq) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, asset) DO NOTHING"
         )
         self._open_accounts = (
             f"INSERT INTO opened_accounts (account, seq) VALUES ({mark}, {mark}) "
@@ -157,7 +162,8 @@ class SqlJournal:
                 )
             )
             touched = set(zip(accounts, assets, buckets, strict=True))
-            claim_rows = _claim_rows(seq_column, accounts, assets, buckets, amounts, amount_out)
+            if not self.postgres:  # (PostgreSQL sums the batch's postings itself)
+                claim_rows = _claim_rows(seq_column, accounts, assets, buckets, amounts)
         balances = state.balances
         balance_rows = [(k[0], k[1], k[2], amount_out(balances.get(k, 0))) for k in sorted(touched)]
         try:
@@ -211,13 +217,13 @@ class SqlJournal:
                 conn.execute(schema.assets.insert(), new_assets)
             if balance_rows:
                 conn.exec_driver_sql(self._upsert, balance_rows)
-            for statement, rows in zip(
-                (self._add_claims, self._touch_claims), claim_rows, strict=True
-            ):
-                if rows and self.postgres:
-                    conn.exec_driver_sql(statement, tuple(map(list, zip(*rows, strict=True))))
-                elif rows:
-                    conn.exec_driver_sql(statement, rows)
+            if self.postgres and posting_rows:
+                conn.exec_driver_sql(self._add_claims, (posting_rows[0][0], last.seq))
+            changed, unchanged = claim_rows
+            if changed:
+                conn.exec_driver_sql(self._add_claims, changed)
+            if unchanged:
+                conn.exec_driver_sql(self._touch_claims, unchanged)
             if openings:
                 conn.exec_driver_sql(self._open_accounts, openings)
             conn.execute(
@@ -290,37 +296,29 @@ def _claim_rows(
     assets: tuple[str, ...],
     buckets: tuple[str, ...],
     amounts: tuple[int, ...],
-    amount_out: Callable[[int], Any],
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """A batch's postings as `claims` rows: (account, asset, amount, held, first seq) of
-    each pair whose sums changed, and the pairs whose postings net to zero (an order's lock:
-    available -> locked_order), which only make sure the row exists. Sorted by key: every
-    writer locks rows in the same order."""
+    """A batch's postings as SQLite `claims` rows: (account, asset, amount, held, first
+    seq) of each pair whose sums changed, and the pairs whose postings net to zero (an
+    order's lock: available -> locked_order), which only make sure the row exists."""
+    keys = list(zip(accounts, assets))  # noqa: B905 - columns of one zip
+    firsts = dict(zip(reversed(keys), reversed(seqs)))  # noqa: B905 - the earliest wins
     sums: dict[tuple[str, str], int] = {}
-    firsts: dict[tuple[str, str], int] = {}
     get = sums.get
-    for seq, key, amount in zip(seqs, zip(accounts, assets), amounts):  # noqa: B905 - equal
-        value = get(key)
-        if value is None:
-            sums[key] = amount
-            firsts[key] = seq
-        else:
-            sums[key] = value + amount
+    for key, amount in zip(keys, amounts):  # noqa: B905
+        sums[key] = get(key, 0) + amount
     held: dict[tuple[str, str], int] = {}
     if HELD_BUCKET in buckets:
-        for account, asset, bucket, amount in zip(accounts, assets, buckets, amounts):  # noqa: B905
+        for key, bucket, amount in zip(keys, buckets, amounts):  # noqa: B905
             if bucket == HELD_BUCKET:
-                held[(account, asset)] = held.get((account, asset), 0) + amount
+                held[key] = held.get(key, 0) + amount
     changed: list[tuple[Any, ...]] = []
     unchanged: list[tuple[Any, ...]] = []
-    zero = amount_out(0)
-    for key in sorted(sums):
-        amount = sums[key]
+    for key, amount in sums.items():
         hold = held.get(key, 0)
         if amount or hold:
-            changed.append((key[0], key[1], amount_out(amount), amount_out(hold), firsts[key]))
+            changed.append((key[0], key[1], str(amount), str(hold), firsts[key]))
         else:
-            unchanged.append((key[0], key[1], zero, zero, firsts[key]))
+            unchanged.append((key[0], key[1], "0", "0", firsts[key]))
     return changed, unchanged
 
 
