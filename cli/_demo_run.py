@@ -40,7 +40,7 @@ USERS_MAX = 5  # owners whose proofs land in DIR/users/
 AUDITOR_IDENTITY = "age-identity.key"  # the demo auditor's age key (--leaf-list auditors)
 # what the demo creates in DIR (and removes at the start of a run); nothing else is touched
 OUTPUTS = ("exchange.db", "exchange.db-wal", "exchange.db-shm", "publication", "site",
-           "users", "auditor", "keys", "wallets.json", "summary.json")  # fmt: skip
+           "users", "auditor", "keys", "wallets.json", "attestations", "summary.json")  # fmt: skip
 
 
 class Reporter(Protocol):
@@ -230,11 +230,14 @@ def run_demo(config: DemoConfig, reporter: Reporter) -> DemoResult:
         from por.reserves.wallets import write_wallets
 
         write_wallets(out / "wallets.json", chains.registry)
+        reporter.stage("cold wallets: this week's ownership attestation, signed offline")
+        attestations = _cold_wallet_ceremony(out, chains, public_key, anvil.url, sol_rpc.url,
+                                             start)  # fmt: skip
 
         hour_stats = _HourStats()
         exchange.after_event.append(hour_stats.on_event)
         publisher = _publisher(log_db, out, ledger, signing_key, secret, chains, anvil.url, pieces,
-                               leaf_list)  # fmt: skip
+                               leaf_list, attestations)  # fmt: skip
         stack.enter_context(publisher.lock())
         publisher.recover()
 
@@ -356,8 +359,39 @@ def _publication_db(config: DemoConfig, out: Path) -> Any:
     return db
 
 
+def _cold_wallet_ceremony(out: Path, chains: HourlyWorld, public_key: str, eth_rpc: str,
+                          sol_rpc: str, start: datetime) -> Any:  # fmt: skip
+    """The weekly ceremony of the demo's cold wallets (docs/reserves.md): `por reserves
+    challenge` for the ISO week of the day, the offline signature (the demo's custody key
+    file stands in for the hardware wallet), `por reserves attest` into attestations/
+    beside wallets.json. Hot wallets keep signing every snapshot."""
+    from por.reserves.attestation import (
+        AttestationStore,
+        import_signatures,
+        make_challenge,
+        parse_period,
+        sign_challenge,
+    )
+    from por.reserves.blocks import EthereumBlocks, SolanaBlocks
+
+    week = start.isocalendar()
+    period = parse_period(f"{week.year}-W{week.week:02d}")
+    sources: dict[str, Any] = {"ethereum": EthereumBlocks(eth_rpc), "solana": SolanaBlocks(sol_rpc)}
+    challenge = make_challenge(chains.registry, period, public_key, sources)
+    signed = sign_challenge(challenge, chains.keystore)
+    store = AttestationStore(out / "attestations")
+    store.path.mkdir(parents=True, exist_ok=True)
+    for name, doc in (("challenge", challenge), ("signed", signed)):
+        text = json.dumps(doc, indent=1) + "\n"
+        (store.path / f"{period.id}.{name}.json").write_text(text, encoding="utf-8")
+    store.save(import_signatures(signed, registry=chains.registry, exchange_key=public_key,
+                                 sources=sources))  # fmt: skip
+    return store
+
+
 def _publisher(db: Any, out: Path, ledger: Any, key: Any, secret: bytes, chains: HourlyWorld,
-               anvil_url: str, pieces: Any, leaf_list: Any) -> Any:  # fmt: skip
+               anvil_url: str, pieces: Any, leaf_list: Any,
+               attestations: Any = None) -> Any:  # fmt: skip
     from exchange.export import SqlLedgerExport
     from por.publish import AnchorConfig, Publisher, PublisherConfig
     from por.snapshot import ReserveSetup
@@ -370,7 +404,9 @@ def _publisher(db: Any, out: Path, ledger: Any, key: Any, secret: bytes, chains:
             key=key,
             secret=secret,
             site=out / "site",
-            reserves=ReserveSetup(chains.registry, chains.readers(), chains.keystore),
+            reserves=ReserveSetup(
+                chains.registry, chains.readers(), chains.keystore, attestations=attestations
+            ),  # fmt: skip
             anchor=AnchorConfig(anvil_url, chains.eth.anchor),
             engine="serial",
             pieces=pieces,

@@ -84,6 +84,27 @@ def test_the_published_site_verifies_with_the_project_verifier(demo: tuple[Path,
     assert proof.exit_code == 0, proof.output + proof.stderr
 
 
+def test_the_demo_cold_wallets_attest_weekly_and_hot_wallets_sign_every_hour(
+    demo: tuple[Path, Result],
+) -> None:
+    out, _ = demo
+    roles = {
+        (w["chain"], w["address"]): w["role"]
+        for w in json.loads((out / "wallets.json").read_text(encoding="utf-8"))["wallets"]
+    }
+    assert sorted(roles.values()) == ["cold", "cold", "hot", "hot"]
+    stored = sorted(p.name for p in (out / "attestations" / "2026-W48").iterdir())
+    assert stored == sorted(f"{c}-{a}.json" for (c, a), r in roles.items() if r == "cold")
+    for reserves in sorted((out / "site" / "snapshots").glob("*/reserves.json")):
+        ownership = json.loads(reserves.read_text(encoding="utf-8"))["ownership"]
+        kinds = {(p["chain"], p["address"]): (p["kind"], p["period"]) for p in ownership}
+        sid = json.loads((reserves.parent / "manifest.json").read_text())["snapshot_id"]
+        assert kinds == {
+            k: ("period", "2026-W48") if r == "cold" else ("snapshot", sid)
+            for k, r in roles.items()
+        }
+
+
 def test_every_leaf_equals_the_ledgers_claims_at_the_cut(demo: tuple[Path, Result]) -> None:
     out, _ = demo
     for manifest_path in sorted((out / "site" / "snapshots").glob("*/manifest.json")):

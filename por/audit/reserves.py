@@ -297,4 +297,47 @@ def verify_reserves(
             if len(urls) > 1:
                 check = Check(f"{check.name} node {n + 1}", check.status, f"{url}: {check.detail}")
             checks.append(check)
+    checks += _attestation_blocks(reserves, nodes)
+    return checks
+
+
+def _attestation_blocks(reserves: Mapping[str, Any], nodes: Mapping[str, list[str]]) -> list[Check]:
+    """Each cold wallet's per-period attestation names a block: ask your node that it is a
+    block of that chain (by number and hash) made at the time `reserves.json` states (the
+    time is the exchange's statement, which the attestation age is computed from)."""
+    from por.reserves.blocks import block_source
+    from por.reserves.errors import ReservesError
+    from por.reserves.model import iso_utc
+    from por.reserves.ownership import OwnershipProof
+
+    blocks: dict[str, set[tuple[int, str, str]]] = {}
+    for raw in reserves.get("ownership") or ():
+        proof = OwnershipProof.from_dict(raw)  # already checked: it parses
+        if proof.kind == "period":
+            blocks.setdefault(proof.chain, set()).add(proof.block)
+    checks = []
+    for chain, wanted in sorted(blocks.items()):
+        for url in nodes.get(chain, []):
+            name = f"{chain} attestation blocks"
+            problems = []
+            try:
+                source = block_source(chain, url)  # type: ignore[arg-type]
+                for number, block_hash, time in sorted(wanted):
+                    found = source.find(number, block_hash)
+                    if found is None:
+                        problems.append(
+                            f"attestation_block_not_on_chain: block {number} {block_hash} is not"
+                            f" a block of your {chain} node's chain (or it keeps no history)"
+                        )
+                    elif iso_utc(found.time) != time:
+                        problems.append(
+                            f"attestation_block_time_differs: block {number} was made at"
+                            f" {iso_utc(found.time)}, reserves.json says {time}"
+                        )
+            except ReservesError as exc:
+                problems.append(str(exc))
+            detail = "; ".join(problems) or (
+                f"{len(wanted)} attestation blocks are blocks of this chain at the stated time"
+            )
+            checks.append(Check(name, "fail" if problems else "pass", f"{url}: {detail}"))
     return checks

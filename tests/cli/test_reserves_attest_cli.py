@@ -238,3 +238,33 @@ def test_schedule_health_file_warns_a_day_before_the_attestation_expires(
     assert {w["rule"] for w in warnings} == {"attestation_expires_soon"}
     assert {w["expires"] for w in warnings} == {"2026-11-30T00:00:00Z"}
     assert all("por reserves challenge" in w["message"] for w in warnings)
+
+
+def test_an_attestation_block_time_moved_later_fails_verify_reserves_on_your_node(
+    attested: Attested, tmp_path: Path
+) -> None:
+    """The block time is the exchange's statement (the age is computed from it): a later
+    time, re-signed with the exchange's key, passes verify bundle but not your node."""
+    import shutil
+
+    from por.keys import signing_key_from_hex
+    from tests.por.audit.forge import resign_bundle
+    from tests.por.publish.publish_world import KEY_HEX
+
+    site = tmp_path / "site"
+    shutil.copytree(attested.site, site)
+    bundle = site / "snapshots" / attested.bundle(HOURS - 1).name
+
+    def later(reserves: dict[str, Any]) -> None:
+        for proof in reserves["ownership"]:
+            if proof["kind"] == "period":
+                proof["block"]["time"] = "2026-11-24T01:30:00Z"
+
+    resign_bundle(bundle, signing_key_from_hex(KEY_HEX, "test key"), later)
+    result = por("verify", "bundle", str(bundle), "--public-key", attested.public_key,
+                 "--max-attestation-age", "cold=1h")  # fmt: skip
+    assert result.exit_code == 0, result.stderr  # the forged time makes it 30 minutes old
+    result = por("verify", "reserves", str(bundle), "--public-key", attested.public_key,
+                 "--eth-rpc", attested.eth_rpc, "--sol-rpc", attested.sol_rpc)  # fmt: skip
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "attestation_block_time_differs" in result.stderr
