@@ -162,9 +162,10 @@ def challenge_cmd(
     from por.reserves import load_wallets
     from por.reserves.attestation import make_challenge
 
+    chosen = _period(period)  # a malformed period is a usage error before anything is read
     doc = make_challenge(
         load_wallets(wallets),
-        _period(period),
+        chosen,
         _key(public_key_hex),
         _sources(eth_rpc, sol_rpc),
         roles=tuple(roles),  # type: ignore[arg-type]
