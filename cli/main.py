@@ -27,6 +27,7 @@ _COMMANDS: dict[str, str] = {
     "schedule": "cli.publish:schedule",
     "site": "cli.site:site",
     "demo": "cli.demo:demo",
+    "watch": "cli.watch:watch",
 }
 
 
