@@ -27,7 +27,7 @@ from exchange.model import (
     Posting,
     format_time,
 )
-from exchange.registry import CommandSpec, JobSpec, Registry, default_registry
+from exchange.registry import JobSpec, Registry, default_registry
 from exchange.state import BalanceKey, LedgerState
 
 __all__ = [
@@ -643,7 +643,7 @@ class Exchange:
             raise InvalidCommandError(f"unknown cmd {name!r}")
         handle = spec.handle
         if type(handle) is FastPath and text is not None and spec.time_field not in raw:
-            event = self._run_fast(spec.name, handle.fast, raw, text)
+            event = self._run(spec.name, handle.fast, raw, text, fast=True)
             if event is not None:
                 return event
         at = fields.time(raw, spec.time_field) if spec.time_field in raw else None
@@ -679,42 +679,26 @@ class Exchange:
                     (),
                 )
             self._advance(at)
-        return self._run(spec, params, text)
+        return cast(Event, self._run(spec.name, spec.handle, params, text))  # never declines
 
     # -- execution ---------------------------------------------------------------------
-    def _run(self, spec: CommandSpec, params: Any, text: str) -> Event:
-        ctx = self._ctx
-        ctx._reset()
-        try:
-            spec.handle(ctx, params)
-            ctx._check_touched()
-        except Rejected as rej:
-            ctx._rollback()
-            return self._record(
-                "command", spec.name, text, "rejected", rej.reason, rej.detail or None, None, ()
-            )
-        except BaseException:
-            ctx._rollback()
-            raise
-        return self._record(
-            "command", spec.name, text, "accepted", None, None, ctx._data, tuple(ctx._postings)
-        )
-
-    def _run_fast(
+    def _run(
         self,
         name: str,
-        fast: Callable[[Context, dict[str, Any]], bool],
-        raw: dict[str, Any],
+        handle: Callable[[Context, Any], object],
+        arg: Any,
         text: str,
+        fast: bool = False,
     ) -> Event | None:
-        """`_run` of a `FastPath`'s fast path; None when it declined (nothing changed)."""
+        """Run one command: `handle` is its handler (with the parsed params), or with
+        `fast` a `FastPath`'s fast path (with the raw dict), which returns False when it
+        declines: then nothing changed and None is returned."""
         ctx = self._ctx
         ctx._reset()
         try:
-            if not fast(ctx, raw):
+            if handle(ctx, arg) is False and fast:
                 return None
-            if ctx._unchecked or ctx._segments:
-                ctx._check_touched()
+            ctx._check_touched()
         except Rejected as rej:
             ctx._rollback()
             return self._record(
