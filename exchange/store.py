@@ -100,7 +100,8 @@ class SqlJournal:
                 "INSERT INTO claims (account, asset, amount, held, first_seq) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, asset) DO UPDATE SET "
                 "amount = claim_add(claims.amount, excluded.amount), "
-                "held = claim_add(claims.held, excluded.held)"
+                "held = CASE excluded.held WHEN '0' THEN claims.held "
+                "ELSE claim_add(claims.held, excluded.held) END"
             )
         self._touch_claims = (
             "INSERT INTO claims (account, asset, amount, held, first_seq) "
