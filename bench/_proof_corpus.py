@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench._fuzz_json import dump, mutant, mutate_text, mutate_value
 from por._canonical import CanonicalJSONError, canonical_json
-from por.vectorgen import make_snapshot, random_accounts, shared_vector_files
+from por.builder.vectorgen import make_snapshot, random_accounts, shared_vector_files
 
 __all__ = [
     "TRACEBACK",

@@ -48,11 +48,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._fuzz_json import mutant, mutate_bytes, mutate_value  # noqa: E402
 from por._canonical import canonical_json  # noqa: E402
 from por.audit._leaflist import fold_leaf_file  # noqa: E402
+from por.builder.vectorgen import make_snapshot, random_accounts, shared_vector_files  # noqa: E402
 from por.errors import PorError  # noqa: E402
 from por.leaves import dump_leaves  # noqa: E402
 from por.manifest import parse_manifest_bytes  # noqa: E402
 from por.proof import parse_proof_bytes  # noqa: E402
-from por.vectorgen import make_snapshot, random_accounts, shared_vector_files  # noqa: E402
 from por.verify import verify_proof_bytes  # noqa: E402
 
 SLOW_S = 2.0

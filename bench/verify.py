@@ -37,9 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
 from por.builder import LeafBatch, build_tree_from_leaves  # noqa: E402
+from por.builder.vectorgen import make_snapshot, random_accounts, write_snapshot  # noqa: E402
 from por.manifest import AssetInfo, LogHead, build_manifest  # noqa: E402
 from por.model import padded_size  # noqa: E402
-from por.vectorgen import make_snapshot, random_accounts, write_snapshot  # noqa: E402
 
 ASSETS = (("BTC", 8), ("ETH", 18), ("SOL", 9), ("USDC", 6))
 POR = str(Path(sys.executable).with_name("por"))

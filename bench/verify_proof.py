@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from por.vectorgen import shared_vector_files
+from por.builder.vectorgen import shared_vector_files
 
 
 def main() -> None:

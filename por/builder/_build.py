@@ -36,8 +36,8 @@ from por.builder._level import build_levels
 from por.builder._limbs import limbs_to_ints, totals
 from por.builder._order import check_sorted_unique
 from por.builder.partition import PartitionTop
+from por.builder.reference import FILLER_SECRET_MIN_BYTES
 from por.model import MAX_LEAVES, AccountInput, Node, padded_size
-from por.tree import FILLER_SECRET_MIN_BYTES
 
 if TYPE_CHECKING:
     from por.builder.proofstore import ProofStore

@@ -1,9 +1,10 @@
 """Rejecting duplicate account ids in a columnar batch, without a Python loop per account.
 
 Two accounts with the same id but different nonces have different tags, so sorting by tag
-cannot see them; the reference builder (`por.tree`) rejects them, and so must we. Each id
-gets a 64-bit fingerprint (its bytes as little-endian words, multiplied by odd constants,
-summed, then mixed); the fingerprints are sorted once and equal neighbours looked for.
+cannot see them; the reference builder (`por.builder.reference`) rejects them, and so
+must we. Each id gets a 64-bit fingerprint (its bytes as little-endian words, multiplied
+by odd constants, summed, then mixed); the fingerprints are sorted once and equal
+neighbours looked for.
 Only if some tie are they packed with their index like the tag sort keys
 (`por.builder._order`), sorted again, and the ids whose fingerprints tie compared byte for
 byte, so a fingerprint collision costs time, never a wrong answer.

@@ -68,10 +68,10 @@ from por.builder._limbs import totals
 from por.builder._order import sort_by_tag
 from por.builder._tags import account_tags, filler_tags
 from por.builder.partition import PartitionInput, PartitionTop, build_partition, thread_workspace
+from por.builder.reference import FILLER_SECRET_MIN_BYTES
 from por.builder.shards import ShardInfo, ShardSet, read_shard
 from por.errors import InputError
 from por.model import padded_size
-from por.tree import FILLER_SECRET_MIN_BYTES
 
 __all__ = ["ClientTraffic", "ClusterError", "ShardedBuild", "build_tree_from_shards"]
 

@@ -20,8 +20,13 @@ from cli.main import cli
 from por._canonical import canonical_json
 from por._input import MAX_JSON_BYTES
 from por.amounts import format_units
+from por.builder.vectorgen import (
+    make_snapshot,
+    random_accounts,
+    shared_vector_files,
+    write_snapshot,
+)
 from por.manifest import public_key_bytes
-from por.vectorgen import make_snapshot, random_accounts, shared_vector_files, write_snapshot
 
 FILES = shared_vector_files()
 REPO = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 
 from cli.main import cli
 from por.amounts import format_units
-from por.vectorgen import shared_vector_files
+from por.builder.vectorgen import shared_vector_files
 from tests.por.audit.sitegen import Site, make_site
 from tests.por.test_vectors import EXPECTED_SET_REJECTION
 

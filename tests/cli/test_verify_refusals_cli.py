@@ -19,7 +19,7 @@ from click.testing import CliRunner, Result
 
 from cli.main import cli
 from por._canonical import canonical_json
-from por.vectorgen import make_snapshot, random_accounts, write_snapshot
+from por.builder.vectorgen import make_snapshot, random_accounts, write_snapshot
 from tests.por.audit.sitegen import Site, make_site
 
 IDENTITY = "01" + "00" * 31

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from por.builder.reference import ReferenceTree, account_tag
 from por.errors import NotJSONError, ProofError, ProofSetError
 from por.leaves import Leaf
 from por.manifest import AssetInfo, LogHead, Manifest, build_manifest, parse_manifest
@@ -30,7 +31,6 @@ from por.proofset import (
     verify_proof_set,
     verify_set_inclusion,
 )
-from por.tree import ReferenceTree, account_tag
 
 SID = "2026-11-24T16:00:00Z"
 ASSETS = (AssetInfo("BTC", 8), AssetInfo("ETH", 18))

@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from por._hashing import AMOUNT_LIMIT, tag_hash
+from por.builder.reference import ReferenceTree, build_tree
+from por.builder.vectorgen import random_accounts
 from por.errors import InputError
 from por.leaves import Leaf
 from por.model import MAX_LEAVES, AccountInput, filler_tag
-from por.tree import ReferenceTree, build_tree
-from por.vectorgen import random_accounts
 from por.verify import fold_leaves, verify_inclusion
 
 SID = "2026-11-24T16:00:00Z"

@@ -20,6 +20,8 @@ import pytest
 
 from por._canonical import canonical_json
 from por._hashing import tag_hash
+from por.builder.reference import ReferenceTree
+from por.builder.vectorgen import shared_vector_files
 from por.errors import ManifestError, ProofError, ProofSetError
 from por.leaves import Leaf, parse_leaf
 from por.manifest import manifest_signed_bytes, parse_manifest, verify_manifest
@@ -32,8 +34,6 @@ from por.proofset import (
     verify_proof_set,
     verify_set_inclusion,
 )
-from por.tree import ReferenceTree
-from por.vectorgen import shared_vector_files
 from por.verify import fold_leaves, verify_inclusion, verify_leaves, verify_proof
 
 FILES = shared_vector_files()

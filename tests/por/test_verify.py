@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from por._hashing import AMOUNT_LIMIT
+from por.builder.vectorgen import make_snapshot, random_accounts
 from por.errors import NotJSONError, ProofError, TreeError
 from por.leaves import Leaf
 from por.manifest import Manifest, parse_manifest, public_key_bytes
 from por.proof import parse_proof, parse_proof_bytes
-from por.vectorgen import make_snapshot, random_accounts
 from por.verify import fold_leaves, verify_leaves, verify_proof, verify_proof_bytes
 
 SID = "2026-11-24T16:00:00Z"

@@ -16,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from por._canonical import canonical_json
+from por.builder.vectorgen import make_snapshot, random_accounts
 from por.errors import InputError, ManifestError
 from por.keys import SignatureError, generate, public_key_problem, verify_signature
 from por.log import HeadError, verify_head
@@ -26,7 +27,6 @@ from por.manifest import (
     parse_public_key,
     verify_manifest,
 )
-from por.vectorgen import make_snapshot, random_accounts
 
 IDENTITY = "01" + "00" * 31
 TRIVIAL_SIGNATURE = IDENTITY + "00" * 32  # R = identity, S = 0

@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from por.audit import _leaflist
 from por.audit._leaflist import fold_leaf_file
+from por.builder.reference import build_tree
 from por.errors import PorError, TreeError
 from por.leaves import dump_leaves, read_leaves
 from por.model import AccountInput
-from por.tree import build_tree
 from por.verify import fold_leaves
 
 SYMBOLS = ("BTC", "ETH", "SOL")

@@ -1,4 +1,4 @@
-"""Fast builder versus the plain reference builder (`por.tree`) on random inputs."""
+"""Fast builder versus the plain reference builder (`por.builder.reference`) on random inputs."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from por import tree as reference
 from por._hashing import tag_hash
-from por.builder import AccountBatch, build_tree
+from por.builder import AccountBatch, build_tree, reference
 from por.builder._tags import account_tags, filler_tags
 from por.builder.proofstore import ProofStore
+from por.builder.vectorgen import random_accounts
 from por.model import AccountInput, filler_tag
-from por.vectorgen import random_accounts
 
 ASSETS = ("BTC", "ETH", "SOL")
 SNAPSHOT = "2026-11-24T16:00:00Z"

@@ -10,8 +10,8 @@ import pytest
 
 from por.builder import BuiltTree, build_tree
 from por.builder.proofstore import ProofStore
+from por.builder.vectorgen import random_accounts
 from por.model import AccountInput
-from por.vectorgen import random_accounts
 
 ASSETS = ("BTC", "ETH", "SOL", "USDC")
 SNAPSHOT = "2026-11-24T16:00:00Z"

@@ -8,8 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from por import tree as reference
-from por.builder import AccountBatch, LeafBatch, TreeInputError, build_tree, build_tree_from_leaves
+from por.builder import (
+    AccountBatch,
+    LeafBatch,
+    TreeInputError,
+    build_tree,
+    build_tree_from_leaves,
+    reference,
+)
 from por.builder._ids import first_duplicate_id
 from por.builder._limbs import add_u128, ints_to_limbs, limbs_to_ints, totals
 from por.builder._order import index_bits, packed_run, sort_by_tag
@@ -40,7 +46,8 @@ def test_input_error_is_a_value_error_and_the_package_input_error() -> None:
 
 
 def test_a_repeated_account_is_rejected_as_a_duplicate_id(tmp_path: Path) -> None:
-    # same id and nonce: the tags are equal too; the id check names it first, as por.tree does
+    # same id and nonce: the tags are equal too; the id check names it first, as the
+    # reference (por.builder.reference) does
     rejected(
         tmp_path / "t",
         [acc("a"), acc("b"), acc("a")],

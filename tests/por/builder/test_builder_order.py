@@ -12,8 +12,8 @@ from numpy.typing import NDArray
 
 from por.builder import AccountBatch, TreeInputError, _engines, _tags, build_tree
 from por.builder._order import index_bits, merge_slice, packed_run, split_runs
+from por.builder.vectorgen import random_accounts
 from por.model import AccountInput
-from por.vectorgen import random_accounts
 
 ASSETS = ("BTC", "ETH")
 SNAPSHOT = "2026-11-24T16:00:00Z"

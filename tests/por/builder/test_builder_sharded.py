@@ -18,9 +18,9 @@ from por.builder import AccountBatch, BuiltTree, ClusterError, TreeInputError, b
 from por.builder import build_tree_from_shards as from_shards
 from por.builder.proofstore import ProofStore
 from por.builder.shards import ShardError, write_shards
+from por.builder.vectorgen import random_accounts
 from por.errors import InputError
 from por.snapshot.pieces import PiecePolicy, split_pieces
-from por.vectorgen import random_accounts
 
 distributed = pytest.importorskip("distributed")
 

@@ -16,7 +16,7 @@ from por.builder import AccountBatch, _sort
 from por.builder._ids import first_duplicate_id
 from por.builder._order import index_bits, merge_slice, packed_run, sort_by_tag
 from por.builder._sort import merge_sorted_runs, simd_sort_is_fast, sort_keys
-from por.vectorgen import random_accounts
+from por.builder.vectorgen import random_accounts
 
 U64 = st.integers(0, (1 << 64) - 1)
 

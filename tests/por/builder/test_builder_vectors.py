@@ -16,7 +16,7 @@ import pytest
 
 from por.builder import LeafBatch, build_tree_from_leaves
 from por.builder.proofstore import ProofStore
-from por.vectorgen import shared_vector_files
+from por.builder.vectorgen import shared_vector_files
 
 FILES = shared_vector_files()
 

@@ -11,9 +11,9 @@ import pytest
 
 from por.builder import AccountBatch, BuiltTree, build_tree
 from por.builder.proofstore import ProofNotFoundError, ProofStore, StoreLayoutError
+from por.builder.vectorgen import random_accounts
 from por.model import AccountInput
 from por.proof import parse_proof
-from por.vectorgen import random_accounts
 from por.verify import verify_inclusion
 
 ASSETS = ("BTC", "ETH", "SOL")

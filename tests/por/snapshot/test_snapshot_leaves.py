@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from por.builder import build_tree
+from por.builder.reference import build_tree as reference_tree
 from por.model import AccountInput, Node
 from por.snapshot.customer_leaves import (
     check_root_totals,
@@ -18,7 +19,6 @@ from por.snapshot.customer_leaves import (
     split_claim,
 )
 from por.snapshot.errors import SnapshotError, TotalsMismatchError
-from por.tree import build_tree as reference_tree
 
 SID = "2026-11-24T16:00:00Z"
 SECRET = bytes(range(32))

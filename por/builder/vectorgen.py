@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from por._canonical import canonical_json
 from por._fields import node_json
+from por.builder.reference import ReferenceTree, account_tag, build_tree
 from por.leaves import dump_leaves, leaf_to_json, parse_leaf
 from por.manifest import AssetInfo, LogHead, build_manifest, manifest_signed_bytes
 from por.model import AccountInput
-from por.tree import ReferenceTree, account_tag, build_tree
 
 __all__ = [
     "DEFAULT_ASSETS",
@@ -52,7 +52,7 @@ def shared_vector_files() -> list[Path]:
     if configured:
         directory = Path(configured)
     else:
-        directory = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
+        directory = Path(__file__).resolve().parents[3] / "shared" / "vectors"  # <repo>/..
     files = sorted(directory.glob("*.json"))
     if not files:
         raise FileNotFoundError(
