@@ -2,8 +2,9 @@
 hour's wallets read again with the reserves readers, or a gap saying why not.
 
 Edge (JSON-RPC). Ethereum: every block from the one after the last read up to the node's
-head, in order, each read at its own hash (`EthereumReader.read_at`: Multicall3 chunks,
-the block re-checked after the read); more than `backlog` blocks behind, the oldest are
+head, in order, each in one JSON-RPC batch (`_multicall`: Multicall3 chunks encoded once,
+the block attested from inside the EVM and re-checked after the read; or, as the
+reference, `EthereumReader.read_at`); more than `backlog` blocks behind, the oldest are
 skipped and reported as a gap. Solana cannot be read in the past: each poll reads the
 current finalized slot (`SolanaRpcReader.read`, one batch of getMultipleAccounts from one
 slot); slots that passed between two polls are not gaps, a poll that fails is.
@@ -19,9 +20,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from por.reserves.ethereum import READ_METHODS, EthereumReader
+from por.reserves.ethereum import EthereumReader
 from por.reserves.model import AssetSpec, BlockPin, Chain, Wallet
 from por.reserves.solana import SolanaRpcReader
+from por.watch._multicall import MulticallTotals
 
 __all__ = ["ChainGap", "ChainReading", "EthereumFollower", "Follower", "SolanaFollower"]
 
@@ -70,6 +72,9 @@ class Follower:
 
 
 class EthereumFollower(Follower):
+    """`method`: "batch" (one JSON-RPC batch per block, `_multicall`: the watch's path) or
+    "reader" (`EthereumReader.read_at`, the reference the batch path is tested against)."""
+
     chain: Chain = "ethereum"
 
     def __init__(
@@ -81,14 +86,13 @@ class EthereumFollower(Follower):
         timeout_s: float = 10.0,  # float-ok: seconds
         backlog: int = 64,
         start: int | None = None,
+        method: str = "batch",
     ) -> None:
-        used = {a for w in wallets for a in w.assets}
-        self.reader = EthereumReader(
-            url,
-            {s: spec for s, spec in assets.items() if s in used},
-            retries=0,
-            timeout_s=timeout_s,
-        )
+        used = {a: spec for a, spec in assets.items() if any(a in w.assets for w in wallets)}
+        self.reader = EthereumReader(url, used, retries=0, timeout_s=timeout_s)
+        self.batch = MulticallTotals(url, wallets, used, timeout_s=timeout_s)
+        self.method = method
+        self.prepared = False
         self.wallets = tuple(wallets)
         self.backlog = backlog
         self.last = None if start is None else start - 1
@@ -114,14 +118,17 @@ class EthereumFollower(Follower):
 
     def poll(self) -> list[ChainReading | ChainGap]:
         try:
-            head = self._block("latest")
+            if not self.prepared and self.method == "batch":
+                self.batch.prepare()
+                self.prepared = True
+            head = self.batch.head()
         except Exception as exc:  # any failure of the node is a gap, never the watch's end
             after = None if self.last is None else self.last + 1
             return [ChainGap("ethereum", after, None, f"latest block: {_why(exc)}")]
         out: list[ChainReading | ChainGap] = []
-        first = head.number if self.last is None else self.last + 1
-        if head.number - first + 1 > self.backlog:
-            skipped_to = head.number - self.backlog
+        first = head if self.last is None else self.last + 1
+        if head - first + 1 > self.backlog:
+            skipped_to = head - self.backlog
             out.append(
                 ChainGap(
                     "ethereum",
@@ -131,28 +138,22 @@ class EthereumFollower(Follower):
                 )
             )
             first = skipped_to + 1
-        for number in range(first, head.number + 1):
+        for number in range(first, head + 1):
             out.append(self._read(number, head))
             self.last = number
         return out
 
-    def _read(self, number: int, head: BlockPin) -> ChainReading | ChainGap:
+    def _read(self, number: int, head: int) -> ChainReading | ChainGap:
         started = time.perf_counter()
         try:
-            pin = head if number == head.number else self._block(number)
-            reading = self.reader.read_at(self.wallets, pin)
+            if self.method == "batch":
+                _n, _hash, stamp, totals = self.batch.at(number)
+            else:
+                reading = self.reader.read_at(self.wallets, self._block(number))
+                stamp, totals = reading.pin.time, _totals(reading.balances)
         except Exception as exc:  # a timeout or garbage: this block is a gap
             return ChainGap("ethereum", number, number, _why(exc))
-        if self.reader.method == "auto" and reading.method in READ_METHODS:
-            self.reader.method = reading.method
-        return ChainReading(
-            "ethereum",
-            reading.pin.number,
-            reading.pin.time,
-            head.number,
-            _totals(reading.balances),
-            time.perf_counter() - started,
-        )
+        return ChainReading("ethereum", number, stamp, head, totals, time.perf_counter() - started)
 
 
 class SolanaFollower(Follower):

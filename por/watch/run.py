@@ -120,10 +120,13 @@ def run_watch(
     *,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    load_hour: Callable[[str, bytes], WatchedHour] = load_latest_hour,
 ) -> int:
     """Watch until `once`, `until_block` or `max_seconds` says stop (see the module
-    docstring); `WatchInputError` / `HourRejectedError` when the first hour cannot be had."""
-    hour = load_latest_hour(config.site, config.public_key)
+    docstring); `WatchInputError` / `HourRejectedError` when the first hour cannot be had.
+
+    `load_hour` reads the site's last hour (the benchmark hands it an hour in memory)."""
+    hour = load_hour(config.site, config.public_key)
     followers, pins = _start(hour, config)
     state = _State(hour, followers, _published(hour, pins), pins)
     emit(_hour_event(hour, followers, switched=False))
@@ -147,7 +150,7 @@ def run_watch(
             break
         if clock() - last_site >= config.site_every_s:
             last_site = clock()
-            _look_for_new_hour(state, config, emit)
+            _look_for_new_hour(state, config, emit, load_hour)
         sleep(max(0.0, config.interval_s - (clock() - tick)))
     _finish(state, tracker, emit)
     return 1 if tracker.shortfalls else 0
@@ -244,7 +247,10 @@ def _reading(
 
 
 def _look_for_new_hour(
-    state: _State, config: WatchConfig, emit: Callable[[WatchEvent], None]
+    state: _State,
+    config: WatchConfig,
+    emit: Callable[[WatchEvent], None],
+    load_hour: Callable[[str, bytes], WatchedHour],
 ) -> None:
     try:
         size = published_size(config.site, config.public_key)
@@ -254,7 +260,7 @@ def _look_for_new_hour(
     if size == state.hour.log_size or size == state.rejected_size:
         return
     try:
-        hour = load_latest_hour(config.site, config.public_key)
+        hour = load_hour(config.site, config.public_key)
     except HourRejectedError as exc:
         state.rejected_size = size
         emit(WatchEvent("hour_rejected", {"reason": str(exc), "kept": state.hour.snapshot_id}))
