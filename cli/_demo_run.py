@@ -96,6 +96,7 @@ class DemoResult:
     users: list[UserResult] = field(default_factory=list)
     history_passed: bool = False
     history_detail: str = ""
+    watch: str = ""  # `por watch --once` on the last hour (the insolvent variant)
     accounts: int = 0
     lines: int = 0
     ledger_url: str = ""
@@ -277,6 +278,9 @@ def run_demo(config: DemoConfig, reporter: Reporter) -> DemoResult:
 
         reporter.stage("auditor: verify history (every bundle and the whole log)")
         _audit_history(result, out, public_key, identities)
+        if config.insolvent:
+            reporter.stage("auditor: por watch --once on the last hour's wallets")
+            result.watch = _watch_once(out, public_key, anvil.url, sol_rpc.url)
         owners = _owners(day.owners)
         reporter.stage("users: own proofs across hours", len(owners))
         for role, account in owners:
@@ -285,6 +289,25 @@ def run_demo(config: DemoConfig, reporter: Reporter) -> DemoResult:
     result.wall_s = time.monotonic() - started
     _write_summary(result)
     return result
+
+
+def _watch_once(out: Path, public_key: str, eth_rpc: str, sol_rpc: str) -> str:
+    """`por watch SITE --once`: the last hour verified, its wallets read at the latest block
+    and slot; one line saying the verdict (and each asset short, with its deficit)."""
+    from por.watch import WatchConfig, WatchEvent, run_watch
+
+    events: list[WatchEvent] = []
+    config = WatchConfig(str(out / "site"), bytes.fromhex(public_key), eth_rpc, sol_rpc, once=True)
+    code = run_watch(config, events.append)
+    short = [e.fields for e in events if e.kind == "shortfall"]
+    where = next(
+        (e.fields.get("pins", {}) for e in events if e.kind in ("shortfall", "covered")), {}
+    )
+    pins = ", ".join(f"{c} {n}" for c, n in sorted(where.items()))
+    if code == 1:
+        detail = "; ".join(f"{s['asset']} short by {s['deficit']}" for s in short)
+        return f"exit 1, SHORTFALL at {pins}: {detail}"
+    return f"exit {code}, {'covered' if code == 0 else 'a chain could not be read'} at {pins}"
 
 
 def _owners(owners: dict[str, str]) -> list[tuple[str, str]]:

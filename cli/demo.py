@@ -134,6 +134,10 @@ def _print_summary(result: Any, insolvent: bool, leaf_list: str = "public") -> N
         f"verify history: {'[green]' if result.history_passed else '[red]'}"
         f"{result.history_detail}[/]"
     )
+    if result.watch:
+        color = "red" if result.watch.startswith("exit 1") else "green"
+        console.print(f"por watch --once (reserves at the latest block vs the last hour): "
+                      f"[{color}]{result.watch}[/]", soft_wrap=True)  # fmt: skip
     for user in result.users:
         mark = "[green]ok[/]" if user.ok else "[red]FAILED[/]"
         console.print(f"user {user.account} ({user.role}): {mark} {user.detail}")

@@ -139,3 +139,6 @@ def test_an_insolvent_exchange_fails_the_hours_after_the_reserves_left(tmp_path:
     failing = summary["hours"][1]["coverage_ppm"]
     assert all(ppm is not None and ppm < 1_000_000 for ppm in failing.values()), failing
     assert "reserves do not cover liabilities in 1 hour: 02:00" in result.stdout
+    watch = next(line for line in result.stdout.splitlines() if line.startswith("por watch"))
+    assert "exit 1, SHORTFALL at ethereum" in watch, watch
+    assert all(f"{asset} short by" in watch for asset in failing), watch
