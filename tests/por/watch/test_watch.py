@@ -226,3 +226,43 @@ def test_the_one_batch_per_block_totals_equal_the_readers_at_every_block(
     assert results["batch"] == results["reader"]
     assert [n for n, _, _ in results["batch"]] == [head - 2, head - 1, head]
     assert results["batch"][-1][2]["ETH"] == 10**18 + 130
+
+
+def test_watch_switches_to_a_newly_published_hour(
+    published: tuple[World, FakeClock, str],
+) -> None:
+    from datetime import timedelta
+
+    world, clock, sol_url = published
+    w3 = connect(world.anvil_url)
+    next_hour = START + timedelta(hours=1)
+
+    def publish() -> None:
+        clock.sleep(3600)  # the world trades on and funds the next hour's reserves
+        publisher = world.publisher(clock)
+        with publisher.lock():
+            assert publisher.publish_hour(next_hour).status == "published"
+
+    ticks = {"t": 0.0}
+
+    def sleep(_s: float) -> None:
+        steps = [publish, lambda: mine(w3), lambda: mine(w3)]
+        if int(ticks["t"]) < len(steps):
+            steps[int(ticks["t"])]()
+        ticks["t"] += 1
+
+    events: list[dict[str, Any]] = []
+    code = run_watch(
+        _config(world, sol_url, site_every_s=0.0, max_seconds=3.0),
+        lambda e: events.append(json.loads(json.dumps(e.to_json()))),
+        clock=lambda: ticks["t"],
+        sleep=sleep,
+    )
+    hours = [e for e in events if e["kind"] == "hour"]
+    assert [(h["hour"], h["switched"]) for h in hours] == [
+        (iso(START), False),
+        (iso(next_hour), True),
+    ], events
+    assert hours[1]["log_size"] == 2
+    assert events[-1]["hour"] == iso(next_hour) and code == 0
+    assert not [e for e in events if e["kind"] in ("gap", "hour_rejected", "shortfall")]
