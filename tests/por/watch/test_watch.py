@@ -266,3 +266,26 @@ def test_watch_switches_to_a_newly_published_hour(
     assert hours[1]["log_size"] == 2
     assert events[-1]["hour"] == iso(next_hour) and code == 0
     assert not [e for e in events if e["kind"] in ("gap", "hour_rejected", "shortfall")]
+
+
+def test_a_node_that_times_out_is_a_gap_not_a_hang(
+    published: tuple[World, FakeClock, str],
+) -> None:
+    import time
+
+    world, _clock, sol_url = published
+
+    def slow(request: dict[str, Any]) -> dict[str, Any]:
+        time.sleep(0.6)
+        return request
+
+    proxy = RpcProxy(world.anvil_url, on_request=slow)
+    try:
+        code, events = _run(
+            _config(world, sol_url, eth_rpc=proxy.url, once=True, timeout_s=0.2), []
+        )
+    finally:
+        proxy.close()
+    assert code == 2, events
+    gap = next(e for e in events if e["kind"] == "gap")
+    assert gap["chain"] == "ethereum" and "Timeout" in gap["reason"], gap
