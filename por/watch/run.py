@@ -31,7 +31,13 @@ from typing import Any
 from por.reserves.model import iso_utc
 from por.watch.chains import ChainGap, ChainReading, EthereumFollower, Follower, SolanaFollower
 from por.watch.coverage import CoverageTracker, WatchEvent, coverage
-from por.watch.hour import HourRejectedError, WatchedHour, load_latest_hour, published_size
+from por.watch.hour import (
+    HourRejectedError,
+    WatchedHour,
+    WatchInputError,
+    load_latest_hour,
+    published_size,
+)
 
 __all__ = ["WatchConfig", "run_watch"]
 
@@ -128,6 +134,11 @@ def run_watch(
     `load_hour` reads the site's last hour (the benchmark hands it an hour in memory)."""
     hour = load_hour(config.site, config.public_key)
     followers, pins = _start(hour, config)
+    if not followers:
+        raise WatchInputError(
+            f"{hour.snapshot_id}: no node given for a chain holding its wallets"
+            f" ({', '.join(sorted(hour.wallets)) or 'none'}): nothing would be watched"
+        )
     state = _State(hour, followers, _published(hour, pins), pins)
     emit(_hour_event(hour, followers, switched=False))
     tracker = CoverageTracker()

@@ -61,3 +61,24 @@ def test_a_new_hour_with_lower_liabilities_recovers_an_asset() -> None:
     assert [(e.kind, e.fields["asset"], e.fields["hour"]) for e in events] == [
         ("recovered", "BTC", "h2")
     ]
+
+
+def test_a_watch_with_no_node_for_any_chain_holding_wallets_is_refused() -> None:
+    import pytest
+
+    from por.reserves.model import Wallet
+    from por.watch import WatchConfig, WatchedHour, WatchInputError, run_watch
+
+    hour = WatchedHour(
+        snapshot_id="h",
+        log_size=1,
+        net_liabilities={"SOL": 1},
+        wallets={"solana": (Wallet("solana", "x", ("SOL",), "hot"),)},
+        assets={"ethereum": {}, "solana": {}},
+        published={"solana": {"SOL": 0}},
+        pins={"solana": 1},
+        liabilities="pass",
+    )
+    config = WatchConfig("site", bytes(32), eth_rpc="http://127.0.0.1:9", once=True)
+    with pytest.raises(WatchInputError, match="no node given"):
+        run_watch(config, lambda e: None, load_hour=lambda _s, _k: hour)
