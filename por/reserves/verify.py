@@ -17,7 +17,9 @@ out, or one ReservesError naming what is wrong. What it checks, in order:
   bound to this snapshot, a per-period one (cold wallets) judged by the attestation policy
   (`por.reserves.attestation`: its window covers this hour, its block is of its period,
   it is not older than the role's maximum age; AttestationRuleError naming the rule);
-- totals: the sum of the balances per asset, exactly.
+- totals: the sum of the balances per asset, exactly (the file's, and each reading's own);
+- text: every string and key has a UTF-8 form (a lone surrogate escape has none and could
+  be neither signed nor compared: refused, never a crash).
 """
 
 from __future__ import annotations
@@ -94,6 +96,37 @@ def parse_amount(value: object, where: str) -> int:
     if amount >= 1 << 256:
         raise _fail(f"{where}: {value} is not below 2^256")
     return amount
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    """Whether any string (key or value) of a parsed JSON value has no UTF-8 form."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _reading_totals(raw: object, chain: str, balances: list[Balance]) -> None:
+    """A reading's own `totals` are the sums of its balances per asset (never trusted)."""
+    own: dict[str, int] = {}
+    for balance in balances:
+        own[balance.asset] = own.get(balance.asset, 0) + balance.amount
+    if not isinstance(raw, dict):
+        raise _fail(f"{chain}: totals: expected an object")
+    stated = {str(k): parse_amount(v, f"{chain} totals.{k}") for k, v in raw.items()}
+    if stated != own:
+        raise _fail(f"{chain}: totals {stated} differ from the sum of its balances {own}")
 
 
 def _text(value: object, where: str, limit: int = 256) -> str:
@@ -195,6 +228,7 @@ def _readings(
                     entry, f"{chain} balance {i}", chain, wallets, registry, ledger_assets, seen
                 )
             )
+        _reading_totals(reading.get("totals"), chain, balances)
         out.append(CheckedReading(chain, number, block_hash, chain_id, tuple(balances)))
     return out
 
@@ -327,6 +361,8 @@ def check_published_reserves(
     """
     if not isinstance(reserves, dict) or reserves.get("format") != REPORT_FORMAT:
         raise _fail(f"expected format {REPORT_FORMAT}")
+    if _has_lone_surrogate(reserves):
+        raise _fail("not UTF-8 text: a string holds a lone surrogate")
     exchange = reserves.get("exchange")
     if not isinstance(exchange, str) or not exchange or "\n" in exchange or len(exchange) > 256:
         raise _fail("exchange: expected a one-line name")

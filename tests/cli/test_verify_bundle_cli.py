@@ -94,7 +94,8 @@ def test_reserves_re_read_from_own_nodes_exit_zero_and_a_lie_exits_one(
     )
     assert bad.exit_code == 1
     assert "manifest (reserves.json's SHA-256" in bad.stderr
-    assert "reserves (reserves.json: totals" in bad.stderr  # checked before any node is asked
+    # checked before any node is asked (the reading's own totals first, then the file's)
+    assert "reserves (reserves.json: ethereum: totals" in bad.stderr
     assert run("reserves", str(bundle)).exit_code == 2
 
 

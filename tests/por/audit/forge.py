@@ -25,10 +25,14 @@ from por.publish.bundle import manifest_file_bytes
 
 
 def _recompute_totals(reserves: dict[str, Any]) -> None:
+    """The file's totals and each reading's own, as sums of the balances."""
     totals: dict[str, int] = {}
     for reading in reserves["readings"]:
+        own: dict[str, int] = {}
         for b in reading["balances"]:
             totals[b["asset"]] = totals.get(b["asset"], 0) + int(b["amount"])
+            own[b["asset"]] = own.get(b["asset"], 0) + int(b["amount"])
+        reading["totals"] = {k: str(v) for k, v in sorted(own.items())}
     reserves["totals"] = {k: str(v) for k, v in sorted(totals.items())}
 
 

@@ -126,3 +126,49 @@ def test_price_decimals_are_bounded_and_one_scale_for_both_views(
     bad[view]["price_decimals"] = value
     with pytest.raises(_Fail, match="price_decimals"):
         check_reconciliation(bad, manifest, doc, reserves)
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        ("exchange", "x\ud800"),
+        ("wallets/0/nonce", "\udc00y"),
+        ("x\ud800", "1"),
+        ("readings/1/method", "\ud800"),
+    ],
+)
+def test_a_lone_surrogate_in_reserves_is_refused_by_the_pure_check_not_a_crash(
+    published: Published, where: str, value: str
+) -> None:
+    """Fuzz regressions (bench/fuzz_verify.py --target reserves --seed 1, cases 110 and
+    322): given parsed reserves (as `verify reserves` parses them), a lone surrogate in
+    `exchange` raised UnicodeEncodeError in por.reserves.ownership; in another string or
+    key it passed. Such a string has no UTF-8 form: refused, whoever loaded the file."""
+    manifest, doc, _, reserves = inputs(published)
+    bad = copy.deepcopy(reserves)
+    *path, last = where.split("/")
+    node = bad
+    for step in path:
+        node = node[int(step)] if isinstance(node, list) else node[step]
+    node[last] = value
+    with pytest.raises(_Fail, match="not UTF-8 text"):
+        check_reserves(bad, manifest, doc)
+
+
+def test_a_reading_total_that_is_not_the_sum_of_its_balances_is_caught(
+    published: Published,
+) -> None:
+    """Fuzz regression (bench/fuzz_verify.py --target reserves --seed 1, case 2319): each
+    reading's `totals` (per chain) were never read, so any figure passed there."""
+    manifest, doc, _, reserves = inputs(published)
+    reading = reserves["readings"][0]
+    assert reading["totals"], "the published reading states its totals"
+    bad = copy.deepcopy(reserves)
+    asset = sorted(reading["totals"])[0]
+    bad["readings"][0]["totals"][asset] = str(int(reading["totals"][asset]) + 1)
+    with pytest.raises(_Fail, match="totals .* differ from the sum of its balances"):
+        check_reserves(bad, manifest, doc)
+    missing = copy.deepcopy(reserves)
+    del missing["readings"][0]["totals"][asset]
+    with pytest.raises(_Fail, match="totals .* differ from the sum of its balances"):
+        check_reserves(missing, manifest, doc)

@@ -38,13 +38,15 @@ def reread(
 
 
 def lie(data: Any, chain: str, index: int, amount: int) -> Any:
-    """A balance changed, and the totals with it (so only a node can tell)."""
+    """A balance changed, and the totals with it, the file's and the reading's (so only a
+    node can tell)."""
     out = copy.deepcopy(data)
     reading = next(r for r in out["readings"] if r["chain"] == chain)
     balance = reading["balances"][index]
     before = int(balance["amount"])
     balance["amount"] = str(amount)
-    out["totals"][balance["asset"]] = str(int(out["totals"][balance["asset"]]) - before + amount)
+    for totals in (out["totals"], reading["totals"]):
+        totals[balance["asset"]] = str(int(totals[balance["asset"]]) - before + amount)
     return out
 
 
