@@ -2,12 +2,13 @@
 hour's wallets read again with the reserves readers, or a gap saying why not.
 
 Edge (JSON-RPC). Ethereum: every block from the one after the last read up to the node's
-head, in order, each in one JSON-RPC batch (`_multicall`: Multicall3 chunks encoded once,
-the block attested from inside the EVM and re-checked after the read; or, as the
-reference, `EthereumReader.read_at`); more than `backlog` blocks behind, the oldest are
-skipped and reported as a gap. Solana cannot be read in the past: each poll reads the
-current finalized slot (`SolanaRpcReader.read`, one batch of getMultipleAccounts from one
-slot); slots that passed between two polls are not gaps, a poll that fails is.
+head, in order, each in one JSON-RPC batch (`por.reserves.block_totals`: Multicall3
+chunks encoded once, the block attested from inside the EVM and re-checked after the
+read; or, as the reference, `EthereumReader.read_at`); more than `backlog` blocks
+behind, the oldest are skipped and reported as a gap. Solana cannot be read in the
+past: each poll reads the current finalized slot (`SolanaRpcReader.read`, one batch of
+getMultipleAccounts from one slot); slots that passed between two polls are not gaps, a
+poll that fails is.
 
 Any failure of a remote read (timeout, refused connection, an answer that is not what
 JSON-RPC promises) is a `ChainGap` carrying its reason: the watch goes on.
@@ -20,10 +21,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from por.reserves.block_totals import MulticallTotals
 from por.reserves.ethereum import EthereumReader
 from por.reserves.model import AssetSpec, BlockPin, Chain, Wallet
 from por.reserves.solana import SolanaRpcReader
-from por.watch._multicall import MulticallTotals
 
 __all__ = ["ChainGap", "ChainReading", "EthereumFollower", "Follower", "SolanaFollower"]
 
@@ -72,7 +73,7 @@ class Follower:
 
 
 class EthereumFollower(Follower):
-    """`method`: "batch" (one JSON-RPC batch per block, `_multicall`: the watch's path) or
+    """`method`: "batch" (one JSON-RPC batch per block, `por.reserves.block_totals`) or
     "reader" (`EthereumReader.read_at`, the reference the batch path is tested against)."""
 
     chain: Chain = "ethereum"
