@@ -166,7 +166,8 @@ class Tally:
 
 def fuzz_proofs(rng: random.Random, tally: Tally, cases: int) -> None:
     """Proofs and proof sets of every vector, mutated, against the vector's manifest and key.
-    Oracle: accepted means the parsed proof (or set) is the original one."""
+    Oracle: accepted means the parsed proof (or set) is the original one, or a set of some
+    of the original set's pieces."""
     from por.audit.batch import verify_document
     from por.proofset import ProofSet, parse_proof_document_bytes
 
