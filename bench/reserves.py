@@ -49,10 +49,10 @@ from por.chain.litesvm_rpc import LiteSvmRpcServer  # noqa: E402
 from por.chain.solana_world import create_solana_world, fund_sol, fund_usdc  # noqa: E402
 from por.reserves.contracts import load_artifact  # noqa: E402
 from por.reserves.ethereum import EthereumReader  # noqa: E402
-from por.reserves.model import ReserveReading, Wallet  # noqa: E402
 from por.reserves.quorum import AgreeingReader  # noqa: E402
 from por.reserves.registry import AssetRegistry, expected_account  # noqa: E402
 from por.reserves.solana import LiteSvmReader, SolanaRpcReader  # noqa: E402
+from por.reserves.values import ReserveReading, Wallet  # noqa: E402
 from por.reserves.verify import check_reserve_balances  # noqa: E402
 
 GENESIS_TIME = 1_795_000_000

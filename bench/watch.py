@@ -35,7 +35,7 @@ from por.chain.ethereum_world import (  # noqa: E402
     mint_tokens,
     set_eth_balances,
 )
-from por.reserves.model import Wallet  # noqa: E402
+from por.reserves.values import Wallet  # noqa: E402
 from por.watch import WatchConfig, WatchedHour, WatchEvent, run_watch  # noqa: E402
 
 

@@ -58,9 +58,9 @@ def _write_json(path: Path, doc: Any) -> None:
 
 
 def _read_json(path: str) -> Any:
-    from por._input import load_json, read_bounded
+    from por.reserves.attestation import read_document
 
-    return load_json(read_bounded(Path(path)), path)
+    return read_document(path)
 
 
 def _key(public_key_hex: str) -> str:

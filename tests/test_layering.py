@@ -31,12 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("exchange", "por", "cli")
 
 # (importer, imported private module): why it is still there
-ALLOWED_PRIVATE: dict[tuple[str, str], str] = {
-    ("cli.reserves", "por._input"): (
-        "cli/reserves.py reads its JSON files with por._input itself: the bounded reading "
-        "belongs in por.reserves (an edge reader); the CLI should only call it"
-    ),
-}
+ALLOWED_PRIVATE: dict[tuple[str, str], str] = {}
 
 
 def _module_name(path: Path) -> str:

@@ -307,8 +307,8 @@ def _attestation_blocks(reserves: Mapping[str, Any], nodes: Mapping[str, list[st
     time is the exchange's statement, which the attestation age is computed from)."""
     from por.reserves.blocks import block_source
     from por.reserves.errors import ReservesError
-    from por.reserves.model import iso_utc
     from por.reserves.ownership import OwnershipProof
+    from por.reserves.values import iso_utc
 
     blocks: dict[str, set[tuple[int, str, str]]] = {}
     for raw in reserves.get("ownership") or ():

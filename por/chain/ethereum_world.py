@@ -17,7 +17,7 @@ from web3.types import RPCEndpoint, TxParams
 
 from por.chain.errors import ChainError
 from por.reserves.contracts import MULTICALL3_ADDRESS, load_artifact
-from por.reserves.model import AssetSpec
+from por.reserves.values import AssetSpec
 
 __all__ = [
     "JSONRPC_BATCH_SIZE",

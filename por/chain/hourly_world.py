@@ -24,8 +24,8 @@ from por.chain.ethereum_world import (
 )
 from por.chain.solana_world import create_solana_world, fund_sol, fund_usdc, set_clock
 from por.reserves.keystore import FileKeyStore
-from por.reserves.model import Wallet
 from por.reserves.reader import ReserveReader
+from por.reserves.values import Wallet
 from por.reserves.wallets import WalletRegistry
 
 __all__ = ["SINK", "HourlyWorld"]

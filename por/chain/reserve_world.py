@@ -22,9 +22,9 @@ from por.chain.ethereum_world import (
 from por.chain.solana_world import SolanaWorld, create_solana_world, fund_sol, fund_usdc
 from por.reserves.ethereum import EthereumReader
 from por.reserves.keystore import FileKeyStore, generate_keystore
-from por.reserves.model import Chain, Wallet
 from por.reserves.reader import ReserveReader
 from por.reserves.solana import LiteSvmReader
+from por.reserves.values import Chain, Wallet
 from por.reserves.wallets import WalletRegistry, write_wallets
 
 __all__ = ["ReserveWorld", "build_reserve_world", "split"]

@@ -22,7 +22,7 @@ from solders.token.associated import get_associated_token_address
 from solders.token.state import Mint, TokenAccount, TokenAccountState
 
 from por.chain.errors import ChainError
-from por.reserves.model import AssetSpec
+from por.reserves.values import AssetSpec
 
 __all__ = [
     "SolanaWorld",

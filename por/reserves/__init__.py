@@ -11,8 +11,8 @@ from por.reserves.errors import (
     ReservesError,
     WalletFileError,
 )
-from por.reserves.model import AssetSpec, Balance, BlockPin, Chain, ReserveReading, Wallet
 from por.reserves.reader import ReserveReader
+from por.reserves.values import AssetSpec, Balance, BlockPin, Chain, ReserveReading, Wallet
 from por.reserves.wallets import WalletRegistry, load_wallets
 
 __all__ = [

@@ -32,13 +32,13 @@ from typing import Any
 from por.reserves.blocks import BlockSource
 from por.reserves.errors import AttestationRuleError, OwnershipError, ReservesError
 from por.reserves.keystore import KeyStore
-from por.reserves.model import ROLES, Chain, Role, Wallet, iso_utc
 from por.reserves.ownership import (
     Binding,
     OwnershipProof,
     ownership_message,
     verify_ownership,
 )
+from por.reserves.values import ROLES, Chain, Role, Wallet, iso_utc
 from por.reserves.wallets import WalletRegistry
 
 __all__ = [
@@ -283,6 +283,14 @@ def make_challenge(
         "issued_at": iso_utc(now if now is not None else max(b[1].time for b in blocks.values())),
         "challenges": entries,
     }
+
+
+def read_document(path: str | Path) -> Any:
+    """A challenge or signatures file, read bounded and parsed as the verifiers parse JSON
+    (the CLI's one way in: it does not reach into the private input module)."""
+    from por._input import load_json, read_bounded
+
+    return load_json(read_bounded(Path(path)), str(path))
 
 
 def _entries(doc: object) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ import numpy as np
 from por.reserves import _abi
 from por.reserves.contracts import MULTICALL3_ADDRESS, load_artifact
 from por.reserves.ethereum import CALLS_PER_CHUNK
-from por.reserves.model import AssetSpec, Wallet
+from por.reserves.values import AssetSpec, Wallet
 
 __all__ = ["BlockTotals", "MulticallTotals", "WatchReadError"]
 

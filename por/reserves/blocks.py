@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import httpx
 
 from por.reserves.errors import ReaderError
-from por.reserves.model import Chain
+from por.reserves.values import Chain
 
 __all__ = ["BlockSource", "EthereumBlocks", "RecentBlock", "SolanaBlocks", "block_source"]
 

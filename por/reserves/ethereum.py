@@ -31,8 +31,8 @@ from web3.types import RPCEndpoint
 from por.reserves import _abi
 from por.reserves.contracts import MULTICALL3_ADDRESS, load_artifact
 from por.reserves.errors import ReaderError
-from por.reserves.model import AssetSpec, Balance, BlockPin, Chain, ReserveReading, Wallet, iso_utc
 from por.reserves.reader import snapshot_unix
+from por.reserves.values import AssetSpec, Balance, BlockPin, Chain, ReserveReading, Wallet, iso_utc
 
 __all__ = [
     "CALLS_PER_CHUNK",

@@ -20,7 +20,7 @@ from eth_utils.address import to_checksum_address
 from solders.keypair import Keypair
 
 from por.reserves.errors import KeyStoreError
-from por.reserves.model import Chain
+from por.reserves.values import Chain
 
 __all__ = [
     "FileKeyStore",

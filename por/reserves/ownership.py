@@ -48,7 +48,7 @@ from solders.signature import Signature
 
 from por.reserves.errors import OwnershipError, ReservesError
 from por.reserves.keystore import KeyStore
-from por.reserves.model import CHAINS, Chain, Wallet
+from por.reserves.values import CHAINS, Chain, Wallet
 from por.reserves.wallets import normalize_address
 
 __all__ = [

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from por.reserves.errors import ReaderError
-from por.reserves.model import BlockPin, Chain, ReserveReading, Wallet
+from por.reserves.values import BlockPin, Chain, ReserveReading, Wallet
 
 __all__ = ["MAX_SLOT_ROUNDS", "AgreeingReader", "PinnedReader"]
 

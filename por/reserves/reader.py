@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from por.reserves.errors import ReaderError
-from por.reserves.model import Chain, ReserveReading, Wallet
+from por.reserves.values import Chain, ReserveReading, Wallet
 
 __all__ = ["ReserveReader", "snapshot_unix"]
 

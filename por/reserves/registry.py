@@ -31,7 +31,7 @@ from solders.pubkey import Pubkey
 from solders.token.associated import get_associated_token_address
 
 from por.reserves.errors import ReservesError, WalletFileError
-from por.reserves.model import AssetSpec, Chain
+from por.reserves.values import AssetSpec, Chain
 from por.reserves.wallets import parse_asset_table
 
 __all__ = [

@@ -42,8 +42,8 @@ from solders.token.associated import get_associated_token_address
 from solders.token.state import TokenAccount
 
 from por.reserves.errors import ReaderError
-from por.reserves.model import AssetSpec, Balance, BlockPin, Chain, ReserveReading, Wallet
 from por.reserves.reader import snapshot_unix
+from por.reserves.values import AssetSpec, Balance, BlockPin, Chain, ReserveReading, Wallet
 
 __all__ = [
     "LITESVM_GENESIS_HASH",

@@ -35,9 +35,9 @@ from por.reserves.attestation import (
     parse_iso_utc,
 )
 from por.reserves.errors import AssetRuleError, OwnershipError, ReservesError
-from por.reserves.model import CHAINS, ROLES, Balance, Chain, Wallet
 from por.reserves.ownership import Binding, OwnershipProof, verify_ownership
 from por.reserves.registry import AssetRegistry, expected_account
+from por.reserves.values import CHAINS, ROLES, Balance, Chain, Wallet
 from por.reserves.wallets import MAX_WALLETS, normalize_address
 
 __all__ = [

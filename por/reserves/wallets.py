@@ -41,7 +41,7 @@ from eth_hash.auto import keccak
 from solders.pubkey import Pubkey
 
 from por.reserves.errors import WalletFileError
-from por.reserves.model import CHAINS, ROLES, AssetKind, AssetSpec, Chain, Role, Wallet
+from por.reserves.values import CHAINS, ROLES, AssetKind, AssetSpec, Chain, Role, Wallet
 
 __all__ = [
     "MAX_WALLETS",

@@ -23,8 +23,8 @@ from typing import Any
 
 from por.reserves.block_totals import MulticallTotals
 from por.reserves.ethereum import EthereumReader
-from por.reserves.model import AssetSpec, BlockPin, Chain, Wallet
 from por.reserves.solana import SolanaRpcReader
+from por.reserves.values import AssetSpec, BlockPin, Chain, Wallet
 
 __all__ = ["ChainGap", "ChainReading", "EthereumFollower", "Follower", "SolanaFollower"]
 

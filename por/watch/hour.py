@@ -25,7 +25,7 @@ from por.audit.monitor import read_site_head, read_site_log
 from por.audit.source import Site
 from por.errors import PorError
 from por.log import parse_entry
-from por.reserves.model import CHAINS, AssetSpec, Chain, Wallet
+from por.reserves.values import CHAINS, AssetSpec, Chain, Wallet
 from por.reserves.verify import check_reserve_balances
 
 __all__ = [

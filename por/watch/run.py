@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from por.reserves.model import iso_utc
+from por.reserves.values import iso_utc
 from por.watch.chains import ChainGap, ChainReading, EthereumFollower, Follower, SolanaFollower
 from por.watch.coverage import CoverageTracker, WatchEvent, coverage
 from por.watch.hour import (

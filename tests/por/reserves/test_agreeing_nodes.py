@@ -21,9 +21,9 @@ from por.chain.litesvm_rpc import LiteSvmRpcServer
 from por.chain.solana_world import create_solana_world, fund_sol, fund_usdc
 from por.reserves.errors import ReaderError
 from por.reserves.ethereum import EthereumReader
-from por.reserves.model import Wallet
 from por.reserves.quorum import AgreeingReader
 from por.reserves.solana import SolanaRpcReader
+from por.reserves.values import Wallet
 from tests.por.reserves.reserves_helpers import RpcProxy
 
 NO_SLEEP: Callable[[float], None] = lambda _s: None  # noqa: E731

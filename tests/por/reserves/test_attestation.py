@@ -16,7 +16,6 @@ from por.reserves.attestation import (
 )
 from por.reserves.errors import AttestationRuleError, OwnershipError
 from por.reserves.keystore import generate_keystore
-from por.reserves.model import Wallet
 from por.reserves.ownership import (
     Binding,
     OwnershipProof,
@@ -24,6 +23,7 @@ from por.reserves.ownership import (
     sign_ownership,
     verify_ownership,
 )
+from por.reserves.values import Wallet
 
 KEY = "ab" * 32
 CHAIN_ID = "eip155:31337"

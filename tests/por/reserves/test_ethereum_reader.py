@@ -20,7 +20,7 @@ from por.chain.ethereum_world import (
 )
 from por.reserves.errors import ReaderError
 from por.reserves.ethereum import EthereumReader
-from por.reserves.model import Wallet
+from por.reserves.values import Wallet
 from tests.por.reserves.reserves_helpers import RpcProxy, rpc
 
 ASSETS = ("ETH", "USDC", "BTC")

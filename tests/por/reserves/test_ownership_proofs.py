@@ -13,7 +13,6 @@ import pytest
 
 from por.reserves.errors import KeyStoreError, OwnershipError
 from por.reserves.keystore import FileKeyStore, KeyStore, generate_keystore
-from por.reserves.model import Wallet
 from por.reserves.ownership import (
     Binding,
     OwnershipProof,
@@ -21,6 +20,7 @@ from por.reserves.ownership import (
     prove_ownership,
     verify_ownership,
 )
+from por.reserves.values import Wallet
 
 EXCHANGE = "Example Exchange"
 SNAPSHOT = "2026-11-24T16:00:00Z"

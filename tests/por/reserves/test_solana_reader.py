@@ -15,8 +15,8 @@ from solders.token.state import TokenAccount, TokenAccountState
 from por.chain.litesvm_rpc import LiteSvmRpcServer
 from por.chain.solana_world import SolanaWorld, create_solana_world, fund_sol, fund_usdc, set_clock
 from por.reserves.errors import ReaderError
-from por.reserves.model import Wallet
 from por.reserves.solana import LiteSvmReader, SolanaRpcReader
+from por.reserves.values import Wallet
 
 HOUR = 1_795_276_800  # 2026-11-24T16:00:00Z
 

@@ -24,8 +24,8 @@ from por.proof import parse_proof
 from por.reserves import Wallet, WalletRegistry
 from por.reserves.errors import KeyStoreError
 from por.reserves.keystore import generate_keystore
-from por.reserves.model import AssetSpec
 from por.reserves.solana import LiteSvmReader
+from por.reserves.values import AssetSpec
 from por.snapshot import (
     ReserveSetup,
     SnapshotConfigError,

@@ -66,7 +66,7 @@ def test_a_new_hour_with_lower_liabilities_recovers_an_asset() -> None:
 def test_a_watch_with_no_node_for_any_chain_holding_wallets_is_refused() -> None:
     import pytest
 
-    from por.reserves.model import Wallet
+    from por.reserves.values import Wallet
     from por.watch import WatchConfig, WatchedHour, WatchInputError, run_watch
 
     hour = WatchedHour(
