@@ -115,8 +115,9 @@ def load_json(raw: bytes, what: str = "input") -> Any:
         return Rejected("JSON nested too deeply")
 
 
-def _has_lone_surrogate(value: Any) -> bool:
-    """Whether any string (key or value) in `value` holds a lone surrogate."""
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether any string (key or value) in `value` holds a lone surrogate (no UTF-8 form:
+    a `\\ud800` escape); the one walker every JSON reader of `por` uses."""
     stack = [value]
     while stack:
         item = stack.pop()
@@ -143,7 +144,7 @@ def load_json_text(raw: bytes, what: str = "input") -> Any:
     can make one: files without any are not walked.
     """
     value = load_json(raw, what)
-    if b"\\u" in raw and _has_lone_surrogate(value):
+    if b"\\u" in raw and has_lone_surrogate(value):
         raise NotJSONError(f"{what}: not UTF-8 text: a string holds a lone surrogate")
     return value
 

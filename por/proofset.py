@@ -46,7 +46,7 @@ from por._fields import (
     read_object,
     read_text,
 )
-from por._input import load_json
+from por._input import has_lone_surrogate, load_json
 from por.errors import ManifestError, NotJSONError, ProofError, ProofSetError
 from por.manifest import Manifest, verify_manifest
 from por.model import Node
@@ -148,28 +148,9 @@ def parse_proof_set(data: Any) -> ProofSet:
     return _parse(data)
 
 
-def _has_lone_surrogate(value: Any) -> bool:
-    """Whether any string (key or value) holds a lone surrogate (a `\\ud800` escape)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if not item.isascii():
-                try:
-                    item.encode("utf-8")
-                except UnicodeEncodeError:
-                    return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
-
-
 def _text_only(data: Any) -> Any:
     """`data` unless a string in it is not UTF-8 text (`NotJSONError`: unusable input)."""
-    if _has_lone_surrogate(data):
+    if has_lone_surrogate(data):
         raise NotJSONError("proof set: not UTF-8 text: a string holds a lone surrogate")
     return data
 

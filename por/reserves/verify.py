@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from por._input import has_lone_surrogate
 from por.reserves.attestation import (
     DEFAULT_POLICY,
     AttestationPolicy,
@@ -96,25 +97,6 @@ def parse_amount(value: object, where: str) -> int:
     if amount >= 1 << 256:
         raise _fail(f"{where}: {value} is not below 2^256")
     return amount
-
-
-def _has_lone_surrogate(value: object) -> bool:
-    """Whether any string (key or value) of a parsed JSON value has no UTF-8 form."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if not item.isascii():
-                try:
-                    item.encode("utf-8")
-                except UnicodeEncodeError:
-                    return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
 
 
 def _reading_totals(raw: object, chain: str, balances: list[Balance]) -> None:
@@ -361,7 +343,7 @@ def check_published_reserves(
     """
     if not isinstance(reserves, dict) or reserves.get("format") != REPORT_FORMAT:
         raise _fail(f"expected format {REPORT_FORMAT}")
-    if _has_lone_surrogate(reserves):
+    if has_lone_surrogate(reserves):
         raise _fail("not UTF-8 text: a string holds a lone surrogate")
     exchange = reserves.get("exchange")
     if not isinstance(exchange, str) or not exchange or "\n" in exchange or len(exchange) > 256:
