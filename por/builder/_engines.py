@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from por._hashing import HASH_BYTES
+from por._workers import die_with_parent
 from por.builder._batch import AccountBatch
 from por.builder._order import (
     DuplicateTags,
@@ -182,6 +183,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(state: dict[str, Any]) -> None:
+    die_with_parent()
     _WORKER.clear()
     _WORKER.update(state)
     _keep_heap()

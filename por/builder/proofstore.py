@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from por._hashing import HASH_BYTES, tag_hash
+from por._workers import die_with_parent
 from por.builder._batch import AccountBatch
 from por.builder._direct import StreamFile
 from por.builder._layout import (
@@ -372,7 +373,7 @@ class ProofStore:
             if count == 1:
                 return sum(_export_partition(p) for p in range(self.partitions))
             ctx = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(count, mp_context=ctx) as pool:
+            with ProcessPoolExecutor(count, mp_context=ctx, initializer=die_with_parent) as pool:
                 return sum(pool.map(_export_partition, range(self.partitions)))
         finally:
             _EXPORT.clear()

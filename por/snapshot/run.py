@@ -45,6 +45,7 @@ from numpy.typing import NDArray
 from por._fields import node_json
 from por._fsync import fsync_dir, fsync_path
 from por._hashing import AMOUNT_LIMIT, HASH_BYTES, tag_hash
+from por._workers import die_with_parent
 from por.builder import AccountBatch, BuiltTree, EngineName, build_tree
 from por.builder.proofstore import ProofStore
 from por.model import Node
@@ -360,7 +361,7 @@ def write_leaf_list(store: ProofStore, path: Path, workers: int | None = None) -
                 _write_leaf_part(p)
         else:
             ctx = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(count, mp_context=ctx) as pool:
+            with ProcessPoolExecutor(count, mp_context=ctx, initializer=die_with_parent) as pool:
                 list(pool.map(_write_leaf_part, range(parts)))
         with open(tmp, "wb") as out:
             for name in names:
@@ -717,7 +718,8 @@ def _run(
         _self_check(store, pieces.batch, SELF_CHECK_PROOFS)
         lap("store", "publish")
         if publish_leaves:
-            write_leaf_list(store, public / "leaves.jsonl")
+            workers = 1 if engine == "serial" else None  # serial: no process forked
+            write_leaf_list(store, public / "leaves.jsonl", workers=workers)
     lap("publish", "write", leaves=built.leaf_count if publish_leaves else 0)
     report = _write_public(public, snapshot_id, cut, built, found, publish_leaves)
     if generated:

@@ -4,7 +4,9 @@ its files, their verification, and what happens when anything goes wrong."""
 from __future__ import annotations
 
 import json
+import os
 import random
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -417,3 +419,45 @@ def test_the_bulk_leaf_list_equals_the_leaf_by_leaf_reference(
             assert out.read_text() == reference, f"fast path != reference ({workers} workers)"
     left = sorted(p.name for p in tmp_path.iterdir() if p.is_file())
     assert left == ["leaves-1.jsonl", "leaves-2.jsonl"], "no part or temporary file is left"
+
+
+def _sleeper(path: str) -> None:
+    Path(path).write_text(str(os.getpid()))
+    time.sleep(60)
+
+
+def test_a_leaf_list_worker_dies_with_a_killed_publisher(tmp_path: Path) -> None:
+    """Regression (CI, test_publish_crash): forked leaf-list workers inherit the publisher's
+    lock; orphaned by a SIGKILL they held it, and the restart was refused as a second
+    publisher. A worker started with `die_with_parent` is killed with its parent."""
+    import multiprocessing
+    import signal
+    from concurrent.futures import ProcessPoolExecutor
+
+    from por._workers import die_with_parent
+
+    marker = tmp_path / "worker.pid"
+    pid = os.fork()
+    if pid == 0:  # the "publisher": starts a worker, then is killed
+        try:
+            ctx = multiprocessing.get_context("fork")
+            pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=die_with_parent)
+            pool.submit(_sleeper, str(marker))
+            while not marker.exists() or not marker.read_text():
+                time.sleep(0.01)
+        finally:
+            os.kill(os.getpid(), signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == -signal.SIGKILL, "the publisher was killed"
+    worker = int(marker.read_text())
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:  # gone, or a zombie waiting for whoever reaps orphans
+            state = Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return
+        if state == "Z":
+            return
+        time.sleep(0.05)
+    os.kill(worker, signal.SIGKILL)
+    raise AssertionError(f"worker {worker} outlived its killed parent")

@@ -1,0 +1,30 @@
+"""What every forked worker process of `por` does first.
+
+`por` forks workers (the tree builder, the proof export, the leaf list) from a process that
+may hold the publisher's lock: a forked child inherits every open descriptor, the lock
+among them. A worker orphaned by a killed publisher would hold that lock until it ended,
+and the restart would be refused as a second publisher. So workers die with their parent.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+__all__ = ["die_with_parent"]
+
+_PR_SET_PDEATHSIG = 1
+_SIGKILL = 9
+
+
+def die_with_parent() -> None:
+    """Arm SIGKILL on the parent's death (Linux `PR_SET_PDEATHSIG`); elsewhere a worker
+    ends when its task queue closes."""
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, _SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
