@@ -25,11 +25,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from por._canonical import canonical_json
-from por.keys import SignatureError, SigningKey, verify_signature
+from por.keys import SignatureError, verify_signature
 from por.log._rfc9162 import EMPTY_ROOT, MAX_LOG_SIZE
 from por.log.errors import HeadError, LogProofError
 from por.log.log_proof import ConsistencyProof
 from por.manifest import LogHead
+from por.signing import SigningKey
 
 __all__ = [
     "HEAD_FORMAT",

@@ -41,7 +41,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
-from por.keys import SigningKey
 from por.leaflist import LeafListPolicy
 from por.log import store as log_store
 from por.log.entry import entry_from_manifest
@@ -71,6 +70,7 @@ from por.publish.errors import (
     RecomputedDiffersError,
 )
 from por.publish.records import Publication
+from por.signing import SigningKey
 from por.snapshot.pieces import DEFAULT_POLICY, PiecePolicy
 
 if TYPE_CHECKING:

@@ -7,15 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from por.keys import (
+from por.keys import SignatureError, SigningKeyError, verify_signature
+from por.signing import (
     ENV_VAR,
-    SignatureError,
-    SigningKeyError,
     generate,
     load_signing_key,
     resolve_signing_key,
     signing_key_from_env,
-    verify_signature,
     write_key_file,
 )
 

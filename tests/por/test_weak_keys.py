@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from por._canonical import canonical_json
 from por.builder.vectorgen import make_snapshot, random_accounts
 from por.errors import InputError, ManifestError
-from por.keys import SignatureError, generate, public_key_problem, verify_signature
+from por.keys import SignatureError, public_key_problem, verify_signature
 from por.log import HeadError, verify_head
 from por.log._rfc9162 import EMPTY_ROOT
 from por.manifest import (
@@ -27,6 +27,7 @@ from por.manifest import (
     parse_public_key,
     verify_manifest,
 )
+from por.signing import generate
 
 IDENTITY = "01" + "00" * 31
 TRIVIAL_SIGNATURE = IDENTITY + "00" * 32  # R = identity, S = 0

@@ -17,11 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from por.keys import SigningKey
 from por.log import sign_head
 from por.log.head import verify_head
 from por.manifest import sign_manifest
 from por.publish.bundle import manifest_file_bytes
+from por.signing import SigningKey
 
 
 def _recompute_totals(reserves: dict[str, Any]) -> None:

@@ -18,12 +18,12 @@ from typing import Any
 from por._canonical import canonical_json
 from por._fields import node_json
 from por.builder.reference import ReferenceTree, account_tag, build_tree
-from por.keys import SigningKey, generate
 from por.leaves import Leaf, dump_leaves
 from por.log import LogHead, entry_from_manifest, sign_head
 from por.log._rfc9162 import leaf_hash, mth_reference
 from por.manifest import AssetInfo, build_manifest
 from por.model import AccountInput, filler_tag, padded_size
+from por.signing import SigningKey, generate
 
 ASSETS = (AssetInfo("BTC", 8), AssetInfo("ETH", 18))
 ACCOUNTS = ("alice", "bob", "carol")

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from por._canonical import canonical_json
-from por.keys import generate
 from por.log import (
     EMPTY_ROOT,
     ConsistencyProof,
@@ -20,6 +19,7 @@ from por.log import (
     verify_head,
 )
 from por.log._rfc9162 import consistency_proof_reference, mth_reference
+from por.signing import generate
 
 KEY = generate()
 ROOT = hashlib.sha256(b"some root").digest()
