@@ -8,8 +8,6 @@ from por.publish.anchor import AnchorConfig, Anchorer, AnchorRecord
 from por.publish.bundle import (
     BUNDLE_FORMAT,
     MANIFEST_NAME,
-    PreviousPublication,
-    SnapshotFacts,
     read_snapshot_facts,
     verify_bundle,
 )
@@ -22,6 +20,7 @@ from por.publish.errors import (
     PublishError,
     RecomputedDiffersError,
 )
+from por.publish.facts import PreviousPublication, SnapshotFacts
 from por.publish.publisher import (
     Outcome,
     Publisher,

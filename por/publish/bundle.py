@@ -58,7 +58,6 @@ import hmac
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -70,6 +69,7 @@ from por.manifest import AssetInfo, Manifest, parse_manifest_bytes, verify_manif
 from por.model import Node
 from por.publish._fsio import fsync_dir, fsync_file, link_or_copy, sha256_file
 from por.publish.errors import BundleError
+from por.publish.facts import FileDigest, PreviousPublication, SnapshotFacts
 from por.publish.page import bundle_page
 
 __all__ = [
@@ -81,9 +81,6 @@ __all__ = [
     "RECONCILIATION_NAME",
     "RESERVES_NAME",
     "SEALED_LIABILITIES_NAME",
-    "FileDigest",
-    "PreviousPublication",
-    "SnapshotFacts",
     "bundle_name",
     "differences",
     "manifest_extras",
@@ -119,39 +116,6 @@ def _parse_iso(text: str) -> int:
     return int(datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp())
 
 
-@dataclass(frozen=True, slots=True)
-class FileDigest:
-    sha256: str
-    size: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"sha256": self.sha256, "bytes": self.size}
-
-
-@dataclass(frozen=True, slots=True)
-class SnapshotFacts:
-    """What the publisher needs from a finished snapshot (its public/snapshot.json)."""
-
-    snapshot_id: str
-    assets: tuple[AssetInfo, ...]
-    cut_seq: int
-    cut_time: str | None
-    height: int
-    leaf_count: int
-    root: Node
-    pins: tuple[Mapping[str, Any], ...]
-    status: str
-    public_dir: Path
-    reserve_assets: Mapping[str, Any] | None = None
-
-    @property
-    def reconciliation(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(
-            (self.public_dir / "reconciliation.json").read_text(encoding="utf-8")
-        )
-        return data
-
-
 def read_snapshot_facts(snapshot_dir: Path) -> SnapshotFacts:
     """Parse `<snapshot>/public/snapshot.json` written by `por.snapshot.take_snapshot`."""
     public = snapshot_dir / "public"
@@ -178,24 +142,6 @@ def read_snapshot_facts(snapshot_dir: Path) -> SnapshotFacts:
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BundleError(f"{snapshot_dir}: not a finished snapshot: {exc}") from None
-
-
-@dataclass(frozen=True, slots=True)
-class PreviousPublication:
-    """The hour published before this one, as the next manifest names it."""
-
-    snapshot_id: str
-    manifest_sha256: str
-    anchor: Mapping[str, Any] | None
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "snapshot_id": self.snapshot_id,
-            "manifest_sha256": self.manifest_sha256,
-        }
-        if self.anchor is not None:
-            out["anchor"] = dict(self.anchor)
-        return out
 
 
 def _pin_json(pin: Mapping[str, Any]) -> dict[str, Any]:

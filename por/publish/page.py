@@ -19,7 +19,7 @@ from por.site.templates import (
 
 if TYPE_CHECKING:
     from por.leaflist import LeafListPolicy
-    from por.publish.bundle import FileDigest, PreviousPublication, SnapshotFacts
+    from por.publish.facts import FileDigest, PreviousPublication, SnapshotFacts
 
 __all__ = ["bundle_page"]
 

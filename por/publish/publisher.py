@@ -53,7 +53,6 @@ from por.publish._fsio import fsync_dir, fsync_file, rename_into_place
 from por.publish.anchor import AnchorConfig, Anchorer, AnchorRecord
 from por.publish.bundle import (
     MANIFEST_NAME,
-    PreviousPublication,
     bundle_name,
     compared_view,
     differences,
@@ -69,6 +68,7 @@ from por.publish.errors import (
     PublishConfigError,
     RecomputedDiffersError,
 )
+from por.publish.facts import PreviousPublication
 from por.publish.records import Publication
 from por.signing import SigningKey
 from por.snapshot.pieces import DEFAULT_POLICY, PiecePolicy
