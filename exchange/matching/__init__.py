@@ -24,8 +24,8 @@ from ._market import (
     fee,
 )
 from ._position import Position
-from ._risk import DefaultRisk, PreTradeRisk, spot_need
-from ._state import MatchingState, find_matching_state, matching_state
+from ._risk import DefaultRisk, spot_need
+from ._state import MatchingState, PreTradeRisk, find_matching_state, matching_state
 from ._view import book_view
 
 __all__ = [

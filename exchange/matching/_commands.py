@@ -32,6 +32,7 @@ from ._errors import MarketConfigError, OrderRejected, Reject
 from ._fast import fast_cancel, fast_order
 from ._fills import cancel_order, forget, forget_filled, post_spot_fills, unlock
 from ._market import FEE_PPM_MAX, Market, MarketKind, MarketState, fee
+from ._risk import DefaultRisk
 from ._state import MODULE, MatchingState, matching_state
 
 if TYPE_CHECKING:
@@ -649,13 +650,18 @@ def _digest(state: LedgerState) -> bytes:
     return h.digest()
 
 
+def _new_state() -> MatchingState:
+    """A fresh state with the default pre-trade check (margin swaps in its own)."""
+    return MatchingState(DefaultRisk())
+
+
 def register(registry: Registry, *, fast: bool = True) -> None:
     """Plug the matching commands into the ledger (see docs/ledger.md, handler API).
 
     `fast=False` leaves out the fast paths of `order` and `cancel` (`_fast.py`): every
     command then takes the general path, the reference the fast paths are tested against.
     """
-    registry.state(MODULE, MatchingState)
+    registry.state(MODULE, _new_state)
     registry.digest(MODULE, _digest)
     registry.command("market", MarketParams, _handle_market)
     order = FastPath(_handle_order, fast_order) if fast else _handle_order

@@ -1,4 +1,4 @@
-"""The pre-trade risk check: one interface, filled in by the cross-margin issue later.
+"""The default pre-trade risk check (`PreTradeRisk`, the hook in `_state.py`).
 
 The engine calls `check` after an order passed the market's grid and state rules and before
 it touches the book. Returning a reject code refuses the order (nothing changes).
@@ -6,7 +6,7 @@ it touches the book. Returning a reject code refuses the order (nothing changes)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from exchange.values import OrderType, SelfTradePrevention, Side
 
@@ -19,28 +19,9 @@ if TYPE_CHECKING:
     from ._book import OrderBook
     from ._state import MatchingState
 
-__all__ = ["DefaultRisk", "PreTradeRisk", "spot_need"]
+__all__ = ["DefaultRisk", "spot_need"]
 
 _LIMIT = OrderType.LIMIT
-
-
-class PreTradeRisk(Protocol):
-    """Decides whether an order may be placed. `limit` is the order's limit price, or for a
-    market order the worst price it may reach (band or end of book)."""
-
-    def check(
-        self,
-        ctx: Context,
-        matching: MatchingState,
-        book: OrderBook,
-        account: str,
-        side: Side,
-        order_type: OrderType,
-        limit: int,
-        quantity: int,
-        stp: SelfTradePrevention,
-        reduce_only: bool,
-    ) -> str | None: ...
 
 
 def spot_need(
