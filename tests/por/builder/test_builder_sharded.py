@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -241,6 +242,23 @@ class _KillOnPartition:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _remove_plugin(client: Any, name: str) -> None:
+    """Unregister a worker plugin once the killed workers are back. The scheduler's
+    connection may be mid-restart (CI: CommClosedError in the cleanup after the assertions
+    had held), so wait for the workers and retry a few times."""
+    from distributed.comm.core import CommClosedError
+
+    for attempt in range(5):
+        try:
+            client.wait_for_workers(2, timeout=60)
+            client.unregister_worker_plugin(name)
+            return
+        except (CommClosedError, OSError):
+            if attempt == 4:
+                raise
+            time.sleep(1)
+
+
 def _with_plugin(client: Any, plugin: _KillOnPartition, name: str) -> Any:
     base = distributed.diagnostics.plugin.WorkerPlugin
     cls = type("KillOnPartition", (_KillOnPartition, base), {"name": name})
@@ -265,7 +283,7 @@ def test_worker_killed_once_is_survived_with_the_same_tree(
             out_dir=tmp_path / "out",
         )
     finally:
-        client.unregister_worker_plugin("kill-once")
+        _remove_plugin(client, "kill-once")
     assert marker.exists(), "no worker was killed"
     assert built.tree.root == local.root
     assert store_files(tmp_path / "out") == store_files(tmp_path / "local")
@@ -289,7 +307,7 @@ def test_worker_killed_every_time_fails_in_one_line_with_nothing_written(
                 out_dir=out,
             )
     finally:
-        client.unregister_worker_plugin("kill-always")
+        _remove_plugin(client, "kill-always")
     message = str(err.value)
     assert isinstance(err.value, InputError) and "\n" not in message
     assert "while building partition" in message and "KilledWorker" in message
