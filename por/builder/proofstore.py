@@ -240,12 +240,19 @@ class ProofStore:
 
     def _prefetch_tags(self, tag: bytes) -> None:
         """Start reading the page of tags that `index_of_tag` will bisect for `tag`."""
-        fence = bisect.bisect_right(self._fences, tag) - 1
-        if fence >= 0:
-            lo = fence * FENCE_STRIDE
-            hi = min(lo + FENCE_STRIDE, self.leaf_count)
+        span = self._fence_span(tag)
+        if span is not None:
+            lo, hi = span
             part, local = divmod(lo, self._part_leaves)
             _willneed(self._part(part), local * HASH_BYTES, (hi - lo) * HASH_BYTES)
+
+    def _fence_span(self, tag: bytes) -> tuple[int, int] | None:
+        """The leaf range [lo, hi) the in-memory fences leave for `tag` (None: below all)."""
+        fence = bisect.bisect_right(self._fences, tag) - 1
+        if fence < 0:
+            return None
+        lo = fence * FENCE_STRIDE
+        return lo, min(lo + FENCE_STRIDE, self.leaf_count)
 
     def leaf_block(self, part: int) -> tuple[bytes, NDArray[np.uint8]]:
         """Every leaf of partition `part` in tree order, in two sequential reads: their tags
@@ -276,11 +283,9 @@ class ProofStore:
 
     def index_of_tag(self, tag: bytes) -> int:
         """Bisect the in-memory fences, then the one page of tags they point at."""
-        fence = bisect.bisect_right(self._fences, tag) - 1
-        if fence >= 0:
-            lo = fence * FENCE_STRIDE
-            hi = min(lo + FENCE_STRIDE, self.leaf_count)
-            i = bisect.bisect_left(self._tags, tag, lo, hi)
+        span = self._fence_span(tag)
+        if span is not None:
+            i = bisect.bisect_left(self._tags, tag, *span)
             if i < self.leaf_count and self.tag_at(i) == tag:
                 return i
         raise ProofNotFoundError(f"no leaf with tag {tag.hex()} in this tree")
