@@ -18,10 +18,8 @@ from __future__ import annotations
 import bisect
 import json
 import mmap
-import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -30,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from por._hashing import HASH_BYTES, tag_hash
-from por._workers import die_with_parent
+from por._workers import map_forked
 from por.builder._batch import AccountBatch
 from por.builder._direct import StreamFile
 from por.builder._layout import (
@@ -372,14 +370,9 @@ class ProofStore:
         `workers` forked processes (one per core by default). Returns the line count."""
         target = Path(dest)
         target.mkdir(parents=True, exist_ok=True)
-        count = workers or os.cpu_count() or 1
         _EXPORT.update(store_dir=self.out_dir, batch=batch, dest=target)
         try:
-            if count == 1:
-                return sum(_export_partition(p) for p in range(self.partitions))
-            ctx = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(count, mp_context=ctx, initializer=die_with_parent) as pool:
-                return sum(pool.map(_export_partition, range(self.partitions)))
+            return sum(map_forked(_export_partition, self.partitions, workers))
         finally:
             _EXPORT.clear()
 

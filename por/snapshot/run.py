@@ -26,14 +26,12 @@ from __future__ import annotations
 import errno
 import itertools
 import json
-import multiprocessing
 import os
 import secrets
 import shutil
 import stat
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,7 +43,7 @@ from numpy.typing import NDArray
 from por._fields import node_json
 from por._fsync import fsync_dir, fsync_path
 from por._hashing import AMOUNT_LIMIT, HASH_BYTES, tag_hash
-from por._workers import die_with_parent
+from por._workers import map_forked
 from por.builder import AccountBatch, BuiltTree, EngineName, build_tree
 from por.builder.proofstore import ProofStore
 from por.model import Node
@@ -351,18 +349,11 @@ def write_leaf_list(store: ProofStore, path: Path, workers: int | None = None) -
     formatting is the cost) into part files, joined in order by the kernel
     (`copy_file_range`), then renamed into place."""
     parts = store.partitions
-    count = min(workers or os.cpu_count() or 1, parts)
     tmp = path.with_name(path.name + ".tmp")
     names = [path.with_name(f".{path.name}.{p:05d}") for p in range(parts)]
     _LEAF_LIST.update(store_dir=store.out_dir, names=names)
     try:
-        if count == 1:
-            for p in range(parts):
-                _write_leaf_part(p)
-        else:
-            ctx = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(count, mp_context=ctx, initializer=die_with_parent) as pool:
-                list(pool.map(_write_leaf_part, range(parts)))
+        map_forked(_write_leaf_part, parts, workers)
         with open(tmp, "wb") as out:
             for name in names:
                 with open(name, "rb") as src:
