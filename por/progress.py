@@ -28,7 +28,12 @@ class Progress(Protocol):
 
     def advance(self, n: int = 1) -> None: ...
 
-    def finish(self, name: str, seconds: float, counts: Mapping[str, int]) -> None: ...
+    def finish(
+        self,
+        name: str,
+        seconds: float,  # float-ok: a stage's wall seconds
+        counts: Mapping[str, int],
+    ) -> None: ...
 
 
 class NoProgress:
@@ -40,7 +45,12 @@ class NoProgress:
     def advance(self, n: int = 1) -> None:
         pass
 
-    def finish(self, name: str, seconds: float, counts: Mapping[str, int]) -> None:
+    def finish(
+        self,
+        name: str,
+        seconds: float,  # float-ok: seconds
+        counts: Mapping[str, int],
+    ) -> None:
         pass
 
 

@@ -207,8 +207,10 @@ def _canonical_order(nonces: NDArray[np.uint8]) -> NDArray[np.int64]:
     return order.astype(np.int64)
 
 
-def _as_float(hi: NDArray[np.uint64], lo: NDArray[np.uint64]) -> NDArray[np.float64]:
-    return hi.astype(np.float64) * 18446744073709551616.0 + lo.astype(np.float64)
+def _as_float(  # float-ok: claim sizes for the piece counts, never an amount
+    hi: NDArray[np.uint64], lo: NDArray[np.uint64]
+) -> NDArray[np.float64]:  # float-ok: sizes only
+    return hi.astype(np.float64) * 18446744073709551616.0 + lo.astype(np.float64)  # float-ok: sizes
 
 
 def _scaled(
@@ -239,7 +241,7 @@ def _piece_counts(
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """(pieces per account, need per account and asset) for accounts in canonical order."""
     n, n_assets = net.shape[0], net.shape[1]
-    values = _as_float(net[:, :, 0], net[:, :, 1])
+    values = _as_float(net[:, :, 0], net[:, :, 1])  # float-ok: piece counts, never amounts
     need = np.zeros((n, n_assets), dtype=np.int64)
     for k in range(n_assets):
         column = values[:, k]
@@ -247,7 +249,7 @@ def _piece_counts(
         if nonzero.size == 0:
             continue
         rank = min(nonzero.size - 1, (nonzero.size * policy.cap_permille) // 1000)
-        cap = float(np.partition(nonzero, rank)[rank])
+        cap = float(np.partition(nonzero, rank)[rank])  # float-ok: a size class, not money
         need[:, k] = np.minimum(np.ceil(column / cap), PIECES_MAX).astype(np.int64)
     funded = (net != 0).any(axis=(1, 2))
     draws = stream.uint((n, _EXTRA_TRIES), np.uint16).astype(np.int64)
@@ -372,7 +374,8 @@ def _split_asset(
     m = low + draws[:, 0] % (counts - low + 1)
     start = draws[:, 1] % counts
     receives = (rank - start[owner]) % k_of < m[owner]
-    draw = stream.uint((total,), np.uint16).astype(np.float64) / 65536.0
+    unit = stream.uint((total,), np.uint16).astype(np.float64)  # float-ok: weights only
+    draw = unit / 65536.0
     weights = np.exp2(draw * _WEIGHT_BITS).astype(np.uint64)  # log-uniform in [1, 2^16)
     weights[~receives] = 0
     cum = np.cumsum(weights, dtype=np.uint64)

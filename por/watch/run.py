@@ -124,8 +124,8 @@ def run_watch(
     config: WatchConfig,
     emit: Callable[[WatchEvent], None],
     *,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,  # float-ok: seconds
+    sleep: Callable[[float], None] = time.sleep,  # float-ok: seconds
     load_hour: Callable[[str, bytes], WatchedHour] = load_latest_hour,
 ) -> int:
     """Watch until `once`, `until_block` or `max_seconds` says stop (see the module
@@ -167,7 +167,7 @@ def run_watch(
     return 1 if tracker.shortfalls else 0
 
 
-def _done(state: _State, config: WatchConfig, elapsed: float) -> bool:
+def _done(state: _State, config: WatchConfig, elapsed: float) -> bool:  # float-ok: seconds
     if config.max_seconds is not None and elapsed >= config.max_seconds:
         return True
     if config.until_block is not None:
