@@ -7,6 +7,7 @@ __all__ = [
     "ExchangeError",
     "InvalidCommandError",
     "LedgerBugError",
+    "MarketConfigError",
     "Rejected",
     "StoreError",
 ]
@@ -50,6 +51,13 @@ class LedgerBugError(ExchangeError):
 
     This is a programming error, not a reject: the command is rolled back and the run stops.
     """
+
+
+class MarketConfigError(ExchangeError):
+    """A market definition is inconsistent (e.g. its notionals would not be whole units).
+
+    Raised by `exchange.market.Market`; the `market` command turns it into the reject
+    `market_config_invalid`."""
 
 
 class StoreError(ExchangeError):

@@ -1,5 +1,5 @@
 """Shared values of the exchange's engines: fixed-point scales and their one decimal parser,
-order vocabularies (`Side`, ...) and parts per million.
+order and market vocabularies (`Side`, `MarketKind`, ...) and parts per million.
 
 Leaf of the package graph beside `exchange.model` (imports only `exchange.errors`):
 matching, margin, lending, pricing, settlement and liquidation import these from here, so
@@ -37,6 +37,8 @@ __all__ = [
     "PPM",
     "RAY",
     "WAD",
+    "MarketKind",
+    "MarketState",
     "OrderType",
     "SelfTradePrevention",
     "Side",
@@ -200,6 +202,21 @@ class SelfTradePrevention(_Wire):
     REJECT_BOTH = 2  # both are cancelled
 
 
+class MarketKind(_Wire):
+    SPOT = 0  # base and quote change hands
+    PERP = 1  # USDC-settled perpetual: fills change positions, PnL is paid in the quote asset
+
+
+class MarketState(_Wire):
+    """Backpack's market states; each allows a subset of order commands."""
+
+    OPEN = 0  # everything
+    CANCEL_ONLY = 1  # cancels only
+    POST_ONLY = 2  # post-only limit orders and cancels
+    LIMIT_ONLY = 3  # limit orders (no market orders) and cancels
+    CLOSED = 4  # nothing rests: entering Closed cancels every resting order
+
+
 _WIRE: dict[type[_Wire], dict[int, str]] = {
     Side: {Side.BUY: "buy", Side.SELL: "sell"},
     OrderType: {OrderType.LIMIT: "limit", OrderType.MARKET: "market"},
@@ -208,6 +225,14 @@ _WIRE: dict[type[_Wire], dict[int, str]] = {
         SelfTradePrevention.REJECT_TAKER: "RejectTaker",
         SelfTradePrevention.REJECT_MAKER: "RejectMaker",
         SelfTradePrevention.REJECT_BOTH: "RejectBoth",
+    },
+    MarketKind: {MarketKind.SPOT: "spot", MarketKind.PERP: "perp"},
+    MarketState: {
+        MarketState.OPEN: "Open",
+        MarketState.CANCEL_ONLY: "CancelOnly",
+        MarketState.POST_ONLY: "PostOnly",
+        MarketState.LIMIT_ONLY: "LimitOnly",
+        MarketState.CLOSED: "Closed",
     },
 }
 _PARSE: dict[type[_Wire], dict[str, _Wire]] = {

@@ -45,7 +45,8 @@ from exchange.values import FRACTION, PPM, Side
 
 if TYPE_CHECKING:
     from exchange.engine import Context
-    from exchange.matching import Market, MatchingState, Position
+    from exchange.market import Market
+    from exchange.matching import MatchingState, Position
     from exchange.state import LedgerState
 
     from ._state import LiquidationState

@@ -20,10 +20,10 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from typing import Protocol
 
-from exchange.values import OrderType, SelfTradePrevention, Side, TimeInForce
+from exchange.market import MAX_PRICE, MAX_QUANTITY, Market
+from exchange.values import MarketState, OrderType, SelfTradePrevention, Side, TimeInForce
 
 from ._errors import OrderRejected, Reject
-from ._market import MAX_PRICE, MAX_QUANTITY, Market, MarketState
 
 __all__ = ["NO_BAND", "OrderBook", "PriceBand", "RestingOrder"]
 

@@ -23,15 +23,22 @@ from typing import TYPE_CHECKING, Any
 
 from exchange import fields
 from exchange.engine import FastPath
-from exchange.errors import InvalidCommandError
+from exchange.errors import InvalidCommandError, MarketConfigError
+from exchange.market import FEE_PPM_MAX, Market, fee
 from exchange.model import FEES, Event
-from exchange.values import OrderType, SelfTradePrevention, Side, TimeInForce
+from exchange.values import (
+    MarketKind,
+    MarketState,
+    OrderType,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+)
 
 from ._book import NO_BAND, OrderBook, RestingOrder
-from ._errors import MarketConfigError, OrderRejected, Reject
+from ._errors import OrderRejected, Reject
 from ._fast import fast_cancel, fast_order
 from ._fills import cancel_order, forget, forget_filled, post_spot_fills, unlock
-from ._market import FEE_PPM_MAX, Market, MarketKind, MarketState, fee
 from ._risk import DefaultRisk
 from ._state import MODULE, MatchingState, matching_state
 
@@ -99,7 +106,7 @@ _STPS = {
     "RejectMaker": SelfTradePrevention.REJECT_MAKER,
     "RejectBoth": SelfTradePrevention.REJECT_BOTH,
 }
-_KINDS = {"spot": MarketKind.SPOT, "perp": MarketKind.PERP}
+_KINDS = {kind.wire: kind for kind in MarketKind}
 _STATES = {state.wire: state for state in MarketState}
 
 

@@ -6,7 +6,7 @@ the rejected command. Codes are stable strings: they appear in the command log's
 
 from __future__ import annotations
 
-__all__ = ["MatchingError", "OrderRejected", "MarketConfigError", "Reject"]
+__all__ = ["MatchingError", "OrderRejected", "Reject"]
 
 
 class Reject:
@@ -55,7 +55,3 @@ class OrderRejected(MatchingError):
         super().__init__(f"{code}: {detail}" if detail else code)
         self.code = code
         self.detail = detail
-
-
-class MarketConfigError(MatchingError):
-    """A market definition is inconsistent (e.g. its notionals would not be whole units)."""

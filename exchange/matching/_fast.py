@@ -21,12 +21,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from exchange.fields import MAX_ID_LENGTH
+from exchange.market import MAX_PRICE, MAX_QUANTITY
 from exchange.values import PPM, OrderType, SelfTradePrevention, Side, TimeInForce
 
 from ._book import NO_BAND
 from ._errors import OrderRejected
 from ._fills import cancel_order, post_spot_fills
-from ._market import MAX_PRICE, MAX_QUANTITY
 from ._risk import DefaultRisk
 from ._state import MODULE
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from exchange.market import Market
 from exchange.model import FEES
 from exchange.values import PPM, Side
-
-from ._market import Market
 
 if TYPE_CHECKING:
     from exchange.engine import Context, Leg

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from exchange.market import MAX_PRICE, Market
 from exchange.values import OrderType, SelfTradePrevention, Side, TimeInForce
 
 from ._errors import OrderRejected, Reject
-from ._market import MAX_PRICE, Market
 
 __all__ = ["ReferenceBook", "RefOrder"]
 

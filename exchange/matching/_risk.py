@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from exchange.market import fee
 from exchange.values import OrderType, SelfTradePrevention, Side
 
 from ._errors import Reject
-from ._market import fee
 
 if TYPE_CHECKING:
     from exchange.engine import Context

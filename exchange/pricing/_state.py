@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from exchange.matching import Market, OrderRejected
+from exchange.market import Market
+from exchange.matching import OrderRejected
 from exchange.values import Side, ceil_mul, floor_mul
 
 from ._params import DEFAULT_BANDS, DEFAULT_INDEX, BandParams, IndexParams

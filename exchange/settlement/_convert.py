@@ -29,7 +29,8 @@ from exchange.values import PPM, Side
 
 if TYPE_CHECKING:
     from exchange.engine import Context
-    from exchange.matching import Market, MatchingState
+    from exchange.market import Market
+    from exchange.matching import MatchingState
 
 __all__ = ["convert_after_settlement", "convert_collateral", "replay_conversions"]
 

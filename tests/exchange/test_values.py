@@ -9,6 +9,12 @@ from exchange.values import (
     BAND_WHOLE_DIGITS,
     FRACTION,
     PARAM_WHOLE_DIGITS,
+    MarketKind,
+    MarketState,
+    OrderType,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
     band_fraction,
     format_fraction,
     fraction,
@@ -41,3 +47,19 @@ def test_lending_and_pricing_readers_keep_their_bounds_and_messages() -> None:
         fraction({}, "f")
     assert band_fraction({}, "f", 7) == 7
     assert format_fraction(fraction({"f": "0.02"}, "f")) == "0.02"
+
+
+def test_every_vocabulary_reads_back_its_command_log_spelling() -> None:
+    for vocabulary in (Side, OrderType, TimeInForce, SelfTradePrevention, MarketKind, MarketState):
+        for member in vocabulary:
+            assert vocabulary.parse(member.wire) is member
+    assert [k.wire for k in MarketKind] == ["spot", "perp"]
+    assert [s.wire for s in MarketState] == [
+        "Open",
+        "CancelOnly",
+        "PostOnly",
+        "LimitOnly",
+        "Closed",
+    ]
+    with pytest.raises(KeyError):
+        MarketState.parse("open")

@@ -1,5 +1,9 @@
 """Market definitions: what is traded, on which price and size grid, at which fees.
 
+A leaf beside `exchange.values` (imports only `exchange.values` and `exchange.errors`):
+matching keeps the books of these markets, and pricing, margin, settlement and
+liquidation read the same record (its grid, fees, `notional`, `buy_lock`) from here.
+
 Units. Every number is an `int` in a smallest unit:
 - quantities are in the base asset's smallest unit (satoshi for BTC) and must be a multiple
   of `step_size`;
@@ -14,11 +18,9 @@ then every notional on the grid is an exact integer and fees are the only roundi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum
 
-from exchange.values import PPM
-
-from ._errors import MarketConfigError
+from exchange.errors import MarketConfigError
+from exchange.values import PPM, MarketKind, MarketState
 
 __all__ = [
     "FEE_PPM_MAX",
@@ -26,50 +28,11 @@ __all__ = [
     "MAX_QUANTITY",
     "Market",
     "fee",
-    "MarketKind",
-    "MarketState",
 ]
 
 FEE_PPM_MAX = 100_000  # 10 %: a larger fee rate is a configuration mistake
 MAX_QUANTITY = 10**24  # upper bound of an order quantity, in base smallest units
 MAX_PRICE = 10**24  # upper bound of a price, in quote smallest units per whole base unit
-
-
-class MarketKind(IntEnum):
-    SPOT = 0  # base and quote change hands
-    PERP = 1  # USDC-settled perpetual: fills change positions, PnL is paid in the quote asset
-
-    @property
-    def wire(self) -> str:
-        return "spot" if self is MarketKind.SPOT else "perp"
-
-
-class MarketState(IntEnum):
-    """Backpack's market states; each allows a subset of order commands."""
-
-    OPEN = 0  # everything
-    CANCEL_ONLY = 1  # cancels only
-    POST_ONLY = 2  # post-only limit orders and cancels
-    LIMIT_ONLY = 3  # limit orders (no market orders) and cancels
-    CLOSED = 4  # nothing rests: entering Closed cancels every resting order
-
-    @property
-    def wire(self) -> str:
-        return _STATE_WIRE[self]
-
-    @classmethod
-    def parse(cls, text: str) -> MarketState:
-        return _STATE_PARSE[text]
-
-
-_STATE_WIRE = {
-    MarketState.OPEN: "Open",
-    MarketState.CANCEL_ONLY: "CancelOnly",
-    MarketState.POST_ONLY: "PostOnly",
-    MarketState.LIMIT_ONLY: "LimitOnly",
-    MarketState.CLOSED: "Closed",
-}
-_STATE_PARSE = {text: state for state, text in _STATE_WIRE.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +45,8 @@ class Market:
     Guarantees: validated by `__post_init__`; a maker rebate never exceeds the taker fee, so
     the fee account never pays out more on a fill than it takes in.
     Updates: never in place; a `market` command for an existing symbol may only change
-    `state` and fees (a new record replaces the old one).
+    `state` (a new record replaces the old one); the grid and fees are fixed for the
+    market's life (resting buys reserved fees at these rates).
     """
 
     symbol: str
