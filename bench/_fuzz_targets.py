@@ -52,7 +52,7 @@ class Outcome:
 @dataclass
 class Demo:
     root: Path
-    key: Any  # por.signing.SigningKey
+    key: Any  # por.operator.signing.SigningKey
     bundle: Path  # the last hour's bundle
     site: Path
 
@@ -63,7 +63,7 @@ class Demo:
 
 def make_demo(work: Path) -> Demo:
     """A two-hour demo of 20 accounts (about 4 s), copied so no file shares an inode."""
-    from por.signing import load_signing_key
+    from por.operator.signing import load_signing_key
 
     out = work / "demo"
     subprocess.run(

@@ -58,8 +58,8 @@ from por.chain.anvil import Anvil  # noqa: E402
 from por.chain.ethereum_world import _rpc, connect  # noqa: E402
 from por.chain.reserve_world import build_reserve_world  # noqa: E402
 from por.chain.solana_world import set_clock  # noqa: E402
+from por.operator.signing import generate  # noqa: E402
 from por.publish import AnchorConfig, Publisher, PublisherConfig, open_publication_db  # noqa: E402
-from por.signing import generate  # noqa: E402
 from por.snapshot import ReserveSetup  # noqa: E402
 
 HOUR1 = datetime(2026, 11, 24, 16, tzinfo=UTC)

@@ -38,8 +38,8 @@ from por.chain.anvil import Anvil  # noqa: E402
 from por.chain.ethereum_world import deploy_world  # noqa: E402
 from por.log import store as log_store  # noqa: E402
 from por.log.entry import entry_from_manifest  # noqa: E402
+from por.operator.signing import generate  # noqa: E402
 from por.publish import AnchorConfig, Publisher, PublisherConfig, open_publication_db  # noqa: E402
-from por.signing import generate  # noqa: E402
 from por.snapshot import take_snapshot  # noqa: E402
 
 AT = datetime(2026, 11, 24, 16, tzinfo=UTC)

@@ -200,7 +200,7 @@ def run_demo(config: DemoConfig, reporter: Reporter) -> DemoResult:
     wallets = gen.demo_wallets(keys)
     lines = list(gen.config_lines()) + list(day.lines)
 
-    from por.signing import signing_key_from_hex
+    from por.operator.signing import signing_key_from_hex
 
     signing_key = signing_key_from_hex(keys["manifest_signing_key"], "sample_data/demo-keys.json")
     public_key = signing_key.public_key_hex

@@ -1,4 +1,4 @@
-"""Rendering `por.progress.Progress`: a rich progress bar on a terminal, JSON lines in a log.
+"""Rendering `por.operator.progress.Progress`: a progress bar on a terminal, JSON lines in a log.
 
 `por` only reports stages; here they become a bar per stage on stderr (only when stderr is
 a terminal: piped output and logs stay clean) and, for `por schedule`, one JSON line per
@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from por.progress import NO_PROGRESS, Progress
+from por.operator.progress import NO_PROGRESS, Progress
 
 __all__ = ["JsonStages", "RichStages", "Tee", "terminal_progress"]
 

@@ -10,7 +10,7 @@ import click
 
 from cli._errors import EXIT_USAGE, fail
 from por.keys import SigningKeyError
-from por.signing import generate, resolve_signing_key, write_key_file
+from por.operator.signing import generate, resolve_signing_key, write_key_file
 
 
 def _fail(message: str) -> NoReturn:

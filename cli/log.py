@@ -88,7 +88,7 @@ def head(db_url: str, sign: bool, key_path: Path | None) -> None:
       POR_SIGNING_KEY=... por log head --sign > head.json
     """
     from por.log.head import HEAD_FORMAT, LogHead, sign_head
-    from por.signing import resolve_signing_key
+    from por.operator.signing import resolve_signing_key
 
     key = resolve_signing_key(key_path) if sign or key_path else None
     store = _open(db_url)

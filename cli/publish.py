@@ -233,9 +233,9 @@ def _publisher(
     from cli.snapshot import _reserve_setup
     from exchange.db import open_database
     from exchange.export import SqlLedgerExport
-    from por.progress import NO_PROGRESS
+    from por.operator.progress import NO_PROGRESS
+    from por.operator.signing import resolve_signing_key
     from por.publish import AnchorConfig, Publisher, PublisherConfig, open_publication_db
-    from por.signing import resolve_signing_key
     from por.snapshot import PiecePolicy, read_secret
 
     key = resolve_signing_key(opts["key_file"])

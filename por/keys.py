@@ -3,7 +3,7 @@
 Pure and I/O-free, for the verifier kernel (`por.manifest`, log heads): a public key is
 64 hex characters pinned by the verifier or read from a signed document, refused when it
 cannot be an honest key (`public_key_problem`) before any signature is looked at. The
-exchange's private signing key, its key files and `POR_SIGNING_KEY` are `por.signing`'s.
+exchange's private signing key, its key files and `POR_SIGNING_KEY` are `por.operator.signing`'s.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ SIGNATURE_BYTES = 64
 
 
 class SigningKeyError(PorError):
-    """Root of the key errors (here and in `por.signing`): a key that cannot be loaded,
+    """Root of the key errors (here and in `por.operator.signing`): a key that cannot be loaded,
     written or used."""
 
 

@@ -23,7 +23,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from por._hashing import HASH_BYTES
-from por._workers import die_with_parent
 from por.builder._batch import AccountBatch
 from por.builder._order import (
     DuplicateTags,
@@ -46,6 +45,7 @@ from por.builder.partition import (
     gather_partition,
     thread_workspace,
 )
+from por.operator.workers import die_with_parent
 
 __all__ = ["DaskEngine", "Engine", "Job", "LocalEngine", "Runs", "SerialEngine", "chunks"]
 

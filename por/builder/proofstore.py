@@ -28,7 +28,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from por._hashing import HASH_BYTES, tag_hash
-from por._workers import map_forked
 from por.builder._batch import AccountBatch
 from por.builder._direct import StreamFile
 from por.builder._layout import (
@@ -47,6 +46,7 @@ from por.builder._layout import (
 )
 from por.errors import InputError
 from por.model import Node
+from por.operator.workers import map_forked
 
 __all__ = ["PROOF_FORMAT", "ProofNotFoundError", "ProofStore", "StoreLayoutError"]
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from por._canonical import canonical_json
 from por.keys import SignatureError, verify_signature
@@ -30,7 +30,9 @@ from por.log._rfc9162 import EMPTY_ROOT, MAX_LOG_SIZE
 from por.log.errors import HeadError, LogProofError
 from por.log.log_proof import ConsistencyProof
 from por.manifest import LogHead
-from por.signing import SigningKey
+
+if TYPE_CHECKING:  # signing is the producer's: a verifier of heads never loads it
+    from por.operator.signing import SigningKey
 
 __all__ = [
     "HEAD_FORMAT",

@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from por._fsync import fsync_dir, fsync_path
+from por.operator.fsync import fsync_dir, fsync_path
 from por.publish._crash import crashpoint
 
 __all__ = [

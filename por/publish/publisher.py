@@ -46,7 +46,8 @@ from por.log import store as log_store
 from por.log.entry import entry_from_manifest
 from por.log.head import sign_head
 from por.manifest import LogHead, build_manifest
-from por.progress import NO_PROGRESS, Progress
+from por.operator.progress import NO_PROGRESS, Progress
+from por.operator.signing import SigningKey
 from por.publish import records
 from por.publish._crash import crashpoint
 from por.publish._fsio import fsync_dir, fsync_file, rename_into_place
@@ -70,7 +71,6 @@ from por.publish.errors import (
 )
 from por.publish.facts import PreviousPublication
 from por.publish.records import Publication
-from por.signing import SigningKey
 from por.snapshot.pieces import DEFAULT_POLICY, PiecePolicy
 
 if TYPE_CHECKING:

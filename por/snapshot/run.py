@@ -41,13 +41,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from por._fields import node_json
-from por._fsync import fsync_dir, fsync_path
 from por._hashing import AMOUNT_LIMIT, HASH_BYTES, tag_hash
-from por._workers import map_forked
 from por.builder import AccountBatch, BuiltTree, EngineName, build_tree
 from por.builder.proofstore import ProofStore
 from por.model import Node
-from por.progress import NO_PROGRESS, Progress
+from por.operator.fsync import fsync_dir, fsync_path
+from por.operator.progress import NO_PROGRESS, Progress
+from por.operator.workers import map_forked
 from por.proof import parse_proof
 from por.snapshot.customer_leaves import CustomerLeaves, check_root_totals, collect_leaves
 from por.snapshot.errors import SnapshotConfigError, SnapshotError, TotalsMismatchError

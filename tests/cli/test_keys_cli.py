@@ -7,7 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from cli.main import cli
-from por.signing import ENV_VAR, generate, load_signing_key
+from por.operator.signing import ENV_VAR, generate, load_signing_key
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:

@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 
 from cli.main import cli
 from por.log import ConsistencyProof, InclusionProof, verify_head
-from por.signing import ENV_VAR, generate, write_key_file
+from por.operator.signing import ENV_VAR, generate, write_key_file
 from tests.pg_schema import fresh_schema
 
 REPO = Path(__file__).resolve().parents[2]

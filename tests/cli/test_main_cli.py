@@ -8,7 +8,7 @@ import pytest
 
 import cli.log
 from cli.main import DEBUG_ENV, main
-from por.signing import generate
+from por.operator.signing import generate
 
 
 def _broken_open(db_url: str) -> None:

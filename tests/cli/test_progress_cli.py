@@ -1,5 +1,5 @@
 """Progress of long stages: JSON lines per stage in `por schedule`'s log, a rich bar only
-on a terminal (cli/_progress.py renders what `por.progress` reports)."""
+on a terminal (cli/_progress.py renders what `por.operator.progress` reports)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import io
 import json
 
 from cli._progress import JsonStages, RichStages, Tee, terminal_progress
-from por.progress import NO_PROGRESS, stage
+from por.operator.progress import NO_PROGRESS, stage
 from tests.cli.test_publish_cli import H0, H1, _base, run, setup  # noqa: F401 - fixture
 
 SNAPSHOT_STAGES = ["cut", "reserves", "pieces", "tree", "check", "store", "publish", "write"]

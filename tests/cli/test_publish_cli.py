@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli.main import cli
-from por.signing import generate, write_key_file
+from por.operator.signing import generate, write_key_file
 from tests.por.snapshot.snapshot_ledger import cmd, make_ledger
 
 H0, H1, H2 = "2026-11-24T16:00:00Z", "2026-11-24T17:00:00Z", "2026-11-24T18:00:00Z"

@@ -19,9 +19,9 @@ from click.testing import CliRunner, Result
 from cli.main import cli
 from por.chain.anvil import Anvil
 from por.chain.litesvm_rpc import LiteSvmRpcServer
+from por.operator.signing import generate
 from por.publish.scheduler import ScheduleConfig, run_schedule
 from por.reserves.attestation import AttestationStore
-from por.signing import generate
 from por.snapshot import ReserveSetup
 from tests.por.audit.forge import rekey_site
 from tests.por.publish.publish_world import DELAY, START, FakeClock, World
@@ -247,7 +247,7 @@ def test_an_attestation_block_time_moved_later_fails_verify_reserves_on_your_nod
     time, re-signed with the exchange's key, passes verify bundle but not your node."""
     import shutil
 
-    from por.signing import signing_key_from_hex
+    from por.operator.signing import signing_key_from_hex
     from tests.por.audit.forge import resign_bundle
     from tests.por.publish.publish_world import KEY_HEX
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli.main import cli
-from por.signing import generate
+from por.operator.signing import generate
 from tests.por.audit.published import Published, published_site
 
 

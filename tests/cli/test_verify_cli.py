@@ -436,11 +436,13 @@ def test_every_help_ends_with_examples(args: list[str]) -> None:
 
 
 HEAVY = ("web3", "solana", "solders", "sqlalchemy", "dask", "numpy", "rich")
+PRODUCER = ("por.operator", "por.builder", "por.snapshot", "por.publish")
 
 
-def test_verify_proof_imports_no_chain_database_or_numeric_libraries(
+def test_verify_proof_imports_no_producer_module_nor_chain_database_or_numeric_libraries(
     fresh: tuple[Path, dict[str, Any]],
 ) -> None:
+    """The verifier's path loads the kernel only: no signing key, builder or publisher code."""
     directory, vector = fresh
     code = (
         "import json, sys\n"
@@ -452,14 +454,15 @@ def test_verify_proof_imports_no_chain_database_or_numeric_libraries(
         "except SystemExit as exc:\n"
         "    code = exc.code\n"
         f"heavy = sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})\n"
-        "print(json.dumps({'code': code, 'heavy': heavy}))\n"
+        f"producer = sorted(m for m in sys.modules if m.startswith({PRODUCER!r}))\n"
+        "print(json.dumps({'code': code, 'heavy': heavy, 'producer': producer}))\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
     )
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report == {"code": 0, "heavy": []}, done.stderr
+    assert report == {"code": 0, "heavy": [], "producer": []}, done.stderr
 
 
 def test_an_account_id_with_a_newline_is_quoted_so_it_cannot_forge_output_lines(

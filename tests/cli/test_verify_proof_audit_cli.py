@@ -9,7 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from cli.main import cli
-from por.signing import generate
+from por.operator.signing import generate
 from tests.por.audit.sitegen import Site, make_site
 
 

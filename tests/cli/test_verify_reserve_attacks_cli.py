@@ -22,8 +22,8 @@ from solders.token.state import Mint, TokenAccount, TokenAccountState
 
 from cli.main import cli
 from por.chain.ethereum_world import _rpc, connect, deploy_contract, mine, mint_tokens
+from por.operator.signing import generate, signing_key_from_hex
 from por.reserves.values import iso_utc
-from por.signing import generate, signing_key_from_hex
 from tests.por.audit.forge import rekey_site, resign_bundle
 from tests.por.audit.published import Published, published_site
 from tests.por.publish.publish_world import KEY_HEX

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from por.keys import SignatureError, SigningKeyError, verify_signature
-from por.signing import (
+from por.operator.signing import (
     ENV_VAR,
     generate,
     load_signing_key,

@@ -27,7 +27,7 @@ from por.manifest import (
     parse_public_key,
     verify_manifest,
 )
-from por.signing import generate
+from por.operator.signing import generate
 
 IDENTITY = "01" + "00" * 31
 TRIVIAL_SIGNATURE = IDENTITY + "00" * 32  # R = identity, S = 0

@@ -20,8 +20,8 @@ from typing import Any
 from por.log import sign_head
 from por.log.head import verify_head
 from por.manifest import sign_manifest
+from por.operator.signing import SigningKey
 from por.publish.bundle import manifest_file_bytes
-from por.signing import SigningKey
 
 
 def _recompute_totals(reserves: dict[str, Any]) -> None:

@@ -23,7 +23,7 @@ from por.log import LogHead, entry_from_manifest, sign_head
 from por.log._rfc9162 import leaf_hash, mth_reference
 from por.manifest import AssetInfo, build_manifest
 from por.model import AccountInput, filler_tag, padded_size
-from por.signing import SigningKey, generate
+from por.operator.signing import SigningKey, generate
 
 ASSETS = (AssetInfo("BTC", 8), AssetInfo("ETH", 18))
 ACCOUNTS = ("alice", "bob", "carol")

@@ -10,7 +10,7 @@ import pytest
 from por.audit.bundle import BUNDLE_CHECKS, verify_bundle_dir
 from por.audit.errors import AuditInputError
 from por.errors import InputError
-from por.signing import generate
+from por.operator.signing import generate
 from tests.por.audit.published import Published
 
 

@@ -14,7 +14,7 @@ import pytest
 from por.audit.errors import EquivocationError, LogMismatchError, MonitorStateError
 from por.audit.monitor import load_state, monitor_log
 from por.audit.source import open_site
-from por.signing import generate
+from por.operator.signing import generate
 from tests.por.audit.sitegen import Site, make_site
 
 

@@ -19,7 +19,7 @@ from por.log import (
     verify_head,
 )
 from por.log._rfc9162 import consistency_proof_reference, mth_reference
-from por.signing import generate
+from por.operator.signing import generate
 
 KEY = generate()
 ROOT = hashlib.sha256(b"some root").digest()

@@ -20,8 +20,8 @@ from typing import Any
 from por.chain.ethereum_world import _rpc, connect, mint_tokens, set_eth_balances
 from por.chain.reserve_world import ReserveWorld, build_reserve_world, split
 from por.chain.solana_world import fund_sol, fund_usdc, set_clock
+from por.operator.signing import SigningKey, signing_key_from_hex
 from por.publish import AnchorConfig, Publisher, PublisherConfig, open_publication_db
-from por.signing import SigningKey, signing_key_from_hex
 from por.snapshot import ReserveSetup
 from tests.por.snapshot.snapshot_ledger import append, cmd, make_ledger
 

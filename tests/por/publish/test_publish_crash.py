@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 
 from por.chain.litesvm_rpc import LiteSvmRpcServer
+from por.operator.signing import write_key_file
 from por.publish.anchor import Anchorer
-from por.signing import write_key_file
 from tests.por.publish.checks import check_publication
 from tests.por.publish.publish_world import DELAY, SECRET, START, FakeClock, World, iso
 

@@ -434,7 +434,7 @@ def test_a_leaf_list_worker_dies_with_a_killed_publisher(tmp_path: Path) -> None
     import signal
     from concurrent.futures import ProcessPoolExecutor
 
-    from por._workers import die_with_parent
+    from por.operator.workers import die_with_parent
 
     marker = tmp_path / "worker.pid"
     pid = os.fork()

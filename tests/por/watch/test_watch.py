@@ -54,7 +54,7 @@ def _config(world: World, sol_url: str, **overrides: Any) -> WatchConfig:
 
 
 def test_the_key_is_the_worlds() -> None:
-    from por.signing import signing_key_from_hex
+    from por.operator.signing import signing_key_from_hex
 
     assert signing_key_from_hex(KEY_HEX, "k").public_key_hex == KEY.hex()
 
