@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from exchange.model import ANY, CORE_BUCKETS, NEGATIVE, POSITIVE, Event
 
 if TYPE_CHECKING:
-    from exchange.engine import Context
     from exchange.state import LedgerState
 
 __all__ = [
@@ -41,9 +40,13 @@ ENGINE_MODULES: tuple[str, ...] = (
 A listed module that is not installed (or has no `register` yet) is skipped.
 """
 
+# A handler and a job receive the engine's `exchange.engine.Context` (typed `Any` here: the
+# engine builds on this module, so naming its `Context` back would tie the two both ways).
 Parser = Callable[[dict[str, Any]], Any]
-Handler = Callable[["Context", Any], None]
-JobRun = Callable[["Context", int], None]
+Handler = Callable[[Any, Any], None]
+"""`handle(ctx: Context, params)`: applies the ledger rules of one parsed command."""
+JobRun = Callable[[Any, int], None]
+"""`run(ctx: Context, instant)`: one run of a periodic job at `instant` (ms)."""
 ReplayHook = Callable[["LedgerState", Event], None]
 DigestPart = Callable[["LedgerState"], bytes]
 
