@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from cli._errors import EXIT_FAILED, EXIT_USAGE, Rule, reporter
+from cli._options import rpc_option
 
 __all__ = ["attestation_dir", "reserves"]
 
@@ -106,8 +107,8 @@ def _common(func: F) -> F:
                 metavar="HEX",
                 help="The exchange's manifest key (64 hex): every message names it.",
             ),  # fmt: skip
-            click.option("--eth-rpc", default=None, metavar="URL", help="An Ethereum node."),
-            click.option("--sol-rpc", default=None, metavar="URL", help="A Solana node."),
+            rpc_option("eth", "An Ethereum node."),
+            rpc_option("sol", "A Solana node."),
         ]
     ):
         func = option(func)

@@ -24,6 +24,7 @@ import click
 
 from cli._errors import EXIT_FAILED, EXIT_USAGE, Rule, fail, reporter
 from cli._leaflist import leaf_list_policy, with_leaf_list_options
+from cli._options import reader_rpc_option
 from cli._pieces import pieces_option
 
 if TYPE_CHECKING:
@@ -191,20 +192,8 @@ Examples:
     help="Snapshot secret (hex, >= 32 bytes) for nonces and fillers; default: a fresh one,"
     " kept in the snapshot's private/secret.",
 )
-@click.option(
-    "--eth-rpc",
-    envvar="POR_ETH_RPC",
-    multiple=True,
-    metavar="URL",
-    help="Ethereum JSON-RPC URL; repeat it: every node must read the same balances.",
-)
-@click.option(
-    "--sol-rpc",
-    envvar="POR_SOL_RPC",
-    multiple=True,
-    metavar="URL",
-    help="Solana JSON-RPC URL; repeat it: every node must read the same balances.",
-)
+@reader_rpc_option("eth")
+@reader_rpc_option("sol")
 @click.option(
     "--public-key",
     "public_key_hex",

@@ -12,13 +12,23 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from cli._errors import EXIT_FAILED, EXIT_USAGE, Rule, fail, one_line, reporter
+from cli._options import (
+    anchor_rpc_option,
+    assets_option,
+    identity_option,
+    json_option,
+    manifest_option,
+    public_key_option,
+    rpc_option,
+    site_option,
+)
 
 if TYPE_CHECKING:
     from por.audit.batch import AccountHour, ProofOutcome
@@ -27,17 +37,9 @@ if TYPE_CHECKING:
     from por.model import Node
     from por.proofset import AccountClaim, ProofSet
 
-__all__ = [
-    "EXIT_INVALID",
-    "EXIT_USAGE",
-    "json_option",
-    "manifest_option",
-    "public_key_option",
-    "verify",
-]
+__all__ = ["EXIT_INVALID", "EXIT_USAGE", "verify"]
 
 EXIT_INVALID = EXIT_FAILED
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _rules() -> list[Rule]:
@@ -52,32 +54,6 @@ def _rules() -> list[Rule]:
 
 
 reported = reporter("error: ", _rules)
-
-
-manifest_option = click.option(
-    "--manifest",
-    "manifest_path",
-    required=True,
-    metavar="MANIFEST.json",
-    help="The snapshot's signed manifest.",
-)
-json_option = click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON object on stdout instead of text."
-)
-
-
-def public_key_option(*, required: bool, multiple: bool = False) -> Callable[[F], F]:
-    """The one `--public-key` of every `verify` command (`public_key_hex`, or `public_keys`
-    when it may be repeated); what its absence means is said by each command's help."""
-    return click.option(
-        "--public-key",
-        "public_keys" if multiple else "public_key_hex",
-        metavar="HEX",
-        required=required,
-        multiple=multiple,
-        help="The exchange's pinned Ed25519 key (64 hex): a manifest or log head signed by"
-        " any other key is invalid.",
-    )
 
 
 TRUST_MANIFEST_KEY_WARNING = (
@@ -708,7 +684,7 @@ def _duration(text: str) -> timedelta:
         "por verify log --site ./site --public-key HEX --state mon.json --max-age 90m",
     ),
 )
-@click.option("--site", "site_location", required=True, metavar="DIR|URL", help="The site.")
+@site_option("The site.", required=True)
 @public_key_option(required=True, multiple=True)
 @click.option(
     "--state",
@@ -832,18 +808,6 @@ def _checks_table(title: str, checks: Sequence[Any]) -> None:
     Console(width=160).print(table)
 
 
-assets_option = click.option(
-    "--assets",
-    "assets_file",
-    default=None,
-    type=click.Path(dir_okay=False),
-    metavar="FILE",
-    help="Your pinned asset registry (.json/.toml, the `assets` table of a wallet file): which"
-    " token contract, SPL mint or native coin each reserve asset is on each chain. Without it"
-    " the registry the manifest signs is trusted, and stderr says so.",
-)
-
-
 attestation_age_option = click.option(
     "--max-attestation-age",
     "max_attestation_age",
@@ -896,29 +860,9 @@ def _trusted_registry_note(document: Any) -> None:
 @public_key_option(required=True)
 @assets_option
 @attestation_age_option
-@click.option(
-    "--identity",
-    "identity_files",
-    multiple=True,
-    type=click.Path(dir_okay=False),
-    metavar="KEYFILE",
-    help="Your age identity file (AGE-SECRET-KEY-1..., as age-keygen or `por keys"
-    " age-generate` write it): opens a leaf list encrypted for the auditors (repeatable).",
-)
-@click.option(
-    "--site",
-    "site_location",
-    default=None,
-    metavar="DIR|URL",
-    help="The site whose log holds this hour (default: the site around DIR).",
-)
-@click.option(
-    "--eth-rpc",
-    "eth_rpc",
-    default=None,
-    metavar="URL",
-    help="Your own Ethereum node: check the on-chain anchors too.",
-)
+@identity_option
+@site_option("The site whose log holds this hour (default: the site around DIR).")
+@anchor_rpc_option
 @click.option(
     "--anchor-contract",
     default=None,
@@ -1003,19 +947,17 @@ def bundle_command(
     ),
 )
 @click.argument("directory", metavar="DIR")
-@click.option(
-    "--eth-rpc",
-    "eth_rpcs",
+@rpc_option(
+    "eth",
+    "Your own Ethereum (archive) node; repeat it to check against each node.",
     multiple=True,
-    metavar="URL",
-    help="Your own Ethereum (archive) node; repeat it to check against each node.",
+    dest="eth_rpcs",
 )
-@click.option(
-    "--sol-rpc",
-    "sol_rpcs",
+@rpc_option(
+    "sol",
+    "Your own Solana RPC node; repeat it to check against each node.",
     multiple=True,
-    metavar="URL",
-    help="Your own Solana RPC node; repeat it to check against each node.",
+    dest="sol_rpcs",
 )
 @public_key_option(required=False)
 @assets_option
@@ -1044,56 +986,36 @@ def reserves_command(
     manifest's own key, said on stderr). Exit 0 when every check passes, 1 naming what
     fails, 2 unreadable.
     """
-    from por.audit.bundle import Check
-    from por.audit.reserves import verify_reserves
-    from por.audit.reserves_bundle import (
-        pinned_asset_registry,
-        read_reserves_bundle,
-        signed_reserves_check,
-    )
+    from por.audit.reserves_bundle import pinned_asset_registry, verify_reserves_dir
     from por.manifest import parse_public_key
 
     if not eth_rpcs and not sol_rpcs:
         raise click.UsageError("give --eth-rpc URL and/or --sol-rpc URL")
-    bundle = read_reserves_bundle(directory)
-    reserves, document, manifest = bundle.reserves, bundle.document, bundle.manifest
     assets = pinned_asset_registry(assets_file)
-    checks: list[Check] = []
-    key = None
-    if public_key_hex is not None:
-        key = parse_public_key(public_key_hex)
-        checks.append(signed_reserves_check(bundle, key))
-    else:
+    report = verify_reserves_dir(
+        directory,
+        eth_rpcs,
+        sol_rpcs,
+        public_key=None if public_key_hex is None else parse_public_key(public_key_hex),
+        assets=assets,
+        policy=_attestation_policy(max_attestation_age),
+    )
+    if not report.key_pinned:
         click.echo(
             "note: no --public-key given: ownership proofs are checked against the manifest's"
             " own key, which you have not pinned",
             err=True,
         )
-    checks += verify_reserves(
-        reserves,
-        eth_rpcs,
-        sol_rpcs,
-        manifest=manifest,
-        document=document,
-        assets=assets,
-        exchange_key=key,
-        policy=_attestation_policy(max_attestation_age),
-    )
     if assets is None:
-        _trusted_registry_note(document)
-    failed = [c for c in checks if c.status == "fail"]
+        _trusted_registry_note(report.document)
     if as_json:
-        _print_json(
-            {
-                "valid": not failed,
-                "checks": _checks_json(checks),
-            }
-        )
+        _print_json({"valid": report.passed, "checks": _checks_json(report.checks)})
     else:
-        verdict = "every check passes" if not failed else "FAILED"
-        _checks_table(f"reserves of {_shown(str(reserves.get('exchange')))}: {verdict}", checks)
-    if failed:
-        fail(f"invalid: reserves: {_failed_names(failed)}", EXIT_INVALID)
+        verdict = "every check passes" if report.passed else "FAILED"
+        exchange = _shown(str(report.reserves.get("exchange")))
+        _checks_table(f"reserves of {exchange}: {verdict}", report.checks)
+    if not report.passed:
+        fail(f"invalid: reserves: {_failed_names(report.failed)}", EXIT_INVALID)
 
 
 @verify.command(
@@ -1105,20 +1027,8 @@ def reserves_command(
 )
 @click.argument("site_dir", metavar="SITE_DIR")
 @public_key_option(required=True)
-@click.option(
-    "--eth-rpc",
-    default=None,
-    metavar="URL",
-    help="Your own Ethereum node: check every hour's on-chain anchor too.",
-)
-@click.option(
-    "--identity",
-    "identity_files",
-    multiple=True,
-    type=click.Path(dir_okay=False),
-    metavar="KEYFILE",
-    help="Your age identity file: rebuilds the hours whose leaf list is encrypted for you.",
-)
+@anchor_rpc_option
+@identity_option
 @json_option
 @reported
 def history_command(
@@ -1160,25 +1070,9 @@ def history_command(
             }
         )
     else:
-        from por.audit.bundle import Check
-
-        rows = list(report.site_checks)
-        for b in report.bundles:
-            sid = b.manifest.snapshot_id if b.manifest is not None else b.directory.name
-            failed = b.failed
-            skipped = sorted({c.name for c in b.checks if c.status == "skip"})
-            detail = (
-                "; ".join(f"{c.name}: {c.detail}" for c in failed)
-                if failed
-                else "all checks pass" + (f" (skipped: {', '.join(skipped)})" if skipped else "")
-            )
-            rows.append(Check(sid, "fail" if failed else "pass", detail))
+        rows = [*report.site_checks, *report.hour_summaries()]
         verdict = "all pass" if report.passed else "FAILED"
         _checks_table(f"site {_shown(site_dir)}: {len(report.bundles)} hours, {verdict}", rows)
     if not report.passed:
-        bad = [c.name for c in report.site_checks if c.status == "fail"] + [
-            (b.manifest.snapshot_id if b.manifest is not None else b.directory.name)
-            for b in report.bundles
-            if not b.passed
-        ]
+        bad = report.failed_names()
         fail(f"invalid: history: failed: {', '.join(bad)}", EXIT_INVALID)

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from cli._errors import EXIT_FAILED, EXIT_USAGE, Rule, reporter
+from cli._options import rpc_option
 
 __all__ = ["watch"]
 
@@ -47,8 +48,8 @@ Examples:
     metavar="HEX",
     help="The exchange's pinned manifest key (64 hex digits).",
 )
-@click.option("--eth-rpc", metavar="URL", help="Your Ethereum node (JSON-RPC).")
-@click.option("--sol-rpc", metavar="URL", help="Your Solana node (JSON-RPC).")
+@rpc_option("eth", "Your Ethereum node (JSON-RPC).")
+@rpc_option("sol", "Your Solana node (JSON-RPC).")
 @click.option(
     "--once",
     is_flag=True,

@@ -41,6 +41,33 @@ class HistoryReport:
             b.passed for b in self.bundles
         )
 
+    def hour_summaries(self) -> list[Check]:
+        """One check per hour, named by its snapshot (else its directory): failed with its
+        failed checks' details, or passed, naming the checks that did not run."""
+        summaries = []
+        for bundle in self.bundles:
+            failed = bundle.failed
+            skipped = sorted({c.name for c in bundle.not_run})
+            if failed:
+                detail = "; ".join(f"{c.name}: {c.detail}" for c in failed)
+            elif skipped:
+                detail = f"all checks pass (skipped: {', '.join(skipped)})"
+            else:
+                detail = "all checks pass"
+            summaries.append(Check(_hour_name(bundle), "fail" if failed else "pass", detail))
+        return summaries
+
+    def failed_names(self) -> list[str]:
+        """The site checks that failed, then the hours that failed (as `hour_summaries`
+        names them)."""
+        sites = [c.name for c in self.site_checks if c.status == "fail"]
+        return sites + [_hour_name(b) for b in self.bundles if not b.passed]
+
+
+def _hour_name(bundle: BundleReport) -> str:
+    """An hour by its snapshot id, or its directory when its manifest did not verify."""
+    return bundle.manifest.snapshot_id if bundle.manifest is not None else bundle.directory.name
+
 
 def _bundle_dirs(root: Path) -> list[Path]:
     base = root / SNAPSHOTS_DIR

@@ -1,32 +1,38 @@
-"""`por verify reserves`' inputs and first check: a bundle's reserves.json and manifest.
+"""`por verify reserves` from a bundle directory: its inputs, its first check, the run.
 
 The edge for the reserves re-read (`por.audit.reserves.verify_reserves` decides): the two
 files read (bounded) and parsed, the pinned key's check that reserves.json is the file the
-signed manifest lists, and the auditor's asset registry. Unusable input is an
-`InputError` (exit 2); a manifest that does not parse or verify a `ManifestError`.
+signed manifest lists, and the auditor's asset registry; `verify_reserves_dir` runs them
+in order and returns every check in one report. Unusable input is an `InputError`
+(exit 2); a manifest that does not parse or verify a `ManifestError`.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from por._input import load_json, read_bounded
 from por.audit.bundle import Check
+from por.audit.reserves import verify_reserves
 from por.errors import InputError
 from por.manifest import Manifest, parse_manifest_bytes, verify_manifest
 
 if TYPE_CHECKING:
+    from por.reserves.attestation import AttestationPolicy
     from por.reserves.registry import AssetRegistry
 
 __all__ = [
     "ReservesBundle",
+    "ReservesReport",
     "pinned_asset_registry",
     "read_reserves_bundle",
     "signed_reserves_check",
     "trusted_registry_description",
+    "verify_reserves_dir",
 ]
 
 
@@ -69,6 +75,55 @@ def signed_reserves_check(bundle: ReservesBundle, key: bytes) -> Check:
         else "reserves.json's SHA-256 is not the one the signed manifest lists"
     )
     return Check("manifest", "pass" if ok else "fail", detail)
+
+
+@dataclass(frozen=True, slots=True)
+class ReservesReport:
+    """A bundle's reserves checked and re-read: every check in order (with a pinned key the
+    "manifest" check first), the files as read, and whether the key was pinned (without
+    one, ownership proofs were checked against the manifest's own key)."""
+
+    checks: list[Check]
+    reserves: dict[str, Any]
+    document: Any
+    key_pinned: bool
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if c.status == "fail"]
+
+    @property
+    def passed(self) -> bool:
+        """No check failed (a skipped one did not run)."""
+        return not self.failed
+
+
+def verify_reserves_dir(
+    directory: str | Path,
+    eth_rpcs: Sequence[str],
+    sol_rpcs: Sequence[str],
+    *,
+    public_key: bytes | None = None,
+    assets: AssetRegistry | None = None,
+    policy: AttestationPolicy | None = None,
+) -> ReservesReport:
+    """`por verify reserves`: the bundle's files read, with `public_key` its signed manifest
+    lists reserves.json (`ManifestError` when the signature fails), then `verify_reserves`
+    against the auditor's nodes (`assets`: the pinned registry; `policy`: the attestation
+    ages, None for the defaults)."""
+    bundle = read_reserves_bundle(directory)
+    checks = [] if public_key is None else [signed_reserves_check(bundle, public_key)]
+    checks += verify_reserves(
+        bundle.reserves,
+        eth_rpcs,
+        sol_rpcs,
+        manifest=bundle.manifest,
+        document=bundle.document,
+        assets=assets,
+        exchange_key=public_key,
+        policy=policy,
+    )
+    return ReservesReport(checks, bundle.reserves, bundle.document, public_key is not None)
 
 
 def pinned_asset_registry(path: str | None) -> AssetRegistry | None:
