@@ -22,6 +22,7 @@ import click
 
 from cli._errors import EXIT_FAILED, EXIT_USAGE, Rule, reporter
 from cli._leaflist import leaf_list_options, leaf_list_policy
+from cli._options import reader_rpc_option, rpc_option
 from cli._pieces import pieces_option
 
 if TYPE_CHECKING:
@@ -155,21 +156,14 @@ def _common(func: F) -> F:
             default=None,
             help="Ownership key store (JSON file or directory holding it).",
         ),
-        click.option(
-            "--eth-rpc",
-            envvar="POR_ETH_RPC",
-            multiple=True,
-            metavar="URL",
-            help="Ethereum JSON-RPC URL (reserves and, the first one, the anchor); repeat it:"
+        rpc_option(
+            "eth",
+            "Ethereum JSON-RPC URL (reserves and, the first one, the anchor); repeat it:"
             " every node must read the same balances, else the hour is not published.",
-        ),
-        click.option(
-            "--sol-rpc",
-            envvar="POR_SOL_RPC",
             multiple=True,
-            metavar="URL",
-            help="Solana JSON-RPC URL; repeat it: every node must read the same balances.",
+            env=True,
         ),
+        reader_rpc_option("sol"),
         click.option(
             "--anchor",
             "anchor_address",
