@@ -115,6 +115,22 @@ class Market:
         per_step = step * price // self.scale
         return quantity // step * (per_step - (-per_step * self.lock_fee_ppm // PPM))
 
+    def order_quantity(self, quantity: int, price: int) -> int:
+        """`quantity` rounded up to the step, then raised to the least quantity on the grid
+        whose notional at `price` reaches `min_notional` (how engines size their own orders)."""
+        step = self.step_size
+        qty = -(-quantity // step) * step
+        if qty * price // self.scale < self.min_notional:
+            least = -(-self.min_notional * self.scale // price)
+            qty = -(-least // step) * step
+        return qty
+
+    def quantity_to_raise(self, proceeds: int, price: int) -> int:
+        """The `order_quantity` of a sale at `price` whose proceeds after the taker fee cover
+        `proceeds` quote units (settlement's conversion, liquidation's collateral sale)."""
+        gross = -(-proceeds * PPM // max(PPM - self.taker_fee_ppm, 1))
+        return self.order_quantity(-(-gross * self.scale // price), price)
+
 
 def fee(notional: int, ppm: int) -> int:
     """Fee on `notional` at `ppm`, rounded in the exchange's favour.

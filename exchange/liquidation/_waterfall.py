@@ -41,7 +41,7 @@ from exchange.matching import (
 )
 from exchange.model import BACKSTOP, INSURANCE
 from exchange.pricing import QUOTE_ASSET, asset_price
-from exchange.values import FRACTION, PPM, Side
+from exchange.values import FRACTION, Side
 
 if TYPE_CHECKING:
     from exchange.engine import Context
@@ -272,8 +272,7 @@ def _sell_collateral(run: Run, account: str, want: int, debt: str) -> bool:
         if market is None or edge is None:
             continue
         step = market.step_size
-        gross = -(-want * PPM // max(PPM - market.taker_fee_ppm, 1))
-        qty = _at_least_min_notional(market, -(-gross * market.scale // edge), edge)
+        qty = market.quantity_to_raise(want, edge)
         held = ensure_available(ctx, account, asset, qty)
         qty = min(qty, held // step * step)
         if qty <= 0:
@@ -300,7 +299,7 @@ def _buy_debt_asset(run: Run, account: str, asset: str, want: int) -> bool:
     if market is None or edge is None:
         return False
     step = market.step_size
-    qty = _at_least_min_notional(market, want, edge)
+    qty = market.order_quantity(want, edge)
     cost = market.buy_lock(qty, edge)
     have = ensure_available(ctx, account, QUOTE_ASSET, cost)
     sold = False
@@ -317,16 +316,6 @@ def _buy_debt_asset(run: Run, account: str, asset: str, want: int) -> bool:
              quantity=qty, filled=got, price=edge, debt=asset,
              cost=before - ctx.balance(account, QUOTE_ASSET))  # fmt: skip
     return sold or got > 0
-
-
-def _at_least_min_notional(market: Market, qty: int, price: int) -> int:
-    """`qty` rounded up to the step, raised to the market's minimum notional at `price`."""
-    step = market.step_size
-    qty = -(-qty // step) * step
-    if qty * price // market.scale < market.min_notional:
-        least = -(-market.min_notional * market.scale // price)
-        qty = -(-least // step) * step
-    return qty
 
 
 def _take(

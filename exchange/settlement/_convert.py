@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from exchange.lending import ensure_available, sweep_credited
 from exchange.matching import OrderRejected, place_order
-from exchange.values import PPM, Side
+from exchange.values import Side
 
 if TYPE_CHECKING:
     from exchange.engine import Context
@@ -42,19 +42,6 @@ def _spot_market(ms: MatchingState, asset: str, quote: str) -> Market | None:
         if not market.is_perp and market.base == asset and market.quote == quote:
             return market
     return None
-
-
-def _quantity(market: Market, want: int, edge: int) -> int:
-    """Base quantity whose proceeds at `edge`, after the taker fee, cover `want` (rounded
-    up to the step, raised to the minimum notional)."""
-    step = market.step_size
-    gross = -(-want * PPM // max(PPM - market.taker_fee_ppm, 1))
-    base = -(-gross * market.scale // edge)
-    qty = -(-base // step) * step
-    if qty * edge // market.scale < market.min_notional:
-        least = -(-market.min_notional * market.scale // edge)
-        qty = -(-least // step) * step
-    return qty
 
 
 def convert_collateral(
@@ -82,7 +69,7 @@ def convert_collateral(
             if market is None or edge is None:
                 continue
             step = market.step_size
-            qty = _quantity(market, owed, edge)
+            qty = market.quantity_to_raise(owed, edge)
             held = ensure_available(ctx, account, asset, qty)
             qty = min(qty, held // step * step)
             if qty <= 0:
