@@ -27,7 +27,15 @@ from typing import TYPE_CHECKING
 
 from exchange.lending import ensure_available
 from exchange.matching import Reject, find_matching_state, spot_need
-from exchange.values import FRACTION, OrderType, SelfTradePrevention, Side, ceil_div, ceil_sqrt
+from exchange.values import (
+    FRACTION,
+    PPM,
+    OrderType,
+    SelfTradePrevention,
+    Side,
+    ceil_div,
+    ceil_sqrt,
+)
 
 from ._params import QUOTE, CollateralParams, index_price, margin_state, mark_price
 
@@ -321,7 +329,7 @@ class MarginRisk:
         if risk.unpriced:
             return PRICE_REJECT
         mark = mark_price(state, symbol, market.base) or limit
-        fee = ceil_div(quantity * mark * max(market.taker_fee_ppm, 0), market.scale * 1_000_000)
+        fee = ceil_div(quantity * mark * max(market.taker_fee_ppm, 0), market.scale * PPM)
         if risk.equity - fee < risk.initial:
             return MARGIN_REJECT
         return None
