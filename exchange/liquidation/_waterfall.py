@@ -221,15 +221,6 @@ def _close_positions(run: Run, account: str) -> bool:
     return filled
 
 
-def _spot_market(run: Run, asset: str) -> Market | None:
-    """The asset's spot market against USDC (the first by symbol), if there is one."""
-    for symbol in sorted(run.ms.books):
-        market = run.ms.books[symbol].market
-        if not market.is_perp and market.base == asset and market.quote == QUOTE_ASSET:
-            return market
-    return None
-
-
 def _repay_through_book(run: Run, account: str) -> bool:
     """One slice (`slice` of the debt, rounded up) of each debt the account's own funds did
     not cover, bought with the spot books, then repaid (`_repay_own`). True if filled."""
@@ -267,7 +258,7 @@ def _sell_collateral(run: Run, account: str, want: int, debt: str) -> bool:
             continue
         if ctx.balance(account, asset) + ctx.balance(account, asset, "lent") <= 0:
             continue
-        market = _spot_market(run, asset)
+        market = run.ms.spot_market(asset, QUOTE_ASSET)
         edge = None if market is None else run.ms.band.worst_price(market, Side.SELL)
         if market is None or edge is None:
             continue
@@ -294,7 +285,7 @@ def _buy_debt_asset(run: Run, account: str, asset: str, want: int) -> bool:
     sold for what is missing). Sized to what the buy may lock, so the pre-trade check never
     borrows. True if anything filled (the sale included)."""
     ctx = run.ctx
-    market = _spot_market(run, asset)
+    market = run.ms.spot_market(asset, QUOTE_ASSET)
     edge = None if market is None else run.ms.band.worst_price(market, Side.BUY)
     if market is None or edge is None:
         return False

@@ -12,6 +12,7 @@ from ._position import Position
 
 if TYPE_CHECKING:
     from exchange.engine import Context
+    from exchange.market import Market
     from exchange.state import LedgerState
 
 __all__ = ["MODULE", "MatchingState", "PreTradeRisk", "find_matching_state", "matching_state"]
@@ -65,6 +66,15 @@ class MatchingState:
         if pos is None:
             pos = self.positions[(account, market)] = Position()
         return pos
+
+    def spot_market(self, base: str, quote: str) -> Market | None:
+        """The spot market of `base` against `quote` (the first by symbol), if there is one:
+        where settlement and liquidation sell collateral or buy a debt asset."""
+        for symbol in sorted(self.books):
+            market = self.books[symbol].market
+            if not market.is_perp and market.base == base and market.quote == quote:
+                return market
+        return None
 
 
 def matching_state(state: LedgerState) -> MatchingState:

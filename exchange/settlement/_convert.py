@@ -29,19 +29,9 @@ from exchange.values import Side
 
 if TYPE_CHECKING:
     from exchange.engine import Context
-    from exchange.market import Market
     from exchange.matching import MatchingState
 
 __all__ = ["convert_after_settlement", "convert_collateral", "replay_conversions"]
-
-
-def _spot_market(ms: MatchingState, asset: str, quote: str) -> Market | None:
-    """The asset's spot market against `quote` (the first by symbol), if there is one."""
-    for symbol in sorted(ms.books):
-        market = ms.books[symbol].market
-        if not market.is_perp and market.base == asset and market.quote == quote:
-            return market
-    return None
 
 
 def convert_collateral(
@@ -64,7 +54,7 @@ def convert_collateral(
                 continue
             if ctx.balance(account, asset) + ctx.balance(account, asset, "lent") <= 0:
                 continue
-            market = _spot_market(ms, asset, quote)
+            market = ms.spot_market(asset, quote)
             edge = None if market is None else ms.band.worst_price(market, Side.SELL)
             if market is None or edge is None:
                 continue
