@@ -12,6 +12,7 @@ import click
 
 __all__ = [
     "anchor_rpc_option",
+    "engine_options",
     "assets_option",
     "identity_option",
     "json_option",
@@ -108,3 +109,26 @@ def reader_rpc_option(chain: Chain) -> Callable[[F], F]:
 
 
 anchor_rpc_option = rpc_option("eth", "Your own Ethereum node: check the on-chain anchors too.")
+
+
+def engine_options(f: F) -> F:
+    """`--engine` and `--dask-scheduler`: where the tree is built (snapshot, publish,
+    schedule)."""
+    f = click.option(
+        "--dask-scheduler",
+        "dask_scheduler",
+        default=None,
+        metavar="ADDRESS",
+        envvar="POR_DASK_SCHEDULER",
+        help="With --engine dask: the cluster's scheduler (e.g. tcp://10.0.0.5:8786; env"
+        " POR_DASK_SCHEDULER); else a local cluster of one worker per core. The pieces go"
+        " to the workers as account shards under --out, which every worker must see at"
+        " the same path.",
+    )(f)
+    return click.option(
+        "--engine",
+        type=click.Choice(["serial", "local", "dask"]),
+        default="local",
+        show_default=True,
+        help="Where the tree is built: in this process, in forked workers, or on Dask.",
+    )(f)

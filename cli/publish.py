@@ -22,7 +22,7 @@ import click
 
 from cli._errors import EXIT_FAILED, EXIT_USAGE, Rule, reporter
 from cli._leaflist import leaf_list_options, leaf_list_policy
-from cli._options import reader_rpc_option, rpc_option
+from cli._options import engine_options, reader_rpc_option, rpc_option
 from cli._pieces import pieces_option
 
 if TYPE_CHECKING:
@@ -186,13 +186,7 @@ def _common(func: F) -> F:
             hidden=True,
             help="Deprecated: --leaf-list none.",
         ),
-        click.option(
-            "--engine",
-            type=click.Choice(["serial", "local", "dask"]),
-            default="local",
-            show_default=True,
-            help="Where the tree is built.",
-        ),
+        engine_options,
         click.option(
             "--min-leaves",
             type=click.IntRange(min=0),
@@ -268,6 +262,7 @@ def _publisher(
         ),
         min_leaves=opts["min_leaves"],
         engine=opts["engine"],
+        scheduler=opts["dask_scheduler"],
         late_after_s=opts["late_after"],
         pieces=PiecePolicy.parse(opts["pieces"]),
     )

@@ -24,7 +24,7 @@ import click
 
 from cli._errors import EXIT_FAILED, EXIT_USAGE, Rule, fail, reporter
 from cli._leaflist import leaf_list_policy, with_leaf_list_options
-from cli._options import reader_rpc_option
+from cli._options import engine_options, reader_rpc_option
 from cli._pieces import pieces_option
 
 if TYPE_CHECKING:
@@ -202,13 +202,7 @@ Examples:
     help="With --wallets: the public key that will sign this hour's manifest (every"
     " ownership message names it, so no other exchange can reuse the proofs).",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["serial", "local", "dask"]),
-    default="local",
-    show_default=True,
-    help="Where the tree builder runs its partitions.",
-)
+@engine_options
 @click.option(
     "--min-leaves",
     type=click.IntRange(min=0),
@@ -230,6 +224,7 @@ def snapshot(
     sol_rpc: tuple[str, ...],
     public_key_hex: str | None,
     engine: str,
+    dask_scheduler: str | None,
     min_leaves: int,
     leaf_list: str | None,
     auditors: tuple[str, ...],
@@ -287,6 +282,7 @@ def snapshot(
                 secret=secret,
                 reserves=setup,
                 engine=engine,  # type: ignore[arg-type]
+                scheduler=dask_scheduler,
                 min_leaves=min_leaves,
                 publish_leaves=policy.needs_leaves,
                 pieces=piece_policy,

@@ -992,20 +992,17 @@ def reserves_command(
     if not eth_rpcs and not sol_rpcs:
         raise click.UsageError("give --eth-rpc URL and/or --sol-rpc URL")
     assets = pinned_asset_registry(assets_file)
-    report = verify_reserves_dir(
-        directory,
-        eth_rpcs,
-        sol_rpcs,
-        public_key=None if public_key_hex is None else parse_public_key(public_key_hex),
-        assets=assets,
-        policy=_attestation_policy(max_attestation_age),
-    )
-    if not report.key_pinned:
+    key = None if public_key_hex is None else parse_public_key(public_key_hex)
+    policy = _attestation_policy(max_attestation_age)
+    if key is None:  # said before the nodes are read, so it shows when one cannot be
         click.echo(
             "note: no --public-key given: ownership proofs are checked against the manifest's"
             " own key, which you have not pinned",
             err=True,
         )
+    report = verify_reserves_dir(
+        directory, eth_rpcs, sol_rpcs, public_key=key, assets=assets, policy=policy
+    )
     if assets is None:
         _trusted_registry_note(report.document)
     if as_json:

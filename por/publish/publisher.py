@@ -124,6 +124,7 @@ class PublisherConfig:
     leaf_list: LeafListPolicy = field(default_factory=LeafListPolicy)
     min_leaves: int = 0
     engine: str = "local"
+    scheduler: str | None = None  # a Dask cluster's address for engine "dask" (else local)
     late_after_s: int = 900
     pieces: PiecePolicy = DEFAULT_POLICY
 
@@ -345,6 +346,7 @@ class Publisher:
                 publish_leaves=self.config.leaf_list.needs_leaves,
                 pieces=self.config.pieces,
                 progress=self.progress,
+                scheduler=self.config.scheduler,
             )
         except SnapshotError as exc:
             if type(exc.__cause__).__name__ == "CutNotFinalError":

@@ -42,8 +42,9 @@ from numpy.typing import NDArray
 
 from por._fields import node_json
 from por._hashing import AMOUNT_LIMIT, HASH_BYTES, tag_hash
-from por.builder import AccountBatch, BuiltTree, EngineName, build_tree
+from por.builder import AccountBatch, BuiltTree, EngineName, build_tree, build_tree_from_shards
 from por.builder.proofstore import ProofStore
+from por.builder.shards import write_shards
 from por.model import Node
 from por.operator.fsync import fsync_dir, fsync_path
 from por.operator.progress import NO_PROGRESS, Progress
@@ -593,14 +594,18 @@ def take_snapshot(
     pieces: PiecePolicy = DEFAULT_POLICY,
     after_step: Callable[[str], None] | None = None,
     progress: Progress = NO_PROGRESS,
+    scheduler: str | None = None,
 ) -> SnapshotResult:
     """Take the snapshot at `at` and write `<out>/<name>/` (see the module docstring).
 
     `secret` derives nonces, the split into pieces (`pieces`, the policy) and filler tags;
     when None a fresh one is generated and kept in `private/secret`. `after_step(name)` is
     called after each step (tests use it to fail midway); `progress` receives each stage
-    (cut, reserves, pieces, tree, check, store, publish, write) with its counts. Raises
-    SnapshotError (or a reserves error); nothing is left behind.
+    (cut, reserves, pieces, tree, check, store, publish, write) with its counts. With
+    `engine="dask"` the tree is built from account shards (`_build`): `scheduler` is the
+    cluster's address (else a LocalCluster here), and `out` must then be storage every
+    worker sees at the same path. Raises SnapshotError (or a reserves error); nothing is
+    left behind.
     """
     snapshot_id, at_dt = parse_snapshot_time(at)
     if secret is not None and len(secret) < SECRET_BYTES_MIN:
@@ -629,6 +634,7 @@ def take_snapshot(
             pieces,
             after_step or (lambda _step: None),
             progress,
+            scheduler,
         )
         _make_private(tmp / "private")
         _fsync_tree(tmp)
@@ -657,6 +663,7 @@ def _run(
     policy: PiecePolicy,
     after_step: Callable[[str], None],
     progress: Progress = NO_PROGRESS,
+    scheduler: str | None = None,
 ) -> SnapshotResult:
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -690,15 +697,8 @@ def _run(
     private.mkdir(mode=0o700)  # private from the start; its files are made 0600 at the end
     pieces = split_pieces(cut.leaves.batch, policy, snapshot_id, secret)
     lap("pieces", "tree", pieces=pieces.count)
-    built: BuiltTree = build_tree(
-        pieces.batch,
-        cut.symbols,
-        snapshot_id,
-        secret,
-        min_leaves=min_leaves,
-        engine=engine,
-        out_dir=private / "tree",
-        pieces=True,
+    built = _build(
+        pieces.batch, cut.symbols, snapshot_id, secret, min_leaves, engine, private, scheduler
     )
     lap("tree", "check", leaves=built.leaf_count, height=built.height)
     check_root_totals(built.root, cut.symbols, cut.totals)
@@ -733,6 +733,48 @@ def _run(
         timings,
         pieces.count,
     )
+
+
+def _build(
+    batch: AccountBatch,
+    symbols: Sequence[str],
+    snapshot_id: str,
+    secret: bytes,
+    min_leaves: int,
+    engine: EngineName,
+    private: Path,
+    scheduler: str | None,
+) -> BuiltTree:
+    """The tree of the pieces, in `private/tree`. On Dask the pieces reach the workers as
+    account shards on the snapshot's own storage, never through the client (which would
+    carry ~180 B per account and become the bottleneck beyond ~10^7: docs/scaling.md);
+    the shards are removed once the tree is built. Same root and store files either way."""
+    if engine != "dask":
+        return build_tree(
+            batch,
+            symbols,
+            snapshot_id,
+            secret,
+            min_leaves=min_leaves,
+            engine=engine,
+            out_dir=private / "tree",
+            pieces=True,
+        )
+    shards = private / "shards"
+    try:
+        write_shards(batch, shards)
+        return build_tree_from_shards(
+            shards,
+            symbols,
+            snapshot_id,
+            secret,
+            min_leaves=min_leaves,
+            out_dir=private / "tree",
+            pieces=True,
+            scheduler=scheduler,
+        ).tree
+    finally:
+        shutil.rmtree(shards, ignore_errors=True)
 
 
 def _write_public(
