@@ -182,21 +182,10 @@ class MemorySource:
 
 
 def hour_chunks(lines: Sequence[str], gen: Any, hours: int) -> list[list[str]]:
-    """The day's lines cut after each hour boundary's `clock` line (as `por demo` does)."""
-    boundaries = {
-        json.dumps({"cmd": "clock", "time": gen.iso(gen.hour_ms(h))}, separators=(",", ":"))
-        for h in range(1, hours + 1)
-    }
-    chunks: list[list[str]] = [[]]
-    for line in lines:
-        chunks[-1].append(line)
-        if line in boundaries:
-            chunks.append([])
-    if chunks[-1]:
-        chunks[-2].extend(chunks.pop())
-    else:
-        chunks.pop()
-    return chunks
+    """The day's lines cut after each hour boundary's `clock` line: `por demo`'s own cut."""
+    from cli._demo_run import _split_hours
+
+    return _split_hours(lines, gen, hours)
 
 
 def run_day(gen: Any, lines: Sequence[str], hours: int) -> Iterator[tuple[int, MemorySource]]:
