@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import multiprocessing
 import os
 import shutil
 import sqlite3
@@ -43,8 +44,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -137,51 +139,113 @@ def _custody_claims(n: int) -> list[tuple[object, ...]]:
     ]
 
 
-def _text(rows: list[tuple[object, ...]]) -> str:
+def _text(rows: Sequence[tuple[object, ...]]) -> str:
     return "".join("\t".join("\\N" if v is None else str(v) for v in row) + "\n" for row in rows)
 
 
-def load_postgres(url: str, n: int) -> tuple[str, sa.Engine]:
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
+def _deposit_texts(start: int, stop: int) -> tuple[str, str, str, str]:
+    """COPY text of the deposits of accounts [start, stop): events, postings, claims and
+    balances rows -- `_rows`' deposits (and `_claims`), written as text directly (10M
+    accounts are 40M events; tuples then `_text` take twice as long)."""
+    events: list[str] = []
+    postings: list[str] = []
+    claims: list[str] = []
+    balances: list[str] = []
+    first = len(ASSETS) + 2  # after the asset events and the opening clock
+    symbols = [symbol for symbol, _ in ASSETS]
+    zeros = ["0" * (decimals - 6) if decimals > 6 else "" for _, decimals in ASSETS]
+    for i in range(start, stop):  # (`_amount` as text: the digits, then the zeros)
+        account = f"u{i:08d}"
+        base = first + len(ASSETS) * i
+        mixed = i * 2_654_435_761
+        for k, symbol in enumerate(symbols):
+            seq = base + k
+            amount = f"{(mixed + k * 40_503) % 1_000_000_007 + 1}{zeros[k]}"
+            events.append(
+                f"{seq}\t{START_MS + seq // 2_000}\tcommand\tdeposit\taccepted\t\\N\t\\N\t"
+                f'{{"cmd":"deposit","account":"{account}","asset":"{symbol}",'
+                f'"amount":"{amount}","tx":"t{seq}"}}\t\\N\n'
+            )
+            postings.append(
+                f"{seq}\t0\t0\t{account}\t{symbol}\tavailable\t{amount}\n"
+                f"{seq}\t1\t0\t@custody\t{symbol}\tonchain\t-{amount}\n"
+            )
+            claims.append(f"{account}\t{symbol}\t{amount}\t0\t{seq}\n")
+            balances.append(f"{account}\t{symbol}\tavailable\t{amount}\n")
+    return "".join(events), "".join(postings), "".join(claims), "".join(balances)
+
+
+def _deposit_chunk(bounds: tuple[int, int]) -> tuple[str, str, str, str]:
+    return _deposit_texts(*bounds)
+
+
+def _copy(cur: Any, table: str, columns: str, text: str) -> None:
+    if text:
+        with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as cp:
+            cp.write(text)
+
+
+EVENT_COLUMNS = "seq, ts, kind, cmd, status, reason, detail, command, data"
+
+
+def load_postgres(
+    url: str,
+    n: int,
+    *,
+    schema: str | None = None,
+    balances: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> tuple[str, sa.Engine]:
+    """The ledger of `n` accounts in a new schema (`schema`, or a random name) of `url`'s
+    database, with COPY in chunks of `CHUNK` accounts, in one transaction: `_rows`'
+    journal and the maintained claims; with `balances` the `balances` table too (what the
+    journal writer would have left: `por exchange check` passes). The chunks' text is
+    made in a forked process while the previous chunk is copied (2 cores: Python and the
+    server overlap); memory stays a few chunks, whatever `n`. `log` gets a line per
+    million accounts."""
+    schema = schema or f"bench_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(resolve_url(url))
     with admin.begin() as conn:
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     admin.dispose()
     scoped = sa.make_url(resolve_url(url)).update_query_dict({"options": f"-csearch_path={schema}"})
     engine = open_database(scoped.render_as_string(hide_password=False), create=True)
+    header, _ = next(_rows(0))  # n = 0: the assets, the opening and the closing clock
+    bounds = [(start, min(n, start + CHUNK)) for start in range(0, n, CHUNK)]
     raw = engine.raw_connection()
+    started = time.perf_counter()
     try:
         cur = raw.cursor()
-        last_seq, last_ts = 0, None
-        for events, postings in _rows(n):
-            with cur.copy(  # type: ignore[attr-defined]
-                "COPY events (seq, ts, kind, cmd, status, reason, detail, command, data) FROM STDIN"
-            ) as cp:
-                cp.write(_text(events))
-            if postings:
-                with cur.copy(  # type: ignore[attr-defined]
-                    "COPY postings (seq, idx, entry, account, asset, bucket, amount) FROM STDIN"
-                ) as cp:
-                    cp.write(_text(postings))
-                with cur.copy(  # type: ignore[attr-defined]
-                    "COPY claims (account, asset, amount, held, first_seq) FROM STDIN"
-                ) as cp:
-                    cp.write(_text(_claims(postings)))
-            if events:
-                last_seq, last_ts = events[-1][0], events[-1][1]
-        with cur.copy(  # type: ignore[attr-defined]
-            "COPY claims (account, asset, amount, held, first_seq) FROM STDIN"
-        ) as cp:
-            cp.write(_text(_custody_claims(n)))
+        _copy(cur, "events", EVENT_COLUMNS, _text(header[:-1]))
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            ahead = [pool.apply_async(_deposit_chunk, (b,)) for b in bounds[:2]]
+            for done, (start, stop) in enumerate(bounds):
+                events, postings, claims, rows = ahead.pop(0).get()
+                if done + 2 < len(bounds):  # at most two chunks made ahead of the copy
+                    ahead.append(pool.apply_async(_deposit_chunk, (bounds[done + 2],)))
+                _copy(cur, "events", EVENT_COLUMNS, events)
+                _copy(cur, "postings", "seq, idx, entry, account, asset, bucket, amount", postings)
+                _copy(cur, "claims", "account, asset, amount, held, first_seq", claims)
+                if balances:
+                    _copy(cur, "balances", "account, asset, bucket, amount", rows)
+                del events, postings, claims, rows
+                if log is not None and stop // 1_000_000 > start // 1_000_000:
+                    log(f"{stop:,} accounts copied, {time.perf_counter() - started:.0f} s")
+        last_seq, last_ts = len(ASSETS) + 2 + len(ASSETS) * n, BOUNDARY_MS
+        _copy(cur, "events", EVENT_COLUMNS, _text([(last_seq, *header[-1][1:])]))
+        custody = _custody_claims(n)
+        _copy(cur, "claims", "account, asset, amount, held, first_seq", _text(custody))
+        if balances:
+            held = [("@custody", symbol, "onchain", amount) for _, symbol, amount, _, _ in custody]
+            _copy(cur, "balances", "account, asset, bucket, amount", _text(held))
         cur.executemany("INSERT INTO assets (symbol, decimals) VALUES (%s, %s)", list(ASSETS))
         cur.execute(
             "UPDATE head SET seq = %s, ts = %s, claims_seq = %s WHERE id = 1",
             (last_seq, last_ts, last_seq),
         )
         raw.commit()
-        cur.execute("ANALYZE events")
-        cur.execute("ANALYZE postings")
-        cur.execute("ANALYZE claims")
+        for table in ("events", "postings", "claims", *(("balances",) if balances else ())):
+            cur.execute(f"ANALYZE {table}")
         raw.commit()
     finally:
         raw.close()
