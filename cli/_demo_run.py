@@ -467,7 +467,7 @@ def _audit_hour(hour: HourResult, out: Path, public_key: str, eth_rpc: str, sol_
     from por.audit.bundle import verify_bundle_dir
     from por.audit.errors import AuditError
     from por.audit.monitor import monitor_log
-    from por.audit.reserves import verify_reserves
+    from por.audit.reserves_bundle import verify_reserves_dir
     from por.audit.source import open_site
 
     key = bytes.fromhex(public_key)
@@ -491,10 +491,9 @@ def _audit_hour(hour: HourResult, out: Path, public_key: str, eth_rpc: str, sol_
                                identities=identities)  # fmt: skip
     for check in report.checks:
         count(f"bundle {check.name}", check.status, check.detail)
-    reserves = json.loads((bundle / "reserves.json").read_text(encoding="utf-8"))
     if report.manifest is not None and report.document is not None:  # else: counted failed
-        for check in verify_reserves(reserves, eth_rpc, sol_rpc, manifest=report.manifest,
-                                     document=report.document, exchange_key=key):  # fmt: skip
+        reserves = verify_reserves_dir(bundle, [eth_rpc], [sol_rpc], public_key=key)
+        for check in reserves.checks:
             count(f"reserves {check.name}", check.status, check.detail)
     (out / "auditor").mkdir(exist_ok=True)
     # the auditor runs minutes after the hour is published: "now" is the simulated time,
@@ -516,8 +515,7 @@ def _audit_history(result: DemoResult, out: Path, public_key: str,
     from por.audit.history import verify_history
 
     report = verify_history(str(out / "site"), bytes.fromhex(public_key), identities=identities)
-    failed = [c for c in report.site_checks if c.status == "fail"]
-    failed += [c for b in report.bundles for c in b.failed]
+    failed = [c for c in (*report.site_checks, *report.hour_summaries()) if c.status == "fail"]
     result.history_passed = report.passed
     result.history_detail = (
         f"{len(report.bundles)} bundles and the log: every check passed"
