@@ -270,25 +270,22 @@ def split_pieces(
     module docstring for the policy, the split and the randomness.
     """
     n, n_assets = batch.count, batch.n_assets
+    if not policy.splits:  # one leaf per account: the batch as it is (no draw to order)
+        identity = np.arange(n + 1, dtype=np.int64)
+        return Pieces(batch, identity, identity[:-1])
     order = _canonical_order(batch.nonces)
     amounts = batch.amounts[order]  # (n, 2, A, 2)
     is_debt = (amounts[:, 1] != 0).any(axis=2)  # (n, A): the side of each claim
     net = np.where(is_debt[:, :, None], amounts[:, 1], amounts[:, 0])  # (n, A, 2)
     split = _Stream(secret, b"por/pieces/split", snapshot_id)
-    if policy.splits:
-        counts, need = _piece_counts(policy, net, split)
-    else:
-        counts, need = np.ones(n, dtype=np.int64), np.ones((n, n_assets), dtype=np.int64)
+    counts, need = _piece_counts(policy, net, split)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     total = int(offsets[-1])
     owner = np.repeat(np.arange(n, dtype=np.int64), counts)
     rank = np.arange(total, dtype=np.int64) - offsets[:-1][owner]
     pieces = np.zeros((total, 2, n_assets, 2), dtype=np.uint64)
-    if policy.splits:
-        _fill(pieces, net, is_debt, counts, need, offsets, owner, rank, split)
-    else:
-        pieces[:] = amounts
+    _fill(pieces, net, is_debt, counts, need, offsets, owner, rank, split)
     nonces = np.empty((total, 32), dtype=np.uint8)
     first = offsets[:-1]
     nonces[first] = batch.nonces[order]
