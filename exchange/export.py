@@ -14,6 +14,13 @@ from every posting up to S (`SqlLedgerExport(..., from_journal=True)`) are the r
 that tests compare it with, leaf for leaf; a ledger whose maintained sums are behind its
 journal (`head.claims_seq`: postings bulk-loaded around the writer) is cut that way too.
 
+A cut can also say what changed since an earlier cut (`SqlLedgerCut.changes_since`): the
+accounts with a posting in between (the postings' primary key is their seq) or opened in
+between (the events' partial index), and those accounts' claims at both cuts, computed as
+the cut computes them (the maintained claims less the postings after the cut) but read by
+account: O(what changed), whatever the number of accounts. A snapshot keeps the previous
+hour's claims and merges them with these (`por.snapshot.cut_claims`).
+
 On PostgreSQL each cut is additionally one `REPEATABLE READ READ ONLY` transaction (one
 MVCC snapshot for every query, no locks taken) and sums run in SQL on `NUMERIC`, exactly.
 On SQLite, amounts are decimal text (its integers are 64-bit), so sums are done in Python
@@ -35,13 +42,13 @@ its risk model, the snapshot only reports it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from exchange.claims import HELD_BUCKET
+from exchange.claims import HELD_BUCKET, opened_account
 from exchange.errors import ExchangeError
 from exchange.margin import (
     MarginState,
@@ -52,7 +59,7 @@ from exchange.margin import (
 from exchange.model import CUSTODY, SYSTEM_PREFIX, format_time
 from exchange.pricing import QUOTE_ASSET
 
-__all__ = ["CutNotFinalError", "SqlLedgerCut", "SqlLedgerExport"]
+__all__ = ["CutNotFinalError", "SqlLedgerChanges", "SqlLedgerCut", "SqlLedgerExport"]
 
 DEFAULT_QUOTE_DECIMALS = 6  # the price scale when the ledger has no USDC asset (as margin)
 _STREAM_ROWS = 50_000
@@ -327,6 +334,21 @@ class SqlLedgerCut:
             )
         return self._borrowers
 
+    # -- what changed since an earlier cut -------------------------------------------------
+    def changes_since(self, seq: int, watch: Collection[str] = ()) -> SqlLedgerChanges | None:
+        """What changed between the cut at `seq` (an earlier cut of this ledger) and this
+        one (see `SqlLedgerChanges`), read by account: the postings in (seq, self.seq] by
+        their primary key, the accounts opened in it by the events' partial index, then the
+        maintained claims, the openings and the postings after the cut of those accounts
+        and of `watch` (the caller's borrowers and system accounts at `seq`).
+
+        None when this cut is the reference (`maintained` False: every posting is summed,
+        there is no per-account row to read) or `seq` is not in [0, self.seq]: the caller
+        reads the whole cut instead."""
+        if not self.maintained or not 0 <= seq <= self.seq:
+            return None
+        return SqlLedgerChanges.read(self, seq, watch)
+
     # -- the one pass ------------------------------------------------------------------------
     def _complete(self) -> _Rest:
         if self._rest is None:
@@ -491,6 +513,323 @@ class SqlLedgerCut:
         for account in sums.keys() - present:
             del sums[account]
             held_by.pop(account, None)
+
+
+class SqlLedgerChanges:
+    """What changed between two cuts of one ledger, at `since` and at `cut.seq` (see
+    `por.snapshot.source.LedgerChanges`), all computed in `read`:
+
+    - `since`, `since_time_ms`: the earlier cut and the ledger time of its event (a caller
+      checks that the cut it kept is this ledger's);
+    - `claims()`: (account, claims at `since` or None if the account did not exist then,
+      claims at the cut) of every customer account with a posting or opened in (since, seq];
+    - `totals_change()` and `in_flight_change()`: the change of `customer_totals()` and of
+      `in_flight()` between the two cuts, from those accounts' claims at both;
+    - `system_balances()`, `custody()`, `borrower_collateral()`, `borrower_shortfall()`: the
+      cut's own answers, complete, computed from the changed accounts and the watched ones
+      (a system account or a borrower at the cut either changed or was one at `since`).
+
+    Claims at the cut are exactly the full cut's: the maintained row less the postings
+    after the cut, a pair counting from its first posting, an account from its first
+    posting or its opening; at `since`, that less the postings in between.
+    """
+
+    def __init__(self, symbols: list[str], since: int, since_time_ms: int | None) -> None:
+        n = len(symbols)
+        self.since = since
+        self.since_time_ms = since_time_ms  # the ledger time of the event at `since`
+        self.symbols = symbols
+        self.changed: list[tuple[str, list[int] | None, list[int]]] = []
+        self.positive = [0] * n
+        self.negative = [0] * n
+        self.in_flight = [0] * n
+        self.system: dict[tuple[str, str], int] = {}
+        self.book: _Borrowers | None = None
+
+    @classmethod
+    def read(cls, cut: SqlLedgerCut, since: int, watch: Collection[str]) -> SqlLedgerChanges:
+        symbols = [s for s, _ in cut.assets()]
+        conn, seq, n = cut.conn, cut.seq, len(symbols)
+        opened = _opened_between(conn, since, seq)
+        if cut._pg:
+            changed = _pg_window_accounts(conn, since, seq) | opened
+            accounts = sorted(changed.union(watch))
+            rows = _pg_accounts(conn, since, seq, accounts, symbols)
+        else:
+            position = {s: k for k, s in enumerate(symbols)}
+            moved, moved_held = _window(conn, since, seq, position)
+            changed = set(moved) | opened
+            accounts = sorted(changed.union(watch))
+            rows = _sqlite_accounts(conn, seq, accounts, position, moved, moved_held)
+        at = conn.execute(text("SELECT ts FROM events WHERE seq = :a"), {"a": since}).scalar()
+        out = cls(symbols, since, None if at is None else int(at))
+        afters: list[list[int]] = []  # every customer's claims at the cut
+        befores: list[list[int]] = []  # and at `since`, of those open then
+        held_moves: list[list[int]] = []
+        debtors: dict[str, list[int]] = {}
+        withdrawing: dict[str, list[int]] = {}
+        for account in accounts:
+            row = rows.get(account)
+            if row is None or row[0] > seq:  # not open at the cut (a watched id never was)
+                continue
+            start, after, moves, held, held_moved = row
+            if account.startswith(SYSTEM_PREFIX):
+                for symbol, value in zip(symbols, after, strict=True):
+                    if value:
+                        out.system[(account, symbol)] = value
+                continue
+            before = after if moves is None else [a - m for a, m in zip(after, moves, strict=True)]
+            existed = start <= since
+            if account in changed:
+                out.changed.append((account, before if existed else None, after))
+            afters.append(after)
+            if existed:
+                befores.append(before)
+            if held_moved is not None:
+                held_moves.append(held_moved)
+            if min(after, default=0) < 0:
+                debtors[account] = after
+                if held is not None and any(held):
+                    withdrawing[account] = held
+        for k in range(n):  # column sums in C: max(x, 0) summed is the sum of the x > 0
+            now = [v[k] for v in afters]
+            then = [v[k] for v in befores]
+            out.positive[k] = sum(filter(_ZERO.__lt__, now)) - sum(filter(_ZERO.__lt__, then))
+            out.negative[k] = sum(filter(_ZERO.__gt__, then)) - sum(filter(_ZERO.__gt__, now))
+            out.in_flight[k] = sum(v[k] for v in held_moves)
+        assets, margin = cut._facts()
+        out.book = _Borrowers.compute(
+            assets, debtors, withdrawing, cut.index_prices() or {}, margin, cut.price_decimals()
+        )
+        return out
+
+    def claims(self) -> Iterator[tuple[str, list[int] | None, list[int]]]:
+        for account, before, after in self.changed:
+            yield account, None if before is None else list(before), list(after)
+
+    def totals_change(self) -> dict[str, tuple[int, int]]:
+        """asset -> (change of the positive claims' sum, change of the debts' sum)."""
+        return {
+            s: (self.positive[k], self.negative[k])
+            for k, s in enumerate(self.symbols)
+            if self.positive[k] or self.negative[k]
+        }
+
+    def in_flight_change(self) -> dict[str, int]:
+        return {s: self.in_flight[k] for k, s in enumerate(self.symbols) if self.in_flight[k]}
+
+    def system_balances(self) -> dict[tuple[str, str], int]:
+        return dict(self.system)
+
+    def custody(self) -> dict[str, int]:
+        return {asset: -v for (account, asset), v in self.system.items() if account == CUSTODY}
+
+    def borrower_collateral(self) -> dict[str, tuple[int, int, int, int]]:
+        assert self.book is not None
+        return {k: v.as_tuple() for k, v in self.book.assets.items()}
+
+    def borrower_shortfall(self) -> tuple[int, int, int]:
+        assert self.book is not None
+        return self.book.accounts, self.book.under, self.book.shortfall
+
+
+_NEVER = 1 << 62  # a seq after every cut
+_ZERO = 0
+
+_Account = tuple[int, list[int], list[int] | None, list[int] | None, list[int] | None]
+"""(seq it is open from, claims at the cut, sums of its postings between the two cuts,
+funds held at the cut, held funds' change between the cuts); None: all zero."""
+
+
+def _opened_between(conn: Connection, since: int, seq: int) -> set[str]:
+    """Customer accounts an accepted `account` command opened in (since, seq] (the
+    events' partial index on `account` commands)."""
+    result = conn.execute(
+        text(
+            "SELECT command FROM events WHERE cmd = 'account' AND status = 'accepted'"
+            " AND seq > :a AND seq <= :s"
+        ),
+        {"a": since, "s": seq},
+    )
+    return {a for (command,) in result if (a := opened_account(command)) is not None}
+
+
+def _pg_window_accounts(conn: Connection, since: int, seq: int) -> set[str]:
+    """The accounts with a posting in (since, seq]: a primary-key range of the journal."""
+    result = conn.execute(
+        text("SELECT DISTINCT account FROM postings WHERE seq > :a AND seq <= :s"),
+        {"a": since, "s": seq},
+    )
+    return {str(a) for (a,) in result}
+
+
+def _pg_accounts(
+    conn: Connection, since: int, seq: int, accounts: list[str], symbols: list[str]
+) -> dict[str, _Account]:
+    """`_Account` of each of `accounts`, in ONE statement summed in the server (exact
+    NUMERIC; one row per account, each vector one text 'v0,v1,...' parsed in C, NULL when
+    all zero): the maintained claims less the postings after the cut, the postings between
+    the cuts, the opening; all looked up by key."""
+    n = len(symbols)
+    params: dict[str, Any] = {"x": accounts, "a": since, "s": seq, "h": HELD_BUCKET}
+
+    def vector(value: str) -> str:
+        sums = [f"coalesce(sum({value}) FILTER (WHERE asset = :a{k}), 0)" for k in range(n)]
+        return f"concat_ws(',', {', '.join(sums)})" if sums else "''"
+
+    def sparse(value: str) -> str:  # NULL when zero in every asset
+        return f"CASE WHEN bool_or({value} <> 0) THEN {vector(value)} END"
+
+    for k, symbol in enumerate(symbols):
+        params[f"a{k}"] = symbol
+    among = "account = ANY(CAST(:x AS text[]))"
+    sums = "sum(amount) AS amount, sum(amount) FILTER (WHERE bucket = :h) AS held"
+    sql = (
+        f"WITH w AS (SELECT account, asset, {sums} FROM postings "
+        "WHERE seq > :a AND seq <= :s GROUP BY account, asset), "
+        f"t AS (SELECT account, asset, {sums} FROM postings WHERE seq > :s AND {among} "
+        "GROUP BY account, asset), "
+        "r AS (SELECT c.account, c.asset, c.first_seq, "
+        "c.amount - coalesce(t.amount, 0) AS after, w.amount AS moved, "
+        "c.held - coalesce(t.held, 0) AS held, w.held AS held_moved "
+        "FROM claims c LEFT JOIN t USING (account, asset) LEFT JOIN w USING (account, asset) "
+        f"WHERE c.{among}) "
+        f"SELECT 0, account, min(first_seq), {vector('after')}, {sparse('moved')}, "
+        f"{sparse('held')}, {sparse('held_moved')} FROM r GROUP BY account "
+        f"UNION ALL SELECT 1, account, seq, NULL, NULL, NULL, NULL FROM opened_accounts "
+        f"WHERE {among}"
+    )
+    out: dict[str, _Account] = {}
+    if not accounts:
+        return out
+    with _by_key(conn):
+        rows = conn.execute(text(sql), params).all()
+    opened: dict[str, int] = {}
+    for source, account, at, *texts in rows:
+        if source == 1:
+            opened[account] = int(at)
+            continue
+        after, moved, held, held_moved = (
+            None if t is None else list(map(int, t.split(","))) if t else [] for t in texts
+        )
+        out[account] = (int(at), after or [0] * n, moved, held, held_moved)
+    for account, at in opened.items():
+        row = out.get(account)
+        if row is None:
+            out[account] = (at, [0] * n, None, None, None)
+        elif at < row[0]:
+            out[account] = (at, *row[1:])
+    return out
+
+
+def _window(
+    conn: Connection, since: int, seq: int, position: dict[str, int]
+) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    """Per account, the sums of its postings in (since, seq] and of their held part, by
+    asset, summed in Python (SQLite's decimal text): a primary-key range (the journal's
+    rows never change, so any snapshot reads the same)."""
+    n = len(position)
+    moved: dict[str, list[int]] = {}
+    held: dict[str, list[int]] = {}
+    result: Any = conn.execute(
+        text(
+            "SELECT account, asset, amount, bucket = :h FROM postings WHERE seq > :a AND seq <= :s"
+        ),
+        {"a": since, "s": seq, "h": HELD_BUCKET},
+        execution_options=_STREAM,
+    )
+    for account, asset, amount, is_held in result:
+        vector = moved.get(account)
+        if vector is None:
+            vector = moved[account] = [0] * n
+        k = position.get(asset)
+        if k is None:  # (no asset created after the cut has a posting before it)
+            continue
+        value = int(amount)
+        vector[k] += value
+        if is_held:
+            mine = held.get(account)
+            if mine is None:
+                mine = held[account] = [0] * n
+            mine[k] += value
+    return moved, held
+
+
+def _sqlite_accounts(
+    conn: Connection,
+    seq: int,
+    accounts: list[str],
+    position: dict[str, int],
+    moved: dict[str, list[int]],
+    moved_held: dict[str, list[int]],
+) -> dict[str, _Account]:
+    """`_Account` of each of `accounts`: their maintained rows less their postings after
+    the cut, read in ONE statement (one SQLite read snapshot, whatever is written
+    meanwhile), by key (the claims' and openings' primary key, the postings' seq)."""
+    n = len(position)
+    now: dict[str, list[int]] = {}
+    held: dict[str, list[int]] = {}
+    start: dict[str, int] = {}
+    if not accounts:
+        return {}
+    among = "IN (SELECT value FROM json_each(:x))"
+    rows = conn.execute(
+        text(
+            f"SELECT 0, account, asset, amount, held, first_seq FROM claims "
+            f"WHERE account {among} UNION ALL "
+            "SELECT 1, account, asset, amount, CASE WHEN bucket = :h THEN amount ELSE '0' END, "
+            f"seq FROM postings WHERE seq > :s AND account {among} UNION ALL "
+            f"SELECT 2, account, NULL, NULL, NULL, seq FROM opened_accounts WHERE account {among}"
+        ),
+        {"x": json.dumps(accounts), "s": seq, "h": HELD_BUCKET},
+    ).all()
+    for source, account, asset, value, hold_value, at in rows:
+        if source != 1:
+            start[account] = min(start.get(account, _NEVER), int(at))
+        if source == 2:
+            continue
+        k = position.get(asset)
+        if k is None:  # an asset created after the cut: all its postings are after it
+            continue
+        sign = 1 if source == 0 else -1
+        vector = now.get(account)
+        if vector is None:
+            vector = now[account] = [0] * n
+        vector[k] += sign * int(value)
+        h = int(hold_value)
+        if h:
+            mine = held.get(account)
+            if mine is None:
+                mine = held[account] = [0] * n
+            mine[k] += sign * h
+    return {
+        account: (
+            at,
+            now.get(account) or [0] * n,
+            moved.get(account),
+            held.get(account),
+            moved_held.get(account),
+        )
+        for account, at in start.items()
+    }
+
+
+@contextmanager
+def _by_key(conn: Connection) -> Iterator[None]:
+    """PostgreSQL looking rows up by key for one statement: a few thousand accounts by
+    primary key cost milliseconds, but the planner (random_page_cost) prices that above a
+    parallel scan of every claim, which grows with the accounts; and no JIT compilation
+    (tens of ms, for a statement that runs once). The settings are transaction-local and
+    restored after (a full read may follow in the same cut)."""
+    settings = ("enable_seqscan", "jit")
+    before = [conn.execute(text(f"SELECT current_setting('{name}')")).scalar() for name in settings]
+    for name in settings:
+        conn.execute(text(f"SELECT set_config('{name}', 'off', true)"))
+    try:
+        yield
+    finally:
+        for name, value in zip(settings, before, strict=True):
+            conn.execute(text(f"SELECT set_config('{name}', :v, true)"), {"v": value})
 
 
 class _Rest:

@@ -3,9 +3,11 @@ anchor -> site. Idempotent, in order, crash-safe, one publisher at a time.
 
 The steps and what a restart does after a kill at any point (`recover`):
 
-1. snapshot: `take_snapshot` writes `<out>/work/<name>/` (public + private) atomically.
-   Killed before its rename: the temp dir is removed on restart and the snapshot retaken;
-   after: the finished snapshot is reused.
+1. snapshot: `take_snapshot` writes `<out>/work/<name>/` (public + private) atomically,
+   its cut read incrementally from the last published hour's snapshot in `work/` (its
+   kept claims and what changed since; a full read when they cannot serve, said by the
+   "cut" event). Killed before its rename: the temp dir is removed on restart and the
+   snapshot retaken; after: the finished snapshot is reused.
 2. bundle: every file but the manifest into `<out>/bundles/.<name>.tmp/`, fsynced.
 3. one database transaction: append the log entry, sign the manifest (it states the log
    after the append), write and fsync manifest.json into the temp bundle, sign the log
@@ -325,7 +327,9 @@ class Publisher:
         record = self._anchor(pub)
         return dataclasses.replace(pub, anchor_tx=record.tx, anchor_block=record.block)
 
-    def _snapshot(self, at: datetime, out: Path, *, with_reserves: bool) -> Path:
+    def _snapshot(
+        self, at: datetime, out: Path, *, with_reserves: bool, previous: Path | None = None
+    ) -> Path:
         from por.snapshot import take_snapshot
         from por.snapshot.errors import SnapshotError
         from por.snapshot.run import directory_name
@@ -335,7 +339,7 @@ class Publisher:
         if final.exists():
             return final
         try:
-            take_snapshot(
+            result = take_snapshot(
                 self.source,
                 sid,
                 out,
@@ -347,18 +351,40 @@ class Publisher:
                 pieces=self.config.pieces,
                 progress=self.progress,
                 scheduler=self.config.scheduler,
+                previous=previous,
             )
         except SnapshotError as exc:
             if type(exc.__cause__).__name__ == "CutNotFinalError":
                 raise NotDueError(f"{sid}: {exc}") from None
             raise
+        basis = result.basis
+        self.emit(
+            "cut",
+            snapshot_id=sid,
+            path=basis.path,
+            previous=basis.previous,
+            changed=basis.changed,
+            reason=basis.reason,
+        )
         return final
+
+    def _previous_snapshot(self, previous: Publication | None) -> Path | None:
+        """The last published hour's snapshot directory, whose kept claims let this hour's
+        cut read only what changed (None: none, or its work directory is gone)."""
+        from por.snapshot.run import directory_name
+
+        if previous is None:
+            return None
+        path = self.config.work / directory_name(previous.snapshot_id)
+        return path if path.is_dir() else None
 
     def _publish_new(
         self, at: datetime, sid: str, previous: Publication | None
     ) -> tuple[Publication, tuple[str, ...]]:
         cfg = self.config
-        snapshot_dir = self._snapshot(at, cfg.work, with_reserves=True)
+        snapshot_dir = self._snapshot(
+            at, cfg.work, with_reserves=True, previous=self._previous_snapshot(previous)
+        )
         self.emit("snapshot_ready", snapshot_id=sid, path=str(snapshot_dir))
         self.progress.start("bundle")
         begin = time.perf_counter()

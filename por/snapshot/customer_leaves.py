@@ -44,8 +44,10 @@ __all__ = [
     "NONCE_DOMAIN",
     "CustomerLeaves",
     "check_root_totals",
+    "claim_limbs",
     "collect_leaves",
     "derive_nonce",
+    "leaves_from_columns",
     "split_claim",
 ]
 
@@ -125,8 +127,48 @@ def collect_leaves(
     seen.clear()
     _check_claims(ids, flat, assets)
     equity, debt = _split(flat, len(ids), n_assets)
+    return _leaves(assets, _batch(ids, equity, debt, snapshot_id, secret, n_assets))
+
+
+def leaves_from_columns(
+    assets: Sequence[str],
+    ids: bytes,
+    id_offsets: NDArray[np.int64],
+    amounts: NDArray[np.uint64],
+    snapshot_id: str,
+    secret: bytes,
+    *,
+    encoded: list[bytes] | None = None,
+) -> CustomerLeaves:
+    """The leaves of accounts already in columns (ids as a UTF-8 blob with offsets, amounts
+    as `AccountBatch.amounts`): this snapshot's nonces, the totals. `encoded`: the ids
+    already cut out of the blob, if the caller has them. The columns are trusted (they
+    come from a snapshot's own files, checked by their digests); the batch checks shapes."""
+    assets = tuple(assets)
+    if encoded is None:
+        bounds = id_offsets.tolist()
+        encoded = [ids[bounds[i] : bounds[i + 1]] for i in range(len(bounds) - 1)]
+    sid = snapshot_id.encode("utf-8")
+    blob = _nonces(secret, NONCE_DOMAIN + u16(sid) + sid, encoded)
+    nonces = np.frombuffer(blob, dtype=np.uint8).reshape(len(encoded), 32)
+    return _leaves(assets, AccountBatch.from_arrays(ids, id_offsets, nonces, amounts, len(assets)))
+
+
+def claim_limbs(vectors: Sequence[Sequence[int]], n_assets: int) -> NDArray[np.uint64]:
+    """Claim vectors (ints in (-2^128, 2^128), checked by the caller) as u128 limbs in the
+    layout of `AccountBatch.amounts`: (n, 2, A, 2), [equity|debt][asset][hi|lo]."""
+    flat = [value for vector in vectors for value in vector]
+    equity, debt = _split(flat, len(vectors), n_assets)
+    out = np.empty((len(vectors), 2, n_assets, 2), dtype=np.uint64)
+    out[:, 0] = equity
+    out[:, 1] = debt
+    return out
+
+
+def _leaves(assets: tuple[str, ...], batch: AccountBatch) -> CustomerLeaves:
+    """The leaves of a batch: totals, borrowers and their collateral summed from its limbs."""
+    equity, debt = batch.amounts[:, 0], batch.amounts[:, 1]
     borrowing = debt.any(axis=(1, 2))
-    batch = _batch(ids, equity, debt, snapshot_id, secret, n_assets)
     return CustomerLeaves(
         assets,
         batch,

@@ -17,7 +17,10 @@ Layout of `<out>/<name>/` (name = snapshot id with ':' -> '-', e.g. 2026-11-24T1
       tree/                 the proof store (levels of the tree, por.builder.proofstore)
       index/                the proof store's private index: account ids, every piece's
                             nonce, each account's pieces (a proof set per account)
-      summary.json          account count, system account balances, timings
+      claims/               the cut's claims per account, kept for the next hour's
+                            incremental cut (por.snapshot.cut_claims)
+      summary.json          account count, system account balances, how the cut was
+                            read (full, or incremental from which previous), timings
       secret                the snapshot secret, only when it was generated here
 """
 
@@ -51,17 +54,25 @@ from por.operator.progress import NO_PROGRESS, Progress
 from por.operator.workers import map_forked
 from por.proof import parse_proof
 from por.snapshot.customer_leaves import CustomerLeaves, check_root_totals, collect_leaves
+from por.snapshot.cut_claims import (
+    CLAIMS_DIR,
+    UnusableClaimsError,
+    merge,
+    read_claims,
+    write_claims,
+)
 from por.snapshot.errors import SnapshotConfigError, SnapshotError, TotalsMismatchError
 from por.snapshot.pieces import DEFAULT_POLICY, PiecePolicy, Pieces, split_pieces
 from por.snapshot.reconcile import BorrowerBook, Reconciliation, reconcile
 from por.snapshot.reserves import ReserveSetup, SnapshotReserves, read_reserves
-from por.snapshot.source import LedgerCut, LedgerSource
+from por.snapshot.source import LedgerChanges, LedgerCut, LedgerSource
 from por.verify import verify_inclusion
 
 __all__ = [
     "PROOF_SET_FORMAT",
     "PRICE_DECIMALS_MAX",
     "SECRET_BYTES_MIN",
+    "CutBasis",
     "CutData",
     "SnapshotIndex",
     "SnapshotResult",
@@ -72,6 +83,7 @@ __all__ = [
     "read_cut",
     "read_secret",
     "take_snapshot",
+    "write_cut_claims",
     "write_leaf_list",
     "write_private_index",
 ]
@@ -156,6 +168,30 @@ def _make_private(root: Path) -> None:
 
 # -- the cut ------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
+class CutBasis:
+    """How a cut was read. Fields: `path` ("full": every account's claims from the ledger;
+    "incremental": the previous snapshot's kept claims and what changed since), `previous`
+    (the previous snapshot's directory name, when one was given), `since_seq` (its cut),
+    `changed` (accounts the ledger reported as changed), `reason` (why a given previous
+    snapshot was not used: the cut was then read in full)."""
+
+    path: str = "full"
+    previous: str | None = None
+    since_seq: int | None = None
+    changed: int = 0
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "previous": self.previous,
+            "since_seq": self.since_seq,
+            "changed_accounts": self.changed,
+            "fallback_reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class CutData:
     """Everything read from the ledger at the cut (the cut's transaction is closed)."""
 
@@ -171,6 +207,7 @@ class CutData:
     prices: dict[str, int] | None
     price_decimals: int
     book: BorrowerBook | None
+    basis: CutBasis = CutBasis()
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -184,16 +221,26 @@ def read_cut(
     secret: bytes,
     timings: dict[str, float] | None = None,
     progress: Progress = NO_PROGRESS,
+    previous: Path | None = None,
 ) -> CutData:
     """One consistent read of everything the snapshot needs from the ledger.
 
     `timings` (if given) receives "cut" (time spent in the ledger's queries, including
     streaming the claims) and "leaves" (time spent turning claims into leaf columns).
     `progress` advances by the accounts read (the stage itself is the caller's).
+
+    `previous`: an earlier snapshot's directory (the previous hour's). Its kept claims
+    (`por.snapshot.cut_claims`) and what the ledger says changed since its cut make this
+    cut (`_read_changes`), the same leaves and answers as a full read; when they cannot
+    (no such file, a digest or an asset list that differs, a later cut, a ledger that
+    cannot say what changed or disagrees with them), the cut is read in full and
+    `CutData.basis` says why. It never fails the cut.
     """
     try:
         with source.cut(boundary_ms) as cut:
-            return _read(cut, snapshot_id, secret, {} if timings is None else timings, progress)
+            return _read(
+                cut, snapshot_id, secret, {} if timings is None else timings, progress, previous
+            )
     except SnapshotError:
         raise
     except Exception as exc:  # the source is another party's code: name it, keep one line
@@ -241,11 +288,18 @@ def _read(
     secret: bytes,
     timings: dict[str, float],
     progress: Progress = NO_PROGRESS,
+    previous: Path | None = None,
 ) -> CutData:
     start = time.perf_counter()
     assets = tuple((str(s), int(d)) for s, d in cut.assets())
     if not assets:
         raise SnapshotError(f"the ledger has no assets at seq {cut.seq}")
+    basis = CutBasis()
+    if previous is not None:
+        try:
+            return _read_changes(cut, assets, previous, snapshot_id, secret, timings, progress)
+        except UnusableClaimsError as exc:
+            basis = CutBasis(previous=previous.name, reason=str(exc))
     symbols = tuple(s for s, _ in assets)
     rows = _TimedRows(iter(cut.claims()), progress)
     before_leaves = time.perf_counter()
@@ -266,11 +320,97 @@ def _read(
         prices=None if prices is None else _prices(prices),
         price_decimals=_price_decimals(cut.price_decimals()),
         book=book,
+        basis=basis,
     )
     leaves_s = after_leaves - before_leaves - rows.elapsed
     timings["leaves"] = leaves_s
     timings["cut"] = time.perf_counter() - start - leaves_s
     return data
+
+
+def _read_changes(
+    cut: LedgerCut,
+    assets: tuple[tuple[str, int], ...],
+    previous: Path,
+    snapshot_id: str,
+    secret: bytes,
+    timings: dict[str, float],
+    progress: Progress,
+) -> CutData:
+    """The cut from `previous`'s kept claims and the ledger's changes since their cut
+    (UnusableClaimsError when they cannot make it: the caller reads the cut in full).
+
+    What is checked against what: every changed account's claims at the kept cut, as the
+    ledger reads them, against the kept row; the merged columns' totals against the kept
+    cut's ledger totals plus the ledger's change (those carried totals are what the tree
+    root is then checked against, as a full cut's are); system balances, custody and the
+    borrower book are the ledger's own answers at this cut."""
+    start = time.perf_counter()
+    kept = read_claims(previous)
+    if kept.seq > cut.seq:
+        raise UnusableClaimsError(
+            f"the previous snapshot's cut (seq {kept.seq}) is after this one (seq {cut.seq})"
+        )
+    if kept.assets != assets:
+        raise UnusableClaimsError(
+            f"the assets changed since the previous snapshot: {list(kept.assets)} then, "
+            f"{list(assets)} now"
+        )
+    changes_since = getattr(cut, "changes_since", None)
+    changes: LedgerChanges | None = None
+    if callable(changes_since):
+        watch = sorted({*kept.borrowers(), *kept.system_accounts})
+        changes = changes_since(kept.seq, watch)
+    if changes is None:
+        raise UnusableClaimsError(f"the ledger source cannot say what changed since seq {kept.seq}")
+    if changes.since != kept.seq or changes.since_time_ms != kept.time_ms:
+        raise UnusableClaimsError(
+            f"the ledger's event at seq {kept.seq} has time {changes.since_time_ms}, the "
+            f"kept cut's was {kept.time_ms}: not a cut of this ledger"
+        )
+    merged = merge(
+        kept,
+        changes.claims(),
+        changes.totals_change(),
+        changes.in_flight_change(),
+        snapshot_id,
+        secret,
+    )
+    progress.advance(merged.leaves.count)
+    prices = cut.index_prices()
+    data = CutData(
+        seq=cut.seq,
+        time_ms=cut.time_ms,
+        assets=assets,
+        leaves=merged.leaves,
+        totals=merged.totals,
+        system=dict(changes.system_balances()),
+        custody_account=str(cut.custody_account),
+        custody=dict(changes.custody()),
+        in_flight=merged.in_flight,
+        prices=None if prices is None else _prices(prices),
+        price_decimals=_price_decimals(cut.price_decimals()),
+        book=_borrower_book(changes),
+        basis=CutBasis("incremental", previous.name, kept.seq, merged.changed),
+    )
+    timings["leaves"] = merged.leaves_s
+    timings["cut"] = time.perf_counter() - start - merged.leaves_s
+    return data
+
+
+def write_cut_claims(cut: CutData, snapshot_dir: Path) -> None:
+    """Keep the cut's claims in `snapshot_dir/private/claims/` for the next hour's
+    incremental cut (`read_cut(..., previous=snapshot_dir)`)."""
+    write_claims(
+        snapshot_dir / "private" / CLAIMS_DIR,
+        seq=cut.seq,
+        time_ms=cut.time_ms,
+        assets=cut.assets,
+        batch=cut.leaves.batch,
+        totals=cut.totals,
+        in_flight=cut.in_flight,
+        system_accounts=[account for account, _ in cut.system],
+    )
 
 
 def _price_decimals(value: object) -> int:
@@ -294,7 +434,7 @@ def _prices(prices: Mapping[str, int]) -> dict[str, int]:
     return out
 
 
-def _borrower_book(cut: LedgerCut) -> BorrowerBook | None:
+def _borrower_book(cut: LedgerCut | LedgerChanges) -> BorrowerBook | None:
     """The ledger's borrowers (both queries answer, or neither), checked to be ints >= 0."""
     assets = cut.borrower_collateral()
     shortfall = cut.borrower_shortfall()
@@ -579,6 +719,7 @@ class SnapshotResult:
     reserves: SnapshotReserves | None
     timings: dict[str, float] = field(default_factory=dict)
     pieces: int = 0
+    basis: CutBasis = field(default_factory=CutBasis)
 
 
 def take_snapshot(
@@ -595,6 +736,7 @@ def take_snapshot(
     after_step: Callable[[str], None] | None = None,
     progress: Progress = NO_PROGRESS,
     scheduler: str | None = None,
+    previous: str | os.PathLike[str] | None = None,
 ) -> SnapshotResult:
     """Take the snapshot at `at` and write `<out>/<name>/` (see the module docstring).
 
@@ -604,8 +746,10 @@ def take_snapshot(
     (cut, reserves, pieces, tree, check, store, publish, write) with its counts. With
     `engine="dask"` the tree is built from account shards (`_build`): `scheduler` is the
     cluster's address (else a LocalCluster here), and `out` must then be storage every
-    worker sees at the same path. Raises SnapshotError (or a reserves error); nothing is
-    left behind.
+    worker sees at the same path. `previous`: an earlier snapshot's directory (the previous
+    hour's), whose kept claims let the cut read only what changed since (`read_cut`; a
+    full read when they cannot, never a failure; `SnapshotResult.basis` says which).
+    Raises SnapshotError (or a reserves error); nothing is left behind.
     """
     snapshot_id, at_dt = parse_snapshot_time(at)
     if secret is not None and len(secret) < SECRET_BYTES_MIN:
@@ -635,6 +779,7 @@ def take_snapshot(
             after_step or (lambda _step: None),
             progress,
             scheduler,
+            None if previous is None else Path(previous),
         )
         _make_private(tmp / "private")
         _fsync_tree(tmp)
@@ -664,6 +809,7 @@ def _run(
     after_step: Callable[[str], None],
     progress: Progress = NO_PROGRESS,
     scheduler: str | None = None,
+    previous: Path | None = None,
 ) -> SnapshotResult:
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -682,9 +828,12 @@ def _run(
     boundary_ms = int(at.timestamp()) * 1000
     progress.start("cut")
     begin = time.perf_counter()
-    cut = read_cut(source, boundary_ms, snapshot_id, secret, timings, progress)
+    cut = read_cut(source, boundary_ms, snapshot_id, secret, timings, progress, previous)
     clock = time.perf_counter()
-    progress.finish("cut", clock - begin, {"accounts": cut.leaves.count, "seq": cut.seq})
+    counts = {"accounts": cut.leaves.count, "seq": cut.seq}
+    if cut.basis.path == "incremental":
+        counts["changed"] = cut.basis.changed
+    progress.finish("cut", clock - begin, counts)
     after_step("cut")
     progress.start("reserves")
     ledger_assets = dict(cut.assets)
@@ -705,6 +854,7 @@ def _run(
     check_borrower_book(built.root, cut.symbols, cut.book, cut.leaves.borrowers)
     lap("check", "store")
     write_private_index(pieces, private / "index")
+    write_cut_claims(cut, tmp)
     with ProofStore.open(private / "tree") as store:
         _self_check(store, pieces.batch, SELF_CHECK_PROOFS)
         lap("store", "publish")
@@ -732,6 +882,7 @@ def _run(
         found,
         timings,
         pieces.count,
+        cut.basis,
     )
 
 
@@ -857,6 +1008,7 @@ def _summary(
         "pieces": pieces.count,
         "piece_policy": policy.describe(),
         "borrowing_accounts": cut.leaves.borrowers,
+        "cut": cut.basis.to_json(),
         "system_balances": [
             {"account": a, "asset": s, "amount": str(v)} for (a, s), v in sorted(cut.system.items())
         ],

@@ -9,6 +9,11 @@ A `LedgerSource` opens a *cut*: the ledger state at the last journal sequence wh
 is strictly before the snapshot boundary. Every query of the returned `LedgerCut` answers
 for that one state, however many events the exchange writes meanwhile (trading goes on).
 
+A cut may also offer `changes_since` (`IncrementalLedgerCut`): what changed since an
+earlier cut, read by account, so that a snapshot that kept the earlier cut's claims reads
+only what changed (`por.snapshot.cut_claims`). It is optional: without it, or when it
+answers None, the snapshot reads the whole cut.
+
 Sign convention (as in docs/ledger.md): a positive amount is what the exchange owes the
 account. An account's *claim* in an asset is the sum of all its buckets in that asset
 (available, locked by orders or withdrawals, lent with interest, unsettled PnL, minus
@@ -17,11 +22,11 @@ borrowed with interest): `equity = max(claim, 0)`, `debt = max(-claim, 0)`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
-__all__ = ["LedgerCut", "LedgerSource"]
+__all__ = ["IncrementalLedgerCut", "LedgerChanges", "LedgerCut", "LedgerSource"]
 
 
 @runtime_checkable
@@ -101,6 +106,71 @@ class LedgerCut(Protocol):
         """(borrowing accounts, how many of them have a collateral value after haircuts
         below their debts' value -- or owe an asset without a price --, the sum of those
         shortfalls in USD x 10^price_decimals); None when the ledger has no risk model."""
+        ...
+
+
+@runtime_checkable
+class LedgerChanges(Protocol):
+    """What changed in the ledger between an earlier cut (at sequence `since`) and this one,
+    as `IncrementalLedgerCut.changes_since` answers it. Read-only, valid inside the cut.
+
+    The customer claims come as a change (the accounts that changed, with their claims at
+    both cuts), and so do the two totals the snapshot chains from the earlier cut; the
+    other answers are complete at this cut, as the `LedgerCut` methods of the same name.
+
+    Fields: `since` is the earlier cut's sequence, `since_time_ms` the ledger time of the
+    event at that sequence (None before the first clock, or for sequence 0), which the
+    caller compares with the earlier cut's `time_ms` it kept (the same ledger, the same cut).
+    """
+
+    since: int
+    since_time_ms: int | None
+
+    def claims(self) -> Iterator[tuple[str, Sequence[int] | None, Sequence[int]]]:
+        """(account, claims at `since`, claims at this cut) of every customer account that
+        had a posting, or was opened, in (since, cut seq]; the claims at `since` are None
+        when the account did not exist then. Vectors in `assets()` order; each account
+        once; any order; customer accounts only."""
+        ...
+
+    def totals_change(self) -> Mapping[str, tuple[int, int]]:
+        """asset -> the change of `customer_totals()` from `since` to this cut (two signed
+        ints: positive claims' sum, debts' sum), computed by the ledger."""
+        ...
+
+    def in_flight_change(self) -> Mapping[str, int]:
+        """asset -> the change of `in_flight()` from `since` to this cut (signed)."""
+        ...
+
+    def system_balances(self) -> Mapping[tuple[str, str], int]:
+        """As `LedgerCut.system_balances`, complete at this cut."""
+        ...
+
+    def custody(self) -> Mapping[str, int]:
+        """As `LedgerCut.custody`, at this cut."""
+        ...
+
+    def borrower_collateral(self) -> Mapping[str, tuple[int, int, int, int]] | None:
+        """As `LedgerCut.borrower_collateral`, over every borrowing account at this cut."""
+        ...
+
+    def borrower_shortfall(self) -> tuple[int, int, int] | None:
+        """As `LedgerCut.borrower_shortfall`, at this cut."""
+        ...
+
+
+@runtime_checkable
+class IncrementalLedgerCut(LedgerCut, Protocol):
+    """A cut that can also say what changed since an earlier cut of the same ledger."""
+
+    def changes_since(self, seq: int, watch: Collection[str]) -> LedgerChanges | None:
+        """The changes between the cut at `seq` (earlier, or this one) and this cut.
+
+        `watch`: accounts the caller knew at `seq` as borrowers (a debt in any asset) or
+        as system accounts with a balance; with the accounts that changed they are all the
+        accounts the complete answers (system balances, borrowers) can involve, so the
+        ledger reads no other. None: not supported here (read the whole cut instead).
+        """
         ...
 
 
