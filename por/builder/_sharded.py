@@ -9,9 +9,11 @@ and every worker):
    written by the snapshot job) reads the shard, checks its SHA-256 against the manifest,
    computes the account tags and groups the rows by *tag-prefix bucket* (the top
    log2(P) bits of the tag: tags are uniform, so the P buckets hold ~L leaves each) into
-   one spill file; filler tasks do the same for filler ranges. Rows keep their input
-   index, so the partition files' order sections are the local engine's. Without
-   pieces, each shard's id fingerprints are spilled too, bucketed by fingerprint.
+   spill files, one per group of consecutive buckets (`SPILL_GROUPS` per task); filler
+   tasks do the same for filler ranges. Rows keep their input index, so the partition
+   files' order sections are the local engine's. Without pieces, each shard's id
+   fingerprints are spilled too, bucketed by fingerprint. With `consume_shards` the
+   shard is deleted once its spill, its ids and its result are on disk.
 2. **One shuffle.** A plan task (on a worker, fed the spill tasks' bucket counts
    worker-to-worker) writes where each bucket lies in each spill file and returns the P
    bucket sizes and the per-asset totals: all the client receives before phase 2.
@@ -21,7 +23,8 @@ and every worker):
    spill file, sorts them by full tag (`sort_by_tag`: duplicate tags refused), keeps its
    slice, checks its fingerprint bucket for duplicate ids, and runs `build_partition`,
    writing its file and its fences to a staging directory in `out_dir`. Only its top
-   (hash and sums, ~0.2 KB) comes back.
+   (hash and sums, ~0.2 KB) comes back. Once every partition reading a spill group has
+   returned, the client removes that group's files: spills shrink as the store grows.
 4. **Commit.** A worker joins the fences; the client folds the tops, moves the
    partition files into `out_dir` (renames), writes `top.bin` and `tree.json` last.
 
@@ -38,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
+import json
 import os
 import pickle
 import secrets
@@ -69,7 +73,7 @@ from por.builder._order import sort_by_tag
 from por.builder._tags import account_tags, filler_tags
 from por.builder.partition import PartitionInput, PartitionTop, build_partition, thread_workspace
 from por.builder.reference import FILLER_SECRET_MIN_BYTES
-from por.builder.shards import ShardInfo, ShardSet, read_shard
+from por.builder.shards import MANIFEST_NAME, ShardInfo, ShardSet, read_shard
 from por.errors import InputError
 from por.model import padded_size
 
@@ -77,6 +81,7 @@ __all__ = ["ClientTraffic", "ClusterError", "ShardedBuild", "build_tree_from_sha
 
 _ORDER = np.dtype("<u4")  # input index of a leaf (< 2^32 leaves)
 _FP = np.dtype("<u8")
+SPILL_GROUPS = 64  # spill files per tag task, each removed once its readers are done
 _PLAN_TAGS = "plan-tags.npy"
 _PLAN_FP = "plan-fp.npy"
 _PLAN_SPILLS = "plan-spills.npy"
@@ -133,8 +138,22 @@ class _Plan:
     totals: tuple[int, ...]
 
 
-def _spill_path(staging: str, k: int) -> str:
-    return os.path.join(staging, "shuffle", f"spill-{k:05d}.bin")
+def _spill_path(staging: str, k: int, g: int) -> str:
+    return os.path.join(staging, "shuffle", f"spill-{k:05d}-{g:03d}.bin")
+
+
+def _ids_path(staging: str, shard: int) -> str:
+    return os.path.join(staging, f"ids-{shard:05d}.bin")
+
+
+def _done_path(staging: str, shard: int) -> str:
+    return os.path.join(staging, f"done-{shard:05d}.json")
+
+
+def _cumulative(counts: NDArray[np.int64]) -> NDArray[np.int64]:
+    out = np.zeros(counts.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=out[1:])
+    return out
 
 
 def _bucket_of(tags: NDArray[np.uint8], bits: int) -> NDArray[np.int64]:
@@ -145,37 +164,54 @@ def _bucket_of(tags: NDArray[np.uint8], bits: int) -> NDArray[np.int64]:
 
 
 def _write_spill(
-    path: str,
+    staging: str,
+    k: int,
     tags: NDArray[np.uint8],
     order: NDArray[np.uint32],
     amounts: NDArray[np.uint64] | None,
     fps: NDArray[np.uint64] | None,
     bits: int,
+    group_buckets: int,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64] | None]:
     """Rows grouped by tag bucket (input order kept inside a bucket), then fingerprints
-    grouped by fingerprint bucket; returns both count vectors."""
+    grouped by fingerprint bucket, one file per group of `group_buckets` consecutive
+    buckets (the client removes a group's files once every partition reading it is done,
+    so spills do not pile up beside the partition files); returns both count vectors.
+
+    A group file: tags (m x 32) | input index (m x u32) | amounts (m x 2 x A x 2 u64, not
+    for fillers) | fingerprints (f x u64) | their input index (f x u32), m and f the
+    group's rows, all little-endian."""
     buckets = 1 << bits
     bucket = _bucket_of(tags, bits)
-    by = np.argsort(bucket, kind="stable")
     counts = np.bincount(bucket, minlength=buckets).astype(np.int64)
+    by = np.argsort(bucket, kind="stable")
+    sections: list[NDArray[Any]] = [tags[by], order[by].astype(_ORDER)]
+    if amounts is not None:
+        sections.append(np.ascontiguousarray(amounts[by], dtype="<u8"))
+    cum = _cumulative(counts)
     fp_counts = None
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as fh:
-        fh.write(tags[by].data)
-        fh.write(order[by].astype(_ORDER).data)
-        if amounts is not None:
-            fh.write(np.ascontiguousarray(amounts[by], dtype="<u8").data)
-        if fps is not None:
-            fb = (
-                (fps >> np.uint64(64 - bits)).astype(np.int64)
-                if bits
-                else np.zeros_like(fps, dtype=np.int64)
-            )
-            fby = np.argsort(fb, kind="stable")
-            fp_counts = np.bincount(fb, minlength=buckets).astype(np.int64)
-            fh.write(fps[fby].astype(_FP).data)
-            fh.write(order[fby].astype(_ORDER).data)
-    os.replace(tmp, path)
+    fp_sections: list[NDArray[Any]] = []
+    fp_cum = cum
+    if fps is not None:
+        fb = (
+            (fps >> np.uint64(64 - bits)).astype(np.int64)
+            if bits
+            else np.zeros_like(fps, dtype=np.int64)
+        )
+        fby = np.argsort(fb, kind="stable")
+        fp_counts = np.bincount(fb, minlength=buckets).astype(np.int64)
+        fp_sections = [fps[fby].astype(_FP), order[fby].astype(_ORDER)]
+        fp_cum = _cumulative(fp_counts)
+    for g in range(buckets // group_buckets):
+        lo, hi = int(cum[g * group_buckets]), int(cum[(g + 1) * group_buckets])
+        flo, fhi = int(fp_cum[g * group_buckets]), int(fp_cum[(g + 1) * group_buckets])
+        path = _spill_path(staging, k, g)
+        with open(path + ".tmp", "wb") as fh:
+            for section in sections:
+                fh.write(section[lo:hi].data)
+            for section in fp_sections:
+                fh.write(section[flo:fhi].data)
+        os.replace(path + ".tmp", path)
     return counts, fp_counts
 
 
@@ -184,9 +220,17 @@ def _tag_shard(
     info: ShardInfo,
     snapshot_id: str,
     bits: int,
+    group_buckets: int,
     check_ids: bool,
     staging: str,
+    consume: bool,
 ) -> _Spill:
+    """Tags and spill of one shard. With `consume` the shard is deleted once its spill,
+    its ids (for messages and duplicate checks) and its result are on disk; a retry of
+    this task (a worker lost after it finished) returns that result."""
+    done = _done_path(staging, info.index)
+    if consume and os.path.exists(done):
+        return _read_done(done)
     shards = ShardSet.open(shards_dir)
     batch = read_shard(shards, info)
     tags = account_tags(batch, snapshot_id)
@@ -195,7 +239,7 @@ def _tag_shard(
     if check_ids and fps is None:
         fps = np.empty(0, dtype=np.uint64)
     counts, fp_counts = _write_spill(
-        _spill_path(staging, info.index), tags, order, batch.amounts, fps, bits
+        staging, info.index, tags, order, batch.amounts, fps, bits, group_buckets
     )
     n_assets = batch.n_assets
     sums = (
@@ -203,7 +247,57 @@ def _tag_shard(
         if batch.count
         else [0] * (2 * n_assets)
     )
-    return _Spill(info.index, batch.count, True, fps is not None, counts, fp_counts, tuple(sums))
+    spill = _Spill(info.index, batch.count, True, fps is not None, counts, fp_counts, tuple(sums))
+    if consume:
+        _write_ids(_ids_path(staging, info.index), batch)
+        _write_done(done, spill)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(shards.directory / info.file)
+    return spill
+
+
+def _write_ids(path: str, batch: AccountBatch) -> None:
+    """A consumed shard's ids: u64 count | id_offsets int64 (count + 1) | ids."""
+    with open(path + ".tmp", "wb") as fh:
+        fh.write(np.array([batch.count], dtype="<u8").tobytes())
+        fh.write(np.ascontiguousarray(batch.id_offsets, dtype="<i8").data)
+        fh.write(batch.ids)
+    os.replace(path + ".tmp", path)
+
+
+def _read_ids(path: str) -> tuple[NDArray[np.int64], bytes]:
+    data = Path(path).read_bytes()
+    count = int(np.frombuffer(data, "<u8", 1)[0])
+    offsets = np.frombuffer(data, "<i8", count + 1, 8).astype(np.int64)
+    return offsets, data[8 * (count + 2) :]
+
+
+def _write_done(path: str, spill: _Spill) -> None:
+    record = {
+        "index": spill.index,
+        "rows": spill.rows,
+        "has_fp": spill.has_fp,
+        "tag_counts": spill.tag_counts.tolist(),
+        "fp_counts": None if spill.fp_counts is None else spill.fp_counts.tolist(),
+        "totals": list(spill.totals or ()),
+    }
+    with open(path + ".tmp", "w", encoding="utf-8") as fh:
+        json.dump(record, fh)
+    os.replace(path + ".tmp", path)
+
+
+def _read_done(path: str) -> _Spill:
+    record = json.loads(Path(path).read_text(encoding="utf-8"))
+    fp = record["fp_counts"]
+    return _Spill(
+        int(record["index"]),
+        int(record["rows"]),
+        True,
+        bool(record["has_fp"]),
+        np.asarray(record["tag_counts"], dtype=np.int64),
+        None if fp is None else np.asarray(fp, dtype=np.int64),
+        tuple(int(v) for v in record["totals"]),
+    )
 
 
 def _tag_fillers(
@@ -214,11 +308,12 @@ def _tag_fillers(
     stop: int,
     accounts: int,
     bits: int,
+    group_buckets: int,
     staging: str,
 ) -> _Spill:
     tags = filler_tags(secret, snapshot_id, start, stop)
     order = np.arange(accounts + start, accounts + stop, dtype=np.uint32)
-    counts, _ = _write_spill(_spill_path(staging, k), tags, order, None, None, bits)
+    counts, _ = _write_spill(staging, k, tags, order, None, None, bits, group_buckets)
     return _Spill(k, stop - start, False, False, counts, None, None)
 
 
@@ -268,6 +363,7 @@ class _Context:
     shards_dir: str
     accounts: int
     n_assets: int
+    group_buckets: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,31 +385,61 @@ def _pread(fd: int, offset: int, nbytes: int) -> bytes:
     return data
 
 
-def _describe(ctx: _Context) -> Callable[[int], str]:
-    shards: list[ShardSet] = []
+class _Ids:
+    """Account ids by input index, for messages and exact duplicate checks (rare): from
+    the ids file a consumed shard left in the staging directory, else from the shard."""
 
-    def describe(i: int) -> str:
-        if i >= ctx.accounts:
-            return f"filler {i - ctx.accounts}"
-        if not shards:
-            shards.append(ShardSet.open(ctx.shards_dir))
-        return f"account {i} ({shards[0].account_id(i)!r})"
+    def __init__(self, ctx: _Context) -> None:
+        self.ctx = ctx
+        self.shards: ShardSet | None = None
+        self.cache: dict[int, tuple[NDArray[np.int64], bytes]] = {}
 
-    return describe
+    def __call__(self, i: int) -> str:
+        if self.shards is None:
+            self.shards = ShardSet.open(self.ctx.shards_dir)
+        shard, row = self.shards.locate(i)
+        found = self.cache.get(shard.index)
+        if found is None:
+            path = _ids_path(self.ctx.staging, shard.index)
+            if os.path.exists(path):
+                found = _read_ids(path)
+            else:
+                batch = read_shard(self.shards, shard)
+                found = (batch.id_offsets, batch.ids)
+            self.cache[shard.index] = found
+        offsets, ids = found
+        return ids[int(offsets[row]) : int(offsets[row + 1])].decode("utf-8")
+
+    def describe(self, i: int) -> str:
+        if i >= self.ctx.accounts:
+            return f"filler {i - self.ctx.accounts}"
+        return f"account {i} ({self(i)!r})"
+
+
+class _Group:
+    """Where a bucket's rows lie in the spill files of its group (from the plan)."""
+
+    def __init__(self, ctx: _Context, plan: str, b: int) -> None:
+        starts = np.load(os.path.join(ctx.staging, plan), mmap_mode="r")
+        g0 = b - b % ctx.group_buckets
+        self.index = g0 // ctx.group_buckets
+        self.base = np.asarray(starts[g0])
+        self.rows = np.asarray(starts[g0 + ctx.group_buckets]) - self.base
+        self.lo = np.asarray(starts[b]) - self.base
+        self.count = np.asarray(starts[b + 1]) - self.base - self.lo
 
 
 def _read_bucket(
     ctx: _Context, b: int
 ) -> tuple[NDArray[np.uint8], NDArray[np.uint32], NDArray[np.uint64]]:
-    starts = np.load(os.path.join(ctx.staging, _PLAN_TAGS), mmap_mode="r")
+    where = _Group(ctx, _PLAN_TAGS, b)
     spills = np.load(os.path.join(ctx.staging, _PLAN_SPILLS))
-    lo_row, hi_row = np.asarray(starts[b]), np.asarray(starts[b + 1])
     row_bytes = 2 * ctx.n_assets * 2 * 8
     tags, order, amounts = [], [], []
-    for k in np.flatnonzero(hi_row > lo_row).tolist():
-        rows, has_amounts = int(spills[k, 0]), bool(spills[k, 1])
-        a, m = int(lo_row[k]), int(hi_row[k] - lo_row[k])
-        fd = os.open(_spill_path(ctx.staging, k), os.O_RDONLY)
+    for k in np.flatnonzero(where.count > 0).tolist():
+        has_amounts = bool(spills[k, 1])
+        rows, a, m = int(where.rows[k]), int(where.lo[k]), int(where.count[k])
+        fd = os.open(_spill_path(ctx.staging, k, where.index), os.O_RDONLY)
         try:
             tags.append(_pread(fd, a * HASH_BYTES, m * HASH_BYTES))
             base = rows * HASH_BYTES
@@ -331,24 +457,23 @@ def _read_bucket(
     return t, o, am.reshape(-1, 2, ctx.n_assets, 2)
 
 
-def _duplicate_id(ctx: _Context, b: int) -> _Refusal | None:
+def _duplicate_id(ctx: _Context, b: int, ids: _Ids) -> _Refusal | None:
     """Ids whose fingerprints fall in bucket `b`: equal fingerprints are compared
     exactly; the first duplicate in input order is named as `check_unique_ids` does."""
-    starts = np.load(os.path.join(ctx.staging, _PLAN_FP), mmap_mode="r")
+    rows = _Group(ctx, _PLAN_TAGS, b).rows
+    where = _Group(ctx, _PLAN_FP, b)
     spills = np.load(os.path.join(ctx.staging, _PLAN_SPILLS))
-    lo_row, hi_row = np.asarray(starts[b]), np.asarray(starts[b + 1])
-    fp_spills = np.flatnonzero(spills[:, 2] == 1)
+    row_bytes = HASH_BYTES + 4 + 2 * ctx.n_assets * 2 * 8
     fps, idx = [], []
-    for j, k in enumerate(fp_spills.tolist()):
-        a, m = int(lo_row[j]), int(hi_row[j] - lo_row[j])
+    for j, k in enumerate(np.flatnonzero(spills[:, 2] == 1).tolist()):
+        a, m = int(where.lo[j]), int(where.count[j])
         if m == 0:
             continue
-        rows = int(spills[k, 0])
-        base = rows * (HASH_BYTES + 4 + 2 * ctx.n_assets * 2 * 8)
-        fd = os.open(_spill_path(ctx.staging, k), os.O_RDONLY)
+        base = int(rows[k]) * (row_bytes if spills[k, 1] else HASH_BYTES + 4)
+        fd = os.open(_spill_path(ctx.staging, k, where.index), os.O_RDONLY)
         try:
             fps.append(_pread(fd, base + a * 8, m * 8))
-            idx.append(_pread(fd, base + rows * 8 + a * 4, m * 4))
+            idx.append(_pread(fd, base + int(where.rows[j]) * 8 + a * 4, m * 4))
         finally:
             os.close(fd)
     fp = np.frombuffer(b"".join(fps), dtype=_FP)
@@ -360,11 +485,10 @@ def _duplicate_id(ctx: _Context, b: int) -> _Refusal | None:
     tied = np.flatnonzero(sfp[1:] == sfp[:-1])
     if tied.size == 0:
         return None
-    shards = ShardSet.open(ctx.shards_dir)
     groups: dict[str, list[int]] = {}
     for pos in np.union1d(tied, tied + 1).tolist():
         i = int(ix[by[pos]])
-        groups.setdefault(shards.account_id(i), []).append(i)
+        groups.setdefault(ids(i), []).append(i)
     found: tuple[int, int, str] | None = None
     for aid, members in groups.items():
         if len(members) > 1:
@@ -383,17 +507,17 @@ def _duplicate_id(ctx: _Context, b: int) -> _Refusal | None:
 def _build_partition(ctx: _Context, spec: _PartitionSpec) -> PartitionTop | _Refusal:
     """Read the overlapping buckets, sort, check, build; write the file and fences to the
     staging directory and return only the top."""
+    ids = _Ids(ctx)
     if spec.check_ids:
-        refusal = _duplicate_id(ctx, spec.index)
+        refusal = _duplicate_id(ctx, spec.index, ids)
         if refusal is not None:
             return refusal
     tags, order, amounts = [], [], []
-    describe = _describe(ctx)
     for b, lo, hi in spec.buckets:
         t, o, am = _read_bucket(ctx, b)
 
         def local(i: int, o: NDArray[np.uint32] = o) -> str:
-            return describe(int(o[i]))
+            return ids.describe(int(o[i]))
 
         try:
             perm = sort_by_tag(t, local)
@@ -503,12 +627,19 @@ def build_tree_from_shards(
     client: Any = None,
     out_dir: str | os.PathLike[str] | None = None,
     pieces: bool = False,
+    consume_shards: bool = False,
 ) -> ShardedBuild:
     """`build_tree` over account shards on a Dask cluster: the same root and store files.
 
     `client`: a connected `distributed.Client` (else `scheduler`'s address, else a fresh
     LocalCluster of `workers` single-threaded processes). `out_dir` and `shards_dir` must
     be visible to every worker at the same path.
+
+    `consume_shards`: the caller owns the shards and can write them again (the snapshot
+    job): each shard file is deleted as soon as its spill is on disk, and the manifest
+    after a successful build, so shards, spills and the store never all sit on disk at
+    once (~50 GB at peak instead of ~68 GB for 100M accounts). A failed build leaves the
+    shards not yet read and the manifest; the ones read are gone.
     """
     assets = tuple(assets)
     shards = ShardSet.open(shards_dir)
@@ -537,11 +668,14 @@ def build_tree_from_shards(
             job = Job(
                 _empty(len(assets)), snapshot_id, filler_secret, leaf_count, parts, str(directory)
             )
-            tops = _run(counted, job, shards, staging, not pieces)
+            tops = _run(counted, job, shards, staging, not pieces, consume_shards)
             traffic = ClientTraffic(
                 counted.sent, counted.received, counted.tasks, parts, len(shards.shards)
             )
         built = _commit(job, tops, assets, shards.accounts, owned, staging)
+        if consume_shards:
+            with contextlib.suppress(FileNotFoundError):
+                (shards.directory / MANIFEST_NAME).unlink()
         return ShardedBuild(built, traffic)
     except BaseException:
         _remove(staging)
@@ -565,10 +699,15 @@ def _empty(n_assets: int) -> AccountBatch:
 
 
 def _run(
-    counted: _Counted, job: Job, shards: ShardSet, staging: Path, check_ids: bool
+    counted: _Counted,
+    job: Job,
+    shards: ShardSet,
+    staging: Path,
+    check_ids: bool,
+    consume: bool,
 ) -> list[PartitionTop]:
-    dist: Any = importlib.import_module("distributed")
     bits = (job.partitions - 1).bit_length()
+    group_buckets = max(1, (1 << bits) // SPILL_GROUPS)
     n = shards.accounts
     spill_futs = [
         counted.submit(
@@ -577,8 +716,10 @@ def _run(
             info,
             job.snapshot_id,
             bits,
+            group_buckets,
             check_ids,
             str(staging),
+            consume,
         )
         for info in shards.shards
     ]
@@ -588,28 +729,77 @@ def _run(
     for a, b in chunks(fillers, max(1, -(-fillers // step))):
         spill_futs.append(
             counted.submit(
-                _tag_fillers, job.filler_secret, job.snapshot_id, k, a, b, n, bits, str(staging)
+                _tag_fillers,
+                job.filler_secret,
+                job.snapshot_id,
+                k,
+                a,
+                b,
+                n,
+                bits,
+                group_buckets,
+                str(staging),
             )
         )
         k += 1
     plan_fut = counted.submit(_plan, str(staging), bits, job.batch.n_assets, *spill_futs)
     plan: _Plan = _task_result(counted, plan_fut, "planning the shuffle", spill_futs)
+    # released: a worker lost later must not make Dask redo phase 1 (spill groups
+    # already removed would be written again)
+    del plan_fut, spill_futs
     _check_plan_totals(plan.totals, job.batch.n_assets)
-    ctx = _Context(str(staging), str(shards.directory), n, job.batch.n_assets)
+    ctx = _Context(str(staging), str(shards.directory), n, job.batch.n_assets, group_buckets)
     specs = _specs(plan.bucket_sizes, job.partition_leaves, job.partitions, check_ids)
-    futs = [counted.submit(_build_partition, ctx, spec) for spec in specs]
-    results: dict[int, PartitionTop | _Refusal] = {}
-    index = {f.key: spec.index for f, spec in zip(futs, specs, strict=True)}
-    for fut in dist.as_completed(futs):
-        results[index[fut.key]] = _task_result(
-            counted, fut, f"building partition {index[fut.key]}", futs
-        )
+    results = _partitions(counted, ctx, specs, k)
     refusals = [r for r in results.values() if isinstance(r, _Refusal)]
     if refusals:
         raise TreeInputError(min(refusals, key=lambda r: r.rank).message)
     fences = counted.submit(_join_fences, str(staging), job.partitions)
     _task_result(counted, fences, "joining the fences", [fences])
     return [t for _, t in sorted(results.items()) if isinstance(t, PartitionTop)]
+
+
+def _partitions(
+    counted: _Counted, ctx: _Context, specs: list[_PartitionSpec], spills: int
+) -> dict[int, PartitionTop | _Refusal]:
+    """Run the partition tasks; once every partition reading a spill group has returned,
+    remove that group's files (from here: a few unlinks, no bytes through the client).
+    A partition's future is released once its result is in, so a worker lost later does
+    not make Dask rebuild it from spill groups already removed."""
+    dist: Any = importlib.import_module("distributed")
+    readers: dict[int, set[int]] = {}
+    groups_of: dict[int, set[int]] = {}
+    for spec in specs:
+        touched = {b // ctx.group_buckets for b, _, _ in spec.buckets}
+        if spec.check_ids:
+            touched.add(spec.index // ctx.group_buckets)
+        groups_of[spec.index] = touched
+        for g in touched:
+            readers.setdefault(g, set()).add(spec.index)
+    pending = {}
+    part_of = {}
+    for spec in specs:
+        fut = counted.submit(_build_partition, ctx, spec)
+        pending[fut.key] = fut
+        part_of[fut.key] = spec.index
+    results: dict[int, PartitionTop | _Refusal] = {}
+    done = dist.as_completed(list(pending.values()))
+    for fut in done:
+        key = fut.key
+        p = part_of[key]
+        results[p] = _task_result(counted, fut, f"building partition {p}", list(pending.values()))
+        del pending[key]
+        for g in groups_of[p]:
+            readers[g].discard(p)
+            if not readers[g]:
+                _remove_group(ctx.staging, g, spills)
+    return results
+
+
+def _remove_group(staging: str, g: int, spills: int) -> None:
+    for k in range(spills):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(_spill_path(staging, k, g))
 
 
 def _task_result(counted: _Counted, fut: Any, what: str, others: list[Any]) -> Any:

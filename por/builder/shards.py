@@ -4,7 +4,8 @@ The sharded Dask build (`por.builder._sharded`) must not route accounts through 
 client, so the snapshot job writes them once as shards: contiguous slices of the
 columnar batch in input order, each a file of the project's own columnar layout (no
 Parquet: pyarrow is not a dependency, and these files are read back only by this code),
-and a manifest naming every shard with its first input index, its row count, its size
+written one at a time (`ShardWriter`: the writer holds one shard, not the snapshot), and
+a manifest naming every shard with its first input index, its row count, its size
 and its SHA-256. Workers check the checksum before using a shard: a shard missing,
 truncated or altered is refused with one line naming it (`ShardError`).
 
@@ -35,6 +36,7 @@ __all__ = [
     "ShardError",
     "ShardInfo",
     "ShardSet",
+    "ShardWriter",
     "read_shard",
     "write_shards",
 ]
@@ -126,30 +128,29 @@ def _shard_name(index: int) -> str:
     return f"shard-{index:05d}.bin"
 
 
-def write_shards(
-    batch: AccountBatch,
-    directory: str | os.PathLike[str],
-    shard_accounts: int = DEFAULT_SHARD_ACCOUNTS,
-) -> ShardSet:
-    """Write `batch` as shards of at most `shard_accounts` accounts and their manifest.
+class ShardWriter:
+    """Shards written one at a time, the manifest on `close()`: the snapshot job (or a
+    generator) never holds more than one shard's accounts.
 
     Each shard is written to a temporary name, fsynced and renamed; the manifest last, so
     a directory with `shards.json` holds every shard it names.
     """
-    if shard_accounts < 1:
-        raise ValueError(f"shard_accounts must be >= 1, got {shard_accounts}")
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    entries: list[dict[str, Any]] = []
-    n = batch.count
-    starts = list(range(0, n, shard_accounts)) or [0]
-    for index, lo in enumerate(starts):
-        hi = min(n, lo + shard_accounts)
-        part = batch.slice(lo, hi)
-        name = _shard_name(index)
+
+    def __init__(self, directory: str | os.PathLike[str], n_assets: int) -> None:
+        self.directory = Path(directory)
+        self.n_assets = n_assets
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._entries: list[dict[str, Any]] = []
+        self._accounts = 0
+
+    def add(self, part: AccountBatch) -> None:
+        """Write `part` as the next shard (its accounts follow the previous shard's)."""
+        if part.n_assets != self.n_assets:
+            raise ValueError(f"shard has {part.n_assets} assets, expected {self.n_assets}")
+        name = _shard_name(len(self._entries))
         digest = hashlib.sha256()
         size = 0
-        tmp = out / (name + ".tmp")
+        tmp = self.directory / (name + ".tmp")
         with open(tmp, "wb") as fh:
             for chunk in _shard_chunks(part):
                 digest.update(chunk)
@@ -157,21 +158,45 @@ def write_shards(
                 size += len(chunk)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, out / name)
-        entries.append(
+        os.replace(tmp, self.directory / name)
+        self._entries.append(
             {
                 "file": name,
-                "first": lo,
-                "count": hi - lo,
+                "first": self._accounts,
+                "count": part.count,
                 "size": size,
                 "sha256": digest.hexdigest(),
             }
         )
-    meta = {"format": SHARDS_FORMAT, "assets": batch.n_assets, "accounts": n, "shards": entries}
-    tmp = out / (MANIFEST_NAME + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, out / MANIFEST_NAME)
-    return ShardSet.open(out)
+        self._accounts += part.count
+
+    def close(self) -> ShardSet:
+        """Write the manifest (temp + rename) and return the shard set it names."""
+        meta = {
+            "format": SHARDS_FORMAT,
+            "assets": self.n_assets,
+            "accounts": self._accounts,
+            "shards": self._entries,
+        }
+        tmp = self.directory / (MANIFEST_NAME + ".tmp")
+        tmp.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, self.directory / MANIFEST_NAME)
+        return ShardSet.open(self.directory)
+
+
+def write_shards(
+    batch: AccountBatch,
+    directory: str | os.PathLike[str],
+    shard_accounts: int = DEFAULT_SHARD_ACCOUNTS,
+) -> ShardSet:
+    """Write `batch` as shards of at most `shard_accounts` accounts and their manifest."""
+    if shard_accounts < 1:
+        raise ValueError(f"shard_accounts must be >= 1, got {shard_accounts}")
+    writer = ShardWriter(directory, batch.n_assets)
+    n = batch.count
+    for lo in list(range(0, n, shard_accounts)) or [0]:
+        writer.add(batch.slice(lo, min(n, lo + shard_accounts)))
+    return writer.close()
 
 
 def _shard_chunks(part: AccountBatch) -> list[bytes | memoryview]:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from por.builder import AccountBatch, BuiltTree, ClusterError, TreeInputError, build_tree
+from por.builder import _sharded as sharded
 from por.builder import build_tree_from_shards as from_shards
 from por.builder.proofstore import ProofStore
 from por.builder.shards import ShardError, write_shards
@@ -218,9 +219,100 @@ def test_bad_shard_is_one_line_and_nothing_is_written(
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
 
 
+def test_spill_groups_are_removed_as_soon_as_their_partitions_returned(
+    client: Any, accounts: AccountBatch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spills do not sit beside the whole store: each group's files (one per tag task)
+    go as soon as the last partition reading it has returned, before the last one does."""
+    write_shards(accounts, tmp_path / "shards", SHARD_ACCOUNTS)
+    events: list[tuple[str, int]] = []
+    remove, result = sharded._remove_group, sharded._task_result
+
+    def removing(staging: str, g: int, spills: int) -> None:
+        present = len(list(Path(staging, "shuffle").glob(f"spill-*-{g:03d}.bin")))
+        events.append(("removed", g))
+        assert present == spills == 4 + 3, (g, present, spills)  # 4 shards, 3 filler tasks
+        remove(staging, g, spills)
+
+    def returned(counted: Any, fut: Any, what: str, others: list[Any]) -> Any:
+        value = result(counted, fut, what, others)
+        if what.startswith("building partition"):
+            events.append(("partition", int(what.split()[-1])))
+        return value
+
+    monkeypatch.setattr(sharded, "_remove_group", removing)
+    monkeypatch.setattr(sharded, "_task_result", returned)
+    built = from_shards(
+        tmp_path / "shards",
+        ASSETS,
+        SNAPSHOT,
+        SECRET,
+        partitions=PARTS,
+        client=client,
+        out_dir=tmp_path / "out",
+    )
+    local = local_tree(accounts, tmp_path / "local", pieces=False)
+    assert built.tree.root == local.root
+    assert sorted(g for kind, g in events if kind == "removed") == list(range(PARTS))
+    last = max(i for i, (kind, _) in enumerate(events) if kind == "partition")
+    assert events.index(next(e for e in events if e[0] == "removed")) < last
+
+
+def test_consumed_shards_give_the_local_tree_and_are_gone_after_it(
+    client: Any, accounts: AccountBatch, tmp_path: Path
+) -> None:
+    write_shards(accounts, tmp_path / "shards", SHARD_ACCOUNTS)
+    local = local_tree(accounts, tmp_path / "local", pieces=False)
+    built = from_shards(
+        tmp_path / "shards",
+        ASSETS,
+        SNAPSHOT,
+        SECRET,
+        partitions=PARTS,
+        client=client,
+        out_dir=tmp_path / "out",
+        consume_shards=True,
+    )
+    assert built.tree.root == local.root
+    assert store_files(tmp_path / "out") == store_files(tmp_path / "local")
+    assert list((tmp_path / "shards").iterdir()) == []
+
+
+def test_duplicate_id_in_consumed_shards_is_named_as_the_local_engine_does(
+    client: Any, accounts: AccountBatch, tmp_path: Path
+) -> None:
+    """The ids a consumed shard leaves in the staging directory name the duplicate."""
+    ids = bytearray(accounts.ids)
+    a, b = 200, 2200  # in different shards, ids of one length
+    lo_a, hi_a = int(accounts.id_offsets[a]), int(accounts.id_offsets[a + 1])
+    lo_b, hi_b = int(accounts.id_offsets[b]), int(accounts.id_offsets[b + 1])
+    assert hi_a - lo_a == hi_b - lo_b
+    ids[lo_b:hi_b] = ids[lo_a:hi_a]
+    dup = AccountBatch(bytes(ids), accounts.id_offsets, accounts.nonces, accounts.amounts)
+    write_shards(dup, tmp_path / "shards", SHARD_ACCOUNTS)
+    with pytest.raises(TreeInputError) as local_err:
+        local_tree(dup, tmp_path / "local", pieces=False)
+    with pytest.raises(TreeInputError) as err:
+        from_shards(
+            tmp_path / "shards",
+            ASSETS,
+            SNAPSHOT,
+            SECRET,
+            partitions=PARTS,
+            client=client,
+            out_dir=tmp_path / "out",
+            consume_shards=True,
+        )
+    assert str(err.value) == str(local_err.value)
+    assert list((tmp_path / "out").iterdir()) == []
+    assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == ["shards.json"]
+
+
 class _KillOnPartition:
     """A worker plugin killing its own process when a partition task starts: a worker
     dying mid-build. With `once`, only the first worker to get there dies."""
+
+    task, state = "_build_partition", "executing"
 
     def __init__(self, marker: str | None) -> None:
         self.marker = marker
@@ -232,7 +324,7 @@ class _KillOnPartition:
         return
 
     def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
-        if finish != "executing" or "_build_partition" not in str(key):
+        if finish != self.state or self.task not in str(key):
             return
         if self.marker is not None:
             try:
@@ -259,9 +351,16 @@ def _remove_plugin(client: Any, name: str) -> None:
             time.sleep(1)
 
 
+class _KillAfterTagging(_KillOnPartition):
+    """Kills its worker as a shard's tag task has finished there: with consumed shards,
+    after the shard was deleted and before the scheduler has the result."""
+
+    task, state = "_tag_shard", "memory"
+
+
 def _with_plugin(client: Any, plugin: _KillOnPartition, name: str) -> Any:
     base = distributed.diagnostics.plugin.WorkerPlugin
-    cls = type("KillOnPartition", (_KillOnPartition, base), {"name": name})
+    cls = type(type(plugin).__name__, (type(plugin), base), {"name": name})
     return client.register_plugin(cls(plugin.marker), name=name)
 
 
@@ -290,12 +389,22 @@ def test_worker_killed_once_is_survived_with_the_same_tree(
 
 
 def test_worker_killed_every_time_fails_in_one_line_with_nothing_written(
-    client: Any, accounts: AccountBatch, tmp_path: Path
+    accounts: AccountBatch, tmp_path: Path
 ) -> None:
+    """On a cluster of its own, closed after: here its nannies, restarting workers that die
+    at every attempt, have been seen not to bring them back (the shared cluster's next
+    test then waited minutes for workers)."""
+    dask = pytest.importorskip("dask")
     write_shards(accounts, tmp_path / "shards", SHARD_ACCOUNTS)
     out = tmp_path / "out"
-    _with_plugin(client, _KillOnPartition(None), "kill-always")
-    try:
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 1}),
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as own,
+    ):
+        _with_plugin(own, _KillOnPartition(None), "kill-always")
         with pytest.raises(ClusterError) as err:
             from_shards(
                 tmp_path / "shards",
@@ -303,13 +412,37 @@ def test_worker_killed_every_time_fails_in_one_line_with_nothing_written(
                 SNAPSHOT,
                 SECRET,
                 partitions=PARTS,
-                client=client,
+                client=own,
                 out_dir=out,
             )
-    finally:
-        _remove_plugin(client, "kill-always")
     message = str(err.value)
     assert isinstance(err.value, InputError) and "\n" not in message
     assert "while building partition" in message and "KilledWorker" in message
     assert list(out.iterdir()) == []
-    client.wait_for_workers(2, timeout=60)
+
+
+def test_tag_task_rerun_after_its_shard_was_consumed_returns_its_spill(
+    client: Any, accounts: AccountBatch, tmp_path: Path
+) -> None:
+    """A worker lost after it consumed a shard: Dask reruns the tag task elsewhere, which
+    finds the result its first run left on disk instead of the deleted shard."""
+    write_shards(accounts, tmp_path / "shards", SHARD_ACCOUNTS)
+    local = local_tree(accounts, tmp_path / "local", pieces=False)
+    marker = tmp_path / "killed"
+    _with_plugin(client, _KillAfterTagging(str(marker)), "kill-after-tag")
+    try:
+        built = from_shards(
+            tmp_path / "shards",
+            ASSETS,
+            SNAPSHOT,
+            SECRET,
+            partitions=PARTS,
+            client=client,
+            out_dir=tmp_path / "out",
+            consume_shards=True,
+        )
+    finally:
+        _remove_plugin(client, "kill-after-tag")
+    assert marker.exists(), "no worker was killed"
+    assert built.tree.root == local.root
+    assert store_files(tmp_path / "out") == store_files(tmp_path / "local")
