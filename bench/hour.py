@@ -22,11 +22,14 @@ Timed: `Publisher.publish_hour` (the library call `por publish` makes), each hou
 process forked for it (so its peak RSS is the hour's own, and the load and the other hour
 are not in it). Stages come from the snapshot's own timings (`summary.json`: cut, leaves,
 reserves, pieces, tree, check, store, leaf list, write) and the publisher's events
-(bundle + log + manifest up to `logged`, the rename, the anchor transaction, the site).
-One line per hour:
+(bundle + log + manifest up to `logged`, the rename, the anchor transaction, the site);
+`cut` says how the cut was read (the next hour: from the last hour's kept claims and the
+accounts changed since, unless it fell back to the full read: `cut_fallback`). One line
+per hour:
 
-    hour=1 accounts=... pieces=... leaves=... cut_s=... leaves_s=... reserves_s=...
-      pieces_s=... tree_s=... check_s=... store_s=... leaflist_s=... write_s=...
+    hour=1 accounts=... pieces=... leaves=... cut=full|incremental changed=... cut_s=...
+      leaves_s=... reserves_s=... pieces_s=... tree_s=... check_s=... store_s=...
+      leaflist_s=... write_s=...
       snapshot_s=... bundle_log_s=... place_s=... anchor_s=... site_s=... total_s=...
       status=... peak_rss_mb=... peak_child_rss_mb=... base_rss_mb=... gauge_s=...
       load_avg=... (hour 1: load_s=...; hour 2: trade_s=... trade_rss_mb=...)
@@ -360,6 +363,11 @@ def publish_hour(url: str, config: PublisherConfig, log_db: str, at: datetime) -
     status = json.loads(facts[0].read_text())["status"] if facts else "?"
     snap = when["snapshot_ready"]
     counts = {"accounts_read": summary.get("accounts", 0), "leaves": summary.get("pieces", 0)}
+    basis = summary.get("cut", {})  # full, or incremental from the last hour's kept claims
+    counts["cut"] = basis.get("path", "?")
+    counts["changed"] = basis.get("changed_accounts", 0)
+    if basis.get("fallback_reason"):
+        counts["cut_fallback"] = json.dumps(basis["fallback_reason"])
     stages = {
         "cut_s": timings.get("cut", 0.0),
         "leaves_s": timings.get("leaves", 0.0),
