@@ -923,6 +923,7 @@ def _build(
             out_dir=private / "tree",
             pieces=True,
             scheduler=scheduler,
+            consume_shards=True,  # ours to remove: each goes once read (lower peak disk)
         ).tree
     finally:
         shutil.rmtree(shards, ignore_errors=True)
