@@ -137,9 +137,11 @@ def test_client_traffic_is_bounded_per_partition_not_per_account(
     assert large.total - small.total <= 1024 * 3, (small, large)
 
 
+@pytest.mark.parametrize("consume", [False, True], ids=["kept", "consumed"])
 def test_duplicate_account_id_refused_as_the_local_engine_does(
-    client: Any, accounts: AccountBatch, tmp_path: Path
+    client: Any, accounts: AccountBatch, tmp_path: Path, consume: bool
 ) -> None:
+    """Consumed shards: the ids each leaves in the staging directory name the duplicate."""
     ids = bytearray(accounts.ids)
     a, b = 100, 1900  # in different shards; make id b equal to id a (same length)
     lo_a, hi_a = int(accounts.id_offsets[a]), int(accounts.id_offsets[a + 1])
@@ -159,10 +161,13 @@ def test_duplicate_account_id_refused_as_the_local_engine_does(
             partitions=PARTS,
             client=client,
             out_dir=tmp_path / "out",
+            consume_shards=consume,
         )
     assert str(err.value) == str(local_err.value)
     assert "duplicate account id" in str(err.value)
     assert list((tmp_path / "out").iterdir()) == []
+    if consume:
+        assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == ["shards.json"]
 
 
 def test_duplicate_tag_in_pieces_refused_naming_both(
@@ -276,36 +281,6 @@ def test_consumed_shards_give_the_local_tree_and_are_gone_after_it(
     assert built.tree.root == local.root
     assert store_files(tmp_path / "out") == store_files(tmp_path / "local")
     assert list((tmp_path / "shards").iterdir()) == []
-
-
-def test_duplicate_id_in_consumed_shards_is_named_as_the_local_engine_does(
-    client: Any, accounts: AccountBatch, tmp_path: Path
-) -> None:
-    """The ids a consumed shard leaves in the staging directory name the duplicate."""
-    ids = bytearray(accounts.ids)
-    a, b = 200, 2200  # in different shards, ids of one length
-    lo_a, hi_a = int(accounts.id_offsets[a]), int(accounts.id_offsets[a + 1])
-    lo_b, hi_b = int(accounts.id_offsets[b]), int(accounts.id_offsets[b + 1])
-    assert hi_a - lo_a == hi_b - lo_b
-    ids[lo_b:hi_b] = ids[lo_a:hi_a]
-    dup = AccountBatch(bytes(ids), accounts.id_offsets, accounts.nonces, accounts.amounts)
-    write_shards(dup, tmp_path / "shards", SHARD_ACCOUNTS)
-    with pytest.raises(TreeInputError) as local_err:
-        local_tree(dup, tmp_path / "local", pieces=False)
-    with pytest.raises(TreeInputError) as err:
-        from_shards(
-            tmp_path / "shards",
-            ASSETS,
-            SNAPSHOT,
-            SECRET,
-            partitions=PARTS,
-            client=client,
-            out_dir=tmp_path / "out",
-            consume_shards=True,
-        )
-    assert str(err.value) == str(local_err.value)
-    assert list((tmp_path / "out").iterdir()) == []
-    assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == ["shards.json"]
 
 
 class _KillOnPartition:
