@@ -74,6 +74,13 @@ def local_tree(batch: AccountBatch, out: Path, pieces: bool) -> BuiltTree:
     )
 
 
+def build_sharded(shards: Path, client: Any, out: Path, **options: Any) -> Any:
+    """The sharded build of this module's snapshot, assets and partitions."""
+    return from_shards(
+        shards, ASSETS, SNAPSHOT, SECRET, partitions=PARTS, client=client, out_dir=out, **options
+    )
+
+
 def store_files(directory: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
 
@@ -83,16 +90,7 @@ def test_sharded_pieces_build_has_the_local_root_files_and_every_proof(
 ) -> None:
     write_shards(pieces, tmp_path / "shards", SHARD_ACCOUNTS)
     local = local_tree(pieces, tmp_path / "local", pieces=True)
-    built = from_shards(
-        tmp_path / "shards",
-        ASSETS,
-        SNAPSHOT,
-        SECRET,
-        partitions=PARTS,
-        client=client,
-        out_dir=tmp_path / "sharded",
-        pieces=True,
-    )
+    built = build_sharded(tmp_path / "shards", client, tmp_path / "sharded", pieces=True)
     assert built.tree.root == local.root
     assert store_files(tmp_path / "sharded") == store_files(tmp_path / "local")
     nonces: dict[str, list[bytes]] = {}
@@ -115,15 +113,7 @@ def test_client_traffic_is_bounded_per_partition_not_per_account(
     traffic = []
     for name, batch in (("small", accounts), ("big", big)):
         write_shards(batch, tmp_path / name / "shards", 2500)
-        built = from_shards(
-            tmp_path / name / "shards",
-            ASSETS,
-            SNAPSHOT,
-            SECRET,
-            partitions=PARTS,
-            client=client,
-            out_dir=tmp_path / name / "tree",
-        )
+        built = build_sharded(tmp_path / name / "shards", client, tmp_path / name / "tree")
         local = local_tree(batch, tmp_path / name / "local", pieces=False)
         assert built.tree.root == local.root
         assert store_files(tmp_path / name / "tree") == store_files(tmp_path / name / "local")
@@ -153,16 +143,7 @@ def test_duplicate_account_id_refused_as_the_local_engine_does(
     with pytest.raises(TreeInputError) as local_err:
         local_tree(dup, tmp_path / "local", pieces=False)
     with pytest.raises(TreeInputError) as err:
-        from_shards(
-            tmp_path / "shards",
-            ASSETS,
-            SNAPSHOT,
-            SECRET,
-            partitions=PARTS,
-            client=client,
-            out_dir=tmp_path / "out",
-            consume_shards=consume,
-        )
+        build_sharded(tmp_path / "shards", client, tmp_path / "out", consume_shards=consume)
     assert str(err.value) == str(local_err.value)
     assert "duplicate account id" in str(err.value)
     assert list((tmp_path / "out").iterdir()) == []
@@ -179,16 +160,7 @@ def test_duplicate_tag_in_pieces_refused_naming_both(
     dup = AccountBatch(pieces.ids, pieces.id_offsets, nonces, pieces.amounts)
     write_shards(dup, tmp_path / "shards", SHARD_ACCOUNTS)
     with pytest.raises(TreeInputError, match=r"duplicate tag .*account 4 .* and account 5 "):
-        from_shards(
-            tmp_path / "shards",
-            ASSETS,
-            SNAPSHOT,
-            SECRET,
-            partitions=PARTS,
-            client=client,
-            out_dir=tmp_path / "out",
-            pieces=True,
-        )
+        build_sharded(tmp_path / "shards", client, tmp_path / "out", pieces=True)
     assert list((tmp_path / "out").iterdir()) == []
 
 
@@ -208,15 +180,7 @@ def test_bad_shard_is_one_line_and_nothing_is_written(
     out.mkdir()
     (out / "keep.txt").write_text("an operator's file\n")
     with pytest.raises(ShardError) as err:
-        from_shards(
-            tmp_path / "shards",
-            ASSETS,
-            SNAPSHOT,
-            SECRET,
-            partitions=PARTS,
-            client=client,
-            out_dir=out,
-        )
+        build_sharded(tmp_path / "shards", client, out)
     message = str(err.value)
     assert isinstance(err.value, InputError) and "\n" not in message
     assert "shard 2 " in message
@@ -247,15 +211,7 @@ def test_spill_groups_are_removed_as_soon_as_their_partitions_returned(
 
     monkeypatch.setattr(sharded, "_remove_group", removing)
     monkeypatch.setattr(sharded, "_task_result", returned)
-    built = from_shards(
-        tmp_path / "shards",
-        ASSETS,
-        SNAPSHOT,
-        SECRET,
-        partitions=PARTS,
-        client=client,
-        out_dir=tmp_path / "out",
-    )
+    built = build_sharded(tmp_path / "shards", client, tmp_path / "out")
     local = local_tree(accounts, tmp_path / "local", pieces=False)
     assert built.tree.root == local.root
     assert sorted(g for kind, g in events if kind == "removed") == list(range(PARTS))
@@ -268,16 +224,7 @@ def test_consumed_shards_give_the_local_tree_and_are_gone_after_it(
 ) -> None:
     write_shards(accounts, tmp_path / "shards", SHARD_ACCOUNTS)
     local = local_tree(accounts, tmp_path / "local", pieces=False)
-    built = from_shards(
-        tmp_path / "shards",
-        ASSETS,
-        SNAPSHOT,
-        SECRET,
-        partitions=PARTS,
-        client=client,
-        out_dir=tmp_path / "out",
-        consume_shards=True,
-    )
+    built = build_sharded(tmp_path / "shards", client, tmp_path / "out", consume_shards=True)
     assert built.tree.root == local.root
     assert store_files(tmp_path / "out") == store_files(tmp_path / "local")
     assert list((tmp_path / "shards").iterdir()) == []
@@ -347,15 +294,7 @@ def test_worker_killed_once_is_survived_with_the_same_tree(
     marker = tmp_path / "killed"
     _with_plugin(client, _KillOnPartition(str(marker)), "kill-once")
     try:
-        built = from_shards(
-            tmp_path / "shards",
-            ASSETS,
-            SNAPSHOT,
-            SECRET,
-            partitions=PARTS,
-            client=client,
-            out_dir=tmp_path / "out",
-        )
+        built = build_sharded(tmp_path / "shards", client, tmp_path / "out")
     finally:
         _remove_plugin(client, "kill-once")
     assert marker.exists(), "no worker was killed"
@@ -381,15 +320,7 @@ def test_worker_killed_every_time_fails_in_one_line_with_nothing_written(
     ):
         _with_plugin(own, _KillOnPartition(None), "kill-always")
         with pytest.raises(ClusterError) as err:
-            from_shards(
-                tmp_path / "shards",
-                ASSETS,
-                SNAPSHOT,
-                SECRET,
-                partitions=PARTS,
-                client=own,
-                out_dir=out,
-            )
+            build_sharded(tmp_path / "shards", own, out)
     message = str(err.value)
     assert isinstance(err.value, InputError) and "\n" not in message
     assert "while building partition" in message and "KilledWorker" in message
@@ -406,16 +337,7 @@ def test_tag_task_rerun_after_its_shard_was_consumed_returns_its_spill(
     marker = tmp_path / "killed"
     _with_plugin(client, _KillAfterTagging(str(marker)), "kill-after-tag")
     try:
-        built = from_shards(
-            tmp_path / "shards",
-            ASSETS,
-            SNAPSHOT,
-            SECRET,
-            partitions=PARTS,
-            client=client,
-            out_dir=tmp_path / "out",
-            consume_shards=True,
-        )
+        built = build_sharded(tmp_path / "shards", client, tmp_path / "out", consume_shards=True)
     finally:
         _remove_plugin(client, "kill-after-tag")
     assert marker.exists(), "no worker was killed"
