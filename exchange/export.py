@@ -42,6 +42,9 @@ its risk model, the snapshot only reports it.
 from __future__ import annotations
 
 import json
+import operator
+import queue
+import threading
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -193,6 +196,10 @@ class SqlLedgerCut:
         streamed: zero claims too (an account opened, or emptied, still has its leaf)."""
         symbols = [s for s, _ in self.assets()]
         rest = _Rest(len(symbols))
+        if self._pg and self.maintained:
+            yield from self._pg_maintained(symbols, rest)
+            self._rest = rest
+            return
         rows = self._pg_rows(symbols) if self._pg else self._sqlite_rows(symbols)
         debtors = rest.debtors
         seen: set[str] = set()
@@ -371,7 +378,6 @@ class SqlLedgerCut:
             system.append(f"c{k}::text")
         negative = " OR ".join(f"c{k} < 0" for k in range(len(symbols))) or "false"
         withdrawing = " OR ".join(f"w{k} <> 0" for k in range(len(symbols))) or "false"
-        held_sums = [f"sum(held) FILTER (WHERE asset = :a{k}) AS w{k}" for k in range(len(symbols))]
         if not self.maintained:  # the reference: every posting up to the cut, one pass
             sums += [
                 f"sum(amount) FILTER (WHERE asset = :a{k} AND bucket = '{HELD_BUCKET}') AS w{k}"
@@ -389,34 +395,94 @@ class SqlLedgerCut:
                 f"AND ({negative}) AND ({withdrawing})"
             )
             return iter(self.conn.execute(text(sql), params, execution_options=_STREAM))
-        # Now's claims less the postings after the cut (`t`), by pair; a pair counts from
-        # its first posting (a pair first posted after the cut has only postings after it:
-        # it and they are left out together), an account opened by command from its
-        # opening. Only the claims are hashed per account; the rare held funds (pending
-        # withdrawals) are summed apart (`w`), in the same statement.
-        held_sums = [f"sum(held) FILTER (WHERE asset = :a{k}) AS w{k}" for k in range(len(symbols))]
-        sql = (
-            "WITH t AS MATERIALIZED (SELECT p.account, p.asset, p.bucket, p.amount "
-            "FROM postings p JOIN claims c ON c.account = p.account AND c.asset = p.asset "
-            "AND c.first_seq <= :s WHERE p.seq > :s), "
-            f"p AS MATERIALIZED (SELECT account, {', '.join(sums)} FROM ("
-            "SELECT account, asset, amount FROM claims WHERE first_seq <= :s "
-            "UNION ALL SELECT account, asset, -amount FROM t UNION ALL "
-            "SELECT account, NULL, 0 FROM opened_accounts WHERE seq <= :s) r "
-            "GROUP BY account), "
-            f"w AS MATERIALIZED (SELECT account, {', '.join(held_sums)} FROM ("
-            "SELECT account, asset, held FROM claims WHERE held <> 0 AND first_seq <= :s "
-            f"UNION ALL SELECT account, asset, -amount FROM t WHERE bucket = '{HELD_BUCKET}') h "
-            f"WHERE {_USER} GROUP BY account) "
-            f"SELECT 'c', account, {', '.join(claims)} FROM p WHERE {_USER} "
-            f"UNION ALL SELECT 's', account, {', '.join(system)} FROM p WHERE {_SYSTEM} "
-            f"UNION ALL SELECT 'p', NULL, {', '.join(pos)} FROM p WHERE {_USER} "
-            f"UNION ALL SELECT 'n', NULL, {', '.join(neg)} FROM p WHERE {_USER} "
-            f"UNION ALL SELECT 'w', NULL, {', '.join(wd)} FROM w "
-            f"UNION ALL SELECT 'b', account, {', '.join(held)} FROM w JOIN p USING (account) "
-            f"WHERE ({negative}) AND ({withdrawing})"
+        raise AssertionError("the maintained claims are read by _pg_maintained")
+
+    def _pg_maintained(self, symbols: list[str], rest: _Rest) -> Iterator[tuple[str, list[int]]]:
+        """The customers' claims from the maintained claims, streamed, and `rest` filled
+        as they pass (the same answers as the reference's rows): now's claims less the
+        postings after the cut, by pair (a pair counts from its first posting: a pair first
+        posted after the cut has only postings after it, it and they are left out
+        together), and the accounts opened by command with no pair yet.
+
+        The claims are grouped in their primary key's order (account, asset): the server
+        sums each account as its rows pass and sends it at once, so it never builds (and
+        spills) a hash of every account before the first row; a thread fetches the next
+        rows while this one turns the last into leaves (`_prefetched`). What is taken off
+        (the postings after the cut, few when the hour is published on time) and the
+        accounts without a pair are read first, by key. Each vector is one text
+        'v0,v1,...' parsed in C; the held funds (pending withdrawals, rare) a sparse one.
+        The totals and held sums are added up here, exactly."""
+        n = len(symbols)
+        params: dict[str, Any] = {"s": self.seq, "h": HELD_BUCKET}
+        for k, symbol in enumerate(symbols):
+            params[f"a{k}"] = symbol
+
+        def vector(value: str, where: str = "") -> str:
+            sums = [
+                f"coalesce(sum({value}) FILTER (WHERE asset = :a{k}{where}), 0)" for k in range(n)
+            ]
+            return f"concat_ws(',', {', '.join(sums)})" if sums else "''"
+
+        later: dict[str, tuple[list[int], list[int]]] = {}
+        with _by_key(self.conn):
+            after = self.conn.execute(
+                text(
+                    f"SELECT account, {vector('amount')}, {vector('amount', ' AND bucket = :h')} "
+                    "FROM (SELECT p.account, p.asset, p.bucket, p.amount FROM postings p "
+                    "JOIN claims c ON c.account = p.account AND c.asset = p.asset "
+                    "AND c.first_seq <= :s WHERE p.seq > :s) t GROUP BY account"
+                ),
+                params,
+            )
+            for account, amounts, held_amounts in after:
+                later[account] = (_ints(amounts, n), _ints(held_amounts, n))
+            bare = self.conn.execute(
+                text(
+                    "SELECT account FROM opened_accounts o WHERE seq <= :s AND NOT EXISTS "
+                    "(SELECT 1 FROM claims c WHERE c.account = o.account AND c.first_seq <= :s)"
+                ),
+                params,
+            ).all()
+        stream = text(
+            f"SELECT account, {vector('amount')}, "
+            f"CASE WHEN bool_or(held <> 0) THEN {vector('held')} END "
+            "FROM claims WHERE first_seq <= :s GROUP BY account ORDER BY account"
         )
-        return iter(self.conn.execute(text(sql), params, execution_options=_STREAM))
+        total = [0] * n  # customers' claims, per asset
+        negative = [0] * n  # customers' debts (negated negative claims)
+        in_flight = [0] * n
+        held_by: dict[str, list[int]] = {}
+        debtors = rest.debtors
+        add, sub, ints = operator.add, operator.sub, _ints
+        with _grouped_in_order(self.conn):
+            result = self.conn.execute(stream, params, execution_options=_STREAM)
+            for account, claim_text, held_text in _prefetched(result):
+                claim = ints(claim_text, n)
+                held = None if held_text is None else ints(held_text, n)
+                taken = later.get(account)
+                if taken is not None:
+                    claim = list(map(sub, claim, taken[0]))
+                    held = list(map(sub, held or [0] * n, taken[1]))
+                if account.startswith(SYSTEM_PREFIX):
+                    rest.add("s", account, symbols, claim)
+                    continue
+                total = list(map(add, total, claim))
+                if claim and min(claim) < 0:
+                    debtors[account] = claim
+                    negative = [m - v if v < 0 else m for m, v in zip(negative, claim, strict=True)]
+                if held is not None:
+                    in_flight = list(map(add, in_flight, held))
+                    held_by[account] = held
+                yield account, claim
+        for (account,) in bare:
+            if not account.startswith(SYSTEM_PREFIX):
+                yield account, [0] * n
+        rest.positive = [t + m for t, m in zip(total, negative, strict=True)]
+        rest.negative = negative
+        rest.in_flight = in_flight
+        for account, held in held_by.items():
+            if account in debtors and any(held):
+                rest.withdrawing[account] = held
 
     def _sqlite_rows(self, symbols: list[str]) -> Iterator[Any]:
         """The same rows as on PostgreSQL, from exact Python sums of the decimal text."""
@@ -819,17 +885,83 @@ def _by_key(conn: Connection) -> Iterator[None]:
     """PostgreSQL looking rows up by key for one statement: a few thousand accounts by
     primary key cost milliseconds, but the planner (random_page_cost) prices that above a
     parallel scan of every claim, which grows with the accounts; and no JIT compilation
-    (tens of ms, for a statement that runs once). The settings are transaction-local and
-    restored after (a full read may follow in the same cut)."""
-    settings = ("enable_seqscan", "jit")
+    (tens of ms, for a statement that runs once)."""
+    with _turned_off(conn, ("enable_seqscan", "jit")):
+        yield
+
+
+@contextmanager
+def _grouped_in_order(conn: Connection) -> Iterator[None]:
+    """PostgreSQL grouping the claims in their key's order for one statement: a hash of
+    every account (10^7 groups) is built, and spilled, before its first row is sent, while
+    groups over the primary key's order stream at once and hold one account; the planner
+    (which guesses a few hundred groups) would hash. No JIT either (the statement runs once,
+    and compiling costs more than it saves)."""
+    with _turned_off(conn, ("enable_hashagg", "jit")):
+        yield
+
+
+@contextmanager
+def _turned_off(conn: Connection, settings: tuple[str, ...]) -> Iterator[None]:
+    """The settings off, transaction-local, and restored after (other statements of the
+    same cut keep the server's choice). Not after an error: the transaction is lost then,
+    and a restore would fail too and hide the first error behind its own."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
     before = [conn.execute(text(f"SELECT current_setting('{name}')")).scalar() for name in settings]
     for name in settings:
         conn.execute(text(f"SELECT set_config('{name}', 'off', true)"))
+    yield
+    for name, value in zip(settings, before, strict=True):
+        conn.execute(text(f"SELECT set_config('{name}', :v, true)"), {"v": value})
+
+
+_END = object()  # the fetching thread's last word
+
+
+def _prefetched(result: Any, ahead: int = 2) -> Iterator[Any]:
+    """The rows of a streamed result, fetched by a thread of its own up to `ahead` chunks
+    before they are used: the server computes the next chunk (and the driver waits for it,
+    without the GIL) while this thread uses the last, instead of the two taking turns. The
+    connection is the fetching thread's alone until it has ended (joined before this
+    returns or raises); its error is raised here, as it was raised there."""
+    chunks: queue.Queue[Any] = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def hand(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                chunks.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def fetch() -> None:
+        try:
+            for part in result.partitions():
+                if not hand(part):
+                    return
+            hand(_END)
+        except BaseException as exc:  # noqa: BLE001 - raised again by the consumer
+            hand(exc)
+
+    thread = threading.Thread(target=fetch, name="ledger-cut-fetch", daemon=True)
+    thread.start()
     try:
-        yield
+        while (item := chunks.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield from item
     finally:
-        for name, value in zip(settings, before, strict=True):
-            conn.execute(text(f"SELECT set_config('{name}', :v, true)"), {"v": value})
+        stop.set()
+        thread.join()
+
+
+def _ints(values: str, n: int) -> list[int]:
+    """A 'v0,v1,...' vector of n decimal texts (concat_ws), parsed in C."""
+    return list(map(int, values.split(","))) if n else []
 
 
 class _Rest:

@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -260,13 +262,41 @@ def _batch(
     return AccountBatch.from_arrays(b"".join(encoded), offsets, nonces, amounts, n_assets)
 
 
+PARALLEL_NONCES_MIN = 1 << 18  # ids below this: one process (a fork costs more than it saves)
+
+
 def _nonces(secret: bytes, prefix: bytes, ids: list[bytes]) -> bytes:
     """HMAC-SHA256(secret, prefix || u16(id) || id) for every id, back to back.
 
     RFC 2104 by hand: the inner and outer pad states (and the inner state after the
     shared prefix) are computed once and copied per id -- the same bytes as
-    `derive_nonce`, several times faster than a fresh HMAC per id.
+    `derive_nonce`, several times faster than a fresh HMAC per id. From
+    `PARALLEL_NONCES_MIN` ids on, slices are hashed by forked workers (one per core: at
+    10^7 accounts the nonces are ~1 us each, the largest serial step of an hour's leaves).
     """
+    if len(ids) < PARALLEL_NONCES_MIN or (os.cpu_count() or 1) < 2:
+        return _nonce_run(secret, prefix, ids)
+    from por.operator.workers import map_forked
+
+    slices = 4 * (os.cpu_count() or 1)
+    step = -(-len(ids) // slices)
+    _NONCE_JOB.update(secret=secret, prefix=prefix, ids=ids, step=step)
+    try:
+        return b"".join(map_forked(_nonce_slice, -(-len(ids) // step)))
+    finally:
+        _NONCE_JOB.clear()
+
+
+_NONCE_JOB: dict[str, Any] = {}  # what forked workers read (set before the fork)
+
+
+def _nonce_slice(index: int) -> bytes:
+    job = _NONCE_JOB
+    step: int = job["step"]
+    return _nonce_run(job["secret"], job["prefix"], job["ids"][index * step : (index + 1) * step])
+
+
+def _nonce_run(secret: bytes, prefix: bytes, ids: list[bytes]) -> bytes:
     key = hashlib.sha256(secret).digest() if len(secret) > 64 else secret
     key = key.ljust(64, b"\0")
     inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))

@@ -5,7 +5,10 @@ after `retry_s` and publishes it then, every bundle verifying.
 PostgreSQL only: the connection of the cut's transaction is killed from another session
 with `pg_terminate_backend`, right before the cut's claims statement runs (after the cut
 has read the ledger's head and its assets in the same REPEATABLE READ transaction), which
-is what an operator sees when the server restarts or a network link drops mid-hour.
+is what an operator sees when the server restarts or a network link drops mid-hour. Or
+once the claims' stream is open (its cursor declared): its rows are fetched by a thread of
+their own (`exchange.export._prefetched`), whose error must reach the hour as the same one
+line.
 """
 
 from __future__ import annotations
@@ -27,18 +30,27 @@ from tests.por.publish.publish_world import DELAY, START, FakeClock, World, iso
 HOURS = [iso(START + timedelta(hours=h)) for h in range(2)]
 
 
+# Where the connection dies: before the cut's first statement on the claims runs, or after
+# the streamed claims statement has declared its cursor (its rows not fetched yet).
+MOMENTS = {
+    "before_claims": ("before_cursor_execute", "FROM claims"),
+    "claims_streaming": ("after_cursor_execute", "GROUP BY account ORDER BY account"),
+}
+
+
 class CutKiller:
     """Arms a listener on the ledger's engine that terminates the connection running the
-    cut's claims statement, once, from a second session."""
+    cut's claims statement (at `moment`), once, from a second session."""
 
-    def __init__(self, engine: sa.Engine, url: str) -> None:
+    def __init__(self, engine: sa.Engine, url: str, moment: str) -> None:
         self.engine = engine
         self.admin = sa.create_engine(url, poolclass=sa.pool.NullPool)
         self.killed: list[int] = []
-        sa.event.listen(engine, "before_cursor_execute", self._before)
+        self.event, self.marker = MOMENTS[moment]
+        sa.event.listen(engine, self.event, self._before)
 
     def _before(self, conn: sa.Connection, _cursor: Any, statement: str, *_: Any) -> None:
-        if self.killed or "FROM claims" not in statement:
+        if self.killed or self.marker not in statement:
             return
         pid = conn.connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
         with self.admin.connect() as admin:
@@ -46,13 +58,13 @@ class CutKiller:
         self.killed.append(pid)
 
     def close(self) -> None:
-        sa.event.remove(self.engine, "before_cursor_execute", self._before)
+        sa.event.remove(self.engine, self.event, self._before)
         self.admin.dispose()
 
 
-@pytest.fixture
-def killer(pg_world: World, pg_url: str) -> Iterator[CutKiller]:
-    k = CutKiller(pg_world.ledger.engine, pg_url)
+@pytest.fixture(params=sorted(MOMENTS))
+def killer(pg_world: World, pg_url: str, request: pytest.FixtureRequest) -> Iterator[CutKiller]:
+    k = CutKiller(pg_world.ledger.engine, pg_url, request.param)
     yield k
     k.close()
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from por.builder import build_tree
 from por.builder.reference import build_tree as reference_tree
 from por.model import AccountInput, Node
+from por.snapshot import customer_leaves
 from por.snapshot.customer_leaves import (
     check_root_totals,
     collect_leaves,
@@ -47,6 +48,21 @@ def test_batch_nonces_equal_the_reference_hmac(secret: bytes) -> None:
     for i in range(leaves.count):
         account = leaves.batch.account_id(i)
         assert leaves.batch.nonce(i) == derive_nonce(secret, SID, account), account
+
+
+def test_nonces_hashed_by_forked_workers_equal_the_reference_hmac(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above PARALLEL_NONCES_MIN the ids are hashed in slices by forked workers: every
+    nonce still in its account's row (a slice out of order or lost would move them)."""
+    monkeypatch.setattr(customer_leaves, "PARALLEL_NONCES_MIN", 8)
+    monkeypatch.setattr(customer_leaves.os, "cpu_count", lambda: 3)  # 12 slices of 9 ids
+    ids = [f"u{i:03d}" for i in range(101)]
+    leaves = collect_leaves(((a, [1, 0]) for a in ids), ASSETS, SID, SECRET)
+    assert leaves.count == 101
+    for i in range(leaves.count):
+        account = leaves.batch.account_id(i)
+        assert leaves.batch.nonce(i) == derive_nonce(SECRET, SID, account), account
 
 
 def test_leaves_put_debt_in_the_debt_vector_and_keep_locked_funds_as_equity() -> None:
