@@ -27,7 +27,6 @@ Layout of `<out>/<name>/` (name = snapshot id with ':' -> '-', e.g. 2026-11-24T1
 from __future__ import annotations
 
 import errno
-import itertools
 import json
 import os
 import secrets
@@ -41,7 +40,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from por._fields import node_json
 from por._hashing import AMOUNT_LIMIT, HASH_BYTES, tag_hash
@@ -62,6 +60,7 @@ from por.snapshot.cut_claims import (
     write_claims,
 )
 from por.snapshot.errors import SnapshotConfigError, SnapshotError, TotalsMismatchError
+from por.snapshot.leaf_lines import leaf_lines
 from por.snapshot.pieces import DEFAULT_POLICY, PiecePolicy, Pieces, split_pieces
 from por.snapshot.reconcile import BorrowerBook, Reconciliation, reconcile
 from por.snapshot.reserves import ReserveSetup, SnapshotReserves, read_reserves
@@ -483,12 +482,12 @@ def check_borrower_book(
 def write_leaf_list(store: ProofStore, path: Path, workers: int | None = None) -> int:
     """The public leaf list from the store, canonical JSON per line (keys sorted).
 
-    Bulk: one `leaf_block` per partition; amounts decoded column by column with numpy,
-    each value formatted once, each line one `%` format (`leaf_list_line` is the plain
-    reference, tested against this). Partitions are formatted by `workers` forked
-    processes (one per core by default; with pieces the list is ~16 lines per account,
-    formatting is the cost) into part files, joined in order by the kernel
-    (`copy_file_range`), then renamed into place."""
+    Bulk: one `leaf_block` per partition, its lines built with numpy a block at a time
+    (`por.snapshot.leaf_lines`; `leaf_list_line` is the plain reference, tested against
+    this). Partitions are formatted by `workers` forked processes (one per core by
+    default; with pieces the list is ~16 lines per account, formatting is the cost) into
+    part files, joined in order by the kernel (`copy_file_range`), then renamed into
+    place."""
     parts = store.partitions
     tmp = path.with_name(path.name + ".tmp")
     names = [path.with_name(f".{path.name}.{p:05d}") for p in range(parts)]
@@ -513,17 +512,10 @@ _LEAF_LIST: dict[str, Any] = {}
 def _write_leaf_part(part: int) -> None:
     """One partition's lines to its part file (in a forked worker, or in-process)."""
     with ProofStore.open(_LEAF_LIST["store_dir"]) as store:
-        n = len(store.assets)
-        values = ",".join(['"%s"'] * n)
-        line = '{"debt":[' + values + '],"equity":[' + values + '],"tag":"%s"}\n'
         tags, records = store.leaf_block(part)
-        columns = _amount_columns(records[:, HASH_BYTES:], n)
-        hexed = tags.hex()
-        tag_texts = [hexed[i : i + 64] for i in range(0, len(hexed), 64)]
-        rows = zip(*columns, tag_texts, strict=True)
-        with open(_LEAF_LIST["names"][part], "w", encoding="utf-8") as out:
-            while block := [line % row for row in itertools.islice(rows, 65_536)]:
-                out.write("".join(block))
+        with open(_LEAF_LIST["names"][part], "wb") as out:
+            for lines in leaf_lines(tags, records[:, HASH_BYTES:], len(store.assets)):
+                out.write(lines)
 
 
 def _append_file(src: Any, out: Any) -> None:
@@ -544,21 +536,6 @@ def _append_file(src: Any, out: Any) -> None:
         src.seek(done)
         out.seek(0, os.SEEK_END)
         shutil.copyfileobj(src, out, 1 << 20)
-
-
-def _amount_columns(amounts: NDArray[np.uint8], n: int) -> list[list[str]]:
-    """Decimal texts of the rows' amounts (u128 big-endian: n equities, then n debts), one
-    list per column in the leaf list's key order: the debts, then the equities. A column
-    whose values all fit 64 bits never builds a Python int of more than 64 bits."""
-    limbs = np.ascontiguousarray(amounts).view(">u8").reshape(len(amounts), 2 * n, 2)
-    columns = []
-    for k in [*range(n, 2 * n), *range(n)]:
-        low = limbs[:, k, 1].astype(np.uint64).tolist()
-        high = limbs[:, k, 0].astype(np.uint64)
-        if high.any():
-            low = [(h << 64) | v for h, v in zip(high.tolist(), low, strict=True)]
-        columns.append(list(map(str, low)))
-    return columns
 
 
 def leaf_list_line(store: ProofStore, index: int) -> str:

@@ -16,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from exchange.export import SqlLedgerCut, SqlLedgerExport
+from por._hashing import AMOUNT_LIMIT
 from por.builder import build_tree
 from por.builder.proofstore import ProofStore
 from por.chain.solana_world import create_solana_world, fund_sol, fund_usdc
@@ -385,19 +386,10 @@ def test_reserve_assets_must_match_the_ledgers_decimals(tmp_path: Path) -> None:
     assert list((tmp_path / "out").iterdir()) == []
 
 
-@pytest.mark.parametrize(
-    ("accounts", "partitions", "min_leaves"),
-    [(1, 1, 0), (1, 2, 0), (3, 1, 0), (5, 4, 0), (37, 8, 0), (40, 4, 256)],
-)
-def test_the_bulk_leaf_list_equals_the_leaf_by_leaf_reference(
-    tmp_path: Path, accounts: int, partitions: int, min_leaves: int
+def _check_bulk_leaf_list(
+    tmp_path: Path, claims: list[tuple[str, list[int]]], partitions: int, min_leaves: int
 ) -> None:
-    rng = random.Random(accounts * 1_000 + partitions)
-    big = [0, 1, 2**64 - 1, 2**64, 2**120 + 5, 10**30]
-    claims = [
-        (f"acct-{i}", [rng.choice(big) * rng.choice((1, -1)) for _ in range(3)])
-        for i in range(accounts)
-    ]
+    """The bulk leaf list of these claims' tree equals the leaf-by-leaf reference."""
     assets = ("BTC", "ETH", "USDC")
     leaves = collect_leaves(claims, assets, AT, SECRET)
     build_tree(
@@ -419,6 +411,37 @@ def test_the_bulk_leaf_list_equals_the_leaf_by_leaf_reference(
             assert out.read_text() == reference, f"fast path != reference ({workers} workers)"
     left = sorted(p.name for p in tmp_path.iterdir() if p.is_file())
     assert left == ["leaves-1.jsonl", "leaves-2.jsonl"], "no part or temporary file is left"
+
+
+@pytest.mark.parametrize(
+    ("accounts", "partitions", "min_leaves"),
+    [(1, 1, 0), (1, 2, 0), (3, 1, 0), (5, 4, 0), (37, 8, 0), (40, 4, 256)],
+)
+def test_the_bulk_leaf_list_equals_the_leaf_by_leaf_reference(
+    tmp_path: Path, accounts: int, partitions: int, min_leaves: int
+) -> None:
+    rng = random.Random(accounts * 1_000 + partitions)
+    big = [0, 1, 9_999, 10_000, 2**63 - 1, 2**63, 10**19, 2**64 - 1, 2**64, 2**120 + 5, 10**30]
+    claims = [
+        (f"acct-{i}", [rng.choice(big) * rng.choice((1, -1)) for _ in range(3)])
+        for i in range(accounts)
+    ]
+    _check_bulk_leaf_list(tmp_path, claims, partitions, min_leaves)
+
+
+@pytest.mark.parametrize("partitions", [1, 4])
+def test_the_bulk_leaf_list_writes_the_largest_amounts(tmp_path: Path, partitions: int) -> None:
+    """2^128 - 1 as an equity and as a debt (the only non-zero one of its asset and side,
+    so the root's totals stay below 2^128), beside u64 amounts in the same partition."""
+    top = AMOUNT_LIMIT - 1
+    claims = [
+        ("acct-top", [top, 0, -top]),
+        ("acct-u64", [0, 2**64 - 1, 0]),
+        ("acct-wei", [0, 2**64, 0]),
+        ("acct-zero", [0, 0, 0]),
+        ("acct-debt", [0, -(2**63), 10**19]),
+    ]
+    _check_bulk_leaf_list(tmp_path, claims, partitions, 0)
 
 
 def _sleeper(path: str) -> None:
