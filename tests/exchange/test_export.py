@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 
-from exchange.export import CutNotFinalError, SqlLedgerExport, _prefetched
+from exchange.export import CutNotFinalError, SqlLedgerExport
 from exchange.margin import CollateralParams, collateral_value, liability_value
 from por.snapshot.source import LedgerCut, LedgerSource
 from tests.por.snapshot.snapshot_ledger import (
@@ -262,41 +261,3 @@ def test_every_open_account_is_in_the_cut_even_with_nothing_held_or_owed(db_url:
         assert sorted(claims) == ["alice", "bob", "carol", "erin", "frank", "gina"]
         assert cut.customer_totals()["ETH"] == (BOB_ETH, 0), "zero accounts add nothing"
 
-
-class _Chunks:
-    """A streamed result whose `partitions()` gives `chunks`, then raises `error`."""
-
-    def __init__(self, chunks: list[list[int]], error: BaseException | None = None) -> None:
-        self.chunks = chunks
-        self.error = error
-        self.fetched_in: set[str] = set()
-
-    def partitions(self) -> Iterator[list[int]]:
-        for chunk in self.chunks:
-            self.fetched_in.add(threading.current_thread().name)
-            yield chunk
-        if self.error is not None:
-            raise self.error
-
-
-def test_prefetched_rows_come_in_order_from_a_thread_of_their_own() -> None:
-    result = _Chunks([[1, 2], [3], [], [4, 5, 6]] * 5)
-    assert list(_prefetched(result)) == [1, 2, 3, 4, 5, 6] * 5
-    assert result.fetched_in == {"ledger-cut-fetch"}
-
-
-def test_a_fetch_that_fails_after_some_rows_raises_that_error_never_a_short_stream() -> None:
-    """A cut that lost its connection mid-stream must fail, not end early: the totals are
-    summed from the same rows, so a truncated stream would check against itself."""
-    error = RuntimeError("terminating connection due to administrator command")
-    rows = []
-    with pytest.raises(RuntimeError) as raised:
-        rows.extend(_prefetched(_Chunks([[1, 2], [3]], error)))
-    assert raised.value is error and rows == [1, 2, 3]
-
-
-def test_a_consumer_that_stops_early_leaves_no_fetching_thread() -> None:
-    stream = _prefetched(_Chunks([[k] for k in range(100)]))
-    assert [next(stream) for _ in range(3)] == [0, 1, 2]
-    stream.close()  # the connection is the caller's again: the thread has ended
-    assert not [t for t in threading.enumerate() if t.name == "ledger-cut-fetch"]

@@ -6,9 +6,8 @@ PostgreSQL only: the connection of the cut's transaction is killed from another 
 with `pg_terminate_backend`, right before the cut's claims statement runs (after the cut
 has read the ledger's head and its assets in the same REPEATABLE READ transaction), which
 is what an operator sees when the server restarts or a network link drops mid-hour. Or
-once the claims' stream is open (its cursor declared): its rows are fetched by a thread of
-their own (`exchange.export._prefetched`), whose error must reach the hour as the same one
-line.
+once the claims' stream is open (its server-side cursor declared, no row fetched yet): the
+error then comes from a fetch, mid-stream, and must reach the hour as the same one line.
 """
 
 from __future__ import annotations
