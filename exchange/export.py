@@ -134,13 +134,14 @@ def _open_cut(conn: Connection, boundary_ms: int, from_journal: bool) -> SqlLedg
 class SqlLedgerCut:
     """Read-only queries at one sequence (see `por.snapshot.source.LedgerCut`).
 
-    One pass yields everything: on PostgreSQL a single query (per-account sums pivoted by
-    asset, materialised once, then the customer rows, the system rows, the customers'
-    totals and the in-flight sums); on SQLite one scan summed in Python. The pass reads
-    the maintained claims less the postings after the cut (`maintained`), or else every
-    posting up to the cut (the reference). `claims()` streams the customer rows; the other
-    answers are kept from the same pass (or computed by a pass of their own if asked for
-    first).
+    One pass yields everything. It reads the maintained claims less the postings after the
+    cut (`maintained`): on PostgreSQL one statement grouped in the claims' key order,
+    streamed as the server goes (`_pg_maintained`); or else every posting up to the cut
+    (the reference): on PostgreSQL one query (per-account sums pivoted by asset,
+    materialised once, then the customer rows, the system rows, the customers' totals and
+    the in-flight sums). On SQLite either is one scan summed in Python. `claims()` streams
+    the customer rows; the other answers are kept from the same pass (or computed by a
+    pass of their own if asked for first).
     """
 
     def __init__(
@@ -363,6 +364,10 @@ class SqlLedgerCut:
         return self._rest
 
     def _pg_rows(self, symbols: list[str]) -> Iterator[Any]:
+        """The reference on PostgreSQL: every posting up to the cut, summed per account in
+        one pass (materialised once), then the customer rows, the system rows, the totals,
+        the in-flight sums and the withdrawing debtors (the maintained claims are read by
+        `_pg_maintained`)."""
         params: dict[str, Any] = {"s": self.seq}
         sums, claims, system, pos, neg, wd, held = [], [], [], [], [], [], []
         for k, symbol in enumerate(symbols):
@@ -376,24 +381,22 @@ class SqlLedgerCut:
             system.append(f"c{k}::text")
         negative = " OR ".join(f"c{k} < 0" for k in range(len(symbols))) or "false"
         withdrawing = " OR ".join(f"w{k} <> 0" for k in range(len(symbols))) or "false"
-        if not self.maintained:  # the reference: every posting up to the cut, one pass
-            sums += [
-                f"sum(amount) FILTER (WHERE asset = :a{k} AND bucket = '{HELD_BUCKET}') AS w{k}"
-                for k in range(len(symbols))
-            ]
-            sql = (
-                f"WITH p AS MATERIALIZED (SELECT account, {', '.join(sums)} FROM postings "
-                "WHERE seq <= :s GROUP BY account) "
-                f"SELECT 'c', account, {', '.join(claims)} FROM p WHERE {_USER} "
-                f"UNION ALL SELECT 's', account, {', '.join(system)} FROM p WHERE {_SYSTEM} "
-                f"UNION ALL SELECT 'p', NULL, {', '.join(pos)} FROM p WHERE {_USER} "
-                f"UNION ALL SELECT 'n', NULL, {', '.join(neg)} FROM p WHERE {_USER} "
-                f"UNION ALL SELECT 'w', NULL, {', '.join(wd)} FROM p WHERE {_USER} "
-                f"UNION ALL SELECT 'b', account, {', '.join(held)} FROM p WHERE {_USER} "
-                f"AND ({negative}) AND ({withdrawing})"
-            )
-            return iter(self.conn.execute(text(sql), params, execution_options=_STREAM))
-        raise AssertionError("the maintained claims are read by _pg_maintained")
+        sums += [
+            f"sum(amount) FILTER (WHERE asset = :a{k} AND bucket = '{HELD_BUCKET}') AS w{k}"
+            for k in range(len(symbols))
+        ]
+        sql = (
+            f"WITH p AS MATERIALIZED (SELECT account, {', '.join(sums)} FROM postings "
+            "WHERE seq <= :s GROUP BY account) "
+            f"SELECT 'c', account, {', '.join(claims)} FROM p WHERE {_USER} "
+            f"UNION ALL SELECT 's', account, {', '.join(system)} FROM p WHERE {_SYSTEM} "
+            f"UNION ALL SELECT 'p', NULL, {', '.join(pos)} FROM p WHERE {_USER} "
+            f"UNION ALL SELECT 'n', NULL, {', '.join(neg)} FROM p WHERE {_USER} "
+            f"UNION ALL SELECT 'w', NULL, {', '.join(wd)} FROM p WHERE {_USER} "
+            f"UNION ALL SELECT 'b', account, {', '.join(held)} FROM p WHERE {_USER} "
+            f"AND ({negative}) AND ({withdrawing})"
+        )
+        return iter(self.conn.execute(text(sql), params, execution_options=_STREAM))
 
     def _pg_maintained(self, symbols: list[str], rest: _Rest) -> Iterator[tuple[str, list[int]]]:
         """The customers' claims from the maintained claims, streamed, and `rest` filled

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ NONCE_DOMAIN = b"por/nonce"
 ACCOUNT_ID_BYTES_MAX = 0xFFFF  # u16 length prefix in the tag and the nonce
 _U64 = 1 << 64
 _I63 = 1 << 63
+_LOW64 = _U64 - 1
 
 
 def derive_nonce(secret: bytes, snapshot_id: str, account_id: str) -> bytes:
@@ -200,23 +202,31 @@ def _split(flat: list[int], n: int, n_assets: int) -> tuple[NDArray[np.uint64], 
     """(equity, debt) as u128 limb arrays of shape (n, A, 2): [hi, lo].
 
     Column by column: an asset whose claims all fit 63 bits (most: satoshi, lamports,
-    micro-USDC) goes through one int64 array; only an asset with larger claims (wei) takes
-    the slower exact path through Python ints."""
+    micro-USDC) goes through one int64 array; a wider one (wei) is split into its equity and
+    debt parts by two list passes, each part converted to uint64 at once when it fits 64
+    bits, else as high and low limbs (exact: no object arrays, ~2x faster than numpy over
+    Python ints at 10^7 claims)."""
     equity = np.zeros((n, n_assets, 2), dtype=np.uint64)
     debt = np.zeros((n, n_assets, 2), dtype=np.uint64)
     if not flat:
         return equity, debt
     for k in range(n_assets):
         column = flat[k::n_assets]
-        if min(column) > -_I63 and max(column) < _I63:
+        low, high = min(column), max(column)
+        if low > -_I63 and high < _I63:
             values = np.array(column, dtype=np.int64)
             equity[:, k, 1] = np.maximum(values, 0).astype(np.uint64)
             debt[:, k, 1] = np.maximum(-values, 0).astype(np.uint64)
             continue
-        obj = np.array(column, dtype=object)
-        for target, part in ((equity, np.maximum(obj, 0)), (debt, np.maximum(-obj, 0))):
-            target[:, k, 0] = (part >> 64).astype(np.uint64)
-            target[:, k, 1] = (part & (_U64 - 1)).astype(np.uint64)
+        parts = [(equity, high, column if low >= 0 else [v if v > 0 else 0 for v in column])]
+        if low < 0:
+            parts.append((debt, -low, [-v if v < 0 else 0 for v in column]))
+        for target, largest, part in parts:
+            if largest < _U64:
+                target[:, k, 1] = np.array(part, dtype=np.uint64)
+            else:
+                target[:, k, 0] = np.array([v >> 64 for v in part], dtype=np.uint64)
+                target[:, k, 1] = np.array([v & _LOW64 for v in part], dtype=np.uint64)
     return equity, debt
 
 
@@ -280,7 +290,11 @@ def _nonces(secret: bytes, prefix: bytes, ids: list[bytes]) -> bytes:
 
     slices = 4 * (os.cpu_count() or 1)
     step = -(-len(ids) // slices)
-    _NONCE_JOB.update(secret=secret, prefix=prefix, ids=ids, step=step)
+    # The workers read one blob and its offsets, not the list: reading 10^7 list items
+    # writes their reference counts, copying the parent's pages (~0.4 GB) into each.
+    offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)), out=offsets[1:])
+    _NONCE_JOB.update(secret=secret, prefix=prefix, blob=b"".join(ids), offsets=offsets, step=step)
     try:
         return b"".join(map_forked(_nonce_slice, -(-len(ids) // step)))
     finally:
@@ -293,7 +307,10 @@ _NONCE_JOB: dict[str, Any] = {}  # what forked workers read (set before the fork
 def _nonce_slice(index: int) -> bytes:
     job = _NONCE_JOB
     step: int = job["step"]
-    return _nonce_run(job["secret"], job["prefix"], job["ids"][index * step : (index + 1) * step])
+    blob: bytes = job["blob"]
+    bounds = job["offsets"][index * step : (index + 1) * step + 1].tolist()
+    ids = [blob[a:b] for a, b in itertools.pairwise(bounds)]
+    return _nonce_run(job["secret"], job["prefix"], ids)
 
 
 def _nonce_run(secret: bytes, prefix: bytes, ids: list[bytes]) -> bytes:

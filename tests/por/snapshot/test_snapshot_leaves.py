@@ -15,6 +15,7 @@ from por.model import AccountInput, Node
 from por.snapshot import customer_leaves
 from por.snapshot.customer_leaves import (
     check_root_totals,
+    claim_limbs,
     collect_leaves,
     derive_nonce,
     split_claim,
@@ -117,6 +118,39 @@ def test_amounts_above_64_bits_survive_into_the_tree() -> None:
         assert leaves.equity_totals == (1 << 70, big)
     finally:
         built.discard()
+
+
+_EDGES = [0, 1, -1, (1 << 63) - 1, 1 << 63, -(1 << 63), (1 << 64) - 1, 1 << 64, -(1 << 64)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.one_of(
+                st.sampled_from(_EDGES + [(1 << 128) - 1, -((1 << 128) - 1)]),
+                st.integers(-(1 << 62), 1 << 62),
+                st.integers(0, (1 << 64) - 1),
+                st.integers(-((1 << 128) - 1), (1 << 128) - 1),
+            ),
+            min_size=2,
+            max_size=2,
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_claim_limbs_are_the_exact_equity_and_debt_halves_whatever_the_column_width(
+    vectors: list[list[int]],
+) -> None:
+    """Each column takes the path its widest claim allows (int64; uint64 parts; high and
+    low limbs): every path must give max(claim, 0) and max(-claim, 0) as [hi, lo]."""
+    limbs = claim_limbs(vectors, 2)
+    for row, vector in enumerate(vectors):
+        for k, claim in enumerate(vector):
+            for side, part in ((0, max(claim, 0)), (1, max(-claim, 0))):
+                hi, lo = (int(v) for v in limbs[row, side, k])
+                assert (hi << 64) | lo == part, (row, k, side, claim)
 
 
 @settings(max_examples=60, deadline=None)
