@@ -260,4 +260,3 @@ def test_every_open_account_is_in_the_cut_even_with_nothing_held_or_owed(db_url:
         assert claims["gina"] == [0, 0], "an account that withdrew everything is still open"
         assert sorted(claims) == ["alice", "bob", "carol", "erin", "frank", "gina"]
         assert cut.customer_totals()["ETH"] == (BOB_ETH, 0), "zero accounts add nothing"
-
