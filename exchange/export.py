@@ -423,18 +423,12 @@ class SqlLedgerCut:
         for k, symbol in enumerate(symbols):
             params[f"a{k}"] = symbol
 
-        def vector(value: str, where: str = "", fold: str = "sum") -> str:
-            sums = [
-                f"coalesce({fold}({value}) FILTER (WHERE asset = :a{k}{where}), 0)"
-                for k in range(n)
-            ]
-            return f"concat_ws(',', {', '.join(sums)})" if sums else "''"
-
         later: dict[str, tuple[list[int], list[int]]] = {}
         with _by_key(self.conn):
             after = self.conn.execute(
                 text(
-                    f"SELECT account, {vector('amount')}, {vector('amount', ' AND bucket = :h')} "
+                    f"SELECT account, {_vector_sql('amount', n)}, "
+                    f"{_vector_sql('amount', n, ' AND bucket = :h')} "
                     "FROM (SELECT p.account, p.asset, p.bucket, p.amount FROM postings p "
                     "JOIN claims c ON c.account = p.account AND c.asset = p.asset "
                     "AND c.first_seq <= :s WHERE p.seq > :s) t GROUP BY account"
@@ -451,7 +445,7 @@ class SqlLedgerCut:
                 params,
             ).all()
         stream = text(
-            f"SELECT account, {vector('amount', fold='max')}, "
+            f"SELECT account, {_vector_sql('amount', n, fold='max')}, "
             "string_agg(asset || ':' || held, ',') FILTER (WHERE held <> 0) "
             "FROM claims WHERE first_seq <= :s GROUP BY account ORDER BY account"
         )
@@ -747,12 +741,8 @@ def _pg_accounts(
     n = len(symbols)
     params: dict[str, Any] = {"x": accounts, "a": since, "s": seq, "h": HELD_BUCKET}
 
-    def vector(value: str) -> str:
-        sums = [f"coalesce(sum({value}) FILTER (WHERE asset = :a{k}), 0)" for k in range(n)]
-        return f"concat_ws(',', {', '.join(sums)})" if sums else "''"
-
     def sparse(value: str) -> str:  # NULL when zero in every asset
-        return f"CASE WHEN bool_or({value} <> 0) THEN {vector(value)} END"
+        return f"CASE WHEN bool_or({value} <> 0) THEN {_vector_sql(value, n)} END"
 
     for k, symbol in enumerate(symbols):
         params[f"a{k}"] = symbol
@@ -768,7 +758,7 @@ def _pg_accounts(
         "c.held - coalesce(t.held, 0) AS held, w.held AS held_moved "
         "FROM claims c LEFT JOIN t USING (account, asset) LEFT JOIN w USING (account, asset) "
         f"WHERE c.{among}) "
-        f"SELECT 0, account, min(first_seq), {vector('after')}, {sparse('moved')}, "
+        f"SELECT 0, account, min(first_seq), {_vector_sql('after', n)}, {sparse('moved')}, "
         f"{sparse('held')}, {sparse('held_moved')} FROM r GROUP BY account "
         f"UNION ALL SELECT 1, account, seq, NULL, NULL, NULL, NULL FROM opened_accounts "
         f"WHERE {among}"
@@ -783,9 +773,7 @@ def _pg_accounts(
         if source == 1:
             opened[account] = int(at)
             continue
-        after, moved, held, held_moved = (
-            None if t is None else list(map(int, t.split(","))) if t else [] for t in texts
-        )
+        after, moved, held, held_moved = (None if t is None else _ints(t, n) for t in texts)
         out[account] = (int(at), after or [0] * n, moved, held, held_moved)
     for account, at in opened.items():
         row = out.get(account)
@@ -923,6 +911,13 @@ def _turned_off(conn: Connection, settings: tuple[str, ...]) -> Iterator[None]:
     yield
     for name, value in zip(settings, before, strict=True):
         conn.execute(text(f"SELECT set_config('{name}', :v, true)"), {"v": value})
+
+
+def _vector_sql(value: str, n: int, where: str = "", fold: str = "sum") -> str:
+    """SQL of one text 'v0,v1,...' per group: `fold(value)` of each asset :a0..:a{n-1}
+    (zero when absent; `where` narrows the rows further), parsed back by `_ints`."""
+    sums = [f"coalesce({fold}({value}) FILTER (WHERE asset = :a{k}{where}), 0)" for k in range(n)]
+    return f"concat_ws(',', {', '.join(sums)})" if sums else "''"
 
 
 def _ints(values: str, n: int) -> list[int]:
