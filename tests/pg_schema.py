@@ -1,4 +1,5 @@
-"""A fresh PostgreSQL schema per test, for every fixture that offers a PostgreSQL case.
+"""A fresh PostgreSQL schema (or database) per test, for every fixture that offers a
+PostgreSQL case.
 
 The server is POR_TEST_DATABASE_URL (scripts/test sets it when 127.0.0.1:5432 answers);
 without it the case is skipped with the caller's reason, never silently dropped. The schema
@@ -42,4 +43,25 @@ def fresh_schema(prefix: str, skip_reason: str) -> Iterator[str]:
     finally:
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+def fresh_database(prefix: str, skip_reason: str) -> Iterator[str]:
+    """Yield the URL of a new empty database named `prefix` + a random suffix; drop it after.
+    For tests that use what the server keeps per database, not per schema: a publication
+    takes the database's publisher lock (an advisory lock), so two publishing tests in
+    schemas of one database, on two xdist workers, would lock each other out."""
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(skip_reason)
+    name = f"{prefix}{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(engine_url(base), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.make_url(engine_url(base)).set(database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
         admin.dispose()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from por.chain.anvil import Anvil
-from tests.pg_schema import fresh_schema
+from tests.pg_schema import fresh_database
 from tests.por.publish.publish_world import START, World
 
 
@@ -35,7 +35,8 @@ def world(tmp_path: Path, anvil: Anvil) -> World:
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL schema (skipped with the reason when there is no server)."""
-    yield from fresh_schema(
+    """A fresh PostgreSQL database (skipped with the reason when there is no server): the
+    publisher's lock is per database."""
+    yield from fresh_database(
         "por_pub_", "POR_TEST_DATABASE_URL is not set: no PostgreSQL to publish into"
     )
