@@ -153,7 +153,7 @@ def leaves_from_columns(
         bounds = id_offsets.tolist()
         encoded = [ids[bounds[i] : bounds[i + 1]] for i in range(len(bounds) - 1)]
     sid = snapshot_id.encode("utf-8")
-    blob = _nonces(secret, NONCE_DOMAIN + u16(sid) + sid, encoded)
+    blob = _nonces(secret, NONCE_DOMAIN + u16(sid) + sid, encoded, ids, id_offsets)
     nonces = np.frombuffer(blob, dtype=np.uint8).reshape(len(encoded), 32)
     return _leaves(assets, AccountBatch.from_arrays(ids, id_offsets, nonces, amounts, len(assets)))
 
@@ -264,19 +264,23 @@ def _batch(
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     sid = snapshot_id.encode("utf-8")
-    nonce_blob = _nonces(secret, NONCE_DOMAIN + u16(sid) + sid, encoded)
+    blob = b"".join(encoded)
+    nonce_blob = _nonces(secret, NONCE_DOMAIN + u16(sid) + sid, encoded, blob, offsets)
     nonces = np.frombuffer(nonce_blob, dtype=np.uint8).reshape(n, 32)
     amounts = np.empty((n, 2, n_assets, 2), dtype=np.uint64)
     amounts[:, 0] = equity
     amounts[:, 1] = debt
-    return AccountBatch.from_arrays(b"".join(encoded), offsets, nonces, amounts, n_assets)
+    return AccountBatch.from_arrays(blob, offsets, nonces, amounts, n_assets)
 
 
 PARALLEL_NONCES_MIN = 1 << 18  # ids below this: one process (a fork costs more than it saves)
 
 
-def _nonces(secret: bytes, prefix: bytes, ids: list[bytes]) -> bytes:
-    """HMAC-SHA256(secret, prefix || u16(id) || id) for every id, back to back.
+def _nonces(
+    secret: bytes, prefix: bytes, ids: list[bytes], blob: bytes, offsets: NDArray[np.int64]
+) -> bytes:
+    """HMAC-SHA256(secret, prefix || u16(id) || id) for every id, back to back (`blob`
+    and `offsets`: the same ids back to back, as the batch keeps them).
 
     RFC 2104 by hand: the inner and outer pad states (and the inner state after the
     shared prefix) are computed once and copied per id -- the same bytes as
@@ -290,11 +294,9 @@ def _nonces(secret: bytes, prefix: bytes, ids: list[bytes]) -> bytes:
 
     slices = 4 * (os.cpu_count() or 1)
     step = -(-len(ids) // slices)
-    # The workers read one blob and its offsets, not the list: reading 10^7 list items
+    # The workers read the blob and its offsets, not the list: reading 10^7 list items
     # writes their reference counts, copying the parent's pages (~0.4 GB) into each.
-    offsets = np.zeros(len(ids) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)), out=offsets[1:])
-    _NONCE_JOB.update(secret=secret, prefix=prefix, blob=b"".join(ids), offsets=offsets, step=step)
+    _NONCE_JOB.update(secret=secret, prefix=prefix, blob=blob, offsets=offsets, step=step)
     try:
         return b"".join(map_forked(_nonce_slice, -(-len(ids) // step)))
     finally:

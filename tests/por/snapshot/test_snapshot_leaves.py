@@ -18,6 +18,7 @@ from por.snapshot.customer_leaves import (
     claim_limbs,
     collect_leaves,
     derive_nonce,
+    leaves_from_columns,
     split_claim,
 )
 from por.snapshot.errors import SnapshotError, TotalsMismatchError
@@ -64,6 +65,9 @@ def test_nonces_hashed_by_forked_workers_equal_the_reference_hmac(
     for i in range(leaves.count):
         account = leaves.batch.account_id(i)
         assert leaves.batch.nonce(i) == derive_nonce(SECRET, SID, account), account
+    batch = leaves.batch  # the kept-claims path: ids as one blob with offsets
+    again = leaves_from_columns(ASSETS, batch.ids, batch.id_offsets, batch.amounts, SID, SECRET)
+    assert again.batch.nonces.tobytes() == batch.nonces.tobytes()
 
 
 def test_leaves_put_debt_in_the_debt_vector_and_keep_locked_funds_as_equity() -> None:
