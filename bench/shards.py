@@ -51,6 +51,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.tree import generate_range  # noqa: E402
 from por.builder import AccountBatch, build_tree, build_tree_from_shards  # noqa: E402
 from por.builder.shards import DEFAULT_SHARD_ACCOUNTS, ShardWriter  # noqa: E402
 
@@ -69,26 +70,9 @@ def gauge() -> float:  # float-ok: seconds
 
 
 def generate_shard(first: int, count: int, n_assets: int, seed: int) -> AccountBatch:
-    """Accounts [first, first + count) with bench/tree.py's distribution: ids acct<index>,
-    random nonces, 62-bit equities, some wei above 2^64, 5% borrowing the first asset.
-    Seeded by (seed, first), so a shard is the same whatever the shard size before it."""
-    rng = np.random.default_rng([seed, first])
-    ids = np.empty((count, ID_WIDTH), dtype=np.uint8)
-    ids[:, :4] = np.frombuffer(b"acct", dtype=np.uint8)
-    k = np.arange(first, first + count, dtype=np.int64)
-    for j in range(ID_WIDTH - 1, 3, -1):
-        ids[:, j] = 48 + (k % 10)
-        k //= 10
-    offsets = np.arange(count + 1, dtype=np.int64) * ID_WIDTH
-    nonces = rng.integers(0, 256, (count, 32), dtype=np.uint8)
-    amounts = np.zeros((count, 2, n_assets, 2), dtype=np.uint64)
-    amounts[:, 0, :, 1] = rng.integers(0, 1 << 62, (count, n_assets), dtype=np.uint64)
-    if n_assets > 1:
-        amounts[:, 0, 1, 0] = rng.integers(0, 1 << 8, count, dtype=np.uint64)
-    borrow = rng.random(count) < 0.05
-    amounts[borrow, 1, 0, 1] = rng.integers(0, 1 << 40, int(borrow.sum()), dtype=np.uint64)
-    amounts[borrow, 0, 0, 1] = 0
-    return AccountBatch.from_arrays(ids.tobytes(), offsets, nonces, amounts, n_assets)
+    """Accounts [first, first + count) with bench/tree.py's distribution, seeded by
+    (seed, first), so a shard is the same whatever the shard size before it."""
+    return generate_range(np.random.default_rng([seed, first]), first, count, n_assets)
 
 
 def concat(parts: list[AccountBatch]) -> AccountBatch:

@@ -91,21 +91,26 @@ ASSETS = ["BTC", "ETH", "SOL", "USDC", "USDT", "XRP", "DOGE", "ADA"]
 
 
 def generate(n: int, n_assets: int, seed: int) -> AccountBatch:
-    rng = np.random.default_rng(seed)
+    return generate_range(np.random.default_rng(seed), 0, n, n_assets)
+
+
+def generate_range(rng: np.random.Generator, first: int, count: int, n_assets: int) -> AccountBatch:
+    """Accounts [first, first + count): ids acct<index> (14 bytes), nonces and amounts
+    drawn from `rng`: 62-bit equities, some wei above 2^64, 5% borrowing the first asset."""
     width = 14
-    ids = np.empty((n, width), dtype=np.uint8)
+    ids = np.empty((count, width), dtype=np.uint8)
     ids[:, :4] = np.frombuffer(b"acct", dtype=np.uint8)
-    k = np.arange(n, dtype=np.int64)
+    k = np.arange(first, first + count, dtype=np.int64)
     for j in range(width - 1, 3, -1):
         ids[:, j] = 48 + (k % 10)
         k //= 10
-    offsets = np.arange(n + 1, dtype=np.int64) * width
-    nonces = rng.integers(0, 256, (n, 32), dtype=np.uint8)
-    amounts = np.zeros((n, 2, n_assets, 2), dtype=np.uint64)
-    amounts[:, 0, :, 1] = rng.integers(0, 1 << 62, (n, n_assets), dtype=np.uint64)
+    offsets = np.arange(count + 1, dtype=np.int64) * width
+    nonces = rng.integers(0, 256, (count, 32), dtype=np.uint8)
+    amounts = np.zeros((count, 2, n_assets, 2), dtype=np.uint64)
+    amounts[:, 0, :, 1] = rng.integers(0, 1 << 62, (count, n_assets), dtype=np.uint64)
     if n_assets > 1:  # wei balances above 2^64 for some accounts
-        amounts[:, 0, 1, 0] = rng.integers(0, 1 << 8, n, dtype=np.uint64)
-    borrow = rng.random(n) < 0.05
+        amounts[:, 0, 1, 0] = rng.integers(0, 1 << 8, count, dtype=np.uint64)
+    borrow = rng.random(count) < 0.05
     amounts[borrow, 1, 0, 1] = rng.integers(0, 1 << 40, int(borrow.sum()), dtype=np.uint64)
     amounts[borrow, 0, 0, 1] = 0
     return AccountBatch.from_arrays(ids.tobytes(), offsets, nonces, amounts, n_assets)
